@@ -1,0 +1,1 @@
+"""Milo's Wyoming services: speech-to-text, text-to-speech and the LLM."""
