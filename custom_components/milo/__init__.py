@@ -1,0 +1,64 @@
+"""Milo: a sarcastic but friendly conversation agent that knows the surf and the weather."""
+
+from __future__ import annotations
+
+from homeassistant.const import CONF_API_KEY, CONF_MODEL, CONF_URL, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .client import LLMAuthError, LLMError, OpenAICompatibleClient
+from .const import DOMAIN, SUBENTRY_SURF_SPOT
+from .coordinator import SurfCoordinator
+from .data import MiloConfigEntry, MiloData
+from .services import async_setup_services
+
+PLATFORMS = (Platform.CONVERSATION, Platform.SENSOR)
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, whatever entries exist."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool:
+    """Connect to the chat server and start the surf forecasts."""
+    client = OpenAICompatibleClient(
+        async_get_clientsession(hass), entry.data[CONF_URL], entry.data.get(CONF_API_KEY)
+    )
+    try:
+        await client.async_list_models()
+    except LLMAuthError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
+    except LLMError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"url": entry.data[CONF_URL], "error": str(err)},
+        ) from err
+
+    surf = None
+    if any(s.subentry_type == SUBENTRY_SURF_SPOT for s in entry.subentries.values()):
+        surf = SurfCoordinator(hass, entry)
+        # Not first_refresh: Open-Meteo being down must not take the agent down with it.
+        await surf.async_refresh()
+    entry.runtime_data = MiloData(client=client, model=entry.data[CONF_MODEL], surf=surf)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool:
+    """Unload the platforms."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def _async_reload(hass: HomeAssistant, entry: MiloConfigEntry) -> None:
+    """Subentries or data changed: rebuild everything."""
+    await hass.config_entries.async_reload(entry.entry_id)

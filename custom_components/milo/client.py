@@ -1,0 +1,189 @@
+"""A small client for OpenAI-compatible chat servers (milo-llm, Ollama, llama.cpp, vLLM).
+
+Written against the wire format rather than the `openai` package, so the integration
+needs no requirements and uses Home Assistant's shared aiohttp session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+import json
+from typing import Any
+
+import aiohttp
+
+from .const import CHAT_TIMEOUT, CONNECT_TIMEOUT, LOGGER
+
+# Bound what one streamed event may hold, so a broken server cannot make us buffer forever.
+MAX_EVENT_BYTES = 1 << 20
+
+
+class LLMError(Exception):
+    """The chat server could not give an answer."""
+
+
+class LLMConnectionError(LLMError):
+    """The server is unreachable or timed out."""
+
+
+class LLMAuthError(LLMError):
+    """The server rejected the API key."""
+
+
+class LLMResponseError(LLMError):
+    """The server answered with something that is not a usable response."""
+
+
+@dataclass(slots=True)
+class ToolCallRequest:
+    """A complete tool call from the model; `arguments` is the raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """Return the arguments, raising ValueError when they are not a JSON object."""
+        if not self.arguments.strip():
+            return {}
+        value = json.loads(self.arguments)
+        if not isinstance(value, dict):
+            raise ValueError("tool arguments are not a JSON object")  # noqa: TRY004
+        if not self.name:
+            raise ValueError("tool call without a name")
+        return value
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One piece of a streamed answer: text, or the finished tool calls."""
+
+    content: str | None = None
+    tool_calls: list[ToolCallRequest] = field(default_factory=list)
+
+
+class OpenAICompatibleClient:
+    """Talk to `/models` and `/chat/completions` of an OpenAI-compatible base URL."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: str | None):
+        """Remember where and how to connect."""
+        self._session = session
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    async def async_list_models(self) -> list[str]:
+        """Return the model ids the server offers."""
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                async with self._session.get(
+                    f"{self.base_url}/models", headers=self._headers
+                ) as resp:
+                    _raise_for_status(resp)
+                    body = await resp.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientConnectionError) as err:
+            raise LLMConnectionError(str(err) or type(err).__name__) from err
+        except (aiohttp.ClientError, ValueError) as err:
+            raise LLMResponseError(f"invalid /models response: {err}") from err
+        try:
+            return [str(model["id"]) for model in body["data"]]
+        except (KeyError, TypeError) as err:
+            raise LLMResponseError("the /models response has no data list") from err
+
+    async def async_stream_chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream one chat completion: text as it comes, tool calls once complete."""
+        payload: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        if tools:
+            payload["tools"] = tools
+        if temperature is not None:
+            payload["temperature"] = temperature
+        if max_tokens:
+            payload["max_tokens"] = max_tokens
+        calls: dict[int, ToolCallRequest] = {}
+        try:
+            async with asyncio.timeout(CHAT_TIMEOUT):
+                async with self._session.post(
+                    f"{self.base_url}/chat/completions", json=payload, headers=self._headers
+                ) as resp:
+                    _raise_for_status(resp)
+                    async for chunk in _sse_chunks(resp):
+                        if text := _merge_chunk(chunk, calls):
+                            yield StreamEvent(content=text)
+        except (TimeoutError, aiohttp.ClientConnectionError) as err:
+            raise LLMConnectionError(str(err) or type(err).__name__) from err
+        except aiohttp.ClientError as err:
+            raise LLMResponseError(str(err)) from err
+        if calls:
+            yield StreamEvent(tool_calls=[calls[index] for index in sorted(calls)])
+
+
+def _raise_for_status(resp: aiohttp.ClientResponse) -> None:
+    if resp.status in (401, 403):
+        raise LLMAuthError(f"HTTP {resp.status}")
+    if resp.status >= 400:
+        raise LLMResponseError(f"HTTP {resp.status} from {resp.url.path}")
+
+
+async def _sse_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    """Yield the JSON objects of a server-sent-event stream until `[DONE]`."""
+    data_lines: list[str] = []
+    size = 0
+    while True:
+        try:
+            raw = await resp.content.readline()
+        except ValueError as err:  # aiohttp: line longer than its buffer limit
+            raise LLMResponseError("stream line too long") from err
+        if not raw:
+            break
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if line.startswith("data:"):
+            size += len(line)
+            if size > MAX_EVENT_BYTES:
+                raise LLMResponseError("stream event too large")
+            data_lines.append(line[5:].lstrip())
+            continue
+        if line or not data_lines:
+            continue  # comments, event names, keep-alives
+        data = "\n".join(data_lines)
+        data_lines, size = [], 0
+        if data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError as err:
+            raise LLMResponseError("stream event is not JSON") from err
+        if isinstance(chunk, dict):
+            if "error" in chunk:
+                raise LLMResponseError(f"server error: {chunk['error']}")
+            yield chunk
+    if data_lines and (data := "\n".join(data_lines)) != "[DONE]":
+        LOGGER.debug("Stream ended inside an event: %s", data[:200])
+
+
+def _merge_chunk(chunk: dict[str, Any], calls: dict[int, ToolCallRequest]) -> str:
+    """Fold a chunk's tool-call deltas into `calls`; return its text delta."""
+    choices = chunk.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return ""
+    delta = choices[0].get("delta") or choices[0].get("message") or {}
+    for position, call in enumerate(delta.get("tool_calls") or []):
+        index = call.get("index", position)
+        function = call.get("function") or {}
+        current = calls.setdefault(index, ToolCallRequest(id="", name="", arguments=""))
+        current.id = call.get("id") or current.id
+        current.name += function.get("name") or ""
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # some servers send an object, not a string
+            arguments = json.dumps(arguments)
+        current.arguments += arguments or ""
+    content = delta.get("content")
+    return content if isinstance(content, str) else ""

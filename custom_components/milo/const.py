@@ -1,0 +1,81 @@
+"""Constants for the Milo integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "milo"
+LOGGER = logging.getLogger(__package__)
+
+DEFAULT_NAME: Final = "Milo"
+DEFAULT_URL: Final = "http://homeassistant.local:10501/v1"
+ZEROCONF_TYPE: Final = "_milo-llm._tcp.local."
+
+# Subentry types
+SUBENTRY_CONVERSATION: Final = "conversation"
+SUBENTRY_SURF_SPOT: Final = "surf_spot"
+
+# Conversation agent options
+CONF_PERSONA_NAME: Final = "persona_name"
+CONF_SARCASM: Final = "sarcasm"
+CONF_WEATHER_ENTITY: Final = "weather_entity"
+CONF_SATELLITE_DEVICE: Final = "satellite_device"
+CONF_TEMPERATURE: Final = "temperature"
+CONF_MAX_HISTORY: Final = "max_history"
+CONF_MAX_TOKENS: Final = "max_tokens"
+CONF_CONTEXT_SIZE: Final = "context_size"
+
+DEFAULT_SARCASM: Final = 2
+DEFAULT_TEMPERATURE: Final = 0.7
+DEFAULT_MAX_HISTORY: Final = 6
+DEFAULT_MAX_TOKENS: Final = 256
+DEFAULT_CONTEXT_SIZE: Final = 4096
+
+# Rounds of model -> tools -> model before Milo gives up on a question.
+MAX_TOOL_ROUNDS: Final = 5
+# Network timeouts (seconds): listing models is quick, a tiny CPU model may think a while.
+CONNECT_TIMEOUT: Final = 10
+CHAT_TIMEOUT: Final = 120
+
+# Surf spot options
+CONF_OFFSHORE: Final = "offshore"
+CONF_CROSS_OFFSHORE: Final = "cross_offshore"
+
+COMPASS_POINTS: Final = (
+    "N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE",
+    "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW",
+)  # fmt: skip
+
+# Portrush, from the original buddy-milo: SE/SSE is offshore at West Strand, SW/SSW at
+# East Strand, and a southerly is cross-offshore at both.
+DEFAULT_SPOTS: Final = (
+    {
+        "name": "East Strand",
+        "latitude": 55.208025,
+        "longitude": -6.643585,
+        CONF_OFFSHORE: ["SW", "SSW"],
+        CONF_CROSS_OFFSHORE: ["S"],
+    },
+    {
+        "name": "West Strand",
+        "latitude": 55.201625,
+        "longitude": -6.660911,
+        CONF_OFFSHORE: ["SE", "SSE"],
+        CONF_CROSS_OFFSHORE: ["S"],
+    },
+)
+
+# Surf forecast
+MARINE_API_URL: Final = "https://marine-api.open-meteo.com/v1/marine"
+FORECAST_API_URL: Final = "https://api.open-meteo.com/v1/forecast"
+SURF_UPDATE_MINUTES: Final = 60
+# Consecutive failed refreshes before a repair issue tells the user.
+SURF_FAILURES_BEFORE_ISSUE: Final = 3
+ISSUE_SURF_API: Final = "surf_api_unavailable"
+
+SERVICE_SURF_REPORT: Final = "surf_report"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_SPOT: Final = "spot"
+ATTR_DAY: Final = "day"
+DAYS: Final = ("today", "tomorrow")

@@ -1,0 +1,409 @@
+"""Milo's conversation agents: the fast path first, then the model with tools, streamed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import json
+from typing import Any, Literal, override
+
+from homeassistant.components import conversation
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_LLM_HASS_API, CONF_PROMPT, MATCH_ALL
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, llm
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.json import json_dumps
+import probatio
+
+from . import persona
+from .client import LLMAuthError, LLMError, StreamEvent
+from .const import (
+    CONF_CONTEXT_SIZE,
+    CONF_MAX_HISTORY,
+    CONF_MAX_TOKENS,
+    CONF_PERSONA_NAME,
+    CONF_SARCASM,
+    CONF_SATELLITE_DEVICE,
+    CONF_TEMPERATURE,
+    CONF_WEATHER_ENTITY,
+    DEFAULT_CONTEXT_SIZE,
+    DEFAULT_MAX_HISTORY,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_NAME,
+    DEFAULT_SARCASM,
+    DEFAULT_TEMPERATURE,
+    DOMAIN,
+    LOGGER,
+    MAX_TOOL_ROUNDS,
+    SUBENTRY_CONVERSATION,
+)
+from .data import MiloConfigEntry
+from .fast_path import FastIntent, recognize
+from .satellite import Satellite
+from .surf import RATING_ORDER, Rating, describe_days
+from .tools import MiloAPI, ToolContext
+from .weather import async_weather_report, describe_weather
+
+# A rough characters-per-token figure for budgeting context without a tokenizer.
+CHARS_PER_TOKEN = 4
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MiloConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add one conversation entity per conversation subentry."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_CONVERSATION:
+            async_add_entities(
+                [MiloConversationEntity(entry, subentry)],
+                config_subentry_id=subentry.subentry_id,
+            )
+
+
+class MiloConversationEntity(conversation.ConversationEntity):
+    """A sarcastic but friendly conversation agent."""
+
+    _attr_has_entity_name = True
+    _attr_name = None
+    _attr_supports_streaming = True
+
+    def __init__(self, entry: MiloConfigEntry, subentry: ConfigSubentry) -> None:
+        """Set up the agent from its subentry."""
+        self.entry = entry
+        self.subentry = subentry
+        self.options: Mapping[str, Any] = subentry.data
+        self._attr_unique_id = subentry.subentry_id
+        self._attr_device_info = dr.DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=subentry.title,
+            manufacturer="Milo",
+            model=entry.runtime_data.model,
+            entry_type=dr.DeviceEntryType.SERVICE,
+        )
+        if self.options.get(CONF_LLM_HASS_API):
+            self._attr_supported_features = conversation.ConversationEntityFeature.CONTROL
+
+    @property
+    @override
+    def supported_languages(self) -> list[str] | Literal["*"]:
+        """Milo answers in whatever language the model speaks."""
+        return MATCH_ALL
+
+    @property
+    def _persona_name(self) -> str:
+        return str(self.options.get(CONF_PERSONA_NAME) or DEFAULT_NAME)
+
+    @property
+    def _sarcasm(self) -> int:
+        return int(self.options.get(CONF_SARCASM, DEFAULT_SARCASM))
+
+    @override
+    async def _async_handle_message(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+    ) -> conversation.ConversationResult:
+        """Answer one message."""
+        satellite = (
+            Satellite(self.hass, device_id)
+            if (device_id := self.options.get(CONF_SATELLITE_DEVICE))
+            else None
+        )
+        context = ToolContext(
+            coordinator=self.entry.runtime_data.surf,
+            weather_entity=self.options.get(CONF_WEATHER_ENTITY) or None,
+            satellite=satellite,
+            situation=persona.buddy_prompt(satellite.person_in_view()) if satellite else "",
+        )
+        hass_apis = list(self.options.get(CONF_LLM_HASS_API) or [])
+        try:
+            await chat_log.async_provide_llm_data(
+                user_input.as_llm_context(DOMAIN),
+                MiloAPI(self.hass, hass_apis, context),
+                persona.system_prompt(
+                    self._persona_name, self._sarcasm, self.options.get(CONF_PROMPT, "")
+                ),
+                user_input.extra_system_prompt,
+            )
+        except conversation.ConverseError as err:
+            return err.as_conversation_result()
+
+        fast = recognize(user_input.text, [s.name for s in self._spots(context)])
+        if fast is not None:
+            await self._async_fast_path(user_input, chat_log, context, fast)
+        elif not (
+            llm.LLM_API_ASSIST in hass_apis
+            and await conversation.async_handle_intents(self.hass, user_input, chat_log)
+        ):
+            await self._async_run_model(chat_log)
+        return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+    @staticmethod
+    def _spots(context: ToolContext) -> list[Any]:
+        return list(context.coordinator.spots.values()) if context.coordinator else []
+
+    def _say(self, chat_log: conversation.ChatLog, text: str) -> None:
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.AssistantContent(agent_id=self.entity_id, content=text)
+        )
+
+    async def _async_fast_path(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+        context: ToolContext,
+        fast: FastIntent,
+    ) -> None:
+        """Answer surf, weather and the easter eggs without trusting the model with tools."""
+        if fast.kind == "milk":
+            self._say(chat_log, persona.milk_line())
+            return
+        if fast.kind == "troggs":
+            self._say(chat_log, persona.troggs_line())
+            return
+        args: dict[str, Any] = {"day": fast.day}
+        if fast.kind == "surf":
+            tool_name = "get_surf_forecast"
+            args["spot"] = fast.spot
+            facts, fallback, data = await self._async_surf_facts(context, fast)
+        else:
+            tool_name = "get_weather"
+            facts, fallback, data = await self._async_weather_facts(context, fast)
+        # Record the direct tool run in the chat log, as HA's own agent does for intents.
+        call = llm.ToolInput(tool_name=tool_name, tool_args=args, external=True)
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.AssistantContent(agent_id=self.entity_id, tool_calls=[call])
+        )
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.ToolResultContent(
+                agent_id=self.entity_id,
+                tool_call_id=call.id,
+                tool_name=tool_name,
+                result=llm.ToolResult(data=data, error="error" in data),
+            )
+        )
+        await self._async_word(chat_log, user_input.text, facts, fallback, context)
+
+    async def _async_surf_facts(
+        self, context: ToolContext, fast: FastIntent
+    ) -> tuple[str, str, dict[str, Any]]:
+        if context.coordinator is None or not context.coordinator.spots:
+            facts = "No surf spots are set up; add one in the Milo integration."
+            return facts, facts, {"error": facts}
+        try:
+            reports = await context.coordinator.async_reports(fast.spot, fast.day)
+        except HomeAssistantError as err:
+            LOGGER.warning("Surf forecast failed: %s", err)
+            facts = "The surf forecast service is not answering right now."
+            return facts, persona.surf_template(facts, None, self._sarcasm), {"error": facts}
+        facts = describe_days(reports)
+        ratings = [Rating(r["rating"]) for r in reports if r["rating"]]
+        best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
+        fallback = persona.surf_template(facts, best, self._sarcasm)
+        return facts, fallback, {"summary": facts, "spots": reports}
+
+    async def _async_weather_facts(
+        self, context: ToolContext, fast: FastIntent
+    ) -> tuple[str, str, dict[str, Any]]:
+        if not context.weather_entity:
+            facts = "No weather entity is set up for me; pick one in my agent settings."
+            return facts, facts, {"error": facts}
+        try:
+            report = await async_weather_report(self.hass, context.weather_entity, fast.day)
+        except HomeAssistantError as err:
+            LOGGER.warning("Weather lookup failed: %s", err)
+            facts = "The weather entity is not answering right now."
+            return facts, facts, {"error": facts}
+        facts = describe_weather(report)
+        return facts, persona.weather_template(facts, self._sarcasm), {"summary": facts}
+
+    async def _async_word(
+        self,
+        chat_log: conversation.ChatLog,
+        question: str,
+        facts: str,
+        fallback: str,
+        context: ToolContext,
+    ) -> None:
+        """Let the model put the facts in character; the template answers if it can't."""
+        system = persona.wording_prompt(self._persona_name, self._sarcasm)
+        if context.situation:
+            system += " " + context.situation
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": f"Question: {question}\nFacts: {facts}"},
+        ]
+        try:
+            await self._async_stream_round(chat_log, messages, tools=None)
+        except LLMError as err:
+            self._note_llm_error(err)
+            self._say(chat_log, persona.offline_answer(fallback))
+            return
+        if not self._answered(chat_log):
+            self._say(chat_log, fallback)
+
+    async def _async_run_model(self, chat_log: conversation.ChatLog) -> None:
+        """Let the model answer, running its tool calls for a bounded number of rounds."""
+        api = chat_log.llm_api
+        tools = None
+        if api and api.tools:
+            tools = [_format_tool(tool, api.custom_serializer) for tool in api.tools]
+        try:
+            for _round in range(MAX_TOOL_ROUNDS):
+                messages = self._history(chat_log, tools)
+                await self._async_stream_round(chat_log, messages, tools)
+                if not chat_log.unresponded_tool_results:
+                    break
+            else:
+                LOGGER.debug("Tool loop limit of %s rounds reached", MAX_TOOL_ROUNDS)
+                self._say(chat_log, persona.LOOP_LIMIT_LINE)
+                return
+        except LLMError as err:
+            self._note_llm_error(err)
+            self._say(chat_log, persona.offline_answer())
+            return
+        if not self._answered(chat_log):
+            self._say(chat_log, persona.offline_answer())
+
+    async def _async_stream_round(
+        self,
+        chat_log: conversation.ChatLog,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+    ) -> None:
+        """Stream one model response into the chat log (HA runs the tool calls)."""
+        runtime = self.entry.runtime_data
+        events = runtime.client.async_stream_chat(
+            runtime.model,
+            messages,
+            tools=tools,
+            temperature=float(self.options.get(CONF_TEMPERATURE, DEFAULT_TEMPERATURE)),
+            max_tokens=int(self.options.get(CONF_MAX_TOKENS, DEFAULT_MAX_TOKENS)),
+        )
+        async for _content in chat_log.async_add_delta_content_stream(
+            self.entity_id, _to_deltas(events, allow_tools=tools is not None)
+        ):
+            pass
+
+    def _history(
+        self, chat_log: conversation.ChatLog, tools: list[dict[str, Any]] | None
+    ) -> list[dict[str, Any]]:
+        """The chat log as OpenAI messages, trimmed to max history and the context budget."""
+        messages = [_to_message(content) for content in chat_log.content]
+        system, rest = messages[0], messages[1:]
+        # Split into rounds, each starting at a user message, so a tool call is never
+        # separated from its result.
+        rounds: list[list[dict[str, Any]]] = []
+        for message in rest:
+            if message["role"] == "user" or not rounds:
+                rounds.append([])
+            rounds[-1].append(message)
+        max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
+        if max_history > 0:
+            rounds = rounds[-(max_history + 1) :]
+        budget = int(self.options.get(CONF_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE)) - int(
+            self.options.get(CONF_MAX_TOKENS, DEFAULT_MAX_TOKENS)
+        )
+        fixed = _tokens(system) + (_tokens(tools) if tools else 0)
+        while len(rounds) > 1 and fixed + sum(map(_tokens, rounds)) > budget:
+            rounds.pop(0)
+        return [system, *(message for chunk in rounds for message in chunk)]
+
+    @staticmethod
+    def _answered(chat_log: conversation.ChatLog) -> bool:
+        last = chat_log.content[-1]
+        return isinstance(last, conversation.AssistantContent) and bool(last.content)
+
+    def _note_llm_error(self, err: LLMError) -> None:
+        LOGGER.warning("The model at %s failed: %s", self.entry.runtime_data.client.base_url, err)
+        if isinstance(err, LLMAuthError):
+            self.entry.async_start_reauth(self.hass)
+
+
+def _tokens(value: Any) -> int:
+    return len(json.dumps(value, default=str)) // CHARS_PER_TOKEN + 1
+
+
+def _format_tool(tool: llm.Tool, serializer: Any) -> dict[str, Any]:
+    """An HA tool in the OpenAI `tools` format."""
+    function: dict[str, Any] = {
+        "name": tool.name,
+        "parameters": probatio.to_openapi(
+            tool.parameters, custom_serializer=serializer, openapi_version="3.1.0"
+        ),
+    }
+    if tool.description:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
+
+
+def _to_message(content: conversation.Content) -> dict[str, Any]:
+    """A chat log entry as an OpenAI chat message."""
+    if isinstance(content, conversation.ToolResultContent):
+        return {
+            "role": "tool",
+            "tool_call_id": content.tool_call_id,
+            "content": json_dumps(content.result.data),
+        }
+    if isinstance(content, conversation.AssistantContent):
+        message: dict[str, Any] = {"role": "assistant", "content": content.content or ""}
+        if content.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.tool_name, "arguments": json_dumps(call.tool_args)},
+                }
+                for call in content.tool_calls
+            ]
+        return message
+    return {"role": content.role, "content": content.content}
+
+
+_Delta = conversation.AssistantContentDeltaDict | conversation.ToolResultContentDeltaDict
+
+
+async def _to_deltas(
+    events: AsyncIterator[StreamEvent], *, allow_tools: bool
+) -> AsyncGenerator[_Delta]:
+    """Turn the client's stream into chat log deltas.
+
+    A tool call whose arguments are not a JSON object is not run: it is recorded as an
+    external call with an error result, so the model sees what went wrong and can retry.
+    """
+    yield {"role": "assistant"}
+    async for event in events:
+        if event.content:
+            yield {"content": event.content}
+        if not event.tool_calls or not allow_tools:
+            continue
+        calls: list[llm.ToolInput] = []
+        failures: list[conversation.ToolResultContentDeltaDict] = []
+        for request in event.tool_calls:
+            try:
+                args = request.parsed_arguments()
+            except ValueError as err:
+                LOGGER.debug("Malformed tool call %s: %s", request, err)
+                call = llm.ToolInput(request.name or "unknown", {}, external=True)
+                failures.append(
+                    {
+                        "role": "tool_result",
+                        "tool_call_id": call.id,
+                        "tool_name": call.tool_name,
+                        "result": llm.ToolResult(
+                            data={"error": f"Invalid tool call arguments ({err}); "
+                                  "send a JSON object matching the tool's parameters."},
+                            error=True,
+                        ),
+                    }
+                )  # fmt: skip
+            else:
+                # Our own ids: some servers reuse "call_0" in every response.
+                call = llm.ToolInput(request.name, args)
+            calls.append(call)
+        yield {"tool_calls": calls}
+        for failure in failures:
+            yield failure

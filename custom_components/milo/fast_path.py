@@ -1,0 +1,73 @@
+"""Recognise Milo's own questions in plain text, without a model.
+
+The embedded model is tiny and unreliable at calling tools, so surf, weather and the two
+easter eggs are spotted here with word rules, like the original robot did, and their tools
+run directly. Device commands are left to Home Assistant's own intents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+import re
+from typing import Literal
+
+Kind = Literal["surf", "weather", "milk", "troggs"]
+
+_SURF = re.compile(r"\b(surf\w*|serf\w*|waves|swell|barrels?|shred\w*|paddle out|good session)\b")
+_WEATHER = re.compile(
+    r"\b(weather|forecast|rain\w*|sunny|sunshine|temperature|umbrella|"
+    r"how (hot|cold|warm|windy)|is it (hot|cold|warm|windy|wet)|snow\w*|jacket)\b"
+)
+_MILK = re.compile(r"\bmilk\w*\b")
+_TROGGS = re.compile(r"\btrogg?s?\b")
+_TOMORROW = re.compile(r"\b(tomorrow|tommorow|tomorow|tmrw|tmr|the morrow)\b")
+_COMPASS = {"east": "East Strand", "west": "West Strand"}
+# Words too common to identify a spot on their own.
+_STOP_WORDS = {"the", "beach", "bay", "point", "strand", "at", "of"}
+
+
+@dataclass(frozen=True, slots=True)
+class FastIntent:
+    """What the text asks for: the kind, and for surf/weather the day and spot."""
+
+    kind: Kind
+    day: Literal["today", "tomorrow"] = "today"
+    spot: str | None = None
+
+
+def recognize(text: str, spot_names: Iterable[str]) -> FastIntent | None:
+    """Return the fast-path intent of `text`, or None to let the model answer."""
+    lowered = " ".join(re.sub(r"[^\w\s'-]", " ", text.casefold()).split())
+    day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
+    spot = _find_spot(lowered, list(spot_names))
+    if _SURF.search(lowered) or (spot and _asks_about_conditions(lowered)):
+        return FastIntent("surf", day, spot)
+    if _WEATHER.search(lowered):
+        return FastIntent("weather", day)
+    if _MILK.search(lowered):
+        return FastIntent("milk")
+    if _TROGGS.search(lowered):
+        return FastIntent("troggs")
+    return None
+
+
+def _find_spot(text: str, spot_names: list[str]) -> str | None:
+    """Find a configured spot by full name, a distinctive word, or east/west."""
+    for name in spot_names:
+        if name.casefold() in text:
+            return name
+    words = set(re.findall(r"[\w'-]+", text))
+    for name in spot_names:
+        distinctive = set(name.casefold().split()) - _STOP_WORDS
+        if distinctive and distinctive <= words:
+            return name
+    for word, name in _COMPASS.items():
+        if word in words and name in spot_names:
+            return name
+    return None
+
+
+def _asks_about_conditions(text: str) -> bool:
+    """'How's West Strand looking?' is a surf question even without the word surf."""
+    return bool(re.search(r"\b(how|what)('s| is| are)?\b.*\b(look\w*|like|doing)\b", text))

@@ -1,0 +1,114 @@
+"""The Milo satellite (an ESPHome device) as the conversation agent sees it.
+
+Entities are found by their stable ESPHome object ids on the chosen device, and the head's
+user-defined actions by ESPHome's service naming (`esphome.<node_name>_<action>`). When the
+device does not offer an action, the head numbers are moved directly instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import slugify
+
+from .const import DOMAIN
+
+ESPHOME = "esphome"
+STRANGER = "stranger"
+# Head limits the tools accept; the satellite clamps further to its own servo limits.
+PAN_RANGE = (-90.0, 90.0)
+TILT_RANGE = (-45.0, 45.0)
+# Without the gesture action a nod or a shake is played with the head numbers.
+GESTURE_STEPS = {
+    "nod": (("head_tilt", 15.0), ("head_tilt", -10.0), ("head_tilt", 0.0)),
+    "shake": (("head_pan", -20.0), ("head_pan", 20.0), ("head_pan", 0.0)),
+}
+GESTURE_STEP_SECONDS = 0.3
+
+
+class Satellite:
+    """Look up and drive the entities and actions of one Milo satellite device."""
+
+    def __init__(self, hass: HomeAssistant, device_id: str) -> None:
+        """Remember the device; lookups happen on use so a re-adopted device still works."""
+        self.hass = hass
+        self.device_id = device_id
+
+    def entity_id(self, domain: str, object_id: str) -> str | None:
+        """Return the entity id of this device's entity with an ESPHome object id."""
+        registry = er.async_get(self.hass)
+        for entry in er.async_entries_for_device(registry, self.device_id):
+            if entry.domain != domain:
+                continue
+            if entry.unique_id.endswith(f"-{object_id}") or entry.entity_id.split(".", 1)[
+                1
+            ].endswith(object_id):
+                return entry.entity_id
+        return None
+
+    def person_in_view(self) -> str:
+        """Return "" (nobody), "stranger" or the name of the buddy the camera sees."""
+        entity_id = self.entity_id("sensor", "person_in_view")
+        state = self.hass.states.get(entity_id) if entity_id else None
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return ""
+        return state.state.strip()
+
+    def _action(self, action: str) -> str | None:
+        """Return the ESPHome service name of a user-defined action, if registered."""
+        device = dr.async_get(self.hass).async_get(self.device_id)
+        if device is None:
+            return None
+        names: list[str] = []
+        for entry_id in device.config_entries:
+            entry = self.hass.config_entries.async_get_entry(entry_id)
+            if entry and entry.domain == ESPHOME and entry.data.get("device_name"):
+                names.append(str(entry.data["device_name"]))
+        names.append(device.name or "")
+        for name in names:
+            service = f"{slugify(name.replace('-', '_'))}_{action}"
+            if self.hass.services.has_service(ESPHOME, service):
+                return service
+        return None
+
+    async def async_look_at(self, pan: float, tilt: float) -> None:
+        """Point the head at pan/tilt degrees."""
+        if service := self._action("look_at"):
+            await self._call(ESPHOME, service, {"pan": pan, "tilt": tilt})
+            return
+        await self._set_number("head_pan", pan)
+        await self._set_number("head_tilt", tilt)
+
+    async def async_gesture(self, name: str) -> None:
+        """Play a gesture: "nod" or "shake"."""
+        if service := self._action("gesture"):
+            await self._call(ESPHOME, service, {"name": name})
+            return
+        for object_id, value in GESTURE_STEPS[name]:
+            await self._set_number(object_id, value)
+            await asyncio.sleep(GESTURE_STEP_SECONDS)
+
+    async def async_look_around(self, on: bool) -> None:
+        """Switch the idle look-around behaviour on or off."""
+        entity_id = self._require("switch", "look_around")
+        await self._call("switch", "turn_on" if on else "turn_off", {"entity_id": entity_id})
+
+    async def _set_number(self, object_id: str, value: float) -> None:
+        entity_id = self._require("number", object_id)
+        await self._call("number", "set_value", {"entity_id": entity_id, "value": value})
+
+    def _require(self, domain: str, object_id: str) -> str:
+        if entity_id := self.entity_id(domain, object_id):
+            return entity_id
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="satellite_entity_missing",
+            translation_placeholders={"entity": f"{domain}.{object_id}"},
+        )
+
+    async def _call(self, domain: str, service: str, data: dict[str, object]) -> None:
+        await self.hass.services.async_call(domain, service, data, blocking=True)
