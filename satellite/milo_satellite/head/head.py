@@ -1,0 +1,541 @@
+"""The head: camera in, servo commands out, state and buddy events to whoever listens.
+
+Two loops run on the event loop. The vision loop takes the newest frame, detects faces on
+a worker thread, updates tracks and picks the target, and computes a tracking setpoint
+from the pose the head had when that frame was captured. The servo loop (50 Hz, and
+woken at once by every new setpoint) decides what the head should do now - sleep,
+gesture, a manual pose from HA, tracking, or idle behaviour - and moves it there through
+the motion limiter. Recognition runs on its own thread for new or unsure tracks only, so
+a 100 ms dlib call never stalls the 30 fps loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+import contextlib
+from dataclasses import dataclass, field, replace
+import logging
+import math
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .buddies import BuddyDatabase, check_name
+from .camera import Camera, Frame
+from .config import HeadConfig
+from .control import IdleBehaviour, Motion, TrackingController
+from .detect import Box, FaceDetector
+from .enrol import Enrolment
+from .errors import HeadError
+from .gestures import gesture_poses
+from .motion import CENTRE, MotionLimiter, Pose, PoseHistory
+from .recognition import FaceEncoder, identify
+from .servos import ServoBackend
+from .state import ATTENTION_MODES, STRANGER, HeadState
+from .tracking import Identity, Track, Tracker, select_target
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVO_RATE_HZ = 50.0
+MIN_MOVE_DEG = 0.1  # smaller changes are not sent to the servos
+STATE_INTERVAL_S = 0.2  # pose-only state updates are published at most this often
+JPEG_QUALITY = 85
+
+StateListener = Callable[[HeadState], None]
+BuddyListener = Callable[[str, str], None]
+
+
+@dataclass
+class HeadStats:
+    """Loop figures for the debug log and the benchmark."""
+
+    frames: int = 0
+    recognitions: int = 0
+    detect_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    recognition_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+class Head:
+    """Milo's face-tracking pan/tilt head (see docs/head.md)."""
+
+    def __init__(
+        self,
+        config: HeadConfig,
+        camera: Camera,
+        servos: ServoBackend,
+        encoder_factory: Callable[[], FaceEncoder] | None = FaceEncoder,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._config = config
+        self._camera = camera
+        self._servos = servos
+        self._encoder_factory = encoder_factory if config.recognition.enabled else None
+        self._encoder: FaceEncoder | None = None
+        self._clock = clock
+        now = clock()
+
+        self._detector = FaceDetector(config.detection)
+        self._tracker = Tracker(config.tracking.lost_after_s)
+        self._controller = TrackingController(config.tracking, config.camera, config.servos)
+        self._idle = IdleBehaviour(config.tracking, config.servos)
+        self._limiter = MotionLimiter(config.servos.pan, config.servos.tilt, now)
+        self._history = PoseHistory()
+        self._buddies = BuddyDatabase(config.buddies_path)
+
+        self._tracking = config.tracking.enabled
+        self._look_around = config.tracking.look_around
+        self._asleep = False
+        self._attention = "idle"
+        self._target_id: int | None = None
+        self._visible: list[Track] = []
+        self._track_setpoint: Pose | None = None
+        self._last_frame_at: float | None = None
+        self._idle_since = now
+        self._manual: Pose | None = None
+        self._manual_at = now
+        self._gesture_pose: Pose | None = None
+        self._gesture_generation = 0
+        self._written: Pose | None = None
+        self._pending_capture: float | None = None
+        self._latest_frame: Frame | None = None
+        self._present_buddies: dict[str, float] = {}
+        self._enrolment: Enrolment | None = None
+        self._enrolment_done: asyncio.Event | None = None
+        self._recognising = False
+
+        self._state = self._make_state()
+        self._published_at = -math.inf
+        self._deferred_publish: asyncio.TimerHandle | None = None
+        self._state_listeners: list[StateListener] = []
+        self._buddy_listeners: list[BuddyListener] = []
+        self._kick = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._vision_pool: ThreadPoolExecutor | None = None
+        self._recognition_pool: ThreadPoolExecutor | None = None
+        self.stats = HeadStats()
+
+    # ----- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open camera and servos, load buddies and the recogniser, start both loops."""
+        self._vision_pool = ThreadPoolExecutor(1, thread_name_prefix="milo-vision")
+        self._recognition_pool = ThreadPoolExecutor(1, thread_name_prefix="milo-recognition")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._recognition_pool, self._buddies.load)
+        if self._encoder_factory is not None:
+            try:
+                self._encoder = await loop.run_in_executor(
+                    self._recognition_pool, self._encoder_factory
+                )
+            except HeadError as err:
+                _LOGGER.error("Face recognition is off: %s", err)  # noqa: TRY400
+        await self._camera.start()
+        await self._servos.start()
+        self._tasks = [
+            asyncio.create_task(self._vision_loop(), name="milo-head-vision"),
+            asyncio.create_task(self._servo_loop(), name="milo-head-servos"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the loops and release the hardware; the servos are left detached."""
+        tasks, self._tasks = self._tasks, []
+        for task in [*tasks, *self._background]:
+            task.cancel()
+        await asyncio.gather(*tasks, *self._background, return_exceptions=True)
+        if self._deferred_publish is not None:
+            self._deferred_publish.cancel()
+        await self._camera.stop()
+        try:
+            await self._servos.detach()
+        finally:
+            await self._servos.stop()
+        for pool in (self._vision_pool, self._recognition_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    # ----- state and listeners -----------------------------------------------------------
+
+    @property
+    def state(self) -> HeadState:
+        return self._make_state()
+
+    @property
+    def buddies(self) -> list[str]:
+        return self._buddies.names
+
+    def add_state_listener(self, cb: StateListener) -> Callable[[], None]:
+        """`cb(state)` on every visible change; returns the unsubscribe function."""
+        return _subscribe(self._state_listeners, cb)
+
+    def add_buddy_listener(self, cb: BuddyListener) -> Callable[[], None]:
+        """`cb("appeared" | "left", name)`; returns the unsubscribe function."""
+        return _subscribe(self._buddy_listeners, cb)
+
+    # ----- commands ----------------------------------------------------------------------
+
+    async def look_at(self, pan: float, tilt: float) -> None:
+        """Point the head (degrees); tracking takes over again after `manual_hold_s`."""
+        if not (math.isfinite(pan) and math.isfinite(tilt)):
+            raise HeadError("look_at needs finite pan and tilt angles")
+        self._awake("move")
+        self._manual = self._limiter.clamp(Pose(pan, tilt))
+        self._manual_at = self._clock()
+        self._kick.set()
+
+    async def set_pan(self, pan: float) -> None:
+        current = self._manual or self._limiter.pose
+        await self.look_at(pan, current.tilt)
+
+    async def set_tilt(self, tilt: float) -> None:
+        current = self._manual or self._limiter.pose
+        await self.look_at(current.pan, tilt)
+
+    async def center(self) -> None:
+        await self.look_at(CENTRE.pan, CENTRE.tilt)
+
+    def set_tracking(self, on: bool) -> None:
+        self._tracking = on
+        self._publish()
+
+    def set_look_around(self, on: bool) -> None:
+        self._look_around = on
+        self._publish()
+
+    async def set_sleep(self, on: bool) -> None:
+        """Asleep: no movement at all and the servos detached (limp, silent)."""
+        if on == self._asleep:
+            return
+        self._asleep = on
+        self._gesture_generation += 1
+        self._gesture_pose = None
+        self._manual = None
+        if on:
+            await self._servos.detach()
+            self._written = None
+        else:
+            self._idle_since = self._clock()
+            self._kick.set()
+        self._publish()
+
+    async def gesture(self, name: str) -> None:
+        """Play nod, shake or dance; returns when done (or superseded)."""
+        steps = gesture_poses(name, self._limiter.pose)
+        self._awake(name)
+        self._gesture_generation += 1
+        generation = self._gesture_generation
+        try:
+            for pose, seconds in steps:
+                if generation != self._gesture_generation:
+                    return
+                self._gesture_pose = pose
+                self._kick.set()
+                await asyncio.sleep(seconds)
+        finally:
+            if generation == self._gesture_generation:
+                self._gesture_pose = None
+                self._kick.set()
+
+    def set_attention(self, mode: str) -> None:
+        """While listening or speaking the head looks at the talker, tracking switch or not."""
+        if mode not in ATTENTION_MODES:
+            raise ValueError(f"Unknown attention mode {mode!r}; use one of {ATTENTION_MODES}")
+        self._attention = mode
+        self._kick.set()
+
+    async def enroll_buddy(self, name: str) -> None:
+        """Learn the one face in view as `name`, from several good frames."""
+        name = check_name(name)
+        if self._buddies.error is not None:
+            raise HeadError(self._buddies.error)
+        if self._encoder is None:
+            raise HeadError("Face recognition is not available (see the log), so no enrolment")
+        if self._enrolment is not None:
+            raise HeadError("An enrolment is already running")
+        enrolment = Enrolment(self._config.recognition.enroll_frames)
+        self._enrolment, self._enrolment_done = enrolment, asyncio.Event()
+        try:
+            await asyncio.wait_for(
+                self._enrolment_done.wait(), self._config.recognition.enroll_timeout_s
+            )
+        except TimeoutError:
+            raise HeadError(enrolment.failure()) from None
+        finally:
+            self._enrolment = self._enrolment_done = None
+        encodings = enrolment.encodings()
+        other, distance = self._buddies.match(encodings.mean(axis=0))
+        same_name = other.casefold() == name.casefold()
+        if other != STRANGER and not same_name and distance <= self._config.recognition.sure:
+            raise HeadError(f"This face is already enrolled as {other}")
+        await asyncio.get_running_loop().run_in_executor(
+            self._recognition_pool, self._buddies.add, name, encodings
+        )
+        self._tracker.forget_identities()
+        _LOGGER.info("Enrolled buddy %s from %d frames", name, len(encodings))
+
+    async def forget_buddy(self, name: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(
+            self._recognition_pool, self._buddies.remove, name
+        )
+        self._tracker.forget_identities()
+        _LOGGER.info("Forgot buddy %s", name.strip())
+
+    async def snapshot_jpeg(self) -> bytes | None:
+        frame = self._latest_frame
+        if frame is None:
+            return None
+        ok, data = await asyncio.to_thread(
+            cv2.imencode, ".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
+        return bytes(data) if ok else None
+
+    # ----- vision ------------------------------------------------------------------------
+
+    async def _vision_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            frame = await self._camera.read(max_wait=1.0)
+            if frame is None:
+                self._observe([], self._clock(), None)
+                continue
+            started = time.perf_counter()
+            boxes = await loop.run_in_executor(
+                self._vision_pool, self._detector.detect, frame.image
+            )
+            self.stats.detect_ms.append((time.perf_counter() - started) * 1000)
+            self.stats.frames += 1
+            self._latest_frame = frame
+            self._observe(boxes, frame.captured_at, frame)
+
+    def _observe(self, boxes: list[Box], seen_at: float, frame: Frame | None) -> None:
+        """Update tracks, target and setpoint from one frame's detections (or none)."""
+        now = self._clock()
+        self._visible = self._tracker.update(boxes, seen_at if frame else now)
+        target = select_target(self._visible, self._target_id)
+        if target is None or target.id != self._target_id:
+            self._controller.reset()
+            self._track_setpoint = None
+            if self._target_id is not None and target is None:
+                self._idle_since = now
+        self._target_id = target.id if target else None
+        if frame is not None:
+            if target is not None and target.last_seen == frame.captured_at:
+                self._steer(target, frame)
+            self._feed_recognition(frame, boxes, now)
+        self._update_buddies(now)
+        self._publish()
+
+    def _steer(self, target: Track, frame: Frame) -> None:
+        x, y = target.box.center
+        pose_then = self._history.at(frame.captured_at, self._limiter.pose)
+        direction = self._controller.face_direction(x, y, frame.size, pose_then)
+        previous = self._last_frame_at
+        dt = 1.0 / self._config.camera.fps if previous is None else frame.captured_at - previous
+        self._last_frame_at = frame.captured_at
+        self._track_setpoint = self._controller.update(direction, self._limiter.pose, dt)
+        self._pending_capture = frame.captured_at
+        self._kick.set()
+
+    # ----- recognition -------------------------------------------------------------------
+
+    def _feed_recognition(self, frame: Frame, boxes: list[Box], now: float) -> None:
+        if self._recognising:
+            return
+        enrolment = self._enrolment
+        if enrolment is not None:
+            box = enrolment.check(frame, boxes)
+            if box is not None:
+                self._run_recognition(self._enrol_frame(enrolment, frame, box))
+            return
+        cfg = self._config.recognition
+        ordered = sorted(self._visible, key=lambda t: t.id != self._target_id)
+        for track in ordered:
+            if not track.needs_recognition(now, cfg.retry_s, cfg.max_attempts):
+                continue
+            if self._encoder is None:
+                track.identity = Identity(STRANGER, math.inf, sure=True)
+                continue
+            track.pending = True
+            track.attempts += 1
+            track.last_attempt = now
+            self._run_recognition(self._recognise(track.id, frame, track.box))
+            return
+
+    def _run_recognition(self, job: Coroutine[Any, Any, None]) -> None:
+        self._recognising = True
+        task = asyncio.create_task(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _encode(self, frame: Frame, box: Box) -> np.ndarray:
+        assert self._encoder is not None
+        started = time.perf_counter()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._recognition_pool, self._encoder.encode, frame.image, box
+            )
+        finally:
+            self._recognising = False
+            self.stats.recognitions += 1
+            self.stats.recognition_ms.append((time.perf_counter() - started) * 1000)
+
+    async def _recognise(self, track_id: int, frame: Frame, box: Box) -> None:
+        identity: Identity | None = None
+        try:
+            encoding = await self._encode(frame, box)
+            identity = identify(encoding, self._buddies, self._config.recognition)
+        except Exception:
+            _LOGGER.exception("Face recognition failed")
+        track = self._tracker.get(track_id)
+        if track is None:
+            return
+        track.pending = False
+        old = track.identity
+        if identity is not None and (
+            old is None or identity.sure or identity.distance < old.distance
+        ):
+            track.identity = identity
+        self._update_buddies(self._clock())
+        self._publish()
+
+    async def _enrol_frame(self, enrolment: Enrolment, frame: Frame, box: Box) -> None:
+        try:
+            encoding = await self._encode(frame, box)
+        except Exception:
+            _LOGGER.exception("Encoding an enrolment frame failed")
+            return
+        enrolment.add(frame, encoding)
+        if enrolment.done and self._enrolment is enrolment and self._enrolment_done:
+            self._enrolment_done.set()
+
+    def _update_buddies(self, now: float) -> None:
+        """Fire `appeared` when a buddy is recognised, `left` when unseen for a while."""
+        for track in self._visible:
+            if not track.is_buddy:
+                continue
+            if track.name not in self._present_buddies:
+                self._emit_buddy("appeared", track.name)
+            self._present_buddies[track.name] = now
+        left_after = self._config.tracking.left_after_s
+        for name, seen in list(self._present_buddies.items()):
+            if now - seen > left_after or name not in self._buddies.names:
+                del self._present_buddies[name]
+                self._emit_buddy("left", name)
+
+    def _emit_buddy(self, event: str, name: str) -> None:
+        _LOGGER.info("Buddy %s %s", name, event)
+        for cb in list(self._buddy_listeners):
+            try:
+                cb(event, name)
+            except Exception:
+                _LOGGER.exception("Buddy listener failed")
+
+    # ----- motion ------------------------------------------------------------------------
+
+    async def _servo_loop(self) -> None:
+        period = 1.0 / SERVO_RATE_HZ
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), period)
+            self._kick.clear()
+            if self._asleep:
+                continue
+            try:
+                await self._servo_step()
+            except Exception:
+                _LOGGER.exception("Moving the servos failed")
+                await asyncio.sleep(1.0)
+
+    async def _servo_step(self) -> None:
+        now = self._clock()
+        motion = self._desired_motion(now)
+        pose = self._limiter.step(motion.pose, now, motion.speed)
+        self._history.add(now, pose)
+        if self._written is not None and pose.distance(self._written) < MIN_MOVE_DEG:
+            return
+        await self._servos.move(pose)
+        self._written = pose
+        if self._pending_capture is not None:
+            self.stats.latency_ms.append((self._clock() - self._pending_capture) * 1000)
+            self._pending_capture = None
+        self._publish()
+
+    def _following(self) -> bool:
+        return self._tracking or self._attention != "idle"
+
+    def _desired_motion(self, now: float) -> Motion:
+        """Who gets to move the head: gesture > manual > tracking > idle behaviour."""
+        if self._gesture_pose is not None:
+            return Motion(self._gesture_pose)
+        following = self._following()
+        if self._manual is not None:
+            if not following or now - self._manual_at < self._config.tracking.manual_hold_s:
+                return Motion(self._manual)
+            self._manual = None
+            self._idle_since = now
+        if following and self._track_setpoint is not None:
+            return Motion(self._track_setpoint)
+        if not following and not self._look_around:
+            return Motion(self._limiter.pose)
+        look_around = self._look_around and self._attention == "idle"
+        return self._idle.motion(self._idle_since, now, self._limiter.pose, look_around)
+
+    def _awake(self, what: str) -> None:
+        if self._asleep:
+            raise HeadError(f"Milo is asleep; turn sleep off to {what}")
+
+    # ----- publishing --------------------------------------------------------------------
+
+    def _make_state(self) -> HeadState:
+        pose = self._limiter.pose
+        target = next((t for t in self._visible if t.id == self._target_id), None)
+        return HeadState(
+            pan=round(pose.pan, 1),
+            tilt=round(pose.tilt, 1),
+            tracking=self._tracking,
+            look_around=self._look_around,
+            asleep=self._asleep,
+            person=target.name if target else "",
+            face_count=len(self._visible),
+            present=bool(self._visible),
+        )
+
+    def _publish(self) -> None:
+        state = self._make_state()
+        if state == self._state:
+            return
+        pose_only = replace(state, pan=self._state.pan, tilt=self._state.tilt) == self._state
+        now = self._clock()
+        wait = self._published_at + STATE_INTERVAL_S - now
+        if pose_only and wait > 0:
+            if self._deferred_publish is None:
+                loop = asyncio.get_running_loop()
+                self._deferred_publish = loop.call_later(wait, self._deferred)
+            return
+        self._state = state
+        self._published_at = now
+        for cb in list(self._state_listeners):
+            try:
+                cb(state)
+            except Exception:
+                _LOGGER.exception("State listener failed")
+
+    def _deferred(self) -> None:
+        self._deferred_publish = None
+        self._publish()
+
+
+def _subscribe(listeners: list[Any], cb: Any) -> Callable[[], None]:
+    listeners.append(cb)
+
+    def unsubscribe() -> None:
+        if cb in listeners:
+            listeners.remove(cb)
+
+    return unsubscribe

@@ -1,0 +1,24 @@
+"""What the head shows the outside world (the satellite turns it into entities)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Attention = Literal["idle", "listening", "speaking"]
+ATTENTION_MODES: tuple[str, ...] = ("idle", "listening", "speaking")
+STRANGER = "stranger"
+
+
+@dataclass(frozen=True)
+class HeadState:
+    """A snapshot; a new one is published whenever something visible changes."""
+
+    pan: float  # degrees, current commanded pose
+    tilt: float
+    tracking: bool
+    look_around: bool
+    asleep: bool
+    person: str  # "" (nobody or not yet known), "stranger", or the buddy's name
+    face_count: int
+    present: bool
