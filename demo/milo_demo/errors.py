@@ -1,0 +1,47 @@
+"""One error type for the whole demo: which stage failed, why, and which log to read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+from pathlib import Path
+
+LOG_TAIL_LINES = 15
+
+
+def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log file, for an error message a person can act on."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+class StageError(Exception):
+    """A demo stage failed; the message names the stage and the log of the culprit."""
+
+    def __init__(self, stage: str, message: str, log: Path | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.message = message
+        self.log = log
+
+    def __str__(self) -> str:
+        text = f"stage '{self.stage}' failed: {self.message}"
+        if self.log is not None:
+            text += f"\n  log: {self.log}"
+            if tail := log_tail(self.log):
+                text += "\n  last lines:\n    " + tail.replace("\n", "\n    ")
+        return text
+
+
+@contextlib.asynccontextmanager
+async def stage(name: str, limit_s: float, log: Path | None = None) -> AsyncIterator[None]:
+    """Run a block under a deadline; a timeout becomes a StageError naming the stage."""
+    try:
+        async with asyncio.timeout(limit_s):
+            yield
+    except TimeoutError as err:
+        raise StageError(name, f"timed out after {limit_s:.0f} s", log) from err

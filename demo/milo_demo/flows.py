@@ -1,0 +1,79 @@
+"""Drive HA config flows (and subentry flows) through the REST API, as the UI does.
+
+Each flow is answered step by step from a table {step_id: answers}. An unexpected step, an
+error shown on a form or an abort becomes a StageError that says which step and what the
+form asked for, so a changed integration fails loudly instead of half-configuring HA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import StageError
+from .ha_api import HaApiError, HaRest
+
+MAX_STEPS = 10
+
+Answer = Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+FLOW_PATHS = {
+    "config": "/api/config/config_entries/flow",
+    "subentry": "/api/config/config_entries/subentries/flow",
+}
+
+
+def _describe_form(result: Mapping[str, Any]) -> str:
+    fields = [
+        f"{field.get('name')}{'*' if field.get('required') else ''}"
+        for field in result.get("data_schema") or []
+    ]
+    return f"step '{result.get('step_id')}' asks for {fields or 'nothing'}"
+
+
+async def run_flow(
+    rest: HaRest,
+    stage: str,
+    handler: str | list[str],
+    answers: Mapping[str, Answer],
+    *,
+    kind: str = "config",
+    log_hint: Any = None,
+) -> dict[str, Any]:
+    """Run a flow to its created entry; returns HA's create_entry result."""
+    path = FLOW_PATHS[kind]
+    try:
+        result = await rest.post(path, json={"handler": handler, "show_advanced_options": True})
+        answered: set[str] = set()
+        for _ in range(MAX_STEPS):
+            flow_type = result.get("type")
+            if flow_type == "create_entry":
+                return dict(result)
+            if flow_type == "abort":
+                raise StageError(stage, f"flow aborted: {result.get('reason')}", log_hint)
+            step_id = result.get("step_id", "")
+            if flow_type == "menu":
+                answer = answers.get(step_id)
+                if answer is None:
+                    raise StageError(
+                        stage, f"unexpected menu '{step_id}': {result.get('menu_options')}"
+                    )
+                payload: Mapping[str, Any] = answer(result) if callable(answer) else answer
+            elif flow_type == "form":
+                if result.get("errors") and step_id in answered:
+                    raise StageError(
+                        stage,
+                        f"step '{step_id}' refused the answers: {result['errors']}",
+                        log_hint,
+                    )
+                answer = answers.get(step_id)
+                if answer is None:
+                    raise StageError(stage, f"unexpected {_describe_form(result)}", log_hint)
+                payload = answer(result) if callable(answer) else answer
+                answered.add(step_id)
+            else:
+                raise StageError(stage, f"unexpected flow result type {flow_type}: {result}")
+            result = await rest.post(f"{path}/{result['flow_id']}", json=dict(payload))
+    except HaApiError as err:
+        raise StageError(stage, str(err), log_hint) from err
+    raise StageError(stage, f"flow did not finish within {MAX_STEPS} steps")
