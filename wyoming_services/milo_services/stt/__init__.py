@@ -1,0 +1,1 @@
+"""milo-stt: Wyoming speech-to-text with faster-whisper."""

@@ -1,0 +1,132 @@
+"""milo-stt command line: `milo-stt --uri tcp://0.0.0.0:10300 [--zeroconf]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from functools import partial
+import logging
+
+import faster_whisper
+from wyoming.info import AsrModel, AsrProgram, Attribution, Info
+
+from .. import __version__
+from ..common.cli import add_service_args, setup_logging
+from ..common.server import ServiceServer, run_service
+from .biasing import merge_phrases
+from .handler import SttHandler
+from .transcriber import EMBEDDED_MODEL_NAME, Transcriber, embedded_model_dir
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_PORT = 10300
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="milo-stt", description="Milo's ears: Wyoming speech-to-text with faster-whisper"
+    )
+    add_service_args(parser, default_port=DEFAULT_PORT, zeroconf_name="milo-stt")
+    parser.add_argument(
+        "--model",
+        help="CTranslate2 model folder, or a faster-whisper model name already in the local "
+        f"Hugging Face cache (default: the embedded whisper {EMBEDDED_MODEL_NAME})",
+    )
+    parser.add_argument(
+        "--language", help="language code to transcribe (default: en, or detect if multilingual)"
+    )
+    parser.add_argument(
+        "--beam-size",
+        type=int,
+        default=0,
+        help="beam search width; 1 is greedy (default 0 = auto: 1 on ARM, 5 elsewhere)",
+    )
+    parser.add_argument(
+        "--compute-type",
+        default="default",
+        help="CTranslate2 compute type: int8, int8_float32, float32... (default: the model's)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads for inference (default: all cores)"
+    )
+    parser.add_argument(
+        "--hotwords",
+        nargs="+",
+        default=[],
+        metavar="PHRASE",
+        help="names and phrases to bias recognition towards, e.g. --hotwords Portrush "
+        "'East Strand' (commas also separate phrases)",
+    )
+    return parser
+
+
+def build_info(transcriber: Transcriber) -> Info:
+    return Info(
+        asr=[
+            AsrProgram(
+                name="milo-stt",
+                description="Milo speech-to-text: faster-whisper on CTranslate2",
+                attribution=Attribution(
+                    name="SYSTRAN faster-whisper", url="https://github.com/SYSTRAN/faster-whisper"
+                ),
+                installed=True,
+                version=__version__,
+                models=[
+                    AsrModel(
+                        name=transcriber.model_name,
+                        description=f"Whisper {transcriber.model_name} (CTranslate2)",
+                        attribution=Attribution(
+                            name="OpenAI Whisper", url="https://github.com/openai/whisper"
+                        ),
+                        installed=True,
+                        version=faster_whisper.__version__,
+                        languages=transcriber.languages,
+                    )
+                ],
+                supports_transcript_streaming=False,
+            )
+        ]
+    )
+
+
+def split_hotwords(values: list[str]) -> list[str]:
+    return merge_phrases(part for value in values for part in value.split(","))
+
+
+def load_transcriber(args: argparse.Namespace) -> Transcriber:
+    if args.model:
+        model, name = args.model, args.model.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        model, name = str(embedded_model_dir()), EMBEDDED_MODEL_NAME
+    return Transcriber(
+        model,
+        name=name,
+        compute_type=args.compute_type,
+        threads=args.threads or None,
+        beam_size=args.beam_size or None,
+        language=args.language,
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    transcriber = load_transcriber(args)
+    info = build_info(transcriber)
+    hotwords = split_hotwords(args.hotwords)
+    server = ServiceServer(
+        args.uri, partial(SttHandler, info=info, transcriber=transcriber, hotwords=hotwords)
+    )
+    try:
+        await run_service(server, zeroconf_name=args.zeroconf)
+    finally:
+        transcriber.close()
+
+
+def run() -> None:
+    args = get_parser().parse_args()
+    setup_logging(args)
+    _LOGGER.debug(args)
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    run()

