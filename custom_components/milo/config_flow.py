@@ -385,10 +385,6 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
     def _validate(self, user_input: dict[str, Any]) -> dict[str, str]:
         for key in (CONF_SARCASM, CONF_MAX_HISTORY, CONF_MAX_TOKENS, CONF_CONTEXT_SIZE):
             user_input[key] = int(user_input[key])
-        valid = {api.id for api in llm.async_get_apis(self.hass)}
-        user_input[CONF_LLM_HASS_API] = [
-            api for api in user_input.get(CONF_LLM_HASS_API, []) if api in valid
-        ]
         if user_input[CONF_MAX_TOKENS] >= user_input[CONF_CONTEXT_SIZE]:
             return {CONF_MAX_TOKENS: "max_tokens_too_large"}
         return {}
