@@ -253,8 +253,10 @@ async def _get_json(
                 body = await resp.json(content_type=None)
     except (TimeoutError, aiohttp.ClientError, ValueError) as err:
         raise SurfApiError(f"cannot fetch {url}: {err or type(err).__name__}") from err
-    if not isinstance(body, dict) or body.get("error"):
-        raise SurfApiError(f"Open-Meteo error: {body.get('reason') if body else body}")
+    if not isinstance(body, dict):
+        raise SurfApiError("Open-Meteo sent something that is not a JSON object")
+    if body.get("error"):
+        raise SurfApiError(f"Open-Meteo error: {body.get('reason')}")
     return body
 
 

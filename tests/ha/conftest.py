@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import CONF_API_KEY, CONF_MODEL, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo import surf
 from custom_components.milo.config_flow import DEFAULT_AGENT_OPTIONS
 from custom_components.milo.const import DEFAULT_SPOTS, DOMAIN
-from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.const import CONF_API_KEY, CONF_MODEL, CONF_URL
-from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODEL = "milo-test"
@@ -111,7 +111,11 @@ async def _stream(request: web.Request, reply: Reply) -> web.StreamResponse:
         half = len(text) // 2
         first = {"index": index, "id": f"call_{index}", "type": "function"}
         await resp.write(
-            _sse(_chunk({"tool_calls": [first | {"function": {"name": name, "arguments": text[:half]}}]}))
+            _sse(
+                _chunk(
+                    {"tool_calls": [first | {"function": {"name": name, "arguments": text[:half]}}]}
+                )
+            )
         )
         await resp.write(
             _sse(_chunk({"tool_calls": [{"index": index, "function": {"arguments": text[half:]}}]}))
@@ -170,9 +174,7 @@ def _app(cloud: FakeCloud) -> web.Application:
 
 
 @pytest.fixture
-async def cloud(
-    monkeypatch: pytest.MonkeyPatch, socket_enabled: None
-) -> AsyncIterator[FakeCloud]:
+async def cloud(monkeypatch: pytest.MonkeyPatch, socket_enabled: None) -> AsyncIterator[FakeCloud]:
     """A real local HTTP server standing in for the chat server and Open-Meteo."""
     state = FakeCloud()
     runner = web.AppRunner(_app(state), access_log=None)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from ipaddress import ip_address
 from urllib.parse import urlparse
 
-import pytest
-
-from custom_components.milo.const import DOMAIN
 from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+import pytest
+
+from custom_components.milo.const import DOMAIN
 
 from .conftest import MODEL, FakeCloud
 
@@ -102,9 +102,7 @@ async def test_user_flow_unreachable_and_invalid_url(
         result["flow_id"], {"url": f"http://127.0.0.1:{unused_tcp_port}/v1"}
     )
     assert result["errors"] == {"base": "cannot_connect"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"url": "not a url"}
-    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"url": "not a url"})
     assert result["errors"] == {"url": "invalid_url"}
 
 
@@ -226,9 +224,7 @@ async def _subentry_flow(hass: HomeAssistant, entry, kind: str) -> dict:
     )
 
 
-async def test_add_and_reconfigure_conversation_agent(
-    hass: HomeAssistant, setup_entry
-) -> None:
+async def test_add_and_reconfigure_conversation_agent(hass: HomeAssistant, setup_entry) -> None:
     """Agents are subentries with persona, sarcasm, tools, devices and model limits."""
     entry = await setup_entry()
     result = await _subentry_flow(hass, entry, "conversation")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
-import custom_components.milo
-from custom_components.milo.diagnostics import async_get_config_entry_diagnostics
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.loader import async_get_integration
+
+import custom_components.milo
+from custom_components.milo.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import FakeCloud, agent_subentry
 

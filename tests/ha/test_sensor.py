@@ -1,0 +1,152 @@
+"""Surf sensors, the repair issue after repeated Open-Meteo failures, and the action."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.milo.const import DOMAIN
+
+from .conftest import FakeCloud, agent_subentry
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> tuple[str, str | None]:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state, state.attributes.get("unit_of_measurement")
+
+
+async def test_sensors_metric(hass: HomeAssistant, setup_entry) -> None:
+    """Each spot has its six sensors, for the current hour, in metric units."""
+    await setup_entry()
+    assert _state(hass, "sensor.east_strand_wave_height") == ("1.2", "m")
+    assert _state(hass, "sensor.east_strand_wave_period") == ("10.5", "s")
+    assert _state(hass, "sensor.east_strand_wind_speed") == ("16.1", "km/h")
+    assert _state(hass, "sensor.east_strand_wind_direction") == ("225.0", "°")
+    assert _state(hass, "sensor.east_strand_rating") == ("gnarly", None)
+    assert _state(hass, "sensor.west_strand_rating") == ("trash", None)
+    assert hass.states.get("sensor.east_strand_rating").attributes["options"] == [
+        "gnarly",
+        "mid",
+        "trash",
+    ]
+    assert _state(hass, "sensor.east_strand_next_good_session")[0] == "2026-06-01T07:00:00+00:00"
+    assert _state(hass, "sensor.west_strand_next_good_session")[0] == "2026-06-02T05:00:00+00:00"
+
+
+async def test_sensors_us_customary(hass: HomeAssistant, portrush: None, make_entry) -> None:
+    """With US customary units the waves are in feet and the wind in mph."""
+    hass.config.units = US_CUSTOMARY_SYSTEM
+    entry = make_entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    state, unit = _state(hass, "sensor.east_strand_wave_height")
+    assert (round(float(state), 1), unit) == (3.9, "ft")
+    state, unit = _state(hass, "sensor.east_strand_wind_speed")
+    assert (round(float(state)), unit) == (10, "mph")
+
+
+async def test_api_failures_make_sensors_unavailable_and_raise_an_issue(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Unavailable at once; a repair issue after three failures; both clear on recovery."""
+    entry = await setup_entry()
+    issue_id = f"surf_api_unavailable_{entry.entry_id}"
+    issues = ir.async_get(hass)
+    cloud.weather_fails = True
+
+    for failures in range(1, 4):
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=1))
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert _state(hass, "sensor.east_strand_rating")[0] == STATE_UNAVAILABLE
+        assert (issues.async_get_issue(DOMAIN, issue_id) is not None) == (failures >= 3)
+
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue.translation_key == "surf_api_unavailable"
+    assert issue.translation_placeholders["failures"] == "3"
+
+    cloud.weather_fails = False
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _state(hass, "sensor.east_strand_rating")[0] != STATE_UNAVAILABLE
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_surf_report_action(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """The action returns reports from the hourly cache, for one spot or all."""
+    entry = await setup_entry()
+    calls_after_setup = cloud.open_meteo_calls
+    response = await hass.services.async_call(
+        DOMAIN,
+        "surf_report",
+        {"spot": "east", "day": "tomorrow", "config_entry_id": entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert [r["spot"] for r in response["spots"]] == ["East Strand"]
+    assert response["spots"][0]["rating"] == "mid"
+    assert response["spots"][0]["date"] == "2026-06-02"
+    assert [h["time"][11:16] for h in response["spots"][0]["key_times"]] == [
+        "09:00",
+        "14:00",
+        "18:00",
+    ]
+    assert response["summary"].startswith("The surf at East Strand is mid tomorrow.")
+
+    everything = await hass.services.async_call(
+        DOMAIN, "surf_report", {}, blocking=True, return_response=True
+    )
+    assert [(r["spot"], r["rating"]) for r in everything["spots"]] == [
+        ("East Strand", "gnarly"),
+        ("West Strand", "trash"),
+    ]
+    assert cloud.open_meteo_calls == calls_after_setup  # served from the cache
+
+
+async def test_surf_report_action_errors(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Unknown spots, missing entries and a dead API give translated errors."""
+    entry = await setup_entry()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "surf_report", {"spot": "Pipeline"}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "unknown_spot"
+    assert err.value.translation_placeholders["spots"] == "East Strand, West Strand"
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "surf_report",
+            {"config_entry_id": "nope"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "entry_not_loaded"
+
+    cloud.weather_fails = True
+    await entry.runtime_data.surf.async_refresh()
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "surf_report", {}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "surf_unavailable"
+
+
+async def test_surf_report_action_without_spots(hass: HomeAssistant, setup_entry) -> None:
+    """An entry without spots says so."""
+    await setup_entry(subentries=[agent_subentry()])
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "surf_report", {}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "no_spots"
