@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 LOG_TAIL_LINES = 15
 
@@ -45,3 +48,15 @@ async def stage(name: str, limit_s: float, log: Path | None = None) -> AsyncIter
             yield
     except TimeoutError as err:
         raise StageError(name, f"timed out after {limit_s:.0f} s", log) from err
+
+
+async def poll(check: Callable[[], Awaitable[T | None]], interval_s: float = 0.25) -> T:
+    """Call check until it returns something other than None/False/empty, and return that.
+
+    For state that the APIs offer no push notification for (registries, pipeline debug
+    records, files the satellite writes); the caller bounds it with `stage` or a timeout.
+    """
+    while True:
+        if result := await check():
+            return result
+        await asyncio.sleep(interval_s)

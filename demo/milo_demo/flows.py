@@ -38,16 +38,25 @@ async def run_flow(
     answers: Mapping[str, Answer],
     *,
     kind: str = "config",
+    init: Mapping[str, Any] | None = None,
+    success_aborts: tuple[str, ...] = (),
     log_hint: Any = None,
 ) -> dict[str, Any]:
-    """Run a flow to its created entry; returns HA's create_entry result."""
+    """Run a flow to its end; returns HA's create_entry (or accepted abort) result.
+
+    init adds to the request that starts the flow (a subentry_id to reconfigure);
+    success_aborts are abort reasons that mean success (reconfigure_successful).
+    """
     path = FLOW_PATHS[kind]
+    body = {"handler": handler, "show_advanced_options": True, **(init or {})}
     try:
-        result = await rest.post(path, json={"handler": handler, "show_advanced_options": True})
+        result = await rest.post(path, json=body)
         answered: set[str] = set()
         for _ in range(MAX_STEPS):
             flow_type = result.get("type")
             if flow_type == "create_entry":
+                return dict(result)
+            if flow_type == "abort" and result.get("reason") in success_aborts:
                 return dict(result)
             if flow_type == "abort":
                 raise StageError(stage, f"flow aborted: {result.get('reason')}", log_hint)
@@ -77,3 +86,19 @@ async def run_flow(
     except HaApiError as err:
         raise StageError(stage, str(err), log_hint) from err
     raise StageError(stage, f"flow did not finish within {MAX_STEPS} steps")
+
+
+def keep_current(**overrides: Any) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """An answer that keeps every value the form suggests and changes only `overrides`."""
+
+    def answer(form: Mapping[str, Any]) -> Mapping[str, Any]:
+        values: dict[str, Any] = {}
+        for field in form.get("data_schema") or []:
+            suggested = (field.get("description") or {}).get("suggested_value")
+            value = suggested if suggested is not None else field.get("default")
+            if value is not None:
+                values[field["name"]] = value
+        values.update(overrides)
+        return values
+
+    return answer

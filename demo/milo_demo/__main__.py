@@ -1,0 +1,139 @@
+"""`script/demo`: Milo end to end, from a spoken question at the satellite to a spoken answer.
+
+Starts milo-stt, milo-tts, milo-llm, a simulated satellite and a real Home Assistant, sets HA
+up through its own APIs, plays the demo requests, prints what happened and stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+import signal
+import sys
+
+from .errors import StageError
+from .playback import RequestResult
+from .report import request_block, summary_table
+from .run import run_demo
+from .scenario import DEMO_REQUESTS
+from .stack import DemoStack, StackOptions
+
+_LOGGER = logging.getLogger("milo_demo")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="script/demo", description=__doc__)
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave Home Assistant and Milo running after the requests (Ctrl-C stops them)",
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=REPO / "demo-run",
+        help="where the run's config, logs, speech and answer audio go (default: demo-run/)",
+    )
+    parser.add_argument(
+        "--no-encryption",
+        action="store_true",
+        help="connect HA to the satellite in plaintext instead of with a Noise key",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--debug", action="store_true", help="log the demo's own DEBUG messages")
+    return parser.parse_args(argv)
+
+
+def _result_json(result: RequestResult) -> dict[str, object]:
+    t = result.timings
+    return {
+        "kind": result.kind,
+        "request": result.spoken.request.text,
+        "transcript": result.transcript,
+        "answer": result.answer,
+        "processed_locally": result.processed_locally,
+        "audio_file": str(result.audio_file) if result.audio_file else None,
+        "audio_seconds": result.audio_seconds,
+        "light": [result.light_before, result.light_after],
+        "error": result.error,
+        "seconds_after_speech_end": {
+            "transcript": t.stt_done,
+            "answer_text": t.text_ready,
+            "agent_done": t.intent_done,
+            "first_audio": t.first_audio,
+        },
+    }
+
+
+async def _hold(stack: DemoStack) -> None:
+    info = stack.describe()
+    print(
+        f"\nHome Assistant is running at {info['url']}"
+        f"\n  login: {info['username']} / {info['password']}"
+        f"\n  logs:  {info['logs']}\nPress Ctrl-C to stop everything.",
+        flush=True,
+    )
+    await asyncio.Event().wait()
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    def on_result(result: RequestResult) -> None:
+        print(request_block(result), flush=True)
+
+    options = StackOptions(
+        repo=REPO, run_dir=args.run_dir.resolve(), encryption=not args.no_encryption
+    )
+    run = await run_demo(
+        options,
+        DEMO_REQUESTS,
+        on_result=on_result,
+        hold=_hold if args.keep_running else None,
+    )
+    print()
+    print(summary_table(run.results))
+    print(f"\nhead: {run.head}")
+    if args.json:
+        args.json.write_text(
+            json.dumps([_result_json(r) for r in run.results], indent=2), encoding="utf-8"
+        )
+    if run.leftovers:
+        print("processes still running after shutdown:\n  " + "\n  ".join(run.leftovers))
+        return 1
+    print("stopped everything; no processes left running")
+    failed = [r for r in run.results if r.error or not r.answer or not r.audio_file]
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; exit code 0 when every request was answered."""
+    args = _parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="[demo] %(message)s",
+        stream=sys.stdout,
+    )
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+
+    async def runner() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await _demo(args)
+
+    try:
+        return asyncio.run(runner())
+    except StageError as err:
+        print(f"\nDEMO FAILED: {err}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 130
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

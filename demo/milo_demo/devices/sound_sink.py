@@ -1,0 +1,90 @@
+"""A speaker that records: raw 16 kHz mono from stdin into one WAV file per utterance.
+
+Each burst of audio (separated by a pause in the data, or by the end of the stream) becomes
+answer-NNN.wav, and a JSON line in sounds.jsonl records when its first byte arrived: the
+moment a person would have started hearing Milo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import select
+import sys
+import time
+import wave
+
+RATE = 16000
+WIDTH = 2
+
+
+class Recorder:
+    """Segments the incoming stream into files and logs their timing."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.index = len(list(out_dir.glob("answer-*.wav")))
+        self.wav: wave.Wave_write | None = None
+        self.path: Path | None = None
+        self.first_at = 0.0
+        self.frames = 0
+
+    def feed(self, data: bytes) -> None:
+        """Append data, opening a new file at the start of an utterance."""
+        if self.wav is None:
+            self.first_at = time.time()
+            self.index += 1
+            self.path = self.out_dir / f"answer-{self.index:03d}.wav"
+            self.wav = wave.open(str(self.path), "wb")  # noqa: SIM115 (spans many feeds)
+            self.wav.setnchannels(1)
+            self.wav.setsampwidth(WIDTH)
+            self.wav.setframerate(RATE)
+            self.frames = 0
+        self.wav.writeframes(data)
+        self.frames += len(data) // WIDTH
+
+    def close(self) -> None:
+        """Finish the current file and log it."""
+        if self.wav is None:
+            return
+        self.wav.close()
+        self.wav = None
+        record = {
+            "file": str(self.path),
+            "first_audio_at": self.first_at,
+            "closed_at": time.time(),
+            "seconds": self.frames / RATE,
+        }
+        with (self.out_dir / "sounds.jsonl").open("a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
+
+
+def main() -> None:
+    """Record stdin until it closes."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", type=Path, required=True, help="where the WAV files go")
+    parser.add_argument(
+        "--gap", type=float, default=0.7, help="seconds without data that end an utterance"
+    )
+    args = parser.parse_args()
+    recorder = Recorder(args.dir)
+    fd = sys.stdin.buffer.fileno()
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], args.gap)
+            if not ready:
+                recorder.close()
+                continue
+            data = os.read(fd, 8192)
+            if not data:
+                break
+            recorder.feed(data)
+    finally:
+        recorder.close()
+
+
+if __name__ == "__main__":
+    main()

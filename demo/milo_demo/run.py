@@ -1,0 +1,80 @@
+"""One demo run: start the stack, speak the requests, look at the head, stop everything.
+
+Shared by `script/demo` (which prints as it goes) and tests/e2e (which asserts on the result).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import contextlib
+from dataclasses import dataclass, field
+import logging
+from typing import Any
+
+from .playback import RequestResult, play_request
+from .scenario import Request
+from .speech import synthesize_requests
+from .stack import DemoStack, StackOptions
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoRun:
+    """Everything a run produced, including what was still running after it."""
+
+    results: list[RequestResult] = field(default_factory=list)
+    head: dict[str, Any] = field(default_factory=dict)
+    leftovers: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+async def run_demo(
+    options: StackOptions,
+    requests: tuple[Request, ...],
+    *,
+    on_result: Callable[[RequestResult], None] | None = None,
+    hold: Callable[[DemoStack], Awaitable[None]] | None = None,
+) -> DemoRun:
+    """Run the scenario; `hold` (e.g. --keep-running) runs before shutdown."""
+    run = DemoRun()
+    stack = DemoStack(options)
+    try:
+        _LOGGER.info("starting the services, the simulated satellite and Home Assistant")
+        spoken_task = asyncio.create_task(
+            synthesize_requests(
+                requests,
+                options.run_dir / "speech",
+                services_python=options.repo / ".venv" / "bin" / "python",
+                log=options.run_dir / "speech.log",
+            )
+        )
+        try:
+            await stack.start()
+        except BaseException:
+            spoken_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await spoken_task
+            raise
+        spoken = await spoken_task
+        run.info = stack.describe()
+        _LOGGER.info(
+            "Home Assistant is set up at %s; playing %d requests", run.info["url"], len(spoken)
+        )
+        for item in spoken:
+            result = await play_request(
+                stack.hass, stack.satellite, stack.configured.pipeline_id, item
+            )
+            run.results.append(result)
+            if on_result is not None:
+                on_result(result)
+        run.head = await stack.satellite.head_report(
+            stack.hass, stack.configured.entries["esphome"]
+        )
+        if hold is not None:
+            await hold(stack)
+    finally:
+        _LOGGER.info("stopping everything")
+        run.leftovers = await stack.stop()
+    return run

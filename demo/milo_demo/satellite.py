@@ -1,0 +1,177 @@
+"""The simulated Milo on the desk: `milo-satellite --simulate` with a microphone that plays
+the demo's spoken requests, a speaker that records, and a camera that sees a face."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import dataclass
+import json
+from pathlib import Path
+import secrets
+import shutil
+import sys
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from .errors import StageError, poll
+from .processes import Supervisor
+from .scenario import WAKE_WORD
+from .speech import SpokenRequest
+
+if TYPE_CHECKING:
+    from .homeassistant import HomeAssistant
+
+DEVICES = Path(__file__).with_name("devices")
+SPEAK_S = 60.0
+NAME = "milo"
+# Where the face sits in the camera frame: left of centre and high, so the head must turn
+# left (negative pan) and up to look at it.
+FRAME = (640, 480)
+FACE_BOX = (10, 10, 330, 330)  # left, top, right, bottom of the astronaut picture
+
+
+@dataclass(frozen=True)
+class AnswerAudio:
+    """An utterance the satellite's speaker played."""
+
+    path: Path
+    first_audio_at: float
+    seconds: float
+
+
+def write_face_image(repo: Path, out: Path) -> Path:
+    """A 640x480 camera frame with scikit-image's astronaut (a real face) off-centre."""
+    sources = sorted((repo / ".venv").glob("lib/python3*/site-packages/skimage/data/astronaut.png"))
+    if not sources:
+        raise StageError("camera image", "scikit-image's astronaut.png not found: run script/setup")
+    left, top, right, bottom = FACE_BOX
+    with Image.open(sources[0]) as astronaut:
+        face = astronaut.convert("RGB").resize((right - left, bottom - top))
+    frame = Image.new("RGB", FRAME, (40, 44, 52))
+    frame.paste(face, (left, top))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.save(out)
+    return out
+
+
+class SimulatedSatellite:
+    """Starts milo-satellite in simulate mode and plays/records its audio."""
+
+    def __init__(
+        self, supervisor: Supervisor, repo: Path, run_dir: Path, port: int, *, encryption: bool
+    ) -> None:
+        self.supervisor = supervisor
+        self.repo = repo
+        self.run_dir = run_dir
+        self.port = port
+        self.encryption_key = (
+            base64.b64encode(secrets.token_bytes(32)).decode() if encryption else None
+        )
+        self.sound_dir = run_dir / "answers"
+        self.control = run_dir / "mic.sock"
+
+    @property
+    def log(self) -> Path:
+        """The satellite's log file."""
+        return self.supervisor.logs_dir / "milo-satellite.log"
+
+    def _argv(self, camera: Path) -> list[str]:
+        python = sys.executable
+        mic = f"{python} {DEVICES / 'mic_feed.py'} --control {self.control}"
+        snd = f"{python} {DEVICES / 'sound_sink.py'} --dir {self.sound_dir}"
+        argv = [
+            str(self.repo / ".venv" / "bin" / "milo-satellite"),
+            "--simulate",
+            "--name",
+            NAME,
+            "--api-port",
+            str(self.port),
+            "--no-zeroconf",
+            "--camera",
+            str(camera),
+            "--wake-word",
+            WAKE_WORD,
+            "--mic-command",
+            mic,
+            "--snd-command",
+            snd,
+        ]
+        if self.encryption_key:
+            argv += ["--encryption-key", self.encryption_key]
+        return argv
+
+    async def start(self, limit_s: float) -> None:
+        """Start the satellite and wait for its API port and its microphone."""
+        await asyncio.to_thread(self._clean)
+        camera = await asyncio.to_thread(
+            write_face_image, self.repo, self.run_dir / "camera" / "face.png"
+        )
+        await self.supervisor.start("milo-satellite", self._argv(camera), cwd=self.run_dir)
+        await self.supervisor.wait_for_port("milo-satellite", self.port, limit_s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        while not self.control.exists():
+            self.supervisor.check_alive("milo-satellite", "start milo-satellite")
+            if loop.time() > deadline:
+                raise StageError(
+                    "start milo-satellite", "the satellite never started its microphone", self.log
+                )
+            await asyncio.sleep(0.2)
+
+    def _clean(self) -> None:
+        self.control.unlink(missing_ok=True)
+        if self.sound_dir.exists():
+            shutil.rmtree(self.sound_dir)
+        self.sound_dir.mkdir(parents=True)
+
+    async def speak(self, spoken: SpokenRequest) -> float:
+        """Play a request into the microphone; returns the wall time its speech ended."""
+        step = f"speak '{spoken.request.text}'"
+        self.supervisor.check_alive("milo-satellite", step)
+        try:
+            async with asyncio.timeout(spoken.duration_s + SPEAK_S):
+                reader, writer = await asyncio.open_unix_connection(str(self.control))
+                writer.write(f"{spoken.wav.resolve()}\n".encode())
+                await writer.drain()
+                reply = json.loads(await reader.readline() or b"{}")
+                writer.close()
+        except (OSError, TimeoutError, ValueError) as err:
+            raise StageError(
+                step, f"the microphone did not play the request: {err}", self.log
+            ) from err
+        if "started_at" not in reply:
+            raise StageError(step, f"the microphone refused the request: {reply}", self.log)
+        return float(reply["started_at"]) + spoken.speech_end_s
+
+    def sound_mark(self) -> int:
+        """How many utterances the speaker has recorded so far."""
+        return len(self._sounds())
+
+    def _sounds(self) -> list[dict[str, Any]]:
+        path = self.sound_dir / "sounds.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+    async def answer_audio(self, mark: int, limit_s: float) -> AnswerAudio:
+        """The first utterance the speaker recorded after `mark` (waits for it)."""
+        try:
+            async with asyncio.timeout(limit_s):
+                sounds = await poll(self._sounds_after(mark), 0.2)
+        except TimeoutError as err:
+            raise StageError("answer audio", "the satellite played no answer", self.log) from err
+        sound = sounds[mark]
+        return AnswerAudio(
+            Path(sound["file"]), float(sound["first_audio_at"]), float(sound["seconds"])
+        )
+
+    async def head_report(self, hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
+        """The head's pose and who it sees, as HA's entities report them."""
+        report: dict[str, Any] = {}
+        for entity in await hass.entities_of(entry_id):
+            key = str(entity.get("unique_id", "")).rsplit("-", 1)[-1]
+            if key in {"head_pan", "head_tilt", "person_in_view", "faces_in_view"}:
+                report[key] = (await hass.state(entity["entity_id"]))["state"]
+        return report
