@@ -41,10 +41,11 @@ class CameraConfig:
 class DetectionConfig:
     """Face detection runs on a downscaled copy of every frame."""
 
-    detect_width: int = 320
-    min_face: int = 24  # pixels at detection scale
-    scale_factor: float = 1.15
-    min_neighbors: int = 5
+    detect_width: int = 320  # full scans run on the frame downscaled to this width
+    min_face: int = 20  # pixels at detection scale
+    scale_factor: float = 1.2
+    min_neighbors: int = 3
+    full_scan_every: int = 5  # frames; in between, only near the faces already tracked
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class HeadConfig:
             _check(0 < fov < 180, f"head.camera.{name} must be between 0 and 180 degrees")
         _check(self.detection.detect_width >= 64, "head.detection.detect_width must be >= 64")
         _check(self.detection.scale_factor > 1.0, "head.detection.scale_factor must be > 1")
+        _check(self.detection.full_scan_every >= 1, "head.detection.full_scan_every must be >= 1")
         rec = self.recognition
         _check(0 < rec.sure <= rec.tolerance < 2, "head.recognition: need 0 < sure <= tolerance")
         _check(rec.enroll_frames >= 1, "head.recognition.enroll_frames must be >= 1")

@@ -22,7 +22,7 @@ MIN_FACE_FRACTION = 0.12  # of the frame width: ~77 px at 640 x 480
 MIN_SHARPNESS = 20.0  # variance of the Laplacian of the face at 128 x 128
 BRIGHTNESS = (40.0, 215.0)  # mean grey level of the face
 MIN_SPACING_S = 0.15
-CONSISTENCY = 0.5  # max distance of any encoding from their mean
+CONSISTENCY = 0.6  # max distance between any two encodings (dlib's "same person")
 
 REASONS = {
     "no_face": "no face was seen",
@@ -64,8 +64,8 @@ class Enrolment:
     def encodings(self) -> np.ndarray:
         """The consistent encodings; HeadError if they do not look like one person."""
         stack = np.vstack(self.collected)
-        spread = np.linalg.norm(stack - stack.mean(axis=0), axis=1)
-        if float(spread.max()) > CONSISTENCY:
+        pairwise = np.linalg.norm(stack[:, None, :] - stack[None, :, :], axis=2)
+        if float(pairwise.max()) > CONSISTENCY:
             raise HeadError(
                 "The frames did not all show the same person; enrol again with only the "
                 "new buddy in view"
