@@ -93,6 +93,11 @@ class ChatEngine:
         async with self._lock:
             self._executor.shutdown(wait=True)
 
+    async def wait_idle(self) -> None:
+        """Wait until the model is free: every generation queued so far has ended."""
+        async with self._lock:
+            pass
+
     async def call(self, function: Callable[[], _T]) -> _T:
         """Run other model work (warm-up, benchmarks) in turn with generations."""
         async with self._lock:

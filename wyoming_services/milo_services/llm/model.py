@@ -86,7 +86,7 @@ class ChatModel:
         )
         self.n_ctx = self._llama.n_ctx()
         self.name = str(self._llama.metadata.get("general.name") or self.model_id)
-        self._template = ChatTemplate(
+        self.template = ChatTemplate(
             self._llama.metadata.get("tokenizer.chat_template"),
             bos_token=_token_text(self._llama, self._llama.token_bos()),
             eos_token=_token_text(self._llama, self._llama.token_eos()),
@@ -103,7 +103,7 @@ class ChatModel:
     def cache_system_prompt(self, system_prompt: str) -> int:
         """Process a system prompt now and keep its state for good; returns its length."""
         system = [{"role": "system", "content": system_prompt}]
-        tokens = self._tokenize(self._template.render([*system, _PROBES[0]]).text)
+        tokens = self._tokenize(self.template.render([*system, _PROBES[0]]).text)
         prefix = tokens[: self._system_prefix_len(system, [])]
         self._llama.reset()
         self._llama.eval(prefix)
@@ -171,7 +171,7 @@ class ChatModel:
         turns = [m for m in request.messages if m["role"] not in ("system", "developer")]
         while True:
             messages = [*system, *turns]
-            rendered = self._template.render(messages, request.tools)
+            rendered = self.template.render(messages, request.tools)
             tokens = self._tokenize(rendered.text)
             if len(tokens) + reserve <= self.n_ctx or len(turns) <= 1:
                 break
@@ -211,7 +211,7 @@ class ChatModel:
         so it works for ChatML, Llama 3 headers or anything else.
         """
         first, second = (
-            self._tokenize(self._template.render([*system, probe], tools).text) for probe in _PROBES
+            self._tokenize(self.template.render([*system, probe], tools).text) for probe in _PROBES
         )
         return Llama.longest_token_prefix(first, second)
 
@@ -222,7 +222,9 @@ class ChatModel:
     def _grammar(self, schema: dict[str, Any] | None) -> LlamaGrammar | None:
         if schema is None:
             return None
-        key = json.dumps(schema, sort_keys=True)
+        # Key order matters: the grammar writes properties in schema order, and
+        # "name" before "arguments" lets the model pick the tool first.
+        key = json.dumps(schema)
         if key not in self._grammars:
             try:
                 self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)

@@ -81,7 +81,9 @@ def parse_chat_request(body: Any, model_id: str, persona: str) -> ChatCompletion
     tools = _tools(body.get("tools"))
     tool_choice = _tool_choice(body.get("tool_choice"), tools)
     offered = [] if tool_choice == "none" else tools
-    stream_options = body.get("stream_options") or {}
+    stream_options = body.get("stream_options")
+    if stream_options is None:
+        stream_options = {}
     if not isinstance(stream_options, dict):
         raise ApiError(400, "stream_options must be an object.", param="stream_options")
 
