@@ -22,6 +22,7 @@ _LOGGER = logging.getLogger(__name__)
 HASS_START_S = 240.0
 SETUP_S = 120.0
 PIPELINE_NAME = "Milo"
+PEER_PIPELINE = "Peers"  # wyoming-faster-whisper + wyoming-piper, for the benchmark
 
 
 @dataclass(frozen=True)
@@ -204,16 +205,16 @@ class HomeAssistant:
         agent = await self.wait_entity("Milo conversation agent", entry_id, "conversation")
         return created, agent["entity_id"]
 
-    async def create_pipeline(self, conversation: str, stt: str, tts: str) -> str:
-        """Create the Milo Assist pipeline and make it the preferred one; returns its id."""
+    async def create_pipeline(self, name: str, conversation: str, stt: str, tts: str) -> str:
+        """Create an Assist pipeline; the first one made becomes the preferred one."""
         assert self.ws is not None
-        step = "create Assist pipeline"
+        step = f"create Assist pipeline {name}"
         try:
             stt_language = await self._engine_language("stt", stt)
             tts_language = await self._engine_language("tts", tts)
             pipeline = await self.ws.call(
                 "assist_pipeline/pipeline/create",
-                name=PIPELINE_NAME,
+                name=name,
                 language="en",
                 conversation_engine=conversation,
                 conversation_language="en",
@@ -227,7 +228,10 @@ class HomeAssistant:
                 # Device commands go to HA's own intents first; Milo answers the rest.
                 prefer_local_intents=True,
             )
-            await self.ws.call("assist_pipeline/pipeline/set_preferred", pipeline_id=pipeline["id"])
+            if name == PIPELINE_NAME:
+                await self.ws.call(
+                    "assist_pipeline/pipeline/set_preferred", pipeline_id=pipeline["id"]
+                )
         except HaApiError as err:
             raise StageError(step, str(err), self.log) from err
         return str(pipeline["id"])

@@ -125,7 +125,6 @@ async def play_request(
     step = f"request '{spoken.request.text}'"
     result.light_before = (await hass.state(LIGHT_ENTITY))["state"]
     seen = await known_runs(hass, pipeline_id)
-    sound_mark = satellite.sound_mark()
     speech_end = await satellite.speak(spoken)
     try:
         async with asyncio.timeout(RUN_S):
@@ -137,7 +136,7 @@ async def play_request(
         ) from err
     _read_events(result, speech_end)
     if not result.error and result.answer:
-        audio = await satellite.answer_audio(sound_mark, RUN_S)
+        audio = await satellite.answer_audio(speech_end, RUN_S)
         result.audio_file, result.audio_seconds = audio.path, audio.seconds
         result.timings.first_audio = audio.first_audio_at - speech_end
     result.light_after = (await hass.state(LIGHT_ENTITY))["state"]

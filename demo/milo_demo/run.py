@@ -63,9 +63,7 @@ async def run_demo(
             "Home Assistant is set up at %s; playing %d requests", run.info["url"], len(spoken)
         )
         for item in spoken:
-            result = await play_request(
-                stack.hass, stack.satellite, stack.configured.pipeline_id, item
-            )
+            result = await play_request(stack.hass, stack.satellite, stack.pipeline, item)
             run.results.append(result)
             if on_result is not None:
                 on_result(result)

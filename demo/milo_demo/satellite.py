@@ -145,26 +145,29 @@ class SimulatedSatellite:
             raise StageError(step, f"the microphone refused the request: {reply}", self.log)
         return float(reply["started_at"]) + spoken.speech_end_s
 
-    def sound_mark(self) -> int:
-        """How many utterances the speaker has recorded so far."""
-        return len(self._sounds())
-
     def _sounds(self) -> list[dict[str, Any]]:
         path = self.sound_dir / "sounds.jsonl"
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
-    async def answer_audio(self, mark: int, limit_s: float) -> AnswerAudio:
-        """The first utterance the speaker recorded after `mark` (waits for it)."""
+    async def answer_audio(self, speech_end: float, limit_s: float) -> AnswerAudio:
+        """The first clip the speaker started after the user stopped speaking.
+
+        The wake chime starts while the user is still talking, so it never qualifies.
+        """
+
+        async def answer() -> dict[str, Any] | None:
+            clips = await asyncio.to_thread(self._sounds)
+            return next((c for c in clips if c["first_audio_at"] > speech_end), None)
+
         try:
             async with asyncio.timeout(limit_s):
-                sounds = await poll(self._sounds_after(mark), 0.2)
+                clip = await poll(answer, 0.2)
         except TimeoutError as err:
             raise StageError("answer audio", "the satellite played no answer", self.log) from err
-        sound = sounds[mark]
         return AnswerAudio(
-            Path(sound["file"]), float(sound["first_audio_at"]), float(sound["seconds"])
+            Path(clip["file"]), float(clip["first_audio_at"]), float(clip["seconds"])
         )
 
     async def head_report(self, hass: HomeAssistant, entry_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import shutil
 from typing import Any
 
 from .errors import StageError, poll, stage
-from .homeassistant import PIPELINE_NAME, HomeAssistant
+from .homeassistant import PEER_PIPELINE, PIPELINE_NAME, HomeAssistant
 from .processes import Supervisor, free_port
 from .satellite import SimulatedSatellite
 from .services import Service, milo_services, peer_services, start_service
@@ -35,6 +35,8 @@ class Ports:
     llm: int = 10500
     llm_http: int = 10501
     satellite: int = 6053
+    peer_stt: int = 10301
+    peer_tts: int = 10201
 
     @classmethod
     def pick(cls, *, defaults: bool) -> Ports:
@@ -47,10 +49,11 @@ class Ports:
 
 @dataclass
 class StackOptions:
-    """What to run: Milo's services or the peers, and where to keep the run's files."""
+    """What to run and where to keep the run's files."""
 
     repo: Path
     run_dir: Path
+    # Also run wyoming-faster-whisper and wyoming-piper behind a second pipeline (benchmark).
     peers: bool = False
     default_ports: bool = True
     encryption: bool = True
@@ -60,13 +63,12 @@ class StackOptions:
 class Configured:
     """What the demo created in HA, for the scenario and the report."""
 
-    pipeline_id: str = ""
-    stt_entity: str = ""
-    tts_entity: str = ""
+    pipelines: dict[str, str] = field(default_factory=dict)  # name -> pipeline id
     agent_entity: str = ""
     satellite_device: str = ""
     satellite_entity: str = ""
-    entries: dict[str, str] = field(default_factory=dict)
+    pipeline_select: str = ""
+    entries: dict[str, str] = field(default_factory=dict)  # what -> config entry id
 
 
 class DemoStack:
@@ -87,6 +89,7 @@ class DemoStack:
             encryption=options.encryption,
         )
         self.configured = Configured()
+        self.pipeline = ""  # the id of the pipeline the satellite uses now
 
     async def start(self) -> None:
         """Start and configure everything; on failure, stop what was started."""
@@ -99,39 +102,33 @@ class DemoStack:
     async def _start(self) -> None:
         logs = self.supervisor.logs_dir
         if logs.exists():
-            shutil.rmtree(logs)
-        services = self._services()
+            await asyncio.to_thread(shutil.rmtree, logs)
+        p = self.ports
+        stt, tts, llm = milo_services(self.options.repo, p.stt, p.tts, p.llm, p.llm_http)
+        pipelines = {PIPELINE_NAME: (stt, tts)}
+        if self.options.peers:
+            peer_data = self.options.run_dir / "peer-data"
+            await asyncio.to_thread(peer_data.mkdir, parents=True, exist_ok=True)
+            peer_stt, peer_tts = peer_services(self.options.repo, p.peer_stt, p.peer_tts, peer_data)
+            pipelines[PEER_PIPELINE] = (peer_stt, peer_tts)
+        services = [llm, *(s for pair in pipelines.values() for s in pair)]
         # The services load their models while the satellite and hass start.
         await asyncio.gather(
             *(start_service(self.supervisor, s, SERVICE_START_S) for s in services),
             self.satellite.start(SATELLITE_START_S),
             self.hass.start(),
         )
-        stt, tts = services[0], services[1]
-        await self._configure(stt, tts)
+        await self._configure(pipelines)
 
-    def _services(self) -> list[Service]:
-        p = self.ports
-        milo = milo_services(self.options.repo, p.stt, p.tts, p.llm, p.llm_http)
-        if not self.options.peers:
-            return milo
-        peer_data = self.options.run_dir / "peer-data"
-        peer_data.mkdir(parents=True, exist_ok=True)
-        # The peers replace STT and TTS only; the brain stays Milo's.
-        return [*peer_services(self.options.repo, p.stt, p.tts, peer_data), milo[2]]
-
-    async def _configure(self, stt: Service, tts: Service) -> None:
+    async def _configure(self, pipelines: dict[str, tuple[Service, Service]]) -> None:
         hass, done = self.hass, self.configured
-        entry = await hass.add_wyoming(stt.name, stt.port)
-        done.entries["stt"] = entry["result"]["entry_id"]
-        done.stt_entity = (
-            await hass.wait_entity("Wyoming STT entity", done.entries["stt"], "stt")
-        )["entity_id"]
-        entry = await hass.add_wyoming(tts.name, tts.port)
-        done.entries["tts"] = entry["result"]["entry_id"]
-        done.tts_entity = (
-            await hass.wait_entity("Wyoming TTS entity", done.entries["tts"], "tts")
-        )["entity_id"]
+        engines: dict[str, str] = {}
+        for stt, tts in pipelines.values():
+            for service, domain in ((stt, "stt"), (tts, "tts")):
+                entry = await hass.add_wyoming(service.name, service.port)
+                entry_id = done.entries[service.name] = entry["result"]["entry_id"]
+                entity = await hass.wait_entity(f"{service.name} entity", entry_id, domain)
+                engines[service.name] = entity["entity_id"]
         entry = await hass.add_esphome(self.ports.satellite, self.satellite.encryption_key)
         done.entries["esphome"] = entry["result"]["entry_id"]
         satellite = await hass.wait_entity(
@@ -143,30 +140,34 @@ class DemoStack:
             f"http://127.0.0.1:{self.ports.llm_http}/v1", done.satellite_device
         )
         done.entries["milo"] = entry["result"]["entry_id"]
-        done.pipeline_id = await hass.create_pipeline(
-            done.agent_entity, done.stt_entity, done.tts_entity
-        )
-        await self._assign_pipeline()
-
-    async def _assign_pipeline(self) -> None:
-        """Choose the Milo pipeline in the satellite's own "Assistant" select."""
-        step = "assign the pipeline to the satellite"
-        selects = await self.hass.entities_of(self.configured.entries["esphome"], "select")
-        pipeline_select = [e for e in selects if e.get("translation_key") == "pipeline"]
-        if not pipeline_select:
-            raise StageError(
-                step, "the satellite has no Assistant (pipeline) select", self.hass.log
+        for name, (stt, tts) in pipelines.items():
+            done.pipelines[name] = await hass.create_pipeline(
+                name, done.agent_entity, engines[stt.name], engines[tts.name]
             )
-        entity_id = pipeline_select[0]["entity_id"]
+        await self.use_pipeline(PIPELINE_NAME)
+
+    async def use_pipeline(self, name: str) -> str:
+        """Choose a pipeline in the satellite's own "Assistant" select; returns its id."""
+        step = f"assign pipeline {name} to the satellite"
+        if not self.configured.pipeline_select:
+            selects = await self.hass.entities_of(self.configured.entries["esphome"], "select")
+            found = [e for e in selects if e.get("translation_key") == "pipeline"]
+            if not found:
+                message = "the satellite has no Assistant (pipeline) select"
+                raise StageError(step, message, self.hass.log)
+            self.configured.pipeline_select = found[0]["entity_id"]
+        entity_id = self.configured.pipeline_select
         async with stage(step, 30.0, self.hass.log):
             await self.hass.call_service(
-                "select", "select_option", entity_id=entity_id, option=PIPELINE_NAME
+                "select", "select_option", entity_id=entity_id, option=name
             )
 
             async def chosen() -> bool:
-                return bool((await self.hass.state(entity_id))["state"] == PIPELINE_NAME)
+                return bool((await self.hass.state(entity_id))["state"] == name)
 
             await poll(chosen, 0.2)
+        self.pipeline = self.configured.pipelines[name]
+        return self.pipeline
 
     async def stop(self) -> list[str]:
         """Stop everything; returns what is still running (should be nothing)."""

@@ -1,4 +1,4 @@
-"""A speaker that records: raw 16 kHz mono from stdin into one WAV file per utterance.
+"""A speaker that records: raw 16-bit PCM from stdin into one WAV file per utterance.
 
 Each burst of audio (separated by a pause in the data, or by the end of the stream) becomes
 answer-NNN.wav, and a JSON line in sounds.jsonl records when its first byte arrived: the
@@ -16,15 +16,16 @@ import sys
 import time
 import wave
 
-RATE = 16000
 WIDTH = 2
 
 
 class Recorder:
     """Segments the incoming stream into files and logs their timing."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, rate: int, channels: int) -> None:
         self.out_dir = out_dir
+        self.rate = rate
+        self.channels = channels
         out_dir.mkdir(parents=True, exist_ok=True)
         self.index = len(list(out_dir.glob("answer-*.wav")))
         self.wav: wave.Wave_write | None = None
@@ -39,12 +40,12 @@ class Recorder:
             self.index += 1
             self.path = self.out_dir / f"answer-{self.index:03d}.wav"
             self.wav = wave.open(str(self.path), "wb")  # noqa: SIM115 (spans many feeds)
-            self.wav.setnchannels(1)
+            self.wav.setnchannels(self.channels)
             self.wav.setsampwidth(WIDTH)
-            self.wav.setframerate(RATE)
+            self.wav.setframerate(self.rate)
             self.frames = 0
         self.wav.writeframes(data)
-        self.frames += len(data) // WIDTH
+        self.frames += len(data) // (WIDTH * self.channels)
 
     def close(self) -> None:
         """Finish the current file and log it."""
@@ -56,7 +57,7 @@ class Recorder:
             "file": str(self.path),
             "first_audio_at": self.first_at,
             "closed_at": time.time(),
-            "seconds": self.frames / RATE,
+            "seconds": self.frames / self.rate,
         }
         with (self.out_dir / "sounds.jsonl").open("a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
@@ -69,8 +70,10 @@ def main() -> None:
     parser.add_argument(
         "--gap", type=float, default=0.7, help="seconds without data that end an utterance"
     )
+    parser.add_argument("--rate", type=int, default=16000, help="sample rate of the raw input")
+    parser.add_argument("--channels", type=int, default=1)
     args = parser.parse_args()
-    recorder = Recorder(args.dir)
+    recorder = Recorder(args.dir, args.rate, args.channels)
     fd = sys.stdin.buffer.fileno()
     try:
         while True:

@@ -1,0 +1,180 @@
+"""Pipeline latency: from the end of the user's speech to the first answer audio at Milo.
+
+One real Home Assistant, one simulated satellite and one milo-llm serve two Assist
+pipelines that differ only in speech: "Milo" (milo-stt + milo-tts) and "Peers"
+(wyoming-faster-whisper + wyoming-piper on the same whisper tiny.en and piper joe voice).
+Each request is spoken once per pipeline, in alternating order (ABBA), so drift and
+caches favour neither. Reports medians per kind and the split STT / intent-LLM / TTS.
+
+    .venv-ha/bin/python bench/pipeline/run.py [--rounds 1] [--out bench/results/pipeline.json]
+
+Needs .venv-peers (bench/setup-peers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from pathlib import Path
+import platform
+import statistics
+import sys
+import time
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "demo"))
+
+from milo_demo.homeassistant import PEER_PIPELINE, PIPELINE_NAME  # noqa: E402
+from milo_demo.playback import RequestResult, play_request  # noqa: E402
+from milo_demo.scenario import BENCH_REQUESTS, DEMO_REQUESTS  # noqa: E402
+from milo_demo.speech import synthesize_requests  # noqa: E402
+from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
+
+PIPELINES = (PIPELINE_NAME, PEER_PIPELINE)
+KINDS = ("device", "weather", "surf", "small_talk")
+STAGES = ("stt", "intent", "tts_first_audio", "total")
+
+
+def _stages(result: RequestResult) -> dict[str, float | None]:
+    t = result.timings
+    return {
+        "stt": t.stt,
+        "intent": t.intent,
+        "tts_first_audio": t.tts_first_audio,
+        "total": t.first_audio,
+    }
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+async def _bench(rounds: int, run_dir: Path) -> dict[str, object]:
+    stack = DemoStack(StackOptions(repo=REPO, run_dir=run_dir, peers=True, default_ports=False))
+    requests = BENCH_REQUESTS * rounds
+    samples: list[dict[str, object]] = []
+    try:
+        await stack.start()
+        spoken = await synthesize_requests(
+            tuple(dict.fromkeys(BENCH_REQUESTS + DEMO_REQUESTS)),
+            run_dir / "speech",
+            services_python=REPO / ".venv" / "bin" / "python",
+            log=run_dir / "speech.log",
+        )
+        by_text = {s.request.text: s for s in spoken}
+        # One warm-up request per pipeline: first-use costs are not what a user waits for.
+        for name in PIPELINES:
+            pipeline = await stack.use_pipeline(name)
+            await play_request(
+                stack.hass, stack.satellite, pipeline, by_text[DEMO_REQUESTS[3].text]
+            )
+        for index, request in enumerate(requests):
+            order = PIPELINES if index % 2 == 0 else PIPELINES[::-1]
+            for name in order:
+                pipeline = await stack.use_pipeline(name)
+                result = await play_request(
+                    stack.hass, stack.satellite, pipeline, by_text[request.text]
+                )
+                sample = {
+                    "pipeline": name,
+                    "kind": request.kind,
+                    "request": request.text,
+                    "transcript": result.transcript,
+                    "answer": result.answer,
+                    "error": result.error,
+                    **_stages(result),
+                }
+                samples.append(sample)
+                print(
+                    f"{name:<6} {request.kind:<10} total {sample['total'] or float('nan'):5.2f} s"
+                    f"  stt {sample['stt'] or float('nan'):5.2f}"
+                    f"  intent {sample['intent'] or float('nan'):5.2f}"
+                    f"  tts {sample['tts_first_audio'] or float('nan'):5.2f}"
+                    f"  | {result.transcript}",
+                    flush=True,
+                )
+    finally:
+        leftovers = await stack.stop()
+    if leftovers:
+        print("WARNING: processes left running:", leftovers)
+    return {"samples": samples, "summary": _summarise(samples)}
+
+
+def _summarise(samples: list[dict[str, object]]) -> dict[str, object]:
+    summary: dict[str, object] = {}
+    for name in PIPELINES:
+        mine = [s for s in samples if s["pipeline"] == name]
+        per_kind = {}
+        for kind in (*KINDS, "all"):
+            rows = [s for s in mine if kind in ("all", s["kind"])]
+            per_kind[kind] = {
+                "n": len(rows),
+                **{stage: _median([r[stage] for r in rows]) for stage in STAGES},  # type: ignore[misc]
+            }
+        summary[name] = per_kind
+    return summary
+
+
+def _table(summary: dict[str, dict[str, dict[str, float | None]]]) -> str:
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = [
+        "| kind | n | Milo STT | Milo intent | Milo TTS 1st | **Milo total** "
+        "| Peers total | Milo / Peers |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in (*KINDS, "all"):
+        milo, peer = summary[PIPELINE_NAME][kind], summary[PEER_PIPELINE][kind]
+        ratio = (
+            f"{milo['total'] / peer['total']:.2f}x"
+            if milo["total"] is not None and peer["total"]
+            else "-"
+        )
+        lines.append(
+            f"| {kind} | {milo['n']} | {cell(milo['stt'])} | {cell(milo['intent'])} "
+            f"| {cell(milo['tts_first_audio'])} | **{cell(milo['total'])}** "
+            f"| {cell(peer['total'])} | {ratio} |"
+        )
+    lines.append("")
+    lines.append(
+        "Peers split (median s): "
+        + ", ".join(
+            f"{kind}: STT {cell(summary[PEER_PIPELINE][kind]['stt'])} / intent "
+            f"{cell(summary[PEER_PIPELINE][kind]['intent'])} / TTS 1st "
+            f"{cell(summary[PEER_PIPELINE][kind]['tts_first_audio'])}"
+            for kind in (*KINDS, "all")
+        )
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the benchmark and print a markdown table for docs/demo.md."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="times through the 20 requests")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
+    parser.add_argument("--run-dir", type=Path, default=REPO / "demo-run" / "bench")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
+    started = time.time()
+    report = asyncio.run(_bench(args.rounds, args.run_dir.resolve()))
+    report["machine"] = {
+        "cpus": len(__import__("os").sched_getaffinity(0)),
+        "platform": platform.platform(),
+        "seconds": round(time.time() - started),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print()
+    print(_table(report["summary"]))  # type: ignore[arg-type]
+    print(f"\nraw samples: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The end-to-end scenario, run once per session: a real hass, the services, a simulated Milo.
+
+The whole run (start, four spoken requests, shutdown) happens in the session fixture; the
+tests then assert on what it recorded. Nothing is mocked: the only stand-ins are the
+satellite's microphone (WAV files), speaker (WAV files) and servos (simulated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+import sys
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "demo"))
+
+from milo_demo.run import DemoRun, run_demo  # noqa: E402
+from milo_demo.scenario import DEMO_REQUESTS  # noqa: E402
+from milo_demo.stack import StackOptions  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """Run the demo scenario headless on free ports; stages fail with their log named."""
+    run_dir = tmp_path_factory.mktemp("e2e")
+    options = StackOptions(repo=REPO, run_dir=run_dir, default_ports=False)
+    return asyncio.run(run_demo(options, DEMO_REQUESTS))
