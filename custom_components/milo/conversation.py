@@ -45,6 +45,7 @@ from .surf import RATING_ORDER, Rating, describe_days
 from .tools import MiloAPI, ToolContext
 from .weather import async_weather_report, describe_weather
 
+LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
 # A rough characters-per-token figure for budgeting context without a tokenizer.
 CHARS_PER_TOKEN = 4
 
@@ -135,11 +136,26 @@ class MiloConversationEntity(conversation.ConversationEntity):
         if fast is not None:
             await self._async_fast_path(user_input, chat_log, context, fast)
         elif not (
-            llm.LLM_API_ASSIST in hass_apis
-            and await conversation.async_handle_intents(self.hass, user_input, chat_log)
+            llm.LLM_API_ASSIST in hass_apis and await self._async_local_intent(user_input, chat_log)
         ):
             await self._async_run_model(chat_log)
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+    async def _async_local_intent(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> bool:
+        """Let HA's own intents handle device commands they understand exactly."""
+        response = await conversation.async_handle_intents(
+            self.hass,
+            user_input,
+            chat_log,
+            # Greetings are Milo's to answer, in its own voice.
+            intent_filter=lambda result: result.intent.name in LOCAL_INTENTS_SKIPPED,
+        )
+        if response is None:
+            return False
+        self._say(chat_log, response.speech.get("plain", {}).get("speech", ""))
+        return True
 
     @staticmethod
     def _spots(context: ToolContext) -> list[Any]:

@@ -70,16 +70,16 @@ def describe_weather(report: dict[str, Any]) -> str:
     if now := report.get("now"):
         text = f"Right now it is {_condition(now['condition'])}"
         if "temperature" in now:
-            text += f" and {now['temperature']}{temp_unit}"
+            text += f" and {_num(now['temperature'])}{temp_unit}"
         if "wind_speed" in now:
-            text += f", wind {now['wind_speed']} {wind_unit}"
+            text += f", wind {_num(now['wind_speed'])} {wind_unit}"
         parts.append(text + ".")
     if forecast := report.get("forecast"):
         text = f"{report['day'].capitalize()}: {_condition(forecast.get('condition', ''))}"
         if "temperature" in forecast:
-            text += f", high {forecast['temperature']}{temp_unit}"
+            text += f", high {_num(forecast['temperature'])}{temp_unit}"
         if "templow" in forecast:
-            text += f", low {forecast['templow']}{temp_unit}"
+            text += f", low {_num(forecast['templow'])}{temp_unit}"
         if "precipitation_probability" in forecast:
             text += f", {forecast['precipitation_probability']}% chance of rain"
         parts.append(text + ".")
@@ -90,3 +90,7 @@ def describe_weather(report: dict[str, Any]) -> str:
 
 def _condition(condition: str) -> str:
     return condition.replace("partlycloudy", "partly cloudy").replace("-", " ") or "unknown"
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)

@@ -1,0 +1,469 @@
+"""Milo's agent through HA's conversation API, against the scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components import conversation
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import (
+    chat_session,
+    device_registry as dr,
+    entity_registry as er,
+    intent,
+)
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
+
+from custom_components.milo import persona, satellite
+from custom_components.milo.const import MAX_TOOL_ROUNDS
+
+from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
+
+AGENT = "conversation.milo"
+
+
+async def ask(
+    hass: HomeAssistant, text: str, conversation_id: str | None = None
+) -> conversation.ConversationResult:
+    """Ask Milo through HA's conversation API."""
+    return await conversation.async_converse(
+        hass, text, conversation_id, Context(), language="en", agent_id=AGENT
+    )
+
+
+def speech(result: conversation.ConversationResult) -> str:
+    """The spoken answer."""
+    return result.response.speech["plain"]["speech"].strip()
+
+
+def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool results sent back to the model."""
+    return [m for m in request["messages"] if m["role"] == "tool"]
+
+
+@pytest.fixture
+async def kitchen_light(hass: HomeAssistant) -> list:
+    """An exposed light whose turn_on calls are recorded."""
+    assert await async_setup_component(hass, "intent", {})
+    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
+    return async_mock_service(hass, "light", "turn_on")
+
+
+@pytest.fixture
+async def weather(hass: HomeAssistant, portrush: None) -> str:
+    """A template weather entity with a daily forecast."""
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "weather": [
+                        {
+                            "name": "Portrush",
+                            "condition": "rainy",
+                            "temperature": "{{ 14 }}",
+                            "humidity": "{{ 81 }}",
+                            "wind_speed": "{{ 22 }}",
+                            "forecast_daily": (
+                                "{{ [{'datetime': '2026-06-01T12:00:00+01:00', 'condition': 'rainy',"
+                                " 'temperature': 15, 'templow': 9},"
+                                " {'datetime': '2026-06-02T12:00:00+01:00', 'condition': 'sunny',"
+                                " 'temperature': 18, 'templow': 11, 'precipitation_probability': 5}] }}"
+                            ),
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    return "weather.portrush"
+
+
+async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """The answer arrives in deltas through the chat log, with persona, tools and limits."""
+    await setup_entry(subentries=[agent_subentry(sarcasm=3, max_tokens=99), *spot_subentries()])
+    cloud.reply("Oh good, a human. What do you want?")
+    deltas: list[dict] = []
+    with (
+        chat_session.async_get_chat_session(hass) as session,
+        conversation.async_get_chat_log(
+            hass, session, chat_log_delta_listener=lambda _log, delta: deltas.append(delta)
+        ),
+    ):
+        result = await conversation.async_converse(
+            hass, "hello there", session.conversation_id, Context(), agent_id=AGENT
+        )
+    assert speech(result) == "Oh good, a human. What do you want?"
+    assert len([d for d in deltas if d.get("content")]) > 3  # streamed, not in one piece
+
+    request = cloud.chat_requests()[0]
+    assert request["stream"] is True
+    assert request["model"] == "milo-test"
+    assert request["max_tokens"] == 99
+    system = request["messages"][0]["content"]
+    assert "You are Milo" in system
+    assert persona.SARCASM_STYLES[3] in system
+    assert request["messages"][-1] == {"role": "user", "content": "hello there"}
+    tools = {t["function"]["name"] for t in request["tools"]}
+    assert "get_surf_forecast" in tools
+    assert any(name.endswith("GetDateTime") for name in tools)  # from the Assist API
+    assert "get_weather" not in tools  # no weather entity configured
+    assert "look_at" not in tools  # no satellite configured
+
+
+async def test_device_turned_on_through_the_assist_api(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, kitchen_light: list
+) -> None:
+    """The model calls HassTurnOn; HA runs it; the model hears the result and answers."""
+    await setup_entry()
+    cloud.reply(tool_calls=[("intent__HassTurnOn", {"name": "Kitchen light"})])
+    cloud.reply("There. Light. Try not to trip over anything.")
+    result = await ask(hass, "it's way too dark in the kitchen, sort it out")
+
+    assert [c.data["entity_id"] for c in kitchen_light] == [["light.kitchen"]]
+    assert speech(result) == "There. Light. Try not to trip over anything."
+    assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
+    second = cloud.chat_requests()[1]
+    assistant = second["messages"][-2]
+    assert assistant["tool_calls"][0]["function"]["name"] == "intent__HassTurnOn"
+    [tool] = tool_messages(second)
+    assert tool["tool_call_id"] == assistant["tool_calls"][0]["id"]
+    assert "light.kitchen" in tool["content"]
+
+
+async def test_surf_tool_call(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """The model asks for the surf; the tool answers from the Open-Meteo cache."""
+    await setup_entry()
+    cloud.reply(tool_calls=[("get_surf_forecast", {"spot": "West Strand", "day": "tomorrow"})])
+    cloud.reply("West Strand tomorrow is mid. Bring your patience.")
+    result = await ask(hass, "should I bother bringing the board along?")
+    assert speech(result) == "West Strand tomorrow is mid. Bring your patience."
+    [tool] = tool_messages(cloud.chat_requests()[1])
+    assert "The surf at West Strand is mid tomorrow." in tool["content"]
+    assert '"wind":"cross-offshore"' in tool["content"]
+
+
+async def test_weather_tool_call(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, weather: str
+) -> None:
+    """The model asks for the weather; HA's weather.get_forecasts answers."""
+    await setup_entry(subentries=[agent_subentry(weather_entity=weather)])
+    cloud.reply(tool_calls=[("get_weather", {"day": "tomorrow"})])
+    cloud.reply("Sunny tomorrow. Don't get used to it.")
+    result = await ask(hass, "do I need sunscreen for the trip?")
+    assert speech(result) == "Sunny tomorrow. Don't get used to it."
+    [tool] = tool_messages(cloud.chat_requests()[1])
+    assert "Tomorrow: sunny, high 18" in tool["content"]
+    assert "5% chance of rain" in tool["content"]
+
+
+async def test_tool_loop_is_bounded(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """A model that only ever calls tools is stopped after the round limit."""
+    await setup_entry()
+    cloud.default = Reply(tool_calls=[("get_surf_forecast", {})])
+    result = await ask(hass, "tell me everything about the ocean")
+    assert speech(result) == persona.LOOP_LIMIT_LINE
+    assert len(cloud.chat_requests()) == MAX_TOOL_ROUNDS
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (("get_surf_forecast", "{spot: east"), "Invalid tool call arguments"),
+        (("get_surf_forecast", "[1, 2]"), "Invalid tool call arguments"),
+        (("", "{}"), "Invalid tool call arguments"),
+        (("launch_rockets", {}), "not found"),
+        (("get_surf_forecast", {"day": "yesterday"}), "MultipleInvalid"),
+    ],
+)
+async def test_malformed_tool_call(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, call: tuple, error: str
+) -> None:
+    """A broken tool call goes back to the model as an error; the model gets to recover."""
+    await setup_entry()
+    cloud.reply(tool_calls=[call])
+    cloud.reply("Ahem. Ignore that.")
+    result = await ask(hass, "do the thing with the stuff")
+    assert speech(result) == "Ahem. Ignore that."
+    [tool] = tool_messages(cloud.chat_requests()[1])
+    assert error in tool["content"]
+
+
+async def test_llm_down_gives_an_in_character_answer(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, unused_tcp_port: int
+) -> None:
+    """Server errors and a dead server both get an answer, never a stack trace."""
+    entry = await setup_entry()
+    cloud.reply(status=500)
+    result = await ask(hass, "what is the meaning of life")
+    assert speech(result).endswith(persona.OFFLINE_SENTENCE)
+    assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
+
+    entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
+    result = await ask(hass, "what is the meaning of life")
+    assert speech(result).endswith(persona.OFFLINE_SENTENCE)
+
+    # The fast path still knows the surf, from templates.
+    result = await ask(hass, "how's the surf at east strand today")
+    answer = speech(result)
+    assert answer.startswith("Surf's up, you toads! The surf at East Strand is gnarly today.")
+    assert answer.endswith(persona.OFFLINE_SENTENCE)
+    assert answer.count(persona.OFFLINE_SENTENCE) == 1
+
+
+async def test_rejected_key_starts_reauth(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """If the server starts rejecting the key, Milo answers and HA asks for a new key."""
+    await setup_entry()
+    cloud.api_key = "changed"
+    result = await ask(hass, "hello")
+    assert speech(result).endswith(persona.OFFLINE_SENTENCE)
+    flows = hass.config_entries.flow.async_progress_by_handler("milo")
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+async def test_empty_model_answer(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """A model that says nothing still leaves Milo with something to say."""
+    await setup_entry()
+    cloud.reply("")
+    result = await ask(hass, "hmm")
+    assert speech(result).endswith(persona.OFFLINE_SENTENCE)
+
+
+async def test_fast_path_surf_is_worded_by_the_model(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """The tool runs directly; the model only gets the facts to word, and no tools."""
+    await setup_entry()
+    cloud.reply("East Strand is gnarly today, four foot and offshore. Go!")
+    result = await ask(hass, "How's the surf at East Strand today?")
+    assert speech(result) == "East Strand is gnarly today, four foot and offshore. Go!"
+    [request] = cloud.chat_requests()
+    assert "tools" not in request
+    assert request["messages"][1]["content"].startswith(
+        "Question: How's the surf at East Strand today?\nFacts: The surf at East Strand is "
+        "gnarly today."
+    )
+
+
+async def test_fast_path_surf_for_all_spots_when_none_named(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """'Any waves tomorrow?' reports every spot for tomorrow."""
+    await setup_entry()
+    cloud.reply("Mid everywhere tomorrow.")
+    await ask(hass, "any waves tomorrow?")
+    facts = cloud.chat_requests()[0]["messages"][1]["content"]
+    assert "East Strand is mid tomorrow" in facts
+    assert "West Strand is mid tomorrow" in facts
+
+
+async def test_fast_path_weather(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, weather: str
+) -> None:
+    """Weather questions read the weather entity directly."""
+    await setup_entry(subentries=[agent_subentry(weather_entity=weather)])
+    cloud.reply("Raining. In Portrush. Shocking.")
+    result = await ask(hass, "what's the weather like?")
+    assert speech(result) == "Raining. In Portrush. Shocking."
+    facts = cloud.chat_requests()[0]["messages"][1]["content"]
+    assert "Right now it is rainy and 14°C, wind 22 km/h." in facts
+    assert "Today: rainy, high 15°C, low 9°C." in facts
+
+
+async def test_fast_path_without_weather_entity_or_spots(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, unused_tcp_port: int
+) -> None:
+    """Missing configuration is explained, not guessed at."""
+    entry = await setup_entry(subentries=[agent_subentry()])
+    entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
+    result = await ask(hass, "is it going to rain tomorrow?")
+    assert "No weather entity is set up" in speech(result)
+    result = await ask(hass, "surf today?")
+    assert "No surf spots are set up" in speech(result)
+
+
+async def test_fast_path_weather_entity_unavailable(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, unused_tcp_port: int
+) -> None:
+    """An unavailable weather entity gets an honest answer."""
+    hass.states.async_set("weather.broken", "unavailable")
+    entry = await setup_entry(subentries=[agent_subentry(weather_entity="weather.broken")])
+    entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
+    result = await ask(hass, "what's the weather?")
+    assert "The weather entity is not answering right now." in speech(result)
+
+
+async def test_fast_path_surf_api_down(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """Open-Meteo down: the model words the apology."""
+    entry = await setup_entry()
+    cloud.weather_fails = True
+    await entry.runtime_data.surf.async_refresh()
+    cloud.reply("The ocean has gone quiet on me.")
+    result = await ask(hass, "surf report please")
+    assert speech(result) == "The ocean has gone quiet on me."
+    assert "not answering" in cloud.chat_requests()[0]["messages"][1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [("Do you like milk, Milo?", persona.MILK_LINES), ("what about troggs", persona.TROGGS_LINES)],
+)
+async def test_easter_eggs(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, text: str, lines: tuple
+) -> None:
+    """Milk and Troggs get the original's secret answers, without the model."""
+    await setup_entry()
+    result = await ask(hass, text)
+    assert speech(result) in lines
+    assert cloud.chat_requests() == []
+
+
+async def test_device_commands_use_home_assistant_intents(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, kitchen_light: list
+) -> None:
+    """A sentence HA's intents understand is handled locally, without the model."""
+    await setup_entry()
+    result = await ask(hass, "turn on the kitchen light")
+    assert [c.data["entity_id"] for c in kitchen_light] == [["light.kitchen"]]
+    assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
+    assert speech(result) == "Turned on the light"
+    assert cloud.chat_requests() == []
+
+
+async def test_history_is_trimmed(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """Max history keeps the latest turns; the context budget drops more if needed."""
+    await setup_entry(subentries=[agent_subentry(max_history=1, llm_hass_api=[])])
+    conversation_id = None
+    for turn in range(3):
+        cloud.reply(f"answer {turn}")
+        result = await ask(hass, f"question {turn}", conversation_id)
+        conversation_id = result.conversation_id
+    last = cloud.chat_requests()[-1]["messages"]
+    assert [m["content"].strip() for m in last[1:]] == ["question 1", "answer 1", "question 2"]
+
+
+async def test_context_budget(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """Long old turns are dropped to fit the model's context window."""
+    await setup_entry(
+        subentries=[
+            agent_subentry(max_history=0, llm_hass_api=[], context_size=700, max_tokens=100)
+        ]
+    )
+    cloud.reply("ok")
+    result = await ask(hass, "remember this: " + "blah " * 400)
+    cloud.reply("ok")
+    await ask(hass, "and this short one", result.conversation_id)
+    last = cloud.chat_requests()[-1]["messages"]
+    assert [m["role"] for m in last] == ["system", "user"]
+
+
+@pytest.fixture
+async def milo_satellite(hass: HomeAssistant) -> dict[str, Any]:
+    """A Milo satellite as HA's ESPHome integration registers it: device, entities, actions."""
+    esphome = MockConfigEntry(domain="esphome", data={"device_name": "milo"})
+    esphome.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=esphome.entry_id,
+        connections={(dr.CONNECTION_NETWORK_MAC, "aa:bb:cc:dd:ee:ff")},
+        name="Milo",
+    )
+    registry = er.async_get(hass)
+    for domain, object_id, state in (
+        ("sensor", "person_in_view", "Jay"),
+        ("number", "head_pan", "0"),
+        ("number", "head_tilt", "0"),
+        ("switch", "look_around", "off"),
+    ):
+        entry = registry.async_get_or_create(
+            domain,
+            "esphome",
+            f"AA:BB:CC:DD:EE:FF-{domain}-{object_id}",
+            device_id=device.id,
+            config_entry=esphome,
+            suggested_object_id=f"milo_{object_id}",
+        )
+        hass.states.async_set(entry.entity_id, state)
+    return {
+        "device_id": device.id,
+        "look_at": async_mock_service(hass, "esphome", "milo_look_at"),
+        "set_value": async_mock_service(hass, "number", "set_value"),
+        "turn_on": async_mock_service(hass, "switch", "turn_on"),
+    }
+
+
+async def test_buddy_awareness(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, milo_satellite: dict
+) -> None:
+    """When the camera names a buddy, the prompt knows who is talking."""
+    await setup_entry(subentries=[agent_subentry(satellite_device=milo_satellite["device_id"])])
+    cloud.reply("Jay! My favourite human. Don't tell the others.")
+    await ask(hass, "hey it's me")
+    system = cloud.chat_requests()[0]["messages"][0]["content"]
+    assert "Your camera recognises your buddy Jay: you are talking to Jay." in system
+
+    hass.states.async_set("sensor.milo_person_in_view", "stranger")
+    cloud.reply("Who are you?")
+    await ask(hass, "hello")
+    assert "don't recognise" in cloud.chat_requests()[1]["messages"][0]["content"]
+
+    hass.states.async_set("sensor.milo_person_in_view", "")
+    cloud.reply("Hi.")
+    await ask(hass, "hello")
+    assert "camera" not in cloud.chat_requests()[2]["messages"][0]["content"].split("\n")[-1]
+
+
+async def test_head_tools(
+    hass: HomeAssistant,
+    setup_entry,
+    cloud: FakeCloud,
+    milo_satellite: dict,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """look_at uses the ESPHome action; nod falls back to the numbers; look_around the switch."""
+    monkeypatch.setattr(satellite, "GESTURE_STEP_SECONDS", 0)
+    await setup_entry(subentries=[agent_subentry(satellite_device=milo_satellite["device_id"])])
+    cloud.reply(
+        tool_calls=[
+            ("look_at", {"pan": 200, "tilt": "10"}),
+            ("nod", {}),
+            ("look_around", {"on": True}),
+            ("shake_head", {}),
+        ]
+    )
+    cloud.reply("Happy now?")
+    result = await ask(hass, "show me some moves")
+    assert speech(result) == "Happy now?"
+    assert [c.data for c in milo_satellite["look_at"]] == [{"pan": 90.0, "tilt": 10.0}]
+    assert [c.data["entity_id"] for c in milo_satellite["turn_on"]] == ["switch.milo_look_around"]
+    moves: dict[str, list[float]] = {}
+    for call in milo_satellite["set_value"]:  # nod and shake run concurrently
+        moves.setdefault(call.data["entity_id"], []).append(call.data["value"])
+    assert moves == {
+        "number.milo_head_tilt": [15.0, -10.0, 0.0],
+        "number.milo_head_pan": [-20.0, 20.0, 0.0],
+    }
+    results = tool_messages(cloud.chat_requests()[1])
+    assert all('"done":true' in r["content"] for r in results)
+
+
+async def test_head_tools_without_the_entities(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A device without the head entities gives the model a clear error."""
+    esphome = MockConfigEntry(domain="esphome", data={})
+    esphome.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=esphome.entry_id, identifiers={("esphome", "x")}, name="Other"
+    )
+    await setup_entry(subentries=[agent_subentry(satellite_device=device.id)])
+    cloud.reply(tool_calls=[("look_at", {"pan": 0, "tilt": 0}), ("look_around", {"on": False})])
+    cloud.reply("My neck is stuck.")
+    assert speech(await ask(hass, "look at me")) == "My neck is stuck."
+    results = tool_messages(cloud.chat_requests()[1])
+    assert all("has no" in r["content"] for r in results)
