@@ -344,7 +344,7 @@ class LightEntity(_ValueEntity[LightState]):
         self,
         object_id: str,
         name: str,
-        on_command: Handler[LightState],
+        on_command: Callable[[LightState], Any],
         *,
         effects: Sequence[str] = (),
         state: LightState | None = None,
@@ -387,8 +387,9 @@ class LightEntity(_ValueEntity[LightState]):
                 raise CommandError(f"{self.object_id}: unknown effect {msg.effect!r}")
             changes["effect"] = "" if msg.effect == self.NO_EFFECT else msg.effect
         wanted = LightState(**{**light.__dict__, **changes})
-        await call_handler(self._on_command, wanted)
-        self.set(wanted)
+        # The handler may adjust the request (an effect brings its colour) by returning it.
+        adjusted = await call_handler(self._on_command, wanted)
+        self.set(adjusted if isinstance(adjusted, LightState) else wanted)
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,7 @@ class APIServer:
     async def _run_command(self, entity: Entity, msg: Any) -> None:
         try:
             await entity.command(msg)
-        except CommandError as err:
+        except (CommandError, ValueError) as err:
             _LOGGER.warning("Command refused: %s", err)
             entity.publish()  # tell HA the state did not change
         except Exception:

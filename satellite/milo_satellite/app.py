@@ -1,0 +1,133 @@
+"""Puts the satellite together from its config: API server, voice, head, zeroconf."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .api import APIServer, DeviceIdentity
+from .api.zeroconf import ZeroconfAnnouncer
+from .config import SatelliteConfig
+from .device import MiloDevice
+from .status_light import StatusLight
+from .voice.audio import CommandMicrophone, CommandSink, FolderSink, PcmFormat, WavMicrophone
+from .voice.fillers import render_fillers
+from .voice.player import AudioPlayer
+from .voice.satellite import FEATURES, VoiceSatellite, VoiceSettings
+from .voice.sounds import Sounds
+from .voice.wakeword import available_models
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def build_head(config: SatelliteConfig) -> tuple[Any, tuple[float, float], tuple[float, float]]:
+    """The head (or None) and its pan/tilt limits, from the `head:` section."""
+    if config.head is None:
+        return None, (-90.0, 90.0), (-45.0, 45.0)
+    from .head import HeadConfig, build_head as make_head  # noqa: PLC0415 - heavy (OpenCV)
+
+    head_config = HeadConfig.from_dict(config.head)
+    if config.simulate:
+        head_config = head_config.simulated()
+    servos = head_config.servos
+    return (
+        make_head(head_config),
+        (servos.pan.min, servos.pan.max),
+        (servos.tilt.min, servos.tilt.max),
+    )
+
+
+class SatelliteApp:
+    def __init__(self, config: SatelliteConfig) -> None:
+        self.config = config
+        fmt = PcmFormat(rate=config.audio.snd_rate, channels=config.audio.snd_channels)
+        if config.simulate:
+            microphone: Any = WavMicrophone(config.mic_file)
+            sink: Any = FolderSink(config.sound_dir, fmt)
+        else:
+            microphone = CommandMicrophone(config.audio.mic_command)
+            sink = CommandSink(config.audio.snd_command, fmt)
+        self.server = APIServer(
+            DeviceIdentity(
+                name=config.name,
+                mac=config.device_mac,
+                friendly_name=config.friendly_name,
+                suggested_area=config.area,
+            ),
+            encryption_key=config.encryption_key or None,
+            voice_assistant_feature_flags=int(FEATURES),
+        )
+        voice_cfg = config.voice
+        self.fillers: list[bytes] = []
+        self.player = AudioPlayer(sink)
+        self.voice = VoiceSatellite(
+            self.server,
+            microphone=microphone,
+            player=self.player,
+            sounds=Sounds.build(fmt, voice_cfg.sounds),
+            models=available_models(voice_cfg.custom_wake_words),
+            settings=VoiceSettings(
+                wake_word=voice_cfg.wake_word,
+                stop_word=voice_cfg.stop_word,
+                stt_uri=voice_cfg.stt_uri,
+                names=tuple(voice_cfg.names),
+                language=voice_cfg.language,
+                wake_sound=voice_cfg.wake_sound,
+                thinking=voice_cfg.thinking,
+                fillers=self.fillers,
+                timer_ring_s=voice_cfg.timer_ring_s,
+            ),
+        )
+        self.head, pan_range, tilt_range = build_head(config)
+        self.device = MiloDevice(
+            self.server,
+            self.voice,
+            self.head,
+            pan_range=pan_range,
+            tilt_range=tilt_range,
+            status_light=StatusLight(config.status_light.red_pin, config.status_light.green_pin),
+        )
+        self._zeroconf: ZeroconfAnnouncer | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        if self.head is not None:
+            await self.head.start()
+        await self.server.start(self.config.host, self.config.api_port)
+        await self.voice.start()
+        voice_cfg = self.config.voice
+        if voice_cfg.thinking == "filler":
+            task = asyncio.get_running_loop().create_task(
+                render_fillers(
+                    voice_cfg.tts_uri, voice_cfg.fillers, self.player.sink.format, self.fillers
+                )
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        if self.config.zeroconf:
+            self._zeroconf = ZeroconfAnnouncer(
+                self.server.identity, self.server.port, encrypted=self.server.encrypted
+            )
+            try:
+                await self._zeroconf.start()
+            except OSError as err:
+                _LOGGER.warning("Zeroconf announcement failed (add the device by IP): %s", err)
+                self._zeroconf = None
+        _LOGGER.info(
+            "Milo is up: %s (%s) on port %d",
+            self.config.name,
+            self.config.device_mac,
+            self.server.port,
+        )
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self._zeroconf is not None:
+            await self._zeroconf.stop()
+        await self.voice.stop()
+        await self.server.stop()
+        await self.player.close()
+        if self.head is not None:
+            await self.head.stop()

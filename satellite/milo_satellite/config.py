@@ -1,0 +1,221 @@
+"""Settings: a YAML file (`--config`) with command-line flags on top.
+
+Every option has a default, so `milo-satellite` runs with no file at all. Unknown keys
+are refused with the full path of the key, so a typo never silently does nothing.
+See config.example.yaml for every option with a comment.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+import hashlib
+from pathlib import Path
+import re
+import socket
+from typing import Any
+
+import yaml
+
+DEFAULT_MIC_COMMAND = "arecord -q -r 16000 -c 1 -f S16_LE -t raw"
+DEFAULT_SND_COMMAND = "aplay -q -r 22050 -c 1 -f S16_LE -t raw"
+THINKING_MODES = ("off", "sound", "filler")
+DEFAULT_FILLERS = (
+    "Hmm, let me think. Don't hold your breath.",
+    "Thinking. It's a thing I do, unlike some people.",
+    "One moment, consulting my vast and mostly useless knowledge.",
+    "Processing. Try not to touch anything.",
+    "Give me a second. I'm a robot, not a miracle worker.",
+)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the option."""
+
+
+@dataclass
+class VoiceConfig:
+    wake_word: str = "okay_nabu"
+    stop_word: str = ""
+    custom_wake_words: list[str] = field(default_factory=list)
+    stt_uri: str = ""
+    names: list[str] = field(default_factory=lambda: ["milo"])
+    language: str = "en"
+    wake_sound: bool = True
+    thinking: str = "off"
+    tts_uri: str = ""
+    fillers: list[str] = field(default_factory=lambda: list(DEFAULT_FILLERS))
+    sounds: dict[str, str] = field(default_factory=dict)
+    timer_ring_s: float = 300.0
+
+
+@dataclass
+class AudioConfig:
+    mic_command: str = DEFAULT_MIC_COMMAND
+    snd_command: str = DEFAULT_SND_COMMAND
+    snd_rate: int = 22050
+    snd_channels: int = 1
+
+
+@dataclass
+class StatusLightConfig:
+    red_pin: int | None = None
+    green_pin: int | None = None
+
+
+@dataclass
+class SatelliteConfig:
+    name: str = "milo"
+    friendly_name: str = "Milo"
+    mac: str = ""
+    area: str = ""
+    host: str = "0.0.0.0"
+    api_port: int = 6053
+    encryption_key: str = ""
+    zeroconf: bool = True
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
+    status_light: StatusLightConfig = field(default_factory=StatusLightConfig)
+    head: dict[str, Any] | None = field(default_factory=dict)  # None: no head attached
+    simulate: bool = False
+    mic_file: str = ""
+    sound_dir: str = "milo-sound"
+    debug: bool = False
+
+    @property
+    def device_mac(self) -> str:
+        """The configured MAC, or a stable made-up one (HA identifies devices by it)."""
+        return self.mac or derived_mac(self.name)
+
+
+def derived_mac(name: str) -> str:
+    """A locally administered MAC from this machine's id and the device name."""
+    seed = name.encode()
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            seed += Path(path).read_bytes().strip()
+            break
+        except OSError:
+            continue
+    else:
+        seed += socket.gethostname().encode()
+    digest = bytearray(hashlib.sha256(seed).digest()[:6])
+    digest[0] = (digest[0] | 0x02) & 0xFE  # locally administered, unicast
+    return ":".join(f"{b:02X}" for b in digest)
+
+
+def _merge(target: Any, data: Any, where: str) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} must be a mapping")
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if not hasattr(target, key):
+            raise ConfigError(f"unknown option {path}")
+        current = getattr(target, key)
+        if hasattr(current, "__dataclass_fields__"):
+            _merge(current, value, path)
+        elif key == "head":
+            if value not in (None, False) and not isinstance(value, dict):
+                raise ConfigError("head must be a mapping, or false for no head")
+            setattr(target, key, value or None)
+        else:
+            setattr(target, key, _coerce(current, value, path))
+
+
+def _coerce(current: Any, value: Any, path: str) -> Any:
+    if current is None or value is None:
+        return value
+    expected = type(current)
+    if expected is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path} must be true or false")
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected):
+        raise ConfigError(f"{path} must be a {expected.__name__}, got {value!r}")
+    return value
+
+
+def validate(config: SatelliteConfig) -> None:
+    if not re.fullmatch(r"[a-z0-9-]{1,31}", config.name):
+        raise ConfigError("name must be 1-31 characters of a-z, 0-9 and '-' (a hostname)")
+    if config.mac and not re.fullmatch(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}", config.mac):
+        raise ConfigError("mac must look like AA:BB:CC:DD:EE:FF")
+    if not 0 < config.api_port < 65536:
+        raise ConfigError("api_port must be 1-65535")
+    if config.voice.thinking not in THINKING_MODES:
+        raise ConfigError(f"voice.thinking must be one of {', '.join(THINKING_MODES)}")
+    if config.voice.thinking == "filler" and not config.voice.tts_uri:
+        raise ConfigError("voice.thinking: filler needs voice.tts_uri (a Wyoming TTS)")
+    if config.simulate and not config.mic_file:
+        raise ConfigError("--simulate needs --mic-file (a WAV to use as the microphone)")
+    if config.encryption_key:
+        from .api.frames import decode_psk  # noqa: PLC0415
+
+        try:
+            decode_psk(config.encryption_key)
+        except ValueError as err:
+            raise ConfigError(f"encryption_key: {err}") from err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="milo-satellite",
+        description="Milo's body: a voice satellite with a face-tracking head that Home "
+        "Assistant adopts through its ESPHome integration.",
+    )
+    add = parser.add_argument
+    add("--config", help="YAML configuration file (see config.example.yaml)")
+    add("--name", help="device name, a hostname (default: milo)")
+    add("--api-port", type=int, help="ESPHome native API port (default: 6053)")
+    add("--encryption-key", help="base64 32-byte API encryption key (as ESPHome's api:)")
+    add(
+        "--mic-command",
+        help=f"microphone command, raw 16 kHz mono (default: {DEFAULT_MIC_COMMAND})",
+    )
+    add("--snd-command", help=f"sound command, raw PCM on stdin (default: {DEFAULT_SND_COMMAND})")
+    add("--wake-word", help="okay_nabu, hey_jarvis, alexa, hey_mycroft, or milo (name mode)")
+    add("--camera", help="camera: device index, /dev/video*, or an image/video file")
+    add("--servo-backend", choices=["pca9685", "gpio", "esphome", "simulated"])
+    add("--zeroconf", action=argparse.BooleanOptionalAction, default=None, help="announce on mDNS")
+    add("--simulate", action="store_true", default=None, help="no hardware: files in, files out")
+    add("--mic-file", help="WAV file used as the microphone with --simulate")
+    add("--sound-dir", help="folder that receives the sound with --simulate")
+    add("--debug", action="store_true", default=None, help="log everything")
+    return parser
+
+
+def load_config(argv: list[str] | None = None) -> SatelliteConfig:
+    args = build_parser().parse_args(argv)
+    config = SatelliteConfig()
+    if args.config:
+        try:
+            data = yaml.safe_load(Path(args.config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"cannot read {args.config}: {err}") from err
+        _merge(config, data, "")
+    flags: dict[str, Any] = {
+        "name": args.name,
+        "api_port": args.api_port,
+        "encryption_key": args.encryption_key,
+        "zeroconf": args.zeroconf,
+        "simulate": args.simulate,
+        "mic_file": args.mic_file,
+        "sound_dir": args.sound_dir,
+        "debug": args.debug,
+    }
+    for key, value in flags.items():
+        if value is not None:
+            setattr(config, key, value)
+    if args.mic_command:
+        config.audio.mic_command = args.mic_command
+    if args.snd_command:
+        config.audio.snd_command = args.snd_command
+    if args.wake_word:
+        config.voice.wake_word = args.wake_word
+    if config.head is not None:
+        if args.camera:
+            config.head.setdefault("camera", {})["source"] = args.camera
+        if args.servo_backend:
+            config.head.setdefault("servos", {})["backend"] = args.servo_backend
+    validate(config)
+    return config

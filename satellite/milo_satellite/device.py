@@ -1,0 +1,208 @@
+"""Milo as ONE ESPHome device: voice, speaker, status light and the head's entities.
+
+This is the single place that decides what HA sees. Object ids (and so the keys and
+HA's entity ids) are part of the contract with the head and with users' automations;
+never rename one:
+
+=============  ==================  ==========================================
+platform       object id           source
+=============  ==================  ==========================================
+number         head_pan, head_tilt  Head.set_pan/set_tilt, HeadState.pan/tilt
+switch         face_tracking        Head.set_tracking
+switch         look_around          Head.set_look_around
+switch         sleep                Head.set_sleep (detaches the servos)
+switch         mute                 VoiceSatellite.set_muted
+text_sensor    person_in_view       HeadState.person ("", "stranger", a name)
+sensor         faces_in_view        HeadState.face_count
+binary_sensor  someone_present      HeadState.present
+camera         camera               Head.snapshot_jpeg
+button         center_head          Head.center
+select         wake_word            VoiceSatellite.set_wake_word (+ "milo")
+light          status_light         the voice phase (StatusLight)
+event          buddy                appeared / left (+ HA event esphome.milo_buddy)
+media_player   media_player         MediaController
+=============  ==================  ==========================================
+
+User-defined actions (HA services ``esphome.<name>_<action>``): ``enroll_buddy(name)``,
+``forget_buddy(name)``, ``look_at(pan, tilt)``, ``gesture(name)``. Plus the Assist
+satellite HA creates from the voice assistant feature flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import logging
+from typing import Any, Protocol
+
+from .api import (
+    APIServer,
+    ArgType,
+    BinarySensorEntity,
+    ButtonEntity,
+    CameraEntity,
+    EventEntity,
+    NumberEntity,
+    SelectEntity,
+    SensorEntity,
+    SwitchEntity,
+    TextSensorEntity,
+    UserAction,
+)
+from .api.messages import pb
+from .status_light import StatusLight
+from .voice.media import MediaController
+from .voice.satellite import Phase, VoiceSatellite
+
+_LOGGER = logging.getLogger(__name__)
+
+BUDDY_EVENT = "esphome.milo_buddy"
+GESTURES = ("nod", "shake", "dance")
+
+
+class HeadLike(Protocol):
+    """The head as CONTRACTS.md defines it (implemented in milo_satellite.head)."""
+
+    @property
+    def state(self) -> Any: ...
+    def add_state_listener(self, cb: Callable[[Any], None]) -> Callable[[], None]: ...
+    def add_buddy_listener(self, cb: Callable[[str, str], None]) -> Callable[[], None]: ...
+    async def look_at(self, pan: float, tilt: float) -> None: ...
+    async def set_pan(self, pan: float) -> None: ...
+    async def set_tilt(self, tilt: float) -> None: ...
+    async def center(self) -> None: ...
+    def set_tracking(self, on: bool) -> None: ...
+    def set_look_around(self, on: bool) -> None: ...
+    async def set_sleep(self, on: bool) -> None: ...
+    async def gesture(self, name: str) -> None: ...
+    async def enroll_buddy(self, name: str) -> None: ...
+    async def forget_buddy(self, name: str) -> None: ...
+    async def snapshot_jpeg(self) -> bytes | None: ...
+    def set_attention(self, mode: str) -> None: ...
+
+
+_ATTENTION = {Phase.LISTENING: "listening", Phase.SPEAKING: "speaking"}
+
+
+class MiloDevice:
+    """Builds the entities on `server` and keeps them in step with voice and head."""
+
+    def __init__(
+        self,
+        server: APIServer,
+        voice: VoiceSatellite,
+        head: HeadLike | None,
+        *,
+        pan_range: tuple[float, float] = (-90.0, 90.0),
+        tilt_range: tuple[float, float] = (-45.0, 45.0),
+        status_light: StatusLight | None = None,
+    ) -> None:
+        self.server = server
+        self.voice = voice
+        self.head = head
+        self.status_light = status_light or StatusLight()
+        self.media = MediaController(voice.player)
+        self.mute = SwitchEntity("mute", "Mute", voice.set_muted, icon="mdi:microphone-off")
+        self.wake_word = SelectEntity(
+            "wake_word",
+            "Wake word model",
+            voice.wake_word_options(),
+            voice.set_wake_word,
+            state=voice.wake_word,
+            icon="mdi:account-voice",
+            category=pb.ENTITY_CATEGORY_CONFIG,
+        )
+        for entity in (self.media.entity, self.mute, self.wake_word, self.status_light.entity):
+            server.add_entity(entity)
+        voice.add_listener(self._voice_changed)
+        self._voice_changed()
+        if head is not None:
+            self._add_head(head, pan_range, tilt_range)
+
+    def _voice_changed(self) -> None:
+        voice = self.voice
+        self.mute.set(voice.muted)
+        self.wake_word.set(voice.wake_word)
+        self.media.refresh()
+        self.status_light.show("Muted" if voice.muted else voice.phase.value.capitalize())
+        if self.head is not None:
+            self.head.set_attention(_ATTENTION.get(voice.phase, "idle"))
+
+    # -- the head -----------------------------------------------------------------------
+
+    def _add_head(
+        self, head: HeadLike, pan_range: tuple[float, float], tilt_range: tuple[float, float]
+    ) -> None:
+        def angle(object_id: str, name: str, setter: Any, limits: tuple[float, float]) -> Any:
+            return NumberEntity(
+                object_id,
+                name,
+                setter,
+                min_value=limits[0],
+                max_value=limits[1],
+                step=0.5,
+                unit="°",
+                icon="mdi:axis-arrow",
+            )
+
+        self.pan = angle("head_pan", "Head pan", head.set_pan, pan_range)
+        self.tilt = angle("head_tilt", "Head tilt", head.set_tilt, tilt_range)
+        self.tracking = SwitchEntity(
+            "face_tracking", "Face tracking", head.set_tracking, icon="mdi:face-recognition"
+        )
+        self.look_around = SwitchEntity(
+            "look_around", "Look around", head.set_look_around, icon="mdi:eye-refresh"
+        )
+        self.sleep = SwitchEntity("sleep", "Sleep", head.set_sleep, icon="mdi:sleep")
+        self.person = TextSensorEntity("person_in_view", "Person in view", icon="mdi:account-eye")
+        self.faces = SensorEntity(
+            "faces_in_view", "Faces in view", unit="faces", icon="mdi:account-multiple"
+        )
+        self.present = BinarySensorEntity(
+            "someone_present", "Someone present", device_class="occupancy"
+        )
+        self.buddy = EventEntity("buddy", "Buddy", ("appeared", "left"), icon="mdi:account-heart")
+        for entity in (
+            self.pan,
+            self.tilt,
+            self.tracking,
+            self.look_around,
+            self.sleep,
+            self.person,
+            self.faces,
+            self.present,
+            self.buddy,
+            CameraEntity("camera", "Camera", head.snapshot_jpeg),
+            ButtonEntity("center_head", "Centre head", lambda _: head.center(), icon="mdi:target"),
+        ):
+            self.server.add_entity(entity)
+
+        async def gesture(name: str) -> None:
+            if name not in GESTURES:
+                raise ValueError(f"unknown gesture {name!r}; try one of {', '.join(GESTURES)}")
+            await head.gesture(name)
+
+        for action in (
+            UserAction("enroll_buddy", (("name", ArgType.STRING),), head.enroll_buddy),
+            UserAction("forget_buddy", (("name", ArgType.STRING),), head.forget_buddy),
+            UserAction("look_at", (("pan", ArgType.FLOAT), ("tilt", ArgType.FLOAT)), head.look_at),
+            UserAction("gesture", (("name", ArgType.STRING),), gesture),
+        ):
+            self.server.add_action(action)
+        head.add_state_listener(self._head_changed)
+        head.add_buddy_listener(self._buddy)
+        self._head_changed(head.state)
+
+    def _head_changed(self, state: Any) -> None:
+        self.pan.set(round(state.pan, 1))
+        self.tilt.set(round(state.tilt, 1))
+        self.tracking.set(state.tracking)
+        self.look_around.set(state.look_around)
+        self.sleep.set(state.asleep)
+        self.person.set(state.person)
+        self.faces.set(float(state.face_count))
+        self.present.set(state.present)
+
+    def _buddy(self, event: str, name: str) -> None:
+        _LOGGER.info("Buddy %s: %s", event, name)
+        self.buddy.fire(event)
+        self.server.fire_ha_event(BUDDY_EVENT, {"event": event, "name": name})

@@ -1,0 +1,164 @@
+"""Plays one thing at a time: TTS answers, announcements, media, alert sounds.
+
+Something new to play replaces what is playing (an announcement cuts music short, the
+stop word cuts everything). Sources are URLs (fetched with aiohttp and decoded as they
+arrive, so a TTS answer starts while HA is still producing it) or raw PCM already in
+the sink's format (the built-in sounds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+import logging
+from pathlib import Path
+from urllib.parse import urlparse
+
+import aiohttp
+
+from .audio import AudioError, PcmFormat, SinkStream, apply_volume, decode
+
+_LOGGER = logging.getLogger(__name__)
+
+Source = str | bytes  # a URL (http, https, file path) or raw PCM in the sink's format
+WRITE_BYTES = 4096
+
+
+class Sink:
+    format: PcmFormat
+
+    async def open(self, label: str) -> SinkStream:
+        raise NotImplementedError
+
+
+class AudioPlayer:
+    def __init__(self, sink: Sink, *, fetch_timeout: float = 30.0) -> None:
+        self.sink = sink
+        self.volume = 1.0
+        self.muted = False
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=fetch_timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._current: asyncio.Task[bool] | None = None
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def playing(self) -> bool:
+        return self._current is not None and not self._current.done()
+
+    @property
+    def paused(self) -> bool:
+        return self.playing and not self._resume.is_set()
+
+    def add_listener(self, cb: Callable[[], None]) -> None:
+        """`cb()` whenever playing/paused changes (the media player entity follows it)."""
+        self._listeners.append(cb)
+
+    def _changed(self) -> None:
+        for cb in self._listeners:
+            cb()
+
+    async def play(self, sources: Sequence[Source], label: str) -> bool:
+        """Play `sources` one after the other; True if all played, False if stopped/failed."""
+        self.stop()
+        task = asyncio.get_running_loop().create_task(self._play(sources, label))
+        self._current = task
+        self._resume.set()
+        self._changed()
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled() and not _current_task_cancelling():
+                return False
+            task.cancel()
+            raise
+        finally:
+            if self._current is task and task.done():
+                self._current = None
+                self._changed()
+
+    def stop(self) -> None:
+        if self._current is not None and not self._current.done():
+            self._current.cancel()
+        self._current = None
+        self._resume.set()
+
+    def pause(self) -> None:
+        if self.playing:
+            self._resume.clear()
+            self._changed()
+
+    def resume(self) -> None:
+        self._resume.set()
+        self._changed()
+
+    async def close(self) -> None:
+        self.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _play(self, sources: Sequence[Source], label: str) -> bool:
+        stream = await self.sink.open(label)
+        try:
+            for source in sources:
+                await self._play_one(stream, source)
+        except AudioError as err:
+            _LOGGER.error("Cannot play %s: %s", label, err)  # noqa: TRY400 - the reason is enough
+            stream.abort()
+            return False
+        except asyncio.CancelledError:
+            stream.abort()
+            raise
+        await stream.close()
+        return True
+
+    async def _play_one(self, stream: SinkStream, source: Source) -> None:
+        frame = self.sink.format.frame_bytes
+        pending = b""
+        async for chunk in self._pcm(source):
+            pending += chunk
+            cut = len(pending) - len(pending) % frame
+            for start in range(0, cut, WRITE_BYTES):
+                await self._resume.wait()
+                piece = pending[start : min(start + WRITE_BYTES, cut)]
+                await stream.write(apply_volume(piece, 0.0 if self.muted else self.volume))
+            pending = pending[cut:]
+
+    def _pcm(self, source: Source) -> AsyncIterator[bytes]:
+        if isinstance(source, bytes):
+            return _once(source)
+        return decode(self._fetch(source), self.sink.format)
+
+    async def _fetch(self, url: str) -> AsyncIterator[bytes]:
+        parsed = urlparse(url)
+        if parsed.scheme in ("", "file"):
+            path = Path(parsed.path if parsed.scheme else url)
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except OSError as err:
+                raise AudioError(f"cannot read {path}: {err}") from err
+            yield data
+            return
+        if parsed.scheme not in ("http", "https"):
+            raise AudioError(f"cannot play {parsed.scheme}: URLs")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.get(url) as resp:
+                if resp.status != 200:
+                    raise AudioError(f"{url} answered HTTP {resp.status}")
+                async for chunk in resp.content.iter_chunked(8192):
+                    yield chunk
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise AudioError(f"cannot fetch {url}: {err!r}") from err
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return bool(task is not None and task.cancelling())
