@@ -4,7 +4,8 @@ The face's direction is computed from the head pose *at the moment the frame was
 captured* plus the angle the pixel offset spans through the lens. That absolute target
 does not move while the head turns toward it, so the loop cannot overshoot by chasing an
 error it has already corrected. The target is smoothed (EMA), errors inside a deadband
-are ignored (no servo buzz), and a proportional step moves part of the remaining way
+are ignored (no servo buzz; once moving it closes in to a quarter of the deadband), and a
+proportional step moves part of the remaining way
 each frame. There is no integral term, so there is nothing to wind up; the smoothed target
 is also clamped to the reachable range so it cannot run away behind an end stop.
 """
@@ -43,10 +44,12 @@ class TrackingController:
         self._camera = camera
         self._servos = servos
         self._smoothed: Pose | None = None
+        self._moving: set[str] = set()
 
     def reset(self) -> None:
         """Forget the smoothed target (a different face, or the face was lost)."""
         self._smoothed = None
+        self._moving.clear()
 
     def face_direction(self, x: float, y: float, size: tuple[int, int], pose: Pose) -> Pose:
         """Where a face at pixel (x, y) is, given the head pose when the frame was taken."""
@@ -73,15 +76,19 @@ class TrackingController:
             )
         share = 1.0 - math.exp(-self._cfg.gain * max(0.0, dt))
         return Pose(
-            self._axis(current.pan, self._smoothed.pan, share),
-            self._axis(current.tilt, self._smoothed.tilt, share),
+            self._axis("pan", current.pan, self._smoothed.pan, share),
+            self._axis("tilt", current.tilt, self._smoothed.tilt, share),
         )
 
-    def _axis(self, current: float, target: float, share: float) -> float:
-        error = target - current
-        if abs(error) <= self._cfg.deadband:
+    def _axis(self, axis: str, current: float, target: float, share: float) -> float:
+        """A deadband with hysteresis: start beyond `deadband`, stop within a quarter of it."""
+        error = abs(target - current)
+        threshold = self._cfg.deadband * (0.25 if axis in self._moving else 1.0)
+        if error <= threshold:
+            self._moving.discard(axis)
             return current
-        return current + share * error
+        self._moving.add(axis)
+        return current + share * (target - current)
 
 
 @dataclass(frozen=True)

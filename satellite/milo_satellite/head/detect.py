@@ -64,7 +64,7 @@ class FaceDetector:
     A full scan of a 320 px frame costs tens of milliseconds on a small CPU; searching a
     window around a tracked face, scaled so the face is ~32 px and only at sizes close to
     it, costs a millisecond or two. So every frame searches near the known faces, and
-    the whole frame is scanned for newcomers every `full_scan_every` frames, whenever
+    the whole frame is also scanned for newcomers every `full_scan_every` frames, whenever
     nothing is tracked, and right after a tracked face was not found near where it was.
     One caller at a time (it keeps state between frames).
     """
@@ -81,16 +81,16 @@ class FaceDetector:
     def find(self, image: np.ndarray, tracked: Sequence[Box] = ()) -> list[Box]:
         """This frame's faces, given where faces were last seen."""
         self._frames += 1
-        full = not tracked or self._missed or self._frames % self._config.full_scan_every == 0
-        if full:
-            self._missed = False
-            return self.detect(image)
         grey = _grey(image)
         found: list[Box] = []
+        missed = False
         for box in tracked:
             near = self._detect_near(grey, box)
-            self._missed = self._missed or not near
+            missed = missed or not near
             found.extend(near)
+        if not tracked or self._missed or self._frames % self._config.full_scan_every == 0:
+            found.extend(self.detect(grey))
+        self._missed = missed
         return _distinct(found)
 
     def detect(self, image: np.ndarray) -> list[Box]:
