@@ -106,7 +106,8 @@ class ClientConnection:
         except HandshakeRejectedError as err:
             _LOGGER.warning("%s: refused: %s", self.peer, err)
             with contextlib.suppress(Exception):
-                self._writer.write(err.reply)
+                for reply in [*self._framer.handshake_replies(), err.reply]:
+                    self._writer.write(reply)
                 await self._writer.drain()
         except (FrameError, UnknownMessageError) as err:
             _LOGGER.warning("%r: protocol error, closing: %s", self, err)

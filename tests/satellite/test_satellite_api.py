@@ -1,0 +1,302 @@
+"""The API server against the real aioesphomeapi client (what HA uses)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+
+from aioesphomeapi import (
+    APIClient,
+    APIConnectionError,
+    BinarySensorState,
+    CameraState,
+    EventInfo,
+    InvalidEncryptionKeyAPIError,
+    LightState as LightStateModel,
+    MediaPlayerCommand,
+    MediaPlayerEntityState,
+    NumberState,
+    RequiresEncryptionAPIError,
+    SelectState,
+    SensorState,
+    SwitchState,
+    TextSensorState,
+    VoiceAssistantFeature,
+)
+from aioesphomeapi.core import EncryptionPlaintextAPIError
+import pytest
+from satellite_helpers import JPEG, Milo, eventually, make_milo
+
+KEY = base64.b64encode(os.urandom(32)).decode()
+EXPECTED_ENTITIES = {
+    "head_pan": "NumberInfo",
+    "head_tilt": "NumberInfo",
+    "face_tracking": "SwitchInfo",
+    "look_around": "SwitchInfo",
+    "sleep": "SwitchInfo",
+    "mute": "SwitchInfo",
+    "person_in_view": "TextSensorInfo",
+    "faces_in_view": "SensorInfo",
+    "someone_present": "BinarySensorInfo",
+    "camera": "CameraInfo",
+    "center_head": "ButtonInfo",
+    "wake_word": "SelectInfo",
+    "status_light": "LightInfo",
+    "buddy": "EventInfo",
+    "media_player": "MediaPlayerInfo",
+}
+
+
+async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
+    info = await client.device_info()
+    assert info.name == "milo-test"
+    assert info.friendly_name == "Milo Test"
+    assert info.mac_address == "02:00:00:00:00:42"
+    assert info.model == "Milo"
+    assert info.project_name == "milo.satellite"
+    flags = info.voice_assistant_feature_flags_compat(client.api_version)
+    for feature in ("VOICE_ASSISTANT", "API_AUDIO", "TIMERS", "ANNOUNCE", "START_CONVERSATION"):
+        assert flags & VoiceAssistantFeature[feature], feature
+
+    entities, actions = await client.list_entities_services()
+    assert {e.object_id: type(e).__name__ for e in entities} == EXPECTED_ENTITIES
+    assert len({e.key for e in entities}) == len(entities)
+    assert {a.name: [arg.name for arg in a.args] for a in actions} == {
+        "enroll_buddy": ["name"],
+        "forget_buddy": ["name"],
+        "look_at": ["pan", "tilt"],
+        "gesture": ["name"],
+    }
+    by_id = {e.object_id: e for e in entities}
+    assert (by_id["head_pan"].min_value, by_id["head_pan"].max_value) == (-80, 80)
+    assert by_id["wake_word"].options == [
+        "alexa",
+        "hey_jarvis",
+        "hey_mycroft",
+        "okay_nabu",
+        "milo",
+    ]
+    assert isinstance(by_id["buddy"], EventInfo)
+    assert by_id["buddy"].event_types == ["appeared", "left"]
+    formats = by_id["media_player"].supported_formats
+    assert {(f.format, f.sample_rate, f.num_channels) for f in formats} == {("wav", 22050, 1)}
+
+
+async def test_keys_are_stable(milo: Milo, client: APIClient, tmp_path: Path) -> None:
+    """Two devices built separately give every entity the same key (HA ids never move)."""
+    other = await make_milo(tmp_path / "other")
+    try:
+        first = {e.object_id: e.key for e in milo.server.entities.values()}
+        second = {e.object_id: e.key for e in other.server.entities.values()}
+        assert first == second
+    finally:
+        await other.server.stop()
+        await other.voice.stop()
+
+
+async def test_states_and_a_command_to_every_entity_type(milo: Milo, client: APIClient) -> None:
+    entities, _ = await client.list_entities_services()
+    key = {e.object_id: e.key for e in entities}
+    states: dict[int, object] = {}
+    client.subscribe_states(lambda s: states.__setitem__(s.key, s))
+    await eventually(lambda: len(states) >= 12)
+    assert isinstance(states[key["person_in_view"]], TextSensorState)
+    assert states[key["someone_present"]].state is False
+
+    client.number_command(key["head_pan"], 25.5)
+    await eventually(lambda: states[key["head_pan"]].state == 25.5)
+    assert ("set_pan", 25.5) in milo.head.calls
+    assert isinstance(states[key["head_pan"]], NumberState)
+
+    client.switch_command(key["sleep"], True)
+    await eventually(lambda: states[key["sleep"]].state is True)
+    assert isinstance(states[key["sleep"]], SwitchState)
+    client.switch_command(key["face_tracking"], False)
+    await eventually(lambda: states[key["face_tracking"]].state is False)
+
+    client.switch_command(key["mute"], True)
+    await eventually(lambda: milo.voice.muted)
+    light = states[key["status_light"]]
+    await eventually(lambda: states[key["status_light"]].effect == "Muted")
+    client.switch_command(key["mute"], False)
+    await eventually(lambda: states[key["status_light"]].effect == "Searching")
+
+    client.button_command(key["center_head"])
+    await eventually(lambda: ("center", None) in milo.head.calls)
+    await eventually(lambda: states[key["head_pan"]].state == 0.0)
+
+    client.select_command(key["wake_word"], "hey_jarvis")
+    await eventually(lambda: states[key["wake_word"]].state == "hey_jarvis")
+    assert isinstance(states[key["wake_word"]], SelectState)
+    assert milo.voice.wake_word == "hey_jarvis"
+    client.select_command(key["wake_word"], "milo")  # name mode without STT: refused
+    await asyncio.sleep(0.2)
+    assert milo.voice.wake_word == "hey_jarvis"
+    assert states[key["wake_word"]].state == "hey_jarvis"
+
+    client.light_command(key["status_light"], state=False)
+    await eventually(lambda: states[key["status_light"]].state is False)
+    client.light_command(key["status_light"], state=True, effect="Thinking")
+    await eventually(lambda: states[key["status_light"]].effect == "Thinking")
+    light = states[key["status_light"]]
+    assert isinstance(light, LightStateModel)
+    assert (light.red, light.green) == (1.0, 0.7)
+
+    client.media_player_command(key["media_player"], volume=0.4)
+    await eventually(lambda: states[key["media_player"]].volume == pytest.approx(0.4))
+    client.media_player_command(key["media_player"], command=MediaPlayerCommand.MUTE)
+    await eventually(lambda: states[key["media_player"]].muted)
+    assert isinstance(states[key["media_player"]], MediaPlayerEntityState)
+
+    milo.head.see("Jay")
+    await eventually(lambda: states[key["person_in_view"]].state == "Jay")
+    assert isinstance(states[key["faces_in_view"]], SensorState)
+    assert states[key["faces_in_view"]].state == 1
+    assert isinstance(states[key["someone_present"]], BinarySensorState)
+    assert states[key["someone_present"]].state is True
+
+
+async def test_buddy_event_reaches_ha_event_bus(milo: Milo, client: APIClient) -> None:
+    entities, _ = await client.list_entities_services()
+    buddy_key = next(e.key for e in entities if e.object_id == "buddy")
+    events: list[object] = []
+    calls: list[object] = []
+    client.subscribe_states(lambda s: events.append(s) if s.key == buddy_key else None)
+    client.subscribe_service_calls(calls.append)
+    await asyncio.sleep(0.1)
+    milo.head.see("Jay")
+    await eventually(lambda: events and calls)
+    assert events[-1].event_type == "appeared"
+    call = calls[-1]
+    assert call.service == "esphome.milo_buddy"
+    assert call.is_event
+    assert call.data == {"event": "appeared", "name": "Jay"}
+
+
+async def test_actions(milo: Milo, client: APIClient) -> None:
+    _, actions = await client.list_entities_services()
+    action = {a.name: a for a in actions}
+    result = await client.execute_service(
+        action["look_at"], {"pan": 10.0, "tilt": -5.0}, return_response=False
+    )
+    assert result is not None
+    assert result.success
+    assert ("look_at", (10.0, -5.0)) in milo.head.calls
+
+    result = await client.execute_service(action["gesture"], {"name": "nod"}, return_response=False)
+    assert result.success
+    result = await client.execute_service(
+        action["gesture"], {"name": "moonwalk"}, return_response=False
+    )
+    assert not result.success
+    assert "moonwalk" in result.error_message
+
+    # The head refuses (nobody in view): the reason reaches the caller.
+    result = await client.execute_service(
+        action["enroll_buddy"], {"name": "Jay"}, return_response=False
+    )
+    assert not result.success
+    assert "No face in view" in result.error_message
+    milo.head.see("stranger")
+    result = await client.execute_service(
+        action["enroll_buddy"], {"name": "Jay"}, return_response=False
+    )
+    assert result.success
+    assert ("enroll_buddy", "Jay") in milo.head.calls
+    await client.execute_service(action["forget_buddy"], {"name": "Jay"}, return_response=False)
+    assert ("forget_buddy", "Jay") in milo.head.calls
+
+
+async def test_camera_image_spans_several_frames(milo: Milo, client: APIClient) -> None:
+    images: list[bytes] = []
+    client.subscribe_states(lambda s: images.append(s.data) if isinstance(s, CameraState) else None)
+    client.request_single_image()
+    await eventually(lambda: images)
+    assert images[0] == JPEG * 4000
+
+
+async def test_two_clients_at_once(milo: Milo, client: APIClient) -> None:
+    second = APIClient("127.0.0.1", milo.server.port, None, client_info="second")
+    await second.connect(login=True)
+    try:
+        entities, _ = await second.list_entities_services()
+        pan_key = next(e.key for e in entities if e.object_id == "head_pan")
+        seen_1: list[float] = []
+        seen_2: list[float] = []
+        client.subscribe_states(lambda s: seen_1.append(s.state) if s.key == pan_key else None)
+        second.subscribe_states(lambda s: seen_2.append(s.state) if s.key == pan_key else None)
+        second.number_command(pan_key, -12.0)
+        await eventually(lambda: -12.0 in seen_1 and -12.0 in seen_2)
+        assert len(milo.server.clients) == 2
+    finally:
+        await second.disconnect()
+    await eventually(lambda: len(milo.server.clients) == 1)
+
+
+async def test_garbage_closes_only_that_connection(milo: Milo, client: APIClient) -> None:
+    for garbage in (
+        b"\x00\xff\xff\xff\xff\x0f",  # a length varint that never ends
+        b"\x00\xff\xff\x07\x01",  # claims 131071 bytes: refused before buffering
+        b"\x07hello",  # bad preamble
+        b"\x00\x02\xc8\x01xx",  # unknown message type 200
+        b"\x00\x03\x0a\xff\xff\xff",  # a DeviceInfoRequest before hello... and junk
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", milo.server.port)
+        writer.write(garbage)
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+        writer.close()
+    # The well-behaved client is still served.
+    info = await client.device_info()
+    assert info.name == "milo-test"
+    fresh = APIClient("127.0.0.1", milo.server.port, None)
+    await fresh.connect(login=True)
+    await fresh.disconnect()
+
+
+@pytest.fixture
+async def encrypted(tmp_path: Path) -> Milo:
+    device = await make_milo(tmp_path, encryption_key=KEY)
+    yield device
+    await device.voice.stop()
+    await device.server.stop()
+
+
+async def test_encrypted_right_key(encrypted: Milo) -> None:
+    cli = APIClient("127.0.0.1", encrypted.server.port, None, noise_psk=KEY)
+    await cli.connect(login=True)
+    try:
+        entities, _ = await cli.list_entities_services()
+        assert len(entities) == len(EXPECTED_ENTITIES)
+        images: list[bytes] = []
+        cli.subscribe_states(
+            lambda s: images.append(s.data) if isinstance(s, CameraState) else None
+        )
+        cli.request_single_image()
+        await eventually(lambda: images)
+        assert images[0] == JPEG * 4000  # several encrypted frames
+    finally:
+        await cli.disconnect()
+
+
+async def test_encrypted_wrong_key_is_refused(encrypted: Milo) -> None:
+    wrong = base64.b64encode(os.urandom(32)).decode()
+    cli = APIClient("127.0.0.1", encrypted.server.port, None, noise_psk=wrong)
+    with pytest.raises(InvalidEncryptionKeyAPIError):
+        await cli.connect(login=True)
+    assert not encrypted.server.clients
+
+
+async def test_encrypted_without_key_is_refused(encrypted: Milo) -> None:
+    cli = APIClient("127.0.0.1", encrypted.server.port, None)
+    with pytest.raises(RequiresEncryptionAPIError):
+        await cli.connect(login=True)
+    assert not encrypted.server.clients
+
+
+async def test_key_for_a_plaintext_device_is_refused(milo: Milo) -> None:
+    cli = APIClient("127.0.0.1", milo.server.port, None, noise_psk=KEY)
+    with pytest.raises((EncryptionPlaintextAPIError, APIConnectionError)):
+        await cli.connect(login=True)
