@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from functools import partial
 import logging
+from pathlib import Path
 
 import faster_whisper
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
@@ -94,22 +95,34 @@ def split_hotwords(values: list[str]) -> list[str]:
 
 
 def load_transcriber(args: argparse.Namespace) -> Transcriber:
-    if args.model:
-        model, name = args.model, args.model.rstrip("/").rsplit("/", 1)[-1]
-    else:
+    if not args.model:
         model, name = str(embedded_model_dir()), EMBEDDED_MODEL_NAME
-    return Transcriber(
-        model,
-        name=name,
-        compute_type=args.compute_type,
-        threads=args.threads or None,
-        beam_size=args.beam_size or None,
-        language=args.language,
-    )
+    elif "/" in args.model or Path(args.model).exists():
+        if not Path(args.model, "model.bin").is_file():
+            raise FileNotFoundError(f"{args.model} is not a CTranslate2 model folder")
+        model, name = args.model, Path(args.model).name
+    else:
+        model, name = args.model, args.model
+    try:
+        return Transcriber(
+            model,
+            name=name,
+            compute_type=args.compute_type,
+            threads=args.threads or None,
+            beam_size=args.beam_size or None,
+            language=args.language,
+        )
+    except (OSError, RuntimeError) as err:
+        if model != args.model or "/" in model:
+            raise
+        raise FileNotFoundError(
+            f"model {model!r} is not in the local Hugging Face cache and milo-stt never "
+            f"downloads at run time: fetch it once (huggingface-cli download "
+            f"Systran/faster-whisper-{model}) or pass a CTranslate2 model folder"
+        ) from err
 
 
-async def main(args: argparse.Namespace) -> None:
-    transcriber = load_transcriber(args)
+async def main(args: argparse.Namespace, transcriber: Transcriber) -> None:
     info = build_info(transcriber)
     hotwords = split_hotwords(args.hotwords)
     server = ServiceServer(
@@ -125,7 +138,11 @@ def run() -> None:
     args = get_parser().parse_args()
     setup_logging(args)
     _LOGGER.debug(args)
-    asyncio.run(main(args))
+    try:
+        transcriber = load_transcriber(args)
+    except (OSError, RuntimeError, ValueError) as err:  # missing model folder or files
+        raise SystemExit(f"milo-stt: {err}") from None
+    asyncio.run(main(args, transcriber))
 
 
 if __name__ == "__main__":

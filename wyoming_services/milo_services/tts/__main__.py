@@ -97,8 +97,7 @@ def load_synthesizer(args: argparse.Namespace) -> Synthesizer:
     return Synthesizer(PiperEngine(files), settings)
 
 
-async def main(args: argparse.Namespace) -> None:
-    synthesizer = load_synthesizer(args)
+async def main(args: argparse.Namespace, synthesizer: Synthesizer) -> None:
     info = build_info(synthesizer.engine)
     server = ServiceServer(args.uri, partial(TtsHandler, info=info, synthesizer=synthesizer))
     try:
@@ -111,7 +110,11 @@ def run() -> None:
     args = get_parser().parse_args()
     setup_logging(args)
     _LOGGER.debug(args)
-    asyncio.run(main(args))
+    try:
+        synthesizer = load_synthesizer(args)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"milo-tts: {err}") from None
+    asyncio.run(main(args, synthesizer))
 
 
 if __name__ == "__main__":

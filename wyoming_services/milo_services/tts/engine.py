@@ -112,24 +112,39 @@ class PiperEngine:
     def render(
         self, phonemes: list[str], speaker_id: int | None, length_scale: float | None
     ) -> Iterator[bytes]:
-        feed = self._feed(phonemes, speaker_id, length_scale)
+        feed = self.inputs(phonemes, speaker_id, length_scale)
         if self._vocoder is None:
             audio = self._front.run(None, feed)[0].reshape(-1)
             peak = float(np.max(np.abs(audio))) if audio.size else 0.0
             yield to_pcm16(audio / peak if peak > 1e-8 else audio)  # Piper's own normalisation
             return
-        latent = self._front.run(None, self._only(self._front, feed))[0]
+        for audio in self.vocode_chunks(self.latent(feed), feed):
+            yield to_pcm16(audio * self._gain)
+
+    def latent(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The vocoder input for a sentence: (1, channels, frames)."""
+        return np.asarray(self._front.run(None, self._only(self._front, feed))[0])
+
+    def vocode(self, latent: np.ndarray, feed: dict[str, np.ndarray]) -> np.ndarray:
+        assert self._vocoder is not None
+        inputs = self._only(self._vocoder, {**feed, self._latent: latent})
+        return np.asarray(self._vocoder.run(None, inputs)[0]).reshape(-1)
+
+    def vocode_chunks(
+        self, latent: np.ndarray, feed: dict[str, np.ndarray]
+    ) -> Iterator[np.ndarray]:
+        """The same audio as `vocode(latent)`, in growing chunks with overlapping context."""
         frames = latent.shape[2]
         start, size = 0, FIRST_CHUNK_FRAMES
         while start < frames:
             end = min(frames, start + size)
             low, high = max(0, start - CONTEXT_FRAMES), min(frames, end + CONTEXT_FRAMES)
-            audio = self._vocode(latent[:, :, low:high], feed)
+            audio = self.vocode(latent[:, :, low:high], feed)
             hop = audio.size // (high - low)
-            yield to_pcm16(audio[(start - low) * hop : (end - low) * hop] * self._gain)
+            yield audio[(start - low) * hop : (end - low) * hop]
             start, size = end, min(size * 2, MAX_CHUNK_FRAMES)
 
-    def _feed(
+    def inputs(
         self, phonemes: list[str], speaker_id: int | None, length_scale: float | None
     ) -> dict[str, np.ndarray]:
         ids = np.array([self._voice.phonemes_to_ids(phonemes)], dtype=np.int64)
@@ -157,23 +172,16 @@ class PiperEngine:
         names = {value.name for value in session.get_inputs()}
         return {name: value for name, value in feed.items() if name in names}
 
-    def _vocode(self, latent: np.ndarray, feed: dict[str, np.ndarray]) -> np.ndarray:
-        assert self._vocoder is not None
-        inputs = self._only(self._vocoder, {**feed, self._latent: latent})
-        return np.asarray(self._vocoder.run(None, inputs)[0]).reshape(-1)
-
     def _calibrate(self) -> float:
         """A fixed gain that brings a typical sentence to full scale.
 
         Piper normalises each finished sentence to its peak; a streamed sentence's peak
         isn't known until its end, so one gain measured at start-up is used instead.
         """
-        self._gain = 1.0
         peak = 0.0
         for phonemes in self.phonemize(_CALIBRATION_TEXT):
-            feed = self._feed(phonemes, None, None)
-            latent = self._front.run(None, self._only(self._front, feed))[0]
-            peak = max(peak, float(np.max(np.abs(self._vocode(latent, feed)))))
+            feed = self.inputs(phonemes, None, None)
+            peak = max(peak, float(np.max(np.abs(self.vocode(self.latent(feed), feed)))))
         gain = min(_MAX_GAIN, 0.95 / peak) if peak > 1e-6 else 1.0
         _LOGGER.debug("Voice %s: gain %.2f", self.files.name, gain)
         return gain
