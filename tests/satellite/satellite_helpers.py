@@ -61,7 +61,7 @@ def silence(seconds: float, rate: int = MIC_RATE) -> bytes:
 class Speech:
     wake_word: bytes  # "Okay Nabu." as 16 kHz mono PCM
     question: bytes  # "What is the surf like at Portrush today?"
-    answer_wav: Path  # "Surf's up..." at 22.05 kHz, the TTS answer HA would serve
+    answer_wav: Path  # the TTS answer HA would serve, 22.05 kHz (.flac/.mp3 beside it)
     utterance_wav: Path  # silence, wake word, question, silence (16 kHz)
 
 
@@ -73,6 +73,13 @@ def make_speech(folder: Path) -> Speech:
     answer = piper_say(
         "Two foot and glassy at East Strand. Try not to fall off.", folder / "answer.wav"
     )
+    for suffix in (".flac", ".mp3"):  # the answer as other media, at another rate
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-i", str(answer), "-ar", "16000",
+             str(answer.with_suffix(suffix))],
+            check=True,
+            timeout=60,
+        )  # fmt: skip
     utterance = silence(0.5) + wake + silence(0.4) + question + silence(2.0)
     return Speech(wake, question, answer, write_wav(folder / "utterance.wav", utterance, MIC_RATE))
 
@@ -168,10 +175,16 @@ class StandInHead:
 
 
 class QueueMicrophone:
-    """A microphone fed by the test, chunk by chunk, with real recorded speech."""
+    """A microphone fed by the test with recorded speech, paced like a real one.
 
-    def __init__(self) -> None:
+    It runs `speed` times faster than real time (the protocol does not care; the
+    tests finish sooner), never all at once: a real microphone cannot deliver the
+    future.
+    """
+
+    def __init__(self, speed: float = 4.0) -> None:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.speed = speed
 
     def say(self, pcm: bytes, chunk: int = 1024) -> None:
         for i in range(0, len(pcm), chunk):
@@ -179,7 +192,9 @@ class QueueMicrophone:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while True:
-            yield await self.queue.get()
+            chunk = await self.queue.get()
+            yield chunk
+            await asyncio.sleep(len(chunk) / (MIC_RATE * 2) / self.speed)
 
 
 @dataclass

@@ -48,6 +48,7 @@ FEATURES = (
 )
 EV = pb.VoiceAssistantEvent  # the event type enum
 MAX_BUFFER_BYTES = 3 * MIC_RATE * 2  # audio kept while HA gets ready (3 s)
+RING_GAP_S = 0.5  # between two rings of a finished timer
 
 
 class Microphone(Protocol):
@@ -437,8 +438,10 @@ class VoiceSatellite:
         until = loop.time() + self.settings.timer_ring_s
         self._changed()
         try:
-            while loop.time() < until and await self.player.play([self.sounds.timer], "timer"):
-                pass
+            while loop.time() < until:
+                if not await self.player.play([self.sounds.timer], "timer"):
+                    break
+                await asyncio.sleep(RING_GAP_S)
         finally:
             self._ringing = None
             self._changed()

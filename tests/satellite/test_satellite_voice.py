@@ -1,0 +1,331 @@
+"""The voice flow with the real aioesphomeapi client playing Home Assistant's part.
+
+The microphone hears real synthesised speech ("Okay Nabu. What is the surf like at
+Portrush today?"); the wake word model must really fire; the question must reach "HA"
+byte for byte; the answer is served over HTTP like HA's TTS proxy and must come out of
+the sound sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aioesphomeapi import (
+    APIClient,
+    VoiceAssistantEventType as Ev,
+    VoiceAssistantTimerEventType as TimerEv,
+)
+from aiohttp import web
+import numpy as np
+import pytest
+from satellite_helpers import Milo, Speech, eventually, make_milo, wav_samples
+
+from milo_satellite.voice.satellite import Phase
+
+
+@dataclass
+class FakeHA:
+    """Records what the satellite sends, as HA's assist_satellite would receive it."""
+
+    starts: list[tuple[str, int, str | None]] = field(default_factory=list)
+    stops: list[bool] = field(default_factory=list)
+    audio: bytearray = field(default_factory=bytearray)
+    finished: list[bool] = field(default_factory=list)
+    answer_after: float = 0.0  # delay before answering a start (HA busy)
+
+    async def handle_start(
+        self, conversation_id: str, flags: int, _settings: object, wake_word: str | None
+    ) -> int | None:
+        self.starts.append((conversation_id, flags, wake_word))
+        await asyncio.sleep(self.answer_after)
+        return 0
+
+    async def handle_stop(self, abort: bool) -> None:
+        self.stops.append(abort)
+
+    async def handle_audio(self, data: bytes, _data2: bytes | None = None) -> None:
+        self.audio += data
+
+    async def handle_finished(self, msg: object) -> None:
+        self.finished.append(msg.success)  # type: ignore[attr-defined]
+
+
+def subscribe(client: APIClient, ha: FakeHA) -> None:
+    client.subscribe_voice_assistant(
+        handle_start=ha.handle_start,
+        handle_stop=ha.handle_stop,
+        handle_audio=ha.handle_audio,
+        handle_announcement_finished=ha.handle_finished,
+    )
+
+
+@dataclass
+class TTSServer:
+    base: str
+    slow: bool = False
+
+
+@pytest.fixture
+async def tts(speech: Speech) -> AsyncIterator[TTSServer]:
+    """HA's TTS/media proxy: the answer as WAV (the format we ask for) and as FLAC/MP3."""
+    files = {
+        "answer.wav": speech.answer_wav,
+        "answer.flac": speech.answer_wav.with_suffix(".flac"),
+        "answer.mp3": speech.answer_wav.with_suffix(".mp3"),
+    }
+    server = TTSServer("")
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in files:
+            return web.Response(status=404)
+        data = files[name].read_bytes()
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        for i in range(0, len(data), 4096):  # streamed, like HA's TTS stream
+            await resp.write(data[i : i + 4096])
+            if server.slow:
+                await asyncio.sleep(0.05)
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/tts/{name}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server.base = f"http://127.0.0.1:{port}/tts"
+    yield server
+    await runner.cleanup()
+
+
+def send(client: APIClient, event: Ev, **data: str) -> None:
+    client.send_voice_assistant_event(event, data)
+
+
+async def wake_and_ask(milo: Milo, client: APIClient, ha: FakeHA, speech: Speech) -> None:
+    subscribe(client, ha)
+    await eventually(lambda: milo.voice.connected)
+    utterance = wav_samples(speech.utterance_wav).tobytes()
+    milo.mic.say(utterance)
+    await eventually(lambda: ha.starts)
+    # The whole question reaches "HA", byte for byte.
+    await eventually(lambda: speech.question in ha.audio)
+
+
+async def test_wake_word_question_answer(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
+) -> None:
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+
+    # The wake word was really detected by the model, once, and HA starts at STT.
+    assert milo.voice.detections == 1
+    assert ha.starts == [("", 0, "Okay Nabu")]
+    assert milo.voice.phase is Phase.LISTENING
+    assert milo.head.attention == "listening"
+
+    url = f"{tts.base}/answer.wav"
+    send(client, Ev.VOICE_ASSISTANT_RUN_START, url=url)
+    send(client, Ev.VOICE_ASSISTANT_STT_START)
+    send(client, Ev.VOICE_ASSISTANT_STT_VAD_START)
+    send(client, Ev.VOICE_ASSISTANT_STT_VAD_END)
+    await eventually(lambda: milo.voice.phase is Phase.THINKING)
+    streamed = len(ha.audio)
+    await asyncio.sleep(0.2)
+    assert len(ha.audio) == streamed  # streaming stopped at the end of speech
+    send(client, Ev.VOICE_ASSISTANT_STT_END, text="what is the surf like at portrush today")
+    send(client, Ev.VOICE_ASSISTANT_INTENT_START)
+    send(client, Ev.VOICE_ASSISTANT_INTENT_PROGRESS, tts_start_streaming="1")
+    await eventually(lambda: milo.voice.phase is Phase.SPEAKING)
+    send(
+        client,
+        Ev.VOICE_ASSISTANT_INTENT_END,
+        conversation_id="c1",
+        continue_conversation="0",
+        speech="Two foot and glassy",
+    )
+    send(client, Ev.VOICE_ASSISTANT_TTS_START, text="Two foot and glassy")
+    send(client, Ev.VOICE_ASSISTANT_TTS_END, url=url)
+    send(client, Ev.VOICE_ASSISTANT_RUN_END)
+    await eventually(lambda: ha.finished == [True])
+    await eventually(lambda: milo.voice.phase is Phase.IDLE)
+    assert milo.head.attention == "idle"
+
+    played = {p.name.split("-", 1)[1]: p for p in milo.played()}
+    assert set(played) == {"wake.wav", "tts.wav"}
+    # The WAV HA served is already in the speaker's format: it reaches the sink untouched.
+    assert np.array_equal(wav_samples(played["tts.wav"]), wav_samples(speech.answer_wav))
+
+
+@pytest.mark.parametrize("name", ["answer.flac", "answer.mp3"])
+async def test_other_formats_are_decoded(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer, name: str
+) -> None:
+    """Media in other formats and rates goes through ffmpeg into the speaker's format."""
+    finished: list[bool] = []
+    result = await client.send_voice_assistant_announcement_await_response(
+        f"{tts.base}/{name}", 30, "surf report"
+    )
+    finished.append(result.success)
+    assert finished == [True]
+    (played,) = milo.played()
+    expected = wav_samples(speech.answer_wav).astype(float)
+    got = wav_samples(played).astype(float)
+    assert abs(len(got) - len(expected)) < 0.05 * len(expected) + 2000  # same duration
+    n = min(len(got), len(expected))
+    # 16 kHz in between loses the top octave; the speech itself is the same.
+    assert np.corrcoef(got[:n], expected[:n])[0, 1] > 0.8
+
+
+async def test_announcement_then_conversation(
+    milo: Milo, client: APIClient, tts: TTSServer
+) -> None:
+    """assist_satellite.start_conversation: speak first, then listen without a wake word."""
+    ha = FakeHA()
+    subscribe(client, ha)
+    await eventually(lambda: milo.voice.connected)
+    result = await client.send_voice_assistant_announcement_await_response(
+        f"{tts.base}/answer.wav",
+        30,
+        "Hi Jay",
+        preannounce_media_id=f"{tts.base}/answer.flac",
+        start_conversation=True,
+    )
+    assert result.success
+    await eventually(lambda: ha.starts)
+    assert ha.starts[0][1] == 0  # no wake word stage: straight to speech-to-text
+    assert milo.voice.phase is Phase.LISTENING
+    assert [p.name for p in milo.played()] == ["0001-announcement.wav"]
+
+
+async def test_continue_conversation(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
+) -> None:
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    send(client, Ev.VOICE_ASSISTANT_STT_END, text="remind me")
+    send(client, Ev.VOICE_ASSISTANT_INTENT_END, conversation_id="c7", continue_conversation="1")
+    send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
+    send(client, Ev.VOICE_ASSISTANT_RUN_END)
+    await eventually(lambda: len(ha.starts) == 2)
+    assert ha.starts[1][0] == "c7"  # same conversation, no wake word needed
+    assert milo.voice.phase is Phase.LISTENING
+
+
+async def test_stop_word_cuts_the_answer_short(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
+) -> None:
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    tts.slow = True  # HA streams the answer while it is being produced
+    send(client, Ev.VOICE_ASSISTANT_STT_END, text="tell me a long story")
+    send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
+    await eventually(lambda: milo.voice.player.playing)
+    await asyncio.sleep(0.2)
+    milo.mic.say(speech.wake_word)  # "Okay Nabu" while Milo talks = stop
+    await eventually(lambda: ha.finished == [False])
+    assert milo.voice.detections == 2
+    send(client, Ev.VOICE_ASSISTANT_RUN_END)
+    await eventually(lambda: milo.voice.phase is Phase.IDLE)
+    tts_file = next(p for p in milo.played() if p.name.endswith("tts.wav"))
+    assert len(wav_samples(tts_file)) < len(wav_samples(speech.answer_wav))
+
+
+async def test_timer_rings_until_stopped(milo: Milo, client: APIClient, speech: Speech) -> None:
+    client.send_voice_assistant_timer_event(
+        TimerEv.VOICE_ASSISTANT_TIMER_STARTED, "t1", "tea", 60, 60, True
+    )
+    await eventually(lambda: "t1" in milo.voice.timers)
+    client.send_voice_assistant_timer_event(
+        TimerEv.VOICE_ASSISTANT_TIMER_FINISHED, "t1", "tea", 60, 0, False
+    )
+    await eventually(lambda: len(milo.played()) >= 3)  # it keeps ringing
+    assert milo.voice.ringing
+    milo.mic.say(speech.wake_word)  # the wake word stops the alarm, no pipeline starts
+    await eventually(lambda: not milo.voice.ringing)
+    assert milo.voice.phase is Phase.IDLE
+    assert all(p.name.endswith("timer.wav") for p in milo.played())
+
+
+async def test_no_home_assistant_plays_the_error_sound(milo: Milo, speech: Speech) -> None:
+    milo.mic.say(wav_samples(speech.utterance_wav).tobytes())
+    await eventually(milo.played)
+    assert milo.voice.detections == 1
+    assert milo.played()[0].name.endswith("error.wav")
+    assert milo.voice.phase is Phase.IDLE
+
+
+async def test_ha_not_answering_plays_the_error_sound(tmp_path: Path, speech: Speech) -> None:
+    milo = await make_milo(tmp_path, response_timeout_s=0.5)
+    client = APIClient("127.0.0.1", milo.server.port, None)
+    await client.connect(login=True)
+    try:
+        ha = FakeHA(answer_after=5.0)
+        subscribe(client, ha)
+        await eventually(lambda: milo.voice.connected)
+        milo.mic.say(wav_samples(speech.utterance_wav).tobytes())
+        await eventually(lambda: any(p.name.endswith("error.wav") for p in milo.played()))
+        await eventually(lambda: milo.voice.phase is Phase.IDLE)
+    finally:
+        await client.disconnect()
+        await milo.voice.stop()
+        await milo.server.stop()
+
+
+async def test_pipeline_error_plays_the_error_sound(
+    milo: Milo, client: APIClient, speech: Speech
+) -> None:
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    send(client, Ev.VOICE_ASSISTANT_ERROR, code="stt-no-text-recognized", message="No text")
+    send(client, Ev.VOICE_ASSISTANT_RUN_END)
+    await eventually(lambda: any(p.name.endswith("error.wav") for p in milo.played()))
+    await eventually(lambda: milo.voice.phase is Phase.IDLE)
+
+
+async def test_mute_stops_listening(milo: Milo, client: APIClient, speech: Speech) -> None:
+    ha = FakeHA()
+    subscribe(client, ha)
+    await eventually(lambda: milo.voice.connected)
+    milo.voice.set_muted(True)
+    milo.mic.say(wav_samples(speech.utterance_wav).tobytes())
+    await asyncio.sleep(1.0)
+    await eventually(milo.mic.queue.empty)
+    assert ha.starts == []
+    assert milo.voice.detections == 0
+
+
+async def test_wake_word_configuration_like_ha(milo: Milo, client: APIClient) -> None:
+    config = await client.get_voice_assistant_configuration(5)
+    assert {w.id for w in config.available_wake_words} == {
+        "okay_nabu",
+        "hey_jarvis",
+        "alexa",
+        "hey_mycroft",
+    }
+    assert config.active_wake_words == ["okay_nabu"]
+    assert config.max_active_wake_words == 1
+    await client.set_voice_assistant_configuration(["alexa"])
+    await eventually(lambda: milo.voice.wake_word == "alexa")
+    assert milo.device.wake_word.value == "alexa"
+
+
+async def test_thinking_sound(tmp_path: Path, speech: Speech) -> None:
+    milo = await make_milo(tmp_path, thinking="sound")
+    client = APIClient("127.0.0.1", milo.server.port, None)
+    await client.connect(login=True)
+    try:
+        ha = FakeHA()
+        await wake_and_ask(milo, client, ha, speech)
+        send(client, Ev.VOICE_ASSISTANT_STT_END, text="hmm")
+        await eventually(lambda: any(p.name.endswith("thinking.wav") for p in milo.played()))
+    finally:
+        await client.disconnect()
+        await milo.voice.stop()
+        await milo.server.stop()
