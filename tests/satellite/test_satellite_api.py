@@ -55,7 +55,7 @@ async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
     assert info.friendly_name == "Milo Test"
     assert info.mac_address == "02:00:00:00:00:42"
     assert info.model == "Milo"
-    assert info.project_name == "milo.satellite"
+    assert info.project_name == "Milo project.Milo"  # HA: manufacturer.model
     flags = info.voice_assistant_feature_flags_compat(client.api_version)
     for feature in ("VOICE_ASSISTANT", "API_AUDIO", "TIMERS", "ANNOUNCE", "START_CONVERSATION"):
         assert flags & VoiceAssistantFeature[feature], feature

@@ -62,7 +62,7 @@ class DeviceIdentity:
     friendly_name: str = ""
     model: str = "Milo"
     manufacturer: str = "Milo project"
-    project_name: str = "milo.satellite"
+    project_name: str = ""  # ESPHome's "vendor.model"; HA shows its parts as such
     project_version: str = __version__
     suggested_area: str = ""
 
@@ -197,11 +197,11 @@ class APIServer:
             name=ident.name,
             friendly_name=ident.friendly_name or ident.name,
             mac_address=ident.mac,
-            esphome_version=f"milo-satellite {__version__}",
+            esphome_version=__version__,
             compilation_time="",
             model=ident.model,
             manufacturer=ident.manufacturer,
-            project_name=ident.project_name,
+            project_name=ident.project_name or f"{ident.manufacturer}.{ident.model}",
             project_version=ident.project_version,
             suggested_area=ident.suggested_area,
             voice_assistant_feature_flags=self.voice_assistant_feature_flags,

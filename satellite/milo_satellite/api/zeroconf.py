@@ -37,7 +37,7 @@ class ZeroconfAnnouncer:
             "board": identity.model,
             "network": "wifi",
             "friendly_name": identity.friendly_name or identity.name,
-            "project_name": identity.project_name,
+            "project_name": identity.project_name or f"{identity.manufacturer}.{identity.model}",
             "project_version": identity.project_version,
         }
         if encrypted:
