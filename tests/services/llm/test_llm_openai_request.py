@@ -70,7 +70,9 @@ def test_tool_choice_modes() -> None:
         "HassTurnOn",
         "get_surf",
     ]
-    assert required["anyOf"][0]["properties"]["arguments"] == LIGHT["function"]["parameters"]
+    light_arguments = required["anyOf"][0]["properties"]["arguments"]
+    assert light_arguments["properties"]["name"] == {"type": "string", "maxLength": 160}
+    assert LIGHT["function"]["parameters"]["properties"]["name"] == {"type": "string"}
 
 
 def test_response_format_json() -> None:

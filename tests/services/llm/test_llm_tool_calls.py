@@ -56,6 +56,12 @@ TOOLS = {"HassTurnOn", "get_surf"}
             "HassTurnOn",
             {"name": "tv"},
         ),
+        # a raw newline inside a string, which strict JSON forbids
+        (
+            '{"name": "HassTurnOn", "arguments": {"name": "kitchen\n"}}',
+            "HassTurnOn",
+            {"name": "kitchen\n"},
+        ),
         # no arguments at all
         ('<tool_call>{"name": "get_surf"}</tool_call>', "get_surf", {}),
     ],

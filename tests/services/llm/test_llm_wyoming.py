@@ -106,7 +106,7 @@ async def test_memory_is_trimmed_to_the_context(
     wyoming_port: int, memory: ConversationMemory, chat_model: ChatModel
 ) -> None:
     """A very long conversation keeps only the newest turns that fit --n-ctx."""
-    filler = " ".join(["waves"] * 300)
+    filler = " ".join(["waves"] * 150)
     long_history = []
     for index in range(20):
         long_history += [

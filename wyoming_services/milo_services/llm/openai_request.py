@@ -18,6 +18,9 @@ from .persona import with_system_prompt
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_STOP_SEQUENCES = 4
+MAX_ARGUMENT_CHARS = 160
+"""Longest free-text tool argument when a call is forced (entity names, short messages)."""
+_CONSTRAINED_STRING = frozenset({"maxLength", "enum", "const", "pattern", "format"})
 
 
 class ApiError(Exception):
@@ -197,13 +200,31 @@ def _forced_schema(
             "type": "object",
             "properties": {
                 "name": {"const": tool["function"]["name"]},
-                "arguments": tool["function"].get("parameters") or {"type": "object"},
+                "arguments": _bounded_strings(
+                    tool["function"].get("parameters") or {"type": "object"}
+                ),
             },
             "required": ["name", "arguments"],
         }
         for tool in tools
     ]
     return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def _bounded_strings(schema: Any) -> Any:
+    """A copy of a JSON schema whose free-text strings have a length limit.
+
+    Inside a grammar-forced string a small model can repeat itself until
+    `max_tokens` cuts the call in half; a limit makes it close the string.
+    """
+    if isinstance(schema, list):
+        return [_bounded_strings(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    bounded = {key: _bounded_strings(value) for key, value in schema.items()}
+    if schema.get("type") == "string" and not _CONSTRAINED_STRING & schema.keys():
+        bounded["maxLength"] = MAX_ARGUMENT_CHARS
+    return bounded
 
 
 def _response_schema(value: Any) -> dict[str, Any] | None:

@@ -84,7 +84,8 @@ def _calls_from_json_text(text: str, tool_names: Collection[str]) -> list[ToolCa
     if not candidate.startswith(("{", "[")):
         return []
 
-    decoder = json.JSONDecoder()
+    # strict=False: small models put raw newlines inside JSON strings.
+    decoder = json.JSONDecoder(strict=False)
     values: list[Any] = []
     position = 0
     # Several objects in a row ("{...}\n{...}" or "{...}; {...}") are several calls.
@@ -113,7 +114,7 @@ def _call_from_value(value: Any, tool_names: Collection[str]) -> ToolCall | None
     arguments: Any = next((value[key] for key in _ARGUMENT_KEYS if key in value), {})
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
+            arguments = json.loads(arguments, strict=False) if arguments.strip() else {}
         except json.JSONDecodeError:
             return None
     if not isinstance(arguments, dict):

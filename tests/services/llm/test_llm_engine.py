@@ -1,0 +1,171 @@
+"""The queue in front of the model, prefix caching and trimming, with the real model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from milo_services.llm.engine import ChatEngine, QueueFullError
+from milo_services.llm.model import ChatModel, ContextOverflowError, GenerationRequest
+from milo_services.llm.persona import MILO_PERSONA
+
+
+def persona_request(question: str, max_tokens: int = 8) -> GenerationRequest:
+    return GenerationRequest(
+        messages=[
+            {"role": "system", "content": MILO_PERSONA},
+            {"role": "user", "content": question},
+        ],
+        max_tokens=max_tokens,
+    )
+
+
+async def run(engine: ChatEngine, request: GenerationRequest):
+    async with engine.chat(request) as completion:
+        text = await completion.text()
+    assert completion.result is not None
+    return text, completion.result
+
+
+async def test_persona_prefix_survives_other_system_prompts(
+    engine: ChatEngine, chat_model: ChatModel
+) -> None:
+    pirate = GenerationRequest(
+        messages=[
+            {"role": "system", "content": "You are a pirate. Say arr a lot."},
+            {"role": "user", "content": "Hello"},
+        ],
+        max_tokens=8,
+    )
+    _text, pirate_result = await run(engine, pirate)
+    assert pirate_result.cached_tokens < 20  # another prompt: only the template's opening
+
+    _text, result = await run(engine, persona_request("What's new?"))
+    persona_tokens = chat_model.count_tokens(MILO_PERSONA)
+    assert result.cached_tokens >= persona_tokens  # restored from the saved state
+
+
+async def test_without_prefix_cache_everything_is_processed(
+    engine: ChatEngine, chat_model: ChatModel
+) -> None:
+    chat_model.prefix_cache_enabled = False
+    try:
+        _text, result = await run(engine, persona_request("Hi"))
+    finally:
+        chat_model.prefix_cache_enabled = True
+    assert result.cached_tokens == 0
+
+
+async def test_first_come_first_served(engine: ChatEngine) -> None:
+    order: list[int] = []
+
+    async def client(index: int) -> None:
+        async with engine.chat(persona_request(f"Say the number {index}.")) as completion:
+            order.append(index)
+            await completion.text()
+
+    tasks = []
+    for index in range(5):
+        tasks.append(asyncio.create_task(client(index)))
+        await asyncio.sleep(0)  # let it queue before the next one arrives
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]
+
+
+async def test_too_many_waiting_requests_are_refused(chat_model: ChatModel) -> None:
+    engine = ChatEngine(chat_model, max_waiting=1)
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with engine.chat(persona_request("Hello", max_tokens=4)):
+            inside.set()
+            await release.wait()
+
+    async def waiter() -> str:
+        text, _result = await run(engine, persona_request("Hi", max_tokens=4))
+        return text
+
+    holding = asyncio.create_task(holder())
+    await inside.wait()
+    waiting = asyncio.create_task(waiter())
+    await asyncio.sleep(0.05)
+    with pytest.raises(QueueFullError):
+        async with engine.chat(persona_request("Me too")):
+            pass
+    release.set()
+    await holding
+    assert await waiting is not None
+    await engine.close()
+
+
+async def test_leaving_early_stops_the_worker(engine: ChatEngine) -> None:
+    request = persona_request("Count from one to one hundred, slowly.", max_tokens=1500)
+    async with engine.chat(request) as completion:
+        async for _piece in completion:
+            break
+    await engine.wait_idle()
+    assert engine.stats.cancelled == 1
+    assert completion.result is not None
+    assert completion.result.finish_reason == "cancelled"
+    assert completion.result.completion_tokens < 200
+
+
+async def test_waiting_client_that_gives_up_never_runs(engine: ChatEngine) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with engine.chat(persona_request("Hello", max_tokens=4)):
+            inside.set()
+            await release.wait()
+
+    async def impatient() -> None:
+        async with engine.chat(persona_request("Hi")):
+            raise AssertionError("should never get the model")
+
+    holding = asyncio.create_task(holder())
+    await inside.wait()
+    giving_up = asyncio.create_task(impatient())
+    await asyncio.sleep(0.05)
+    giving_up.cancel()
+    release.set()
+    await holding
+    with pytest.raises(asyncio.CancelledError):
+        await giving_up
+    text, _result = await run(engine, persona_request("Still there?"))
+    assert text
+
+
+async def test_old_turns_are_dropped_to_fit(engine: ChatEngine, chat_model: ChatModel) -> None:
+    history = []
+    for index in range(12):
+        history += [
+            {"role": "user", "content": f"Turn {index}: " + "surf " * 120},
+            {"role": "assistant", "content": f"Reply {index}."},
+        ]
+    request = GenerationRequest(
+        messages=[
+            {"role": "system", "content": MILO_PERSONA},
+            *history,
+            {"role": "user", "content": "Last question?"},
+        ],
+        max_tokens=4,
+    )
+    _text, result = await run(engine, request)
+    kept = result.messages
+    assert kept[0]["role"] == "system"
+    assert kept[-1] == {"role": "user", "content": "Last question?"}
+    assert kept[1]["role"] == "user"
+    assert len(kept) < len(request.messages)
+    assert result.prompt_tokens + 4 <= chat_model.n_ctx
+
+
+async def test_a_prompt_that_can_never_fit(engine: ChatEngine) -> None:
+    request = persona_request("surf " * 5000)
+    with pytest.raises(ContextOverflowError, match="--n-ctx"):
+        await run(engine, request)
+    assert engine.stats.failed == 1
+    text, _result = await run(engine, persona_request("Hello"))
+    assert text
