@@ -40,11 +40,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where the run's config, logs, speech and answer audio go (default: demo-run/)",
     )
     parser.add_argument(
-        "--no-encryption",
+        "--encrypt",
         action="store_true",
-        help="connect HA to the satellite in plaintext instead of with a Noise key",
+        help="give the satellite a Noise encryption key and add it to HA with that key",
     )
-    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--debug", action="store_true", help="log the demo's own DEBUG messages")
     return parser.parse_args(argv)
 
@@ -61,6 +60,7 @@ def _result_json(result: RequestResult) -> dict[str, object]:
         "audio_seconds": result.audio_seconds,
         "light": [result.light_before, result.light_after],
         "error": result.error,
+        "pipeline_events": result.events,
         "seconds_after_speech_end": {
             "transcript": t.stt_done,
             "answer_text": t.text_ready,
@@ -85,9 +85,7 @@ async def _demo(args: argparse.Namespace) -> int:
     def on_result(result: RequestResult) -> None:
         print(request_block(result), flush=True)
 
-    options = StackOptions(
-        repo=REPO, run_dir=args.run_dir.resolve(), encryption=not args.no_encryption
-    )
+    options = StackOptions(repo=REPO, run_dir=args.run_dir.resolve(), encryption=args.encrypt)
     run = await run_demo(
         options,
         DEMO_REQUESTS,
@@ -97,14 +95,18 @@ async def _demo(args: argparse.Namespace) -> int:
     print()
     print(summary_table(run.results))
     print(f"\nhead: {run.head}")
-    if args.json:
-        args.json.write_text(
-            json.dumps([_result_json(r) for r in run.results], indent=2), encoding="utf-8"
-        )
+    results_file = options.run_dir / "results.json"
+    results_file.write_text(
+        json.dumps([_result_json(r) for r in run.results], indent=2), encoding="utf-8"
+    )
+    print(f"results with HA's pipeline events: {results_file}")
     if run.leftovers:
         print("processes still running after shutdown:\n  " + "\n  ".join(run.leftovers))
         return 1
     print("stopped everything; no processes left running")
+    if run.error is not None:
+        print(f"\nDEMO FAILED: {run.error}", file=sys.stderr)
+        return 2
     failed = [r for r in run.results if r.error or not r.answer or not r.audio_file]
     return 1 if failed else 0
 

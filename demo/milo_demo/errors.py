@@ -10,16 +10,18 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-LOG_TAIL_LINES = 15
+LOG_TAIL_LINES = 12
+NOTABLE = ("ERROR", "WARNING", "CRITICAL", "Error:", "error:", "failed", "refused")
 
 
 def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a log file, for an error message a person can act on."""
+    """The last warnings and errors of a log file (or its last lines, if it has none)."""
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
+        all_lines = log.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()
     except OSError:
         return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
+    notable = [line for line in all_lines if any(word in line for word in NOTABLE)]
+    return "\n".join((notable or all_lines)[-lines:])
 
 
 class StageError(Exception):

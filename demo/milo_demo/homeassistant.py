@@ -159,14 +159,19 @@ class HomeAssistant:
             log_hint=self.log,
         )
 
-    async def add_esphome(self, port: int, encryption_key: str | None) -> dict[str, Any]:
-        """Adopt the satellite through HA's ESPHome config flow."""
+    async def add_esphome(
+        self, port: int, encryption_key: str | None, device_log: Path
+    ) -> dict[str, Any]:
+        """Adopt the satellite through HA's ESPHome config flow.
+
+        When HA cannot talk to the device the device's log says why, so errors point there.
+        """
         assert self.rest is not None
         answers: dict[str, Any] = {"user": {"host": "127.0.0.1", "port": port}}
         if encryption_key:
             answers["encryption_key"] = {"noise_psk": encryption_key}
         return await run_flow(
-            self.rest, "add ESPHome integration", "esphome", answers, log_hint=self.log
+            self.rest, "add ESPHome integration", "esphome", answers, log_hint=device_log
         )
 
     async def add_milo(

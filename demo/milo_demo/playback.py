@@ -11,15 +11,18 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import StageError
+from .errors import StageError, poll
 from .hass_config import LIGHT_ENTITY
 from .homeassistant import HomeAssistant
-from .satellite import SimulatedSatellite
 from .speech import SpokenRequest
 
+if TYPE_CHECKING:
+    from .stack import DemoStack
+
 RUN_S = 120.0
+IDLE_S = 90.0
 POLL_S = 0.25
 
 
@@ -114,15 +117,28 @@ async def known_runs(hass: HomeAssistant, pipeline_id: str) -> set[str]:
     return {r["pipeline_run_id"] for r in runs["pipeline_runs"]}
 
 
-async def play_request(
-    hass: HomeAssistant,
-    satellite: SimulatedSatellite,
-    pipeline_id: str,
-    spoken: SpokenRequest,
-) -> RequestResult:
+async def _wait_idle(hass: HomeAssistant, satellite_entity: str, step: str, log: Path) -> None:
+    """Wait until HA says the satellite is idle (done speaking the previous answer)."""
+
+    async def idle() -> bool:
+        return bool((await hass.state(satellite_entity))["state"] == "idle")
+
+    try:
+        async with asyncio.timeout(IDLE_S):
+            await poll(idle, POLL_S)
+    except TimeoutError as err:
+        state = (await hass.state(satellite_entity))["state"]
+        raise StageError(
+            step, f"the satellite is still '{state}' after {IDLE_S:.0f} s", log
+        ) from err
+
+
+async def play_request(stack: DemoStack, spoken: SpokenRequest) -> RequestResult:
     """Speak one request into the satellite's microphone and record the outcome."""
+    hass, satellite, pipeline_id = stack.hass, stack.satellite, stack.pipeline
     result = RequestResult(spoken)
     step = f"request '{spoken.request.text}'"
+    await _wait_idle(hass, stack.configured.satellite_entity, step, satellite.log)
     result.light_before = (await hass.state(LIGHT_ENTITY))["state"]
     seen = await known_runs(hass, pipeline_id)
     speech_end = await satellite.speak(spoken)
@@ -135,8 +151,9 @@ async def play_request(
             step, f"no finished pipeline run within {RUN_S:.0f} s of speaking", satellite.log
         ) from err
     _read_events(result, speech_end)
-    if not result.error and result.answer:
-        audio = await satellite.answer_audio(speech_end, RUN_S)
+    if not result.error and result.answer and result.timings.stt_done is not None:
+        # The wake chime plays before the transcript exists; the answer only after it.
+        audio = await satellite.answer_audio(speech_end + result.timings.stt_done, RUN_S)
         result.audio_file, result.audio_seconds = audio.path, audio.seconds
         result.timings.first_audio = audio.first_audio_at - speech_end
     result.light_after = (await hass.state(LIGHT_ENTITY))["state"]

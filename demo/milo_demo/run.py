@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import logging
 from typing import Any
 
+from .errors import StageError
 from .playback import RequestResult, play_request
 from .scenario import Request
 from .speech import synthesize_requests
@@ -28,6 +29,7 @@ class DemoRun:
     head: dict[str, Any] = field(default_factory=dict)
     leftovers: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    error: StageError | None = None  # a request that could not finish (the rest were skipped)
 
 
 async def run_demo(
@@ -63,7 +65,11 @@ async def run_demo(
             "Home Assistant is set up at %s; playing %d requests", run.info["url"], len(spoken)
         )
         for item in spoken:
-            result = await play_request(stack.hass, stack.satellite, stack.pipeline, item)
+            try:
+                result = await play_request(stack, item)
+            except StageError as err:
+                run.error = err
+                break
             run.results.append(result)
             if on_result is not None:
                 on_result(result)

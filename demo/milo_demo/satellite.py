@@ -9,11 +9,13 @@ from dataclasses import dataclass
 import json
 from pathlib import Path
 import secrets
+import shlex
 import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
+import yaml
 
 from .errors import StageError, poll
 from .processes import Supervisor
@@ -26,10 +28,13 @@ if TYPE_CHECKING:
 DEVICES = Path(__file__).with_name("devices")
 SPEAK_S = 60.0
 NAME = "milo"
+SOUND_RATE = 22050  # piper's rate: what HA's TTS sends, so the satellite need not convert
+# The head's entities (CONTRACTS.md) whose states tell where Milo looks and whom it sees.
+HEAD_ENTITIES = ("head_pan", "head_tilt", "person_in_view", "faces_in_view")
 # Where the face sits in the camera frame: left of centre and high, so the head must turn
 # left (negative pan) and up to look at it.
 FRAME = (640, 480)
-FACE_BOX = (10, 10, 330, 330)  # left, top, right, bottom of the astronaut picture
+FACE_BOX = (0, 0, 480, 480)  # left, top, right, bottom of the astronaut picture (its face: ~95 px)
 
 
 @dataclass(frozen=True)
@@ -77,30 +82,41 @@ class SimulatedSatellite:
         """The satellite's log file."""
         return self.supervisor.logs_dir / "milo-satellite.log"
 
-    def _argv(self, camera: Path) -> list[str]:
-        python = sys.executable
-        mic = f"{python} {DEVICES / 'mic_feed.py'} --control {self.control}"
-        snd = f"{python} {DEVICES / 'sound_sink.py'} --dir {self.sound_dir}"
-        argv = [
-            str(self.repo / ".venv" / "bin" / "milo-satellite"),
-            "--simulate",
-            "--name",
-            NAME,
-            "--api-port",
-            str(self.port),
-            "--no-zeroconf",
-            "--camera",
-            str(camera),
-            "--wake-word",
-            WAKE_WORD,
-            "--mic-command",
-            mic,
-            "--snd-command",
-            snd,
-        ]
-        if self.encryption_key:
-            argv += ["--encryption-key", self.encryption_key]
-        return argv
+    def write_config(self, camera: Path) -> Path:
+        """The satellite's YAML config, as a user would write it (config.example.yaml).
+
+        Everything `--simulate` would do (simulated servos, a camera reading a file), except
+        that the microphone and speaker are commands: `--simulate` plays a single WAV file
+        once, and the demo has to speak several requests, each on cue.
+        """
+        python = shlex.quote(sys.executable)
+        mic = f"{python} {shlex.quote(str(DEVICES / 'mic_feed.py'))} --control "
+        mic += shlex.quote(str(self.control))
+        snd = f"{python} {shlex.quote(str(DEVICES / 'sound_sink.py'))} --rate {SOUND_RATE} "
+        snd += f"--dir {shlex.quote(str(self.sound_dir))}"
+        config = {
+            "name": NAME,
+            "friendly_name": "Milo",
+            "host": "127.0.0.1",
+            "api_port": self.port,
+            "encryption_key": self.encryption_key or "",
+            "zeroconf": False,
+            "audio": {"mic_command": mic, "snd_command": snd, "snd_rate": SOUND_RATE},
+            "voice": {"wake_word": WAKE_WORD},
+            "head": {
+                # A still picture cannot move as the head turns: a camera fixed to the desk.
+                "camera": {"source": str(camera), "mount": "fixed"},
+                "servos": {"backend": "simulated"},
+                "recognition": {"buddies_file": str(self.run_dir / "buddies.json")},
+            },
+        }
+        path = self.run_dir / "satellite.yaml"
+        path.write_text(
+            "# Written by script/demo: Milo's satellite with simulated servos.\n"
+            + yaml.safe_dump(config, sort_keys=False),
+            encoding="utf-8",
+        )
+        return path
 
     async def start(self, limit_s: float) -> None:
         """Start the satellite and wait for its API port and its microphone."""
@@ -108,7 +124,9 @@ class SimulatedSatellite:
         camera = await asyncio.to_thread(
             write_face_image, self.repo, self.run_dir / "camera" / "face.png"
         )
-        await self.supervisor.start("milo-satellite", self._argv(camera), cwd=self.run_dir)
+        config = await asyncio.to_thread(self.write_config, camera)
+        argv = [str(self.repo / ".venv" / "bin" / "milo-satellite"), "--config", str(config)]
+        await self.supervisor.start("milo-satellite", argv, cwd=self.run_dir)
         await self.supervisor.wait_for_port("milo-satellite", self.port, limit_s)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit_s
@@ -174,7 +192,8 @@ class SimulatedSatellite:
         """The head's pose and who it sees, as HA's entities report them."""
         report: dict[str, Any] = {}
         for entity in await hass.entities_of(entry_id):
-            key = str(entity.get("unique_id", "")).rsplit("-", 1)[-1]
-            if key in {"head_pan", "head_tilt", "person_in_view", "faces_in_view"}:
-                report[key] = (await hass.state(entity["entity_id"]))["state"]
+            object_id = entity["entity_id"].split(".", 1)[1]
+            for key in HEAD_ENTITIES:
+                if object_id.endswith(key):
+                    report[key] = (await hass.state(entity["entity_id"]))["state"]
         return report

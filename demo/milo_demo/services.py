@@ -13,6 +13,7 @@ from .errors import StageError
 from .processes import Supervisor
 
 # Hotwords: the names the demo's requests use, so tiny.en spells them right.
+LLM_CONTEXT = 4096
 HOTWORDS = ("Portrush", "East Strand", "West Strand", "desk lamp", "Milo")
 
 
@@ -52,6 +53,9 @@ def milo_services(
                 str(http_port),
                 "--http-host",
                 "127.0.0.1",
+                # The Milo agent's default context budget (HA's tools alone need ~2k tokens).
+                "--n-ctx",
+                str(LLM_CONTEXT),
             ),
         ),
     ]

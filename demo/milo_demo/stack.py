@@ -56,7 +56,7 @@ class StackOptions:
     # Also run wyoming-faster-whisper and wyoming-piper behind a second pipeline (benchmark).
     peers: bool = False
     default_ports: bool = True
-    encryption: bool = True
+    encryption: bool = False
 
 
 @dataclass
@@ -129,7 +129,9 @@ class DemoStack:
                 entry_id = done.entries[service.name] = entry["result"]["entry_id"]
                 entity = await hass.wait_entity(f"{service.name} entity", entry_id, domain)
                 engines[service.name] = entity["entity_id"]
-        entry = await hass.add_esphome(self.ports.satellite, self.satellite.encryption_key)
+        entry = await hass.add_esphome(
+            self.ports.satellite, self.satellite.encryption_key, self.satellite.log
+        )
         done.entries["esphome"] = entry["result"]["entry_id"]
         satellite = await hass.wait_entity(
             "ESPHome assist satellite", done.entries["esphome"], "assist_satellite", ADOPT_S
