@@ -22,6 +22,8 @@ async def _serve(config: SatelliteConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGUSR1, app.replay_microphone)
     await app.start()
     try:
         await stop.wait()

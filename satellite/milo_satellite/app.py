@@ -88,8 +88,20 @@ class SatelliteApp:
             tilt_range=tilt_range,
             status_light=StatusLight(config.status_light.red_pin, config.status_light.green_pin),
         )
+        if isinstance(microphone, WavMicrophone):
+            self.voice.add_listener(lambda: self._first_listener(microphone))
         self._zeroconf: ZeroconfAnnouncer | None = None
         self._background: set[asyncio.Task[None]] = set()
+
+    def _first_listener(self, microphone: WavMicrophone) -> None:
+        """Simulation: say the file's words once HA listens for the first time."""
+        if self.voice.connected and microphone.plays == 0:
+            microphone.play()
+
+    def replay_microphone(self) -> None:
+        """Simulation: say the file's words again (SIGUSR1)."""
+        if isinstance(self.voice.microphone, WavMicrophone):
+            self.voice.microphone.play()
 
     async def start(self) -> None:
         if self.head is not None:

@@ -172,7 +172,7 @@ class MiloDevice:
             self.present,
             self.buddy,
             CameraEntity("camera", "Camera", head.snapshot_jpeg),
-            ButtonEntity("center_head", "Centre head", lambda _: head.center(), icon="mdi:target"),
+            ButtonEntity("center_head", "Centre head", head.center, icon="mdi:target"),
         ):
             self.server.add_entity(entity)
 

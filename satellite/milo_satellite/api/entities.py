@@ -220,12 +220,14 @@ class ButtonEntity(Entity):
     info_type = pb.ListEntitiesButtonResponse
     command_type = pb.ButtonCommandRequest
 
-    def __init__(self, object_id: str, name: str, on_press: Handler[None], **kw: Any) -> None:
+    def __init__(
+        self, object_id: str, name: str, on_press: Callable[[], Awaitable[None] | None], **kw: Any
+    ) -> None:
         super().__init__(object_id, name, **kw)
         self._on_press = on_press
 
     async def command(self, msg: Any) -> None:
-        await call_handler(self._on_press, None)
+        await call_handler(self._on_press)
 
 
 class SensorEntity(_ValueEntity[float]):

@@ -91,21 +91,36 @@ class CommandMicrophone:
 
 
 class WavMicrophone:
-    """A WAV file played as if spoken now, then silence for ever (`--simulate`)."""
+    """A WAV file as the microphone (`--simulate`): silence until `play()`, then the file.
+
+    The satellite calls `play()` once Home Assistant is listening, so the file's wake
+    word is not spoken into the void; SIGUSR1 plays it again (see __main__).
+    """
 
     def __init__(self, path: str | Path, speed: float = 1.0) -> None:
         self.path = Path(path)
         self.speed = speed
         self.pcm = read_wav_as_mic_pcm(self.path)
+        self._position: int | None = None  # byte offset into the file; None: silence
+        self.plays = 0
+
+    def play(self) -> None:
+        self._position = 0
+        self.plays += 1
+        _LOGGER.info("Microphone: playing %s", self.path.name)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         chunk_s = MIC_CHUNK_BYTES / (MIC_RATE * 2) / self.speed
         start = loop.time()
         sent = 0
-        silence = bytes(MIC_CHUNK_BYTES)
         while True:
-            chunk = self.pcm[sent * MIC_CHUNK_BYTES : (sent + 1) * MIC_CHUNK_BYTES] or silence
+            chunk = b""
+            if self._position is not None:
+                chunk = self.pcm[self._position : self._position + MIC_CHUNK_BYTES]
+                self._position += MIC_CHUNK_BYTES
+                if self._position >= len(self.pcm):
+                    self._position = None
             yield chunk.ljust(MIC_CHUNK_BYTES, b"\x00")
             sent += 1
             await asyncio.sleep(max(0.0, start + sent * chunk_s - loop.time()))

@@ -1,0 +1,160 @@
+"""`milo-satellite --simulate` as a user runs it: config file, flags, the real head."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+import os
+from pathlib import Path
+import socket
+import sys
+
+from aioesphomeapi import APIClient, CameraState
+import pytest
+from satellite_helpers import Speech, eventually
+
+from milo_satellite.config import ConfigError, load_config
+
+SATELLITE = Path(sys.executable).parent / "milo-satellite"
+PHOTO = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
+KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def running(speech: Speech, tmp_path: Path) -> AsyncIterator[int]:
+    config = tmp_path / "milo.yaml"
+    config.write_text(
+        "name: milo-desk\n"
+        "friendly_name: Milo on the desk\n"
+        "voice:\n"
+        "  wake_sound: false\n"
+        "head:\n"
+        "  recognition:\n"
+        f"    buddies_file: {tmp_path / 'buddies.json'}\n"
+    )
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        str(SATELLITE),
+        "--config", str(config),
+        "--simulate",
+        "--api-port", str(port),
+        "--encryption-key", KEY,
+        "--no-zeroconf",
+        "--mic-file", str(speech.utterance_wav),
+        "--sound-dir", str(tmp_path / "sound"),
+        "--camera", str(PHOTO),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    log = b""
+    while b"Milo is up" not in log:
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        assert line, log.decode()
+        log += line
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, (log + out).decode()[-3000:]
+
+
+async def test_simulated_satellite_with_real_head(running: int) -> None:
+    client = APIClient("127.0.0.1", running, None, noise_psk=KEY)
+    await client.connect(login=True)
+    try:
+        info, entities, actions = await client.device_info_and_list_entities()
+        assert info.name == "milo-desk"
+        assert info.friendly_name == "Milo on the desk"
+        ids = {e.object_id for e in entities}
+        assert {"head_pan", "camera", "person_in_view", "wake_word", "media_player"} <= ids
+        assert {a.name for a in actions} == {"enroll_buddy", "forget_buddy", "look_at", "gesture"}
+
+        # The simulated head looks where it is told (servo limits and speed simulated).
+        key = {e.object_id: e.key for e in entities}
+        pans: list[float] = []
+        client.subscribe_states(
+            lambda s: pans.append(s.state) if s.key == key["head_pan"] else None
+        )
+        look_at = next(a for a in actions if a.name == "look_at")
+        result = await client.execute_service(
+            look_at, {"pan": 30.0, "tilt": 0.0}, return_response=False
+        )
+        assert result.success
+        await eventually(lambda: pans and pans[-1] == 30.0, within=30)
+
+        # The camera is the photograph, as JPEG.
+        images: list[bytes] = []
+        client.subscribe_states(
+            lambda s: images.append(s.data) if isinstance(s, CameraState) else None
+        )
+        client.request_single_image()
+        await eventually(lambda: images, within=30)
+        assert images[0][:2] == b"\xff\xd8"
+
+        # The WAV "microphone" says the wake word; with HA listening a run starts.
+        starts: list[str | None] = []
+
+        async def handle_start(
+            _cid: str, _flags: int, _settings: object, phrase: str | None
+        ) -> int:
+            starts.append(phrase)
+            return 0
+
+        async def handle_stop(_abort: bool) -> None:
+            return None
+
+        async def handle_audio(_data: bytes, _data2: bytes | None = None) -> None:
+            return None
+
+        client.subscribe_voice_assistant(
+            handle_start=handle_start, handle_stop=handle_stop, handle_audio=handle_audio
+        )
+        # The simulated microphone speaks once HA listens: the wake word starts a run.
+        await eventually(lambda: starts, within=60)
+        assert starts == ["Okay Nabu"]
+    finally:
+        await client.disconnect()
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "milo.yaml"
+    config.write_text("name: milo\napi_port: 7000\nvoice:\n  wake_word: alexa\n")
+    loaded = load_config(
+        ["--config", str(config), "--api-port", "6100", "--wake-word", "hey_jarvis",
+         "--servo-backend", "pca9685", "--camera", "/dev/video2", "--no-zeroconf"]
+    )  # fmt: skip
+    assert loaded.api_port == 6100
+    assert loaded.voice.wake_word == "hey_jarvis"
+    assert loaded.head == {"servos": {"backend": "pca9685"}, "camera": {"source": "/dev/video2"}}
+    assert not loaded.zeroconf
+    assert loaded.device_mac == load_config(["--name", "milo"]).device_mac  # stable
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "flags", "message"),
+    [
+        ("voice:\n  wake_wrod: alexa\n", [], "unknown option voice.wake_wrod"),
+        ("api_port: lots\n", [], "api_port must be a int"),
+        ("name: Milo The Great\n", [], "name must be"),
+        ("voice:\n  thinking: filler\n", [], "needs voice.tts_uri"),
+        ("", ["--encryption-key", "c2hvcnQ="], "encryption_key"),
+        ("", ["--simulate"], "needs --mic-file"),
+        ("head: 3\n", [], "head must be a mapping"),
+    ],
+)
+def test_bad_config_is_refused_clearly(
+    tmp_path: Path, yaml_text: str, flags: list[str], message: str
+) -> None:
+    config = tmp_path / "milo.yaml"
+    config.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(["--config", str(config), *flags])
