@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
 import json
 from typing import Any, Literal, override
 
@@ -43,7 +44,7 @@ from .fast_path import FastIntent, recognize
 from .satellite import Satellite
 from .surf import RATING_ORDER, Rating, describe_days
 from .tools import MiloAPI, ToolContext
-from .weather import async_weather_report, describe_weather
+from .weather import async_weather_report, describe_weather, weather_key_numbers
 
 LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
 # A rough characters-per-token figure for budgeting context without a tokenizer.
@@ -184,10 +185,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
         if fast.kind == "surf":
             tool_name = "get_surf_forecast"
             args["spot"] = fast.spot
-            facts, fallback, data = await self._async_surf_facts(context, fast)
+            facts = await self._async_surf_facts(context, fast)
         else:
             tool_name = "get_weather"
-            facts, fallback, data = await self._async_weather_facts(context, fast)
+            facts = await self._async_weather_facts(context, fast)
         # Record the direct tool run in the chat log, as HA's own agent does for intents.
         call = llm.ToolInput(tool_name=tool_name, tool_args=args, external=True)
         chat_log.async_add_assistant_content_without_tools(
@@ -198,50 +199,52 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 agent_id=self.entity_id,
                 tool_call_id=call.id,
                 tool_name=tool_name,
-                result=llm.ToolResult(data=data, error="error" in data),
+                result=llm.ToolResult(data=facts.data, error="error" in facts.data),
             )
         )
-        await self._async_word(chat_log, user_input.text, facts, fallback, context)
+        await self._async_word(chat_log, user_input.text, facts, context)
 
-    async def _async_surf_facts(
-        self, context: ToolContext, fast: FastIntent
-    ) -> tuple[str, str, dict[str, Any]]:
+    async def _async_surf_facts(self, context: ToolContext, fast: FastIntent) -> Facts:
         if context.coordinator is None or not context.coordinator.spots:
-            facts = "No surf spots are set up; add one in the Milo integration."
-            return facts, facts, {"error": facts}
+            return Facts.problem("No surf spots are set up; add one in the Milo integration.")
         try:
             reports = await context.coordinator.async_reports(fast.spot, fast.day)
         except HomeAssistantError as err:
             LOGGER.warning("Surf forecast failed: %s", err)
-            facts = "The surf forecast service is not answering right now."
-            return facts, persona.surf_template(facts, None, self._sarcasm), {"error": facts}
-        facts = describe_days(reports)
+            return Facts.problem("The surf forecast service is not answering right now.")
+        text = describe_days(reports)
         ratings = [Rating(r["rating"]) for r in reports if r["rating"]]
         best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
-        fallback = persona.surf_template(facts, best, self._sarcasm)
-        return facts, fallback, {"summary": facts, "spots": reports}
+        return Facts(
+            text=text,
+            fallback=persona.surf_template(text, best, self._sarcasm),
+            data={"summary": text, "spots": reports},
+            must_mention=tuple(dict.fromkeys(str(r) for r in ratings)),
+        )
 
-    async def _async_weather_facts(
-        self, context: ToolContext, fast: FastIntent
-    ) -> tuple[str, str, dict[str, Any]]:
+    async def _async_weather_facts(self, context: ToolContext, fast: FastIntent) -> Facts:
         if not context.weather_entity:
-            facts = "No weather entity is set up for me; pick one in my agent settings."
-            return facts, facts, {"error": facts}
+            return Facts.problem(
+                "No weather entity is set up for me; pick one in my agent settings."
+            )
         try:
             report = await async_weather_report(self.hass, context.weather_entity, fast.day)
         except HomeAssistantError as err:
             LOGGER.warning("Weather lookup failed: %s", err)
-            facts = "The weather entity is not answering right now."
-            return facts, facts, {"error": facts}
-        facts = describe_weather(report)
-        return facts, persona.weather_template(facts, self._sarcasm), {"summary": facts}
+            return Facts.problem("The weather entity is not answering right now.")
+        text = describe_weather(report)
+        return Facts(
+            text=text,
+            fallback=persona.weather_template(text, self._sarcasm),
+            data={"summary": text, "weather": report},
+            must_mention=weather_key_numbers(report),
+        )
 
     async def _async_word(
         self,
         chat_log: conversation.ChatLog,
         question: str,
-        facts: str,
-        fallback: str,
+        facts: Facts,
         context: ToolContext,
     ) -> None:
         """Let the model put the facts in character; the template answers if it can't."""
@@ -250,16 +253,16 @@ class MiloConversationEntity(conversation.ConversationEntity):
             system += " " + context.situation
         messages = [
             {"role": "system", "content": system},
-            {"role": "user", "content": f"Question: {question}\nFacts: {facts}"},
+            {"role": "user", "content": f"Question: {question}\nFacts: {facts.text}"},
         ]
         try:
-            await self._async_stream_round(chat_log, messages, tools=None)
+            await self._async_stream_round(chat_log, messages, tools=None, facts=facts)
         except LLMError as err:
             self._note_llm_error(err)
-            self._say(chat_log, persona.offline_answer(fallback))
+            self._say(chat_log, persona.offline_answer(facts.fallback))
             return
         if not self._answered(chat_log):
-            self._say(chat_log, fallback)
+            self._say(chat_log, facts.fallback)
 
     async def _async_run_model(self, chat_log: conversation.ChatLog) -> None:
         """Let the model answer, running its tool calls for a bounded number of rounds."""
@@ -289,6 +292,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         chat_log: conversation.ChatLog,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
+        facts: Facts | None = None,
     ) -> None:
         """Stream one model response into the chat log (HA runs the tool calls)."""
         runtime = self.entry.runtime_data
@@ -299,9 +303,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
             temperature=float(self.options.get(CONF_TEMPERATURE, DEFAULT_TEMPERATURE)),
             max_tokens=int(self.options.get(CONF_MAX_TOKENS, DEFAULT_MAX_TOKENS)),
         )
-        async for _content in chat_log.async_add_delta_content_stream(
-            self.entity_id, _to_deltas(events, allow_tools=tools is not None)
-        ):
+        deltas = _to_deltas(events, allow_tools=tools is not None)
+        if facts is not None:
+            deltas = _keep_facts(deltas, facts)
+        async for _content in chat_log.async_add_delta_content_stream(self.entity_id, deltas):
             pass
 
     def _history(
@@ -337,6 +342,35 @@ class MiloConversationEntity(conversation.ConversationEntity):
         LOGGER.warning("The model at %s failed: %s", self.entry.runtime_data.client.base_url, err)
         if isinstance(err, LLMAuthError):
             self.entry.async_start_reauth(self.hass)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the fast path found out, how to say it without a model, and what must be said."""
+
+    text: str
+    fallback: str
+    data: dict[str, Any]
+    must_mention: tuple[str, ...] = ()
+
+    @classmethod
+    def problem(cls, text: str) -> Facts:
+        """Facts that are an explanation of what went wrong."""
+        return cls(text=text, fallback=text, data={"error": text})
+
+
+async def _keep_facts(deltas: AsyncIterator[_Delta], facts: Facts) -> AsyncGenerator[_Delta]:
+    """Pass the model's wording through; add the facts if it dropped the key words.
+
+    Tiny models like to drop the one thing that was asked ("A surf at East Strand today!").
+    """
+    said = ""
+    async for delta in deltas:
+        said += str(delta.get("content") or "")
+        yield delta
+    if said.strip() and not all(word.casefold() in said.casefold() for word in facts.must_mention):
+        stop = "" if said.rstrip().endswith((".", "!", "?")) else "."
+        yield {"content": f"{stop} {facts.text}"}
 
 
 def _tokens(value: Any) -> int:

@@ -88,6 +88,12 @@ def describe_weather(report: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def weather_key_numbers(report: dict[str, Any]) -> tuple[str, ...]:
+    """The temperatures an answer about this report must not leave out."""
+    part = report.get("now") or report.get("forecast") or {}
+    return (_num(part["temperature"]),) if "temperature" in part else ()
+
+
 def _condition(condition: str) -> str:
     return condition.replace("partlycloudy", "partly cloudy").replace("-", " ") or "unknown"
 

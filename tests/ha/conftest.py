@@ -104,8 +104,8 @@ async def _stream(request: web.Request, reply: Reply) -> web.StreamResponse:
         return resp
     await resp.write(_sse(_chunk({"role": "assistant", "content": ""})))
     # Word by word, the way a real server streams, so the chat log sees deltas.
-    for word in reply.text.split(" ") if reply.text else []:
-        await resp.write(_sse(_chunk({"content": word + " "})))
+    for index, word in enumerate(reply.text.split(" ") if reply.text else []):
+        await resp.write(_sse(_chunk({"content": f" {word}" if index else word})))
     for index, (name, args) in enumerate(reply.tool_calls):
         text = args if isinstance(args, str) else json.dumps(args)
         half = len(text) // 2

@@ -68,10 +68,11 @@ async def weather(hass: HomeAssistant, portrush: None) -> str:
                             "humidity": "{{ 81 }}",
                             "wind_speed": "{{ 22 }}",
                             "forecast_daily": (
-                                "{{ [{'datetime': '2026-06-01T12:00:00+01:00', 'condition': 'rainy',"
-                                " 'temperature': 15, 'templow': 9},"
+                                "{{ [{'datetime': '2026-06-01T12:00:00+01:00',"
+                                " 'condition': 'rainy', 'temperature': 15, 'templow': 9},"
                                 " {'datetime': '2026-06-02T12:00:00+01:00', 'condition': 'sunny',"
-                                " 'temperature': 18, 'templow': 11, 'precipitation_probability': 5}] }}"
+                                " 'temperature': 18, 'templow': 11,"
+                                " 'precipitation_probability': 5}] }}"
                             ),
                         }
                     ]
@@ -251,6 +252,21 @@ async def test_fast_path_surf_is_worded_by_the_model(
     )
 
 
+async def test_fast_path_keeps_the_facts_a_tiny_model_drops(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """If the wording leaves out the rating, the facts follow it in the same answer."""
+    await setup_entry()
+    cloud.reply("A surf at East Strand today!")
+    result = await ask(hass, "surf at east strand?")
+    assert speech(result).startswith(
+        "A surf at East Strand today! The surf at East Strand is gnarly today."
+    )
+    cloud.reply("Waves, probably")
+    result = await ask(hass, "surf at east strand?")
+    assert speech(result).startswith("Waves, probably. The surf at East Strand is gnarly")
+
+
 async def test_fast_path_surf_for_all_spots_when_none_named(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
@@ -268,9 +284,9 @@ async def test_fast_path_weather(
 ) -> None:
     """Weather questions read the weather entity directly."""
     await setup_entry(subentries=[agent_subentry(weather_entity=weather)])
-    cloud.reply("Raining. In Portrush. Shocking.")
+    cloud.reply("Raining and 14 degrees. In Portrush. Shocking.")
     result = await ask(hass, "what's the weather like?")
-    assert speech(result) == "Raining. In Portrush. Shocking."
+    assert speech(result) == "Raining and 14 degrees. In Portrush. Shocking."
     facts = cloud.chat_requests()[0]["messages"][1]["content"]
     assert "Right now it is rainy and 14°C, wind 22 km/h." in facts
     assert "Today: rainy, high 15°C, low 9°C." in facts

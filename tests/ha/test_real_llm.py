@@ -1,0 +1,99 @@
+"""Milo's agent against the real `milo-llm` with its embedded model (SmolLM2-135M)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+import re
+import sys
+import time
+
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.milo import persona
+
+from .conftest import FakeCloud, agent_subentry, spot_subentries
+from .test_conversation import ask, speech
+
+MILO_LLM = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "milo-llm"
+READY = re.compile(r"HTTP API ready on (http://\S+/v1)")
+START_TIMEOUT = 300
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def milo_llm(
+    socket_enabled: None, unused_tcp_port_factory, tmp_path: Path
+) -> AsyncIterator[str]:
+    """Run milo-llm (built by script/setup into .venv) and return its base URL."""
+    if not MILO_LLM.exists():
+        pytest.fail(f"{MILO_LLM} is missing: run script/setup to install wyoming_services")
+    log = tmp_path / "milo-llm.log"
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            str(MILO_LLM),
+            "--uri",
+            f"tcp://127.0.0.1:{unused_tcp_port_factory()}",
+            "--http-host",
+            "127.0.0.1",
+            "--http-port",
+            str(unused_tcp_port_factory()),
+            "--threads",
+            "1",
+            stdout=out,
+            stderr=out,
+        )
+    loop = asyncio.get_running_loop()
+    try:
+        # Real-time polling in a thread: the tests freeze the event loop's clock.
+        deadline = time.perf_counter() + START_TIMEOUT
+        while not (match := READY.search(log.read_text(errors="replace"))):
+            if proc.returncode is not None or time.perf_counter() > deadline:
+                pytest.fail(f"milo-llm did not start: {log.read_text(errors='replace')[-2000:]}")
+            await loop.run_in_executor(None, time.sleep, 0.2)
+        yield match.group(1)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+        sys.stderr.write(log.read_text(errors="replace")[-1500:])
+
+
+async def test_round_trips_with_the_real_milo_llm(
+    hass: HomeAssistant, portrush: None, make_entry, cloud: FakeCloud, milo_llm: str
+) -> None:
+    """Set up against milo-llm, chat, and let it word a fast-path surf report."""
+    entry = make_entry(subentries=[agent_subentry(llm_hass_api=[]), *spot_subentries()])
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "url": milo_llm, "model": "placeholder"}
+    )
+    # The model id comes from the server, as the config flow would pick it.
+    models = await entry_models(milo_llm)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "model": models[0]})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    chat = await ask(hass, "Hi Milo, how are you today?")
+    answer = speech(chat)
+    print("REAL1", answer)
+    assert answer
+    assert persona.OFFLINE_SENTENCE not in answer
+
+    surf = await ask(hass, "How's the surf at East Strand today?", chat.conversation_id)
+    answer = speech(surf)
+    print("REAL2", answer)
+    assert answer
+    assert persona.OFFLINE_SENTENCE not in answer
+
+
+async def entry_models(base_url: str) -> list[str]:
+    """Ask the server for its models with the integration's own client."""
+    import aiohttp
+
+    from custom_components.milo.client import OpenAICompatibleClient
+
+    async with aiohttp.ClientSession() as session:
+        return await OpenAICompatibleClient(session, base_url, None).async_list_models()
