@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+import os
 from pathlib import Path
 import re
 import signal
@@ -61,7 +62,7 @@ class Service:
 
 
 @contextlib.asynccontextmanager
-async def milo_llm(*args: str) -> AsyncIterator[Service]:
+async def milo_llm(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[Service]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -70,6 +71,7 @@ async def milo_llm(*args: str) -> AsyncIterator[Service]:
         "tcp://127.0.0.1:0",
         *args,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     service = Service(process)
     try:
@@ -85,8 +87,9 @@ async def test_serves_both_protocols_and_stops_cleanly_on_sigterm() -> None:
     name = f"milo-llm-test-{uuid.uuid4().hex[:8]}"
     http_port = free_port()
     async with milo_llm(
-        "--http-host", "127.0.0.1", "--http-port", str(http_port), "--api-key", "k",
+        "--http-host", "127.0.0.1", "--http-port", str(http_port),
         "--zeroconf", name, "--n-ctx", "512",
+        env={"MILO_LLM_API_KEY": "k"},  # the key stays out of `ps`
     ) as service:  # fmt: skip
         assert service.http_port == http_port
         assert service.wyoming_port

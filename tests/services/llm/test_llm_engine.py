@@ -46,6 +46,24 @@ async def test_persona_prefix_survives_other_system_prompts(
     assert result.cached_tokens >= persona_tokens  # restored from the saved state
 
 
+async def test_a_system_prompt_that_changes_at_its_end_reuses_the_rest(
+    engine: ChatEngine, chat_model: ChatModel
+) -> None:
+    """Like an integration prompt that ends with the current time."""
+
+    def at(clock: str) -> GenerationRequest:
+        system = f"{MILO_PERSONA} The kitchen light is on. The time is {clock}."
+        return GenerationRequest(
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": "Hi"}],
+            max_tokens=4,
+        )
+
+    await run(engine, at("10:31"))
+    await run(engine, persona_request("Something else in between"))
+    _text, result = await run(engine, at("10:32"))
+    assert result.cached_tokens >= chat_model.count_tokens(MILO_PERSONA) + 5
+
+
 async def test_without_prefix_cache_everything_is_processed(
     engine: ChatEngine, chat_model: ChatModel
 ) -> None:

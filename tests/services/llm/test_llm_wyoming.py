@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import json
 
 from llm_checks import assert_english
+import pytest
 from wyoming.asr import Transcript
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
@@ -18,6 +19,7 @@ from wyoming.ping import Ping, Pong
 from milo_services.llm.conversations import ConversationMemory
 from milo_services.llm.engine import ChatEngine
 from milo_services.llm.model import ChatModel
+from milo_services.llm.wyoming_handler import complete_sentences
 
 
 async def ask(client: AsyncTcpClient, text: str, context: dict | None = None) -> list[Event]:
@@ -221,3 +223,17 @@ async def assert_still_serving(port: int) -> None:
         event = await client.read_event()
     assert event is not None
     assert Info.is_type(event.type)
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("Hello there. I am Mil", "Hello there."),
+        ('Wow! Really? "Yes." And then', 'Wow! Really? "Yes."'),
+        ("Pi is 3.14 and", "Pi is 3.14 and"),
+        ("No full stop at all", "No full stop at all"),
+        ("Done.", "Done."),
+    ],
+)
+def test_answers_cut_by_the_token_limit_end_on_a_sentence(text: str, spoken: str) -> None:
+    assert complete_sentences(text) == spoken

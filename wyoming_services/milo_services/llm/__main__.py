@@ -6,7 +6,9 @@ import argparse
 import asyncio
 from functools import partial
 import logging
+import os
 from pathlib import Path
+import time
 from urllib.parse import urlparse
 
 from .. import __version__
@@ -25,6 +27,8 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_WYOMING_PORT = 10500
 DEFAULT_HTTP_PORT = 10501
 MILO_LLM_SERVICE_TYPE = "_milo-llm._tcp.local."
+API_KEY_ENV = "MILO_LLM_API_KEY"
+"""Keeps the key out of `ps` output and unit files."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="text file with the persona used when a client sends no system prompt",
     )
     parser.add_argument(
-        "--api-key", default=None, help="require 'Authorization: Bearer KEY' on the HTTP API"
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV) or None,
+        help=f"require 'Authorization: Bearer KEY' on the HTTP API (or set {API_KEY_ENV})",
     )
     parser.add_argument(
         "--max-tokens",
@@ -97,11 +103,17 @@ async def main(args: argparse.Namespace) -> None:
     model_path = resolve_model(args.model)
     system_prompt = load_system_prompt(args.system_prompt_file)
     _LOGGER.info("Loading %s (n_ctx=%d)", model_path, args.n_ctx)
+    started = time.monotonic()
     model = ChatModel(model_path, n_ctx=args.n_ctx, threads=args.threads)
     engine = ChatEngine(model)
     try:
         cached = await engine.call(partial(model.cache_system_prompt, system_prompt))
-        _LOGGER.info("Model %s loaded; persona prefix cached (%d tokens)", model.model_id, cached)
+        _LOGGER.info(
+            "Model %s loaded; persona prefix cached (%d tokens) in %.1f s",
+            model.model_id,
+            cached,
+            time.monotonic() - started,
+        )
 
         runner = None
         announcements: list[Announcement] = []

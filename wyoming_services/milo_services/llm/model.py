@@ -186,7 +186,13 @@ class ChatModel:
         return messages, tokens, rendered.stop
 
     def _restore_prefix(self, tokens: list[int], prefix_len: int) -> int:
-        """Put the system prompt's KV state in place; returns prompt tokens already cached."""
+        """Put the system prompt's KV state in place; returns prompt tokens already cached.
+
+        Uses whichever is longer: what the KV cache holds from the last request,
+        or the saved state sharing most of this prompt (a prompt that only
+        changed near its end, like one with the time in it, reuses the rest).
+        The part of the system prompt still missing is processed and saved.
+        """
         llama = self._llama
         if not self.prefix_cache_enabled:
             llama.reset()
@@ -194,15 +200,15 @@ class ChatModel:
         current = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if current >= prefix_len or prefix_len <= 0:
             return current
-        key = tuple(tokens[:prefix_len])
-        state = self._states.get(key)
-        if state is not None:
+        saved_len, state = self._states.longest_match(tokens)
+        if state is not None and saved_len > current:
             llama.load_state(state)
-            return prefix_len
-        llama.reset()
-        llama.eval(tokens[:prefix_len])
-        self._states.put(key, llama.save_state())
-        return 0
+            current = saved_len
+        if current < prefix_len:
+            llama.n_tokens = current  # eval() drops the KV cache from here on
+            llama.eval(tokens[current:prefix_len])
+            self._states.put(tuple(tokens[:prefix_len]), llama.save_state())
+        return current
 
     def _system_prefix_len(self, system: Sequence[Message], tools: Sequence[Tool]) -> int:
         """Tokens the rendered prompt shares whatever the user says next.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from llama_cpp import LlamaState
+from llama_cpp import Llama, LlamaState
 
 
 class PrefixStateCache:
@@ -25,11 +25,17 @@ class PrefixStateCache:
     def __len__(self) -> int:
         return len(self._states)
 
-    def get(self, prefix: tuple[int, ...]) -> LlamaState | None:
-        state = self._states.get(prefix)
-        if state is not None:
-            self._states.move_to_end(prefix)
-        return state
+    def longest_match(self, tokens: list[int]) -> tuple[int, LlamaState | None]:
+        """The snapshot sharing the most leading tokens with `tokens`, and how many."""
+        best_len, best_key = 0, None
+        for key in self._states:
+            shared = Llama.longest_token_prefix(key, tokens)
+            if shared > best_len:
+                best_len, best_key = shared, key
+        if best_key is None:
+            return 0, None
+        self._states.move_to_end(best_key)
+        return min(best_len, len(best_key)), self._states[best_key]
 
     def put(self, prefix: tuple[int, ...], state: LlamaState, *, pinned: bool = False) -> None:
         """Store a snapshot; pinned ones (the default persona) are never evicted."""

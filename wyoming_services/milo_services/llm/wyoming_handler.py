@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
+import re
 from typing import Any, ClassVar
 import uuid
 
@@ -66,6 +67,19 @@ def build_info(model_path: Path, model_id: str, model_name: str) -> Info:
         supports_handled_streaming=True,
     )
     return Info(handle=[program])
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*(?=\s|$)")
+
+
+def complete_sentences(text: str) -> str:
+    """Cut an answer that hit the token limit back to its last full sentence.
+
+    The streamed chunks already went out, but `handled` is what Home Assistant
+    speaks, and a sentence broken off mid-word sounds like a crash.
+    """
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].strip() if ends else text
 
 
 class LlmEventHandler(ServiceHandler):
@@ -135,6 +149,8 @@ class LlmEventHandler(ServiceHandler):
                     await self.write_event(HandledChunk(text=piece).event())
             assert completion.result is not None
             text = "".join(pieces).strip()
+            if completion.result.finish_reason == "length":
+                text = complete_sentences(text)
             turns = [m for m in completion.result.messages if m["role"] != "system"]
             self._memory.remember(conversation_id, [*turns, {"role": "assistant", "content": text}])
             await self.write_event(Handled(text=text, context=context).event())
