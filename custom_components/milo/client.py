@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 
 from .const import CHAT_TIMEOUT, CONNECT_TIMEOUT, LOGGER
 
@@ -140,7 +141,7 @@ async def _sse_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, A
     while True:
         try:
             raw = await resp.content.readline()
-        except ValueError as err:  # aiohttp: line longer than its buffer limit
+        except (ValueError, LineTooLong) as err:  # longer than aiohttp's line buffer
             raise LLMResponseError("stream line too long") from err
         if not raw:
             break

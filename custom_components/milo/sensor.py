@@ -27,6 +27,9 @@ from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry
 from .surf import Rating, SpotForecast
 
+# The coordinator does the fetching; entities only read its data.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class SurfSensorDescription(SensorEntityDescription):

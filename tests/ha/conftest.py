@@ -56,7 +56,7 @@ class FakeCloud:
     """State of the local server: what it answers and what it was asked."""
 
     url: str = ""
-    models: list[str] = field(default_factory=lambda: [MODEL])
+    models: list[str] | None = field(default_factory=lambda: [MODEL])
     api_key: str | None = None
     script: list[Reply] = field(default_factory=list)
     default: Reply | None = None
@@ -138,6 +138,8 @@ def _app(cloud: FakeCloud) -> web.Application:
             return web.json_response({"error": "bad key"}, status=401)
         if cloud.models_status != 200:
             return web.Response(status=cloud.models_status, text="nope")
+        if cloud.models is None:
+            return web.json_response({"object": "list"})
         return web.json_response(
             {"object": "list", "data": [{"id": m, "object": "model"} for m in cloud.models]}
         )

@@ -483,3 +483,51 @@ async def test_head_tools_without_the_entities(
     assert speech(await ask(hass, "look at me")) == "My neck is stuck."
     results = tool_messages(cloud.chat_requests()[1])
     assert all("has no" in r["content"] for r in results)
+
+
+async def test_head_uses_the_gesture_action_and_falls_back_for_look_at(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, milo_satellite: dict
+) -> None:
+    """The gesture action when the satellite has one; the numbers when look_at is missing."""
+    hass.services.async_remove("esphome", "milo_look_at")
+    gestures = async_mock_service(hass, "esphome", "milo_gesture")
+    await setup_entry(subentries=[agent_subentry(satellite_device=milo_satellite["device_id"])])
+    cloud.reply(tool_calls=[("shake_head", {}), ("look_at", {"pan": -30, "tilt": -60})])
+    cloud.reply("No.")
+    assert speech(await ask(hass, "do you want to vacuum?")) == "No."
+    assert [c.data for c in gestures] == [{"name": "shake"}]
+    assert sorted((c.data["entity_id"], c.data["value"]) for c in milo_satellite["set_value"]) == [
+        ("number.milo_head_pan", -30.0),
+        ("number.milo_head_tilt", -45.0),
+    ]
+
+
+async def test_satellite_device_removed(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, milo_satellite: dict
+) -> None:
+    """A satellite device that was deleted is handled like one without entities."""
+    await setup_entry(subentries=[agent_subentry(satellite_device=milo_satellite["device_id"])])
+    dr.async_get(hass).async_remove_device(milo_satellite["device_id"])
+    cloud.reply(tool_calls=[("nod", {})])
+    cloud.reply("Can't.")
+    assert speech(await ask(hass, "nod if you can hear me")) == "Can't."
+    [tool] = tool_messages(cloud.chat_requests()[1])
+    assert "has no number.head_tilt" in tool["content"]
+
+
+async def test_broken_instructions_template(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A broken template in the extra instructions is reported, not raised."""
+    await setup_entry(subentries=[agent_subentry(prompt="{{ broken")])
+    result = await ask(hass, "hello")
+    assert result.response.response_type is intent.IntentResponseType.ERROR
+    assert cloud.chat_requests() == []
+
+
+async def test_agent_speaks_any_language(hass: HomeAssistant, setup_entry) -> None:
+    """The model decides the languages."""
+    await setup_entry()
+    agent = conversation.async_get_agent_info(hass, AGENT)
+    assert agent is not None
+    assert agent.supports_streaming

@@ -1,0 +1,40 @@
+"""Every translation key the code uses exists in translations/en.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+
+INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "milo"
+STRINGS = json.loads((INTEGRATION / "translations" / "en.json").read_text())
+SOURCES = "\n".join(p.read_text() for p in INTEGRATION.glob("*.py"))
+
+
+def test_exception_keys_exist() -> None:
+    """Every translated exception has a message."""
+    used = set(re.findall(r'translation_domain=DOMAIN,\s*translation_key="(\w+)"', SOURCES))
+    assert {"surf_unavailable", "unknown_spot", "cannot_connect"} <= used
+    assert used <= set(STRINGS["exceptions"])
+    assert "surf_api_unavailable" in STRINGS["issues"]
+
+
+def test_flow_errors_exist() -> None:
+    """Every form error the flows return is translated for its flow."""
+    used = set(re.findall(r'(?:"base"|CONF_\w+): "(\w+)"', SOURCES))
+    used |= set(re.findall(r'errors\[CONF_\w+\] = "(\w+)"', SOURCES))
+    assert {"cannot_connect", "invalid_auth", "no_models", "spot_exists"} <= used
+    known = set(STRINGS["config"]["error"])
+    for subentry in STRINGS["config_subentries"].values():
+        known |= set(subentry.get("error", {}))
+    assert used <= known
+
+
+def test_entities_and_services_are_translated() -> None:
+    """Sensor keys and the action's fields have names."""
+    keys = set(re.findall(r'translation_key="(\w+)",\n', SOURCES)) - set(STRINGS["exceptions"])
+    assert keys == set(STRINGS["entity"]["sensor"])
+    services = (INTEGRATION / "services.yaml").read_text()
+    for field in ("config_entry_id", "spot", "day"):
+        assert f"{field}:" in services
+        assert field in STRINGS["services"]["surf_report"]["fields"]
