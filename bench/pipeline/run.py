@@ -67,17 +67,13 @@ async def _bench(rounds: int, run_dir: Path) -> dict[str, object]:
         by_text = {s.request.text: s for s in spoken}
         # One warm-up request per pipeline: first-use costs are not what a user waits for.
         for name in PIPELINES:
-            pipeline = await stack.use_pipeline(name)
-            await play_request(
-                stack.hass, stack.satellite, pipeline, by_text[DEMO_REQUESTS[3].text]
-            )
+            await stack.use_pipeline(name)
+            await play_request(stack, by_text[DEMO_REQUESTS[3].text])
         for index, request in enumerate(requests):
             order = PIPELINES if index % 2 == 0 else PIPELINES[::-1]
             for name in order:
-                pipeline = await stack.use_pipeline(name)
-                result = await play_request(
-                    stack.hass, stack.satellite, pipeline, by_text[request.text]
-                )
+                await stack.use_pipeline(name)
+                result = await play_request(stack, by_text[request.text])
                 sample = {
                     "pipeline": name,
                     "kind": request.kind,

@@ -8,6 +8,8 @@ satellite's microphone (WAV files), speaker (WAV files) and servos (simulated).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+import contextlib
 from pathlib import Path
 import sys
 
@@ -21,9 +23,31 @@ from milo_demo.scenario import DEMO_REQUESTS  # noqa: E402
 from milo_demo.stack import StackOptions  # noqa: E402
 
 
+@contextlib.contextmanager
+def loopback_sockets() -> Iterator[None]:
+    """Allow loopback and unix sockets (pytest-homeassistant-custom-component blocks all).
+
+    The processes under test talk over loopback TCP, and so must the test to reach them;
+    anything else stays blocked, which also checks that the demo needs no network.
+    """
+    try:
+        import pytest_socket
+    except ImportError:
+        yield
+        return
+    pytest_socket.enable_socket()
+    pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
+    try:
+        yield
+    finally:
+        pytest_socket.socket_allow_hosts(["127.0.0.1"])
+        pytest_socket.disable_socket(allow_unix_socket=True)
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """Run the demo scenario headless on free ports; stages fail with their log named."""
     run_dir = tmp_path_factory.mktemp("e2e")
     options = StackOptions(repo=REPO, run_dir=run_dir, default_ports=False)
-    return asyncio.run(run_demo(options, DEMO_REQUESTS))
+    with loopback_sockets():
+        return asyncio.run(run_demo(options, DEMO_REQUESTS))

@@ -6,6 +6,7 @@ import re
 import socket
 import wave
 
+from conftest import loopback_sockets
 from milo_demo.playback import RequestResult
 from milo_demo.run import DemoRun
 
@@ -84,5 +85,5 @@ def test_the_head_turned_toward_the_face(demo_run: DemoRun) -> None:
 def test_nothing_left_running(demo_run: DemoRun) -> None:
     assert demo_run.leftovers == []
     port = int(demo_run.info["url"].rsplit(":", 1)[1])
-    with socket.socket() as sock:
+    with loopback_sockets(), socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "HA's port still answers"
