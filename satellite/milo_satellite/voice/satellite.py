@@ -161,23 +161,28 @@ class VoiceSatellite:
 
     def set_wake_word(self, wake_word: str) -> None:
         """Switch models (or to name mode); ValueError if unknown or not configured."""
+        if wake_word == NAME_MODE and not self.settings.stt_uri:
+            raise ValueError("name mode ('milo') needs voice.stt_uri (a Wyoming STT)")
+        if wake_word != NAME_MODE and wake_word not in self.models:
+            raise ValueError(f"unknown wake word {wake_word!r}; known: {self.wake_word_options()}")
+        self._close_name_spotter()
         if wake_word == NAME_MODE:
-            if not self.settings.stt_uri:
-                raise ValueError("name mode ('milo') needs voice.stt_uri (a Wyoming STT)")
             self._name_spotter = NameSpotter(
                 self.settings.stt_uri,
                 self._on_name,
                 names=self.settings.names,
                 language=self.settings.language,
             )
-        elif wake_word in self.models:
-            self._detector(wake_word).reset()
-            self._name_spotter = None
         else:
-            raise ValueError(f"unknown wake word {wake_word!r}; known: {self.wake_word_options()}")
+            self._detector(wake_word).reset()
         self.wake_word = wake_word
         _LOGGER.info("Wake word: %s", wake_word)
         self._changed()
+
+    def _close_name_spotter(self) -> None:
+        if self._name_spotter is not None:
+            self._name_spotter.close()
+            self._name_spotter = None
 
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
@@ -199,6 +204,7 @@ class VoiceSatellite:
             *(t for t in [self._mic_task, *self._tasks] if t is not None), return_exceptions=True
         )
         self.player.stop()
+        self._close_name_spotter()
 
     def stop_speaking(self) -> None:
         """The stop word: cut the answer, announcement or timer alarm short."""

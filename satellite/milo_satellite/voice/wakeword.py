@@ -119,9 +119,10 @@ class NameSpotter:
     """VAD-cut utterances, transcribed by Wyoming STT, matched against the names."""
 
     FRAME = 320  # 10 ms at 16 kHz, what the VAD takes
-    PREROLL_FRAMES = 30
+    PREROLL_FRAMES = 100  # the VAD notices speech late: short words like "Milo," need it
     END_SILENCE_FRAMES = 60
     MAX_FRAMES = 600  # 6 s: "Milo, what's the surf like at Portrush tomorrow?"
+    MAX_PENDING = 2
 
     def __init__(
         self,
@@ -144,7 +145,8 @@ class NameSpotter:
         self._frames: list[bytes] = []
         self._speech = False
         self._silence = 0
-        self._busy: asyncio.Task[None] | None = None
+        self._pending_utterances: list[bytes] = []
+        self._worker: asyncio.Task[None] | None = None
 
     def reset(self) -> None:
         self._vad.reset()
@@ -166,22 +168,29 @@ class NameSpotter:
             return
         self._silence = 0 if is_speech else self._silence + 1
         if self._silence >= self.END_SILENCE_FRAMES or len(self._frames) >= self.MAX_FRAMES:
-            utterance = b"".join(self._frames)
+            self._pending_utterances.append(b"".join(self._frames))
+            # A slow STT must not make Milo deaf to its name: keep the newest few.
+            del self._pending_utterances[: -self.MAX_PENDING]
             self._frames, self._speech = [], False
-            if self._busy is None or self._busy.done():
-                self._busy = asyncio.get_running_loop().create_task(self._check(utterance))
-            else:
-                _LOGGER.debug("Still transcribing the last utterance; skipped one")
+            if self._worker is None or self._worker.done():
+                self._worker = asyncio.get_running_loop().create_task(self._transcribe_all())
 
-    async def _check(self, utterance: bytes) -> None:
-        try:
-            text = await transcribe(self.stt_uri, utterance, self.language)
-        except (OSError, TimeoutError, ValueError) as err:
-            _LOGGER.warning("Name mode: speech-to-text at %s failed: %s", self.stt_uri, err)
-            return
-        _LOGGER.debug("Name mode heard: %r", text)
-        if mentions_name(text, self.names, self.threshold):
-            self.on_detect(utterance, text)
+    async def _transcribe_all(self) -> None:
+        while self._pending_utterances:
+            utterance = self._pending_utterances.pop(0)
+            try:
+                text = await transcribe(self.stt_uri, utterance, self.language)
+            except (OSError, TimeoutError, ValueError) as err:
+                _LOGGER.warning("Name mode: speech-to-text at %s failed: %s", self.stt_uri, err)
+                continue
+            _LOGGER.debug("Name mode heard: %r", text)
+            if mentions_name(text, self.names, self.threshold):
+                self._pending_utterances.clear()
+                self.on_detect(utterance, text)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
 
 
 async def transcribe(uri: str, pcm: bytes, language: str) -> str:
