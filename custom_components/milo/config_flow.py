@@ -217,7 +217,7 @@ class MiloConfigFlow(ConfigFlow, domain=DOMAIN):
                 *(
                     ConfigSubentryData(
                         subentry_type=SUBENTRY_SURF_SPOT,
-                        title=spot[CONF_NAME],
+                        title=str(spot[CONF_NAME]),
                         data={k: v for k, v in spot.items() if k != CONF_NAME},
                         unique_id=None,
                     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 import json
-from typing import Any, Literal, override
+from typing import Any, Literal, TypeAlias, override
 
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
@@ -413,7 +413,7 @@ def _to_message(content: conversation.Content) -> dict[str, Any]:
     return {"role": content.role, "content": content.content}
 
 
-_Delta = conversation.AssistantContentDeltaDict | conversation.ToolResultContentDeltaDict
+_Delta: TypeAlias = conversation.AssistantContentDeltaDict | conversation.ToolResultContentDeltaDict
 
 
 async def _to_deltas(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
@@ -12,6 +14,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.util.json import JsonValueType
 import probatio
 
 from .const import ATTR_CONFIG_ENTRY_ID, ATTR_DAY, ATTR_SPOT, DAYS, DOMAIN, SERVICE_SURF_REPORT
@@ -62,4 +65,4 @@ async def _async_surf_report(call: ServiceCall) -> ServiceResponse:
     if coordinator is None:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_spots")
     reports = await coordinator.async_reports(call.data.get(ATTR_SPOT), call.data[ATTR_DAY])
-    return {"summary": describe_days(reports), "spots": reports}
+    return {"summary": describe_days(reports), "spots": cast(list[JsonValueType], reports)}

@@ -7,6 +7,7 @@ device control) with Milo's tools, so HA's chat log runs every tool call the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, override
 
@@ -192,7 +193,7 @@ class MiloAPI(llm.API):
         """Return Milo's tools plus those of the chosen HA APIs."""
         tools = milo_tools(self.hass, self._context)
         prompt_parts = []
-        serializer = llm.selector_serializer
+        serializer: Callable[[Any], Any] = llm.selector_serializer
         if self._hass_api_ids:
             hass_api = await llm.async_get_api(self.hass, self._hass_api_ids, llm_context)
             prompt_parts.append(hass_api.api_prompt)

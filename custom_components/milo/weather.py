@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -34,9 +34,10 @@ async def async_weather_report(hass: HomeAssistant, entity_id: str, day: str) ->
             return_response=True,
         )
     except HomeAssistantError:
-        forecast: list[dict[str, Any]] = []  # no daily forecast support: "now" still works
-    else:
-        forecast = (response or {}).get(entity_id, {}).get("forecast") or []  # type: ignore[union-attr]
+        response = None  # no daily forecast support: "now" still works
+    forecast: list[dict[str, Any]] = []
+    if isinstance(response, dict) and isinstance(result := response.get(entity_id), dict):
+        forecast = cast(list[dict[str, Any]], result.get("forecast") or [])
 
     attrs = state.attributes
     report: dict[str, Any] = {
