@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from homeassistant.const import CONF_API_KEY, CONF_MODEL, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .client import LLMAuthError, LLMError, OpenAICompatibleClient
-from .const import DOMAIN, SUBENTRY_SURF_SPOT
+from .const import DOMAIN, LOGGER, SUBENTRY_SURF_SPOT
 from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry, MiloData
 from .services import async_setup_services
@@ -37,11 +37,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
             translation_domain=DOMAIN, translation_key="invalid_auth"
         ) from err
     except LLMError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"url": entry.data[CONF_URL], "error": str(err)},
-        ) from err
+        # Load anyway: surf, weather, the easter eggs and HA's intents work without the
+        # model, and every other answer says the brain is offline until it is back.
+        LOGGER.warning(
+            "Cannot reach the chat server at %s (%s); Milo answers from its fast path until "
+            "it is back",
+            entry.data[CONF_URL],
+            err,
+        )
 
     surf = None
     if any(s.subentry_type == SUBENTRY_SURF_SPOT for s in entry.subentries.values()):

@@ -165,7 +165,10 @@ class MiloConfigFlow(ConfigFlow, domain=DOMAIN):
         props = discovery_info.properties
         port = props.get("http_port") or discovery_info.port
         path = props.get("path") or "/v1"
-        self._url = f"http://{discovery_info.host}:{port}{path}".rstrip("/")
+        host = discovery_info.host
+        if discovery_info.ip_address.version == 6:
+            host = f"[{host}]"
+        self._url = f"http://{host}:{port}{path}".rstrip("/")
         await self.async_set_unique_id(discovery_info.name)
         self._abort_if_unique_id_configured(updates={CONF_URL: self._url})
         self._async_abort_entries_match({CONF_URL: self._url})

@@ -300,3 +300,20 @@ async def test_add_and_reconfigure_surf_spot(hass: HomeAssistant, setup_entry) -
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], changed)
     assert result["reason"] == "reconfigure_successful"
     assert entry.subentries[subentry.subentry_id].data["cross_offshore"] == []
+
+
+async def test_zeroconf_ipv6_url(hass: HomeAssistant) -> None:
+    """An IPv6 announcement becomes a bracketed URL."""
+    info = ZeroconfServiceInfo(
+        ip_address=ip_address("fd00::5"),
+        ip_addresses=[ip_address("fd00::5")],
+        hostname="milo-pi.local.",
+        name="v6._milo-llm._tcp.local.",
+        port=10501,
+        type="_milo-llm._tcp.local.",
+        properties={},
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
+    )
+    assert result["description_placeholders"] == {"url": "http://[fd00::5]:10501/v1"}

@@ -14,7 +14,7 @@ SOURCES = "\n".join(p.read_text() for p in INTEGRATION.glob("*.py"))
 def test_exception_keys_exist() -> None:
     """Every translated exception has a message."""
     used = set(re.findall(r'translation_domain=DOMAIN,\s*translation_key="(\w+)"', SOURCES))
-    assert {"surf_unavailable", "unknown_spot", "cannot_connect"} <= used
+    assert {"surf_unavailable", "unknown_spot", "invalid_auth"} <= used
     assert used <= set(STRINGS["exceptions"])
     assert "surf_api_unavailable" in STRINGS["issues"]
 
