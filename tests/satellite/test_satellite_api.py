@@ -28,6 +28,11 @@ from aioesphomeapi import (
 from aioesphomeapi.core import EncryptionPlaintextAPIError
 import pytest
 from satellite_helpers import JPEG, Milo, eventually, make_milo
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncZeroconf
+
+from milo_satellite.api import DeviceIdentity
+from milo_satellite.api.zeroconf import SERVICE_TYPE, ZeroconfAnnouncer
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 EXPECTED_ENTITIES = {
@@ -300,3 +305,27 @@ async def test_key_for_a_plaintext_device_is_refused(milo: Milo) -> None:
     cli = APIClient("127.0.0.1", milo.server.port, None, noise_psk=KEY)
     with pytest.raises((EncryptionPlaintextAPIError, APIConnectionError)):
         await cli.connect(login=True)
+
+
+async def test_zeroconf_announcement() -> None:
+    """HA's ESPHome discovery reads the MAC, name and encryption from these properties."""
+    announcer = ZeroconfAnnouncer(
+        DeviceIdentity(name="milo-zc", mac="02:00:00:00:00:09", friendly_name="Milo ZC"),
+        6053,
+        encrypted=True,
+        host="127.0.0.1",
+    )
+    await announcer.start()
+    browser = AsyncZeroconf(ip_version=IPVersion.V4Only)
+    try:
+        info = await browser.async_get_service_info(
+            SERVICE_TYPE, f"milo-zc.{SERVICE_TYPE}", timeout=5000
+        )
+    finally:
+        await browser.async_close()
+        await announcer.stop()
+    assert info is not None
+    assert info.port == 6053
+    assert info.properties[b"mac"] == b"020000000009"
+    assert info.properties[b"friendly_name"] == b"Milo ZC"
+    assert info.properties[b"api_encryption"] == b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"

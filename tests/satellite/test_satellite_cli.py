@@ -158,3 +158,14 @@ def test_bad_config_is_refused_clearly(
     config.write_text(yaml_text)
     with pytest.raises(ConfigError, match=message):
         load_config(["--config", str(config), *flags])
+
+
+def test_example_config_is_valid() -> None:
+    """satellite/config.example.yaml loads, and its head section is a valid HeadConfig."""
+    from milo_satellite.head import HeadConfig
+
+    example = Path(__file__).parents[2] / "satellite" / "config.example.yaml"
+    loaded = load_config(["--config", str(example)])
+    assert loaded.voice.wake_word == "okay_nabu"
+    assert loaded.audio.snd_rate == 22050
+    assert HeadConfig.from_dict(loaded.head).servos.backend == "pca9685"

@@ -71,7 +71,10 @@ class TTSServer:
 @pytest.fixture
 async def tts(speech: Speech) -> AsyncIterator[TTSServer]:
     """HA's TTS/media proxy: the answer as WAV (the format we ask for) and as FLAC/MP3."""
+    garbage = speech.answer_wav.with_name("garbage.wav")
+    garbage.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 64)
     files = {
+        "garbage.wav": garbage,
         "answer.wav": speech.answer_wav,
         "answer.flac": speech.answer_wav.with_suffix(".flac"),
         "answer.mp3": speech.answer_wav.with_suffix(".mp3"),
@@ -329,3 +332,19 @@ async def test_thinking_sound(tmp_path: Path, speech: Speech) -> None:
         await client.disconnect()
         await milo.voice.stop()
         await milo.server.stop()
+
+
+@pytest.mark.parametrize("name", ["garbage.wav", "missing.wav"])
+async def test_bad_media_fails_cleanly(
+    milo: Milo, client: APIClient, tts: TTSServer, name: str
+) -> None:
+    """Garbage audio or a 404 is reported as a failed announcement; Milo carries on."""
+    result = await client.send_voice_assistant_announcement_await_response(
+        f"{tts.base}/{name}", 30, "broken"
+    )
+    assert not result.success
+    assert milo.voice.phase is Phase.IDLE
+    result = await client.send_voice_assistant_announcement_await_response(
+        f"{tts.base}/answer.wav", 30, "fine"
+    )
+    assert result.success

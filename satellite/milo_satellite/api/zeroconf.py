@@ -35,7 +35,6 @@ class ZeroconfAnnouncer:
             "mac": identity.mac.replace(":", "").lower(),
             "platform": "linux",
             "board": identity.model,
-            "network": "wifi",
             "friendly_name": identity.friendly_name or identity.name,
             "project_name": identity.project_name or f"{identity.manufacturer}.{identity.model}",
             "project_version": identity.project_version,
