@@ -9,10 +9,12 @@ import re
 import sys
 import time
 
+import aiohttp
 from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.milo import persona
+from custom_components.milo.client import OpenAICompatibleClient
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
 from .test_conversation import ask, speech
@@ -65,35 +67,28 @@ async def milo_llm(
 async def test_round_trips_with_the_real_milo_llm(
     hass: HomeAssistant, portrush: None, make_entry, cloud: FakeCloud, milo_llm: str
 ) -> None:
-    """Set up against milo-llm, chat, and let it word a fast-path surf report."""
-    entry = make_entry(subentries=[agent_subentry(llm_hass_api=[]), *spot_subentries()])
-    hass.config_entries.async_update_entry(
-        entry, data={**entry.data, "url": milo_llm, "model": "placeholder"}
-    )
+    """Set up against milo-llm, chat (Assist API tools in the request), word a surf report."""
+    entry = make_entry(subentries=[agent_subentry(), *spot_subentries()])
     # The model id comes from the server, as the config flow would pick it.
     models = await entry_models(milo_llm)
-    hass.config_entries.async_update_entry(entry, data={**entry.data, "model": models[0]})
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "url": milo_llm, "model": models[0]}
+    )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
     chat = await ask(hass, "Hi Milo, how are you today?")
     answer = speech(chat)
-    print("REAL1", answer)
     assert answer
     assert persona.OFFLINE_SENTENCE not in answer
 
     surf = await ask(hass, "How's the surf at East Strand today?", chat.conversation_id)
     answer = speech(surf)
-    print("REAL2", answer)
     assert answer
     assert persona.OFFLINE_SENTENCE not in answer
 
 
 async def entry_models(base_url: str) -> list[str]:
     """Ask the server for its models with the integration's own client."""
-    import aiohttp
-
-    from custom_components.milo.client import OpenAICompatibleClient
-
     async with aiohttp.ClientSession() as session:
         return await OpenAICompatibleClient(session, base_url, None).async_list_models()
