@@ -187,3 +187,17 @@ async def test_a_prompt_that_can_never_fit(engine: ChatEngine) -> None:
     assert engine.stats.failed == 1
     text, _result = await run(engine, persona_request("Hello"))
     assert text
+
+
+async def test_leaving_during_a_long_prompt_frees_the_model(engine: ChatEngine) -> None:
+    """The client goes away while its prompt is still being processed: no token is generated."""
+    story = " ".join(f"Wave number {index} was tall and green." for index in range(90))
+    request = persona_request(f"Remember this: {story} Now, which wave was the tallest?")
+    async with engine.chat(request) as completion:
+        await asyncio.sleep(0.2)  # well inside the ~900-token prompt
+    await engine.wait_idle()
+    assert completion.result is not None
+    assert completion.result.finish_reason == "cancelled"
+    assert completion.result.completion_tokens == 0
+    text, _result = await run(engine, persona_request("Hello again"))
+    assert text

@@ -81,8 +81,11 @@ async def test_transcript_is_answered_streaming(wyoming_port: int) -> None:
     assert chunks
     assert all(HandledChunk.is_type(chunk.type) for chunk in chunks)
     text = Handled.from_event(handled).text
-    assert text == "".join(HandledChunk.from_event(c).text for c in chunks).strip()
-    assert_english(text)
+    streamed = "".join(HandledChunk.from_event(c).text for c in chunks).strip()
+    assert_english(streamed)
+    # The same answer; cut back to a full sentence if it hit the token limit.
+    assert text
+    assert streamed.startswith(text)
     # A new conversation gets an id the client can send back to continue it.
     conversation_id = HandledStart.from_event(start).context["conversation_id"]
     assert conversation_id

@@ -26,6 +26,8 @@ DEFAULT_TEMPERATURE = 0.6
 REPLY_RESERVE_TOKENS = 128
 """Room always kept free for the answer when a request sets no `max_tokens`."""
 PREFIX_CACHE_SIZE = 8
+PROMPT_SLICE_TOKENS = 256
+"""Prompt tokens evaluated between two checks for a client that went away."""
 
 
 class ContextOverflowError(ValueError):
@@ -120,7 +122,12 @@ class ChatModel:
         started = time.perf_counter()
         messages, tokens, stop = self._fit(request)
         system = [m for m in messages if m["role"] in ("system", "developer")]
-        cached = self._restore_prefix(tokens, self._system_prefix_len(system, request.tools))
+        cached = self._restore_prefix(
+            tokens, self._system_prefix_len(system, request.tools), cancelled
+        )
+        # All but the last prompt token; create_completion finds them cached.
+        if not self._process(tokens, len(tokens) - 1, cancelled):
+            return GenerationResult("cancelled", len(tokens), 0, cached, messages)
 
         max_tokens = request.max_tokens or self.n_ctx - len(tokens)
         completion = cast(
@@ -185,7 +192,9 @@ class ChatModel:
             _LOGGER.debug("Trimmed conversation to %d turns (%d tokens)", len(turns), len(tokens))
         return messages, tokens, rendered.stop
 
-    def _restore_prefix(self, tokens: list[int], prefix_len: int) -> int:
+    def _restore_prefix(
+        self, tokens: list[int], prefix_len: int, cancelled: threading.Event
+    ) -> int:
         """Put the system prompt's KV state in place; returns prompt tokens already cached.
 
         Uses whichever is longer: what the KV cache holds from the last request,
@@ -204,11 +213,27 @@ class ChatModel:
         if state is not None and saved_len > current:
             llama.load_state(state)
             current = saved_len
-        if current < prefix_len:
-            llama.n_tokens = current  # eval() drops the KV cache from here on
-            llama.eval(tokens[current:prefix_len])
+        if self._process(tokens, prefix_len, cancelled):
             self._states.put(tuple(tokens[:prefix_len]), llama.save_state())
         return current
+
+    def _process(self, tokens: list[int], end: int, cancelled: threading.Event) -> bool:
+        """Evaluate `tokens[:end]` after what the KV cache already holds, slice by slice.
+
+        Long prompts take seconds on a small CPU; checking between slices lets a
+        client that went away free the model before its first token. False if
+        cancelled.
+        """
+        llama = self._llama
+        done = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens[:end])
+        llama.n_tokens = done  # eval() drops any KV cache entries after this point
+        while done < end:
+            if cancelled.is_set():
+                return False
+            stop = min(done + PROMPT_SLICE_TOKENS, end)
+            llama.eval(tokens[done:stop])
+            done = stop
+        return True
 
     def _system_prefix_len(self, system: Sequence[Message], tools: Sequence[Tool]) -> int:
         """Tokens the rendered prompt shares whatever the user says next.
