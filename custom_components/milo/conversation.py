@@ -155,17 +155,22 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         if response is None:
             return False
-        self._say(chat_log, response.speech.get("plain", {}).get("speech", ""))
+        speech = response.speech.get("plain", {}).get("speech") or "Done."
+        await self._async_say(chat_log, speech)
         return True
 
     @staticmethod
     def _spots(context: ToolContext) -> list[Any]:
         return list(context.coordinator.spots.values()) if context.coordinator else []
 
-    def _say(self, chat_log: conversation.ChatLog, text: str) -> None:
-        chat_log.async_add_assistant_content_without_tools(
-            conversation.AssistantContent(agent_id=self.entity_id, content=text)
-        )
+    async def _async_say(self, chat_log: conversation.ChatLog, text: str) -> None:
+        """Add a line of our own, through the delta stream so streaming TTS speaks it too."""
+
+        async def line() -> AsyncGenerator[_Delta]:
+            yield {"role": "assistant", "content": text}
+
+        async for _content in chat_log.async_add_delta_content_stream(self.entity_id, line()):
+            pass
 
     async def _async_fast_path(
         self,
@@ -176,10 +181,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
     ) -> None:
         """Answer surf, weather and the easter eggs without trusting the model with tools."""
         if fast.kind == "milk":
-            self._say(chat_log, persona.milk_line())
+            await self._async_say(chat_log, persona.milk_line())
             return
         if fast.kind == "troggs":
-            self._say(chat_log, persona.troggs_line())
+            await self._async_say(chat_log, persona.troggs_line())
             return
         args: dict[str, Any] = {"day": fast.day}
         if fast.kind == "surf":
@@ -259,10 +264,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
             await self._async_stream_round(chat_log, messages, tools=None, facts=facts)
         except LLMError as err:
             self._note_llm_error(err)
-            self._say(chat_log, persona.offline_answer(facts.fallback))
+            await self._async_say(chat_log, persona.offline_answer(facts.fallback))
             return
         if not self._answered(chat_log):
-            self._say(chat_log, facts.fallback)
+            await self._async_say(chat_log, facts.fallback)
 
     async def _async_run_model(self, chat_log: conversation.ChatLog) -> None:
         """Let the model answer, running its tool calls for a bounded number of rounds."""
@@ -278,14 +283,14 @@ class MiloConversationEntity(conversation.ConversationEntity):
                     break
             else:
                 LOGGER.debug("Tool loop limit of %s rounds reached", MAX_TOOL_ROUNDS)
-                self._say(chat_log, persona.LOOP_LIMIT_LINE)
+                await self._async_say(chat_log, persona.LOOP_LIMIT_LINE)
                 return
         except LLMError as err:
             self._note_llm_error(err)
-            self._say(chat_log, persona.offline_answer())
+            await self._async_say(chat_log, persona.offline_answer())
             return
         if not self._answered(chat_log):
-            self._say(chat_log, persona.offline_answer())
+            await self._async_say(chat_log, persona.offline_answer())
 
     async def _async_stream_round(
         self,

@@ -216,6 +216,26 @@ async def test_llm_down_gives_an_in_character_answer(
     assert answer.count(persona.OFFLINE_SENTENCE) == 1
 
 
+async def test_fallback_lines_reach_streaming_tts(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Milo's own lines go through the chat log's delta stream, like the model's text."""
+    await setup_entry()
+    cloud.reply(status=503)
+    deltas: list[dict] = []
+    with (
+        chat_session.async_get_chat_session(hass) as session,
+        conversation.async_get_chat_log(
+            hass, session, chat_log_delta_listener=lambda _log, delta: deltas.append(delta)
+        ),
+    ):
+        await conversation.async_converse(
+            hass, "tell me a joke", session.conversation_id, Context(), agent_id=AGENT
+        )
+    streamed = "".join(d.get("content") or "" for d in deltas)
+    assert streamed.endswith(persona.OFFLINE_SENTENCE)
+
+
 async def test_rejected_key_starts_reauth(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable, Iterator
+import io
+import math
 import os
 from pathlib import Path
 import socket
@@ -19,6 +21,7 @@ import subprocess
 import time
 import wave
 
+from aiohttp import web
 from homeassistant.components import camera
 from homeassistant.components.assist_satellite import AssistSatelliteEntityFeature
 from homeassistant.components.esphome.const import CONF_NOISE_PSK, DOMAIN as ESPHOME
@@ -28,6 +31,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 REPO = Path(__file__).resolve().parents[2]
 SATELLITE = REPO / ".venv" / "bin" / "milo-satellite"
@@ -48,7 +52,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def satellite(socket_enabled: None, tmp_path: Path) -> Iterator[int]:
-    """`milo-satellite --simulate` on a free port; yields the port."""
+    """`milo-satellite --simulate` on a free port; yields the port. Sound: tmp_path/sound."""
     mic = tmp_path / "silence.wav"
     with wave.open(str(mic), "wb") as wav:
         wav.setnchannels(1)
@@ -239,3 +243,54 @@ async def test_service_calls_reach_the_satellite(
     # An action the head refuses reports why.
     with pytest.raises(Exception, match="gesture"):
         await hass.services.async_call(ESPHOME, "milo_gesture", {"name": "moonwalk"}, blocking=True)
+
+
+def _tone_wav(seconds: float, rate: int) -> bytes:
+    """A WAV of a 440 Hz tone, stereo 44.1 kHz, as some media server would serve it."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        frames = bytearray()
+        for i in range(int(seconds * rate)):
+            sample = int(8000 * math.sin(2 * math.pi * 440 * i / rate)).to_bytes(
+                2, "little", signed=True
+            )
+            frames += sample * 2
+        wav.writeframes(bytes(frames))
+    return buf.getvalue()
+
+
+async def test_announcement_through_home_assistant(
+    hass: HomeAssistant,
+    milo_entry: MockConfigEntry,
+    aiohttp_client: ClientSessionGenerator,
+    tmp_path: Path,
+) -> None:
+    """assist_satellite.announce: HA converts the media with ffmpeg; Milo plays it."""
+    # HA's HTTP app on a real port, so the satellite can fetch HA's ffmpeg proxy URL.
+    ha_http = await aiohttp_client(hass.http.app)
+    hass.config.internal_url = f"http://127.0.0.1:{ha_http.server.port}"
+    media = web.Application()
+    tone = _tone_wav(1.5, 44100)
+    media.router.add_get("/tone.wav", lambda _r: web.Response(body=tone, content_type="audio/wav"))
+    media_server = await aiohttp_client(media)
+    url = f"http://127.0.0.1:{media_server.server.port}/tone.wav"
+
+    await hass.services.async_call(
+        "assist_satellite",
+        "announce",
+        {
+            "entity_id": "assist_satellite.milo_assist_satellite",
+            "media_id": url,
+            "preannounce": False,
+        },
+        blocking=True,
+    )
+    played = sorted((tmp_path / "sound").glob("*announcement.wav"))
+    assert len(played) == 1
+    with wave.open(str(played[0]), "rb") as wav:
+        # Converted by HA to what the media player asked for: 22.05 kHz mono 16-bit.
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (22050, 1, 2)
+        assert abs(wav.getnframes() / 22050 - 1.5) < 0.1
