@@ -79,6 +79,10 @@ class HomeAssistant:
             )
             self.rest.token = long_lived
             await self._wait_running()
+            # HA 2026 moves `http:` from YAML into storage as a *pending* config and goes
+            # back to the defaults (0.0.0.0:8123) five minutes later unless a user confirms
+            # it works. It does: we are talking to it on loopback. Confirm, as the UI would.
+            await self.ws.call("http/config/promote")
 
     async def _wait_api(self) -> None:
         assert self.rest is not None
