@@ -274,7 +274,11 @@ async def test_announcement_through_home_assistant(
     hass.config.internal_url = f"http://127.0.0.1:{ha_http.server.port}"
     media = web.Application()
     tone = _tone_wav(1.5, 44100)
-    media.router.add_get("/tone.wav", lambda _r: web.Response(body=tone, content_type="audio/wav"))
+
+    async def serve_tone(_request: web.Request) -> web.Response:
+        return web.Response(body=tone, content_type="audio/wav")
+
+    media.router.add_get("/tone.wav", serve_tone)
     media_server = await aiohttp_client(media)
     url = f"http://127.0.0.1:{media_server.server.port}/tone.wav"
 

@@ -38,3 +38,18 @@ def test_entities_and_services_are_translated() -> None:
     for field in ("config_entry_id", "spot", "day"):
         assert f"{field}:" in services
         assert field in STRINGS["services"]["surf_report"]["fields"]
+
+
+def test_manifest_and_hacs_metadata() -> None:
+    """Keys in hassfest's order (domain, name, then sorted); HACS metadata matches."""
+    manifest = json.loads((INTEGRATION / "manifest.json").read_text())
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    assert manifest["zeroconf"] == ["_milo-llm._tcp.local."]
+    assert manifest["config_flow"] is True
+    assert manifest["requirements"] == []
+    hacs = json.loads((INTEGRATION.parents[1] / "hacs.json").read_text())
+    assert hacs["name"] == manifest["name"]
+    assert (INTEGRATION / "brand" / "icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (INTEGRATION / "brand" / "icon@2x.png").exists()
