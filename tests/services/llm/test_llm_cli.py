@@ -88,7 +88,7 @@ async def test_serves_both_protocols_and_stops_cleanly_on_sigterm() -> None:
     http_port = free_port()
     async with milo_llm(
         "--http-host", "127.0.0.1", "--http-port", str(http_port),
-        "--zeroconf", name, "--n-ctx", "512",
+        "--zeroconf", name, "--n-ctx", "512", "--max-tokens", "16",
         env={"MILO_LLM_API_KEY": "k"},  # the key stays out of `ps`
     ) as service:  # fmt: skip
         assert service.http_port == http_port
@@ -134,7 +134,7 @@ async def test_serves_both_protocols_and_stops_cleanly_on_sigterm() -> None:
 
 
 async def test_http_port_zero_turns_http_off() -> None:
-    async with milo_llm("--http-port", "0", "--n-ctx", "512") as service:
+    async with milo_llm("--http-port", "0", "--n-ctx", "512", "--max-tokens", "8") as service:
         assert service.http_port is None
         assert not any("HTTP API" in line for line in service.log)
         async with AsyncTcpClient("127.0.0.1", service.wyoming_port) as client:

@@ -262,9 +262,14 @@ async def test_oversized_body_is_refused(http: ClientSession, http_base: str) ->
         assert (await response.json())["error"]["message"]
 
 
-async def test_prompt_longer_than_the_context(http: ClientSession, http_base: str) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+async def test_prompt_longer_than_the_context(
+    http: ClientSession, http_base: str, stream: bool
+) -> None:
+    """Refused with a status code even when streaming: headers wait for the first token."""
     words = " ".join(["surf"] * 4000)
-    status, reply = await post(http, http_base, {"messages": [{"role": "user", "content": words}]})
+    body = {"messages": [{"role": "user", "content": words}], "stream": stream}
+    status, reply = await post(http, http_base, body)
     assert status == 400
     assert reply["error"]["code"] == "context_length_exceeded"
 
