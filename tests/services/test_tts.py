@@ -205,3 +205,14 @@ async def test_eight_clients_at_once(tts_server: ThreadedServer):
     )
     for text, speech in zip(texts, results, strict=True):
         assert_plausible_speech(speech, text)
+
+
+def test_soft_limit_never_clips_and_leaves_normal_samples_alone():
+    from milo_services.tts.engine import soft_limit
+
+    audio = np.linspace(-3.0, 3.0, 6001, dtype=np.float32)
+    limited = soft_limit(audio)
+    assert np.all(np.abs(limited) <= 1.0)
+    assert np.all(np.diff(limited) >= 0)  # order (the waveform's shape) is kept
+    quiet = np.abs(audio) <= 0.85
+    np.testing.assert_array_equal(limited[quiet], audio[quiet])

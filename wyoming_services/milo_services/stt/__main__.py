@@ -48,7 +48,7 @@ def get_parser() -> argparse.ArgumentParser:
         help="CTranslate2 compute type: int8, int8_float32, float32... (default: the model's)",
     )
     parser.add_argument(
-        "--threads", type=int, default=0, help="CPU threads for inference (default: all cores)"
+        "--threads", type=int, default=0, help="CPU threads for inference (default: 4)"
     )
     parser.add_argument(
         "--hotwords",

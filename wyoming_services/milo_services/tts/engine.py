@@ -34,6 +34,8 @@ MAX_CHUNK_FRAMES = 256
 
 _CALIBRATION_TEXT = "Hello, I am Milo. The surf at Portrush is looking decent today!"
 _MAX_GAIN = 4.0
+_CALIBRATION_PEAK = 0.9
+_LIMITER_KNEE = 0.85
 
 
 def _split_model(model_path: str) -> tuple[bytes, bytes, str] | None:
@@ -59,9 +61,25 @@ def _split_model(model_path: str) -> tuple[bytes, bytes, str] | None:
 
 
 def _session(model: str | bytes) -> onnxruntime.InferenceSession:
-    return onnxruntime.InferenceSession(
-        model, onnxruntime.SessionOptions(), providers=["CPUExecutionProvider"]
-    )
+    options = onnxruntime.SessionOptions()
+    # Idle worker threads of one session would otherwise spin for CPU while the other
+    # session (or another process on a small board) runs: 1.5x slower on two cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def soft_limit(audio: np.ndarray, knee: float = _LIMITER_KNEE) -> np.ndarray:
+    """Leave samples below `knee` alone and bend louder ones smoothly below full scale, so
+    a sentence louder than the calibration one is never hard-clipped."""
+    magnitude = np.abs(audio)
+    loud = magnitude > knee
+    if not loud.any():
+        return audio
+    headroom = 1.0 - knee
+    bent = knee + headroom * np.tanh((magnitude[loud] - knee) / headroom)
+    out = audio.copy()
+    out[loud] = np.sign(audio[loud]) * bent
+    return out
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:
@@ -119,7 +137,7 @@ class PiperEngine:
             yield to_pcm16(audio / peak if peak > 1e-8 else audio)  # Piper's own normalisation
             return
         for audio in self.vocode_chunks(self.latent(feed), feed):
-            yield to_pcm16(audio * self._gain)
+            yield to_pcm16(soft_limit(audio * self._gain))
 
     def latent(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         """The vocoder input for a sentence: (1, channels, frames)."""
@@ -173,7 +191,7 @@ class PiperEngine:
         return {name: value for name, value in feed.items() if name in names}
 
     def _calibrate(self) -> float:
-        """A fixed gain that brings a typical sentence to full scale.
+        """A fixed gain that brings a typical sentence close to full scale.
 
         Piper normalises each finished sentence to its peak; a streamed sentence's peak
         isn't known until its end, so one gain measured at start-up is used instead.
@@ -182,6 +200,6 @@ class PiperEngine:
         for phonemes in self.phonemize(_CALIBRATION_TEXT):
             feed = self.inputs(phonemes, None, None)
             peak = max(peak, float(np.max(np.abs(self.vocode(self.latent(feed), feed)))))
-        gain = min(_MAX_GAIN, 0.95 / peak) if peak > 1e-6 else 1.0
+        gain = min(_MAX_GAIN, _CALIBRATION_PEAK / peak) if peak > 1e-6 else 1.0
         _LOGGER.debug("Voice %s: gain %.2f", self.files.name, gain)
         return gain

@@ -1,0 +1,306 @@
+"""milo-stt/milo-tts against wyoming-faster-whisper/wyoming-piper, measured by wyoming-bench.
+
+Run with .venv-peers (it has wyoming-bench); `bench/services/run` does everything. All four
+servers run during the whole benchmark and are measured in alternating order, round after
+round, so load from anything else on the machine hits them alike. Every figure a goal is
+judged on is a ratio against the peer from this same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+import json
+from pathlib import Path
+import platform
+import socket
+import statistics
+import subprocess
+import time
+from typing import Any
+
+from wyoming.asr import Transcribe
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe
+from wyoming_bench.stt.bench import bench_stt_server
+from wyoming_bench.stt.client import measure_stt_once
+from wyoming_bench.stt.corpus import AudioInput, load_corpus
+from wyoming_bench.tts.bench import bench_server
+from wyoming_bench.tts.client import measure_once
+from wyoming_bench.tts.texts import DEFAULT_TEXTS
+
+REPO = Path(__file__).resolve().parents[2]
+MILO_BIN = REPO / ".venv" / "bin"
+PEERS_BIN = REPO / ".venv-peers" / "bin"
+TIMEOUT = 300.0
+CONCURRENT_CLIENTS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    label: str
+    argv: list[str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = [*self.argv, "--uri", f"tcp://127.0.0.1:{self.port}"]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.label} exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+            try:
+                async with AsyncTcpClient("127.0.0.1", self.port) as client:
+                    await client.write_event(Describe().event())
+                    if await client.read_event() is not None:
+                        return
+            except OSError:
+                await asyncio.sleep(0.3)
+        raise TimeoutError(self.label)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(30)
+
+
+def describe(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "p95": p95,
+    }
+
+
+async def interleaved(
+    servers: list[Server], rounds: int, measure: Callable[[Server, int], Awaitable[list[Any]]]
+) -> dict[str, list[Any]]:
+    """Round-robin the servers, reversing the order every round."""
+    results: dict[str, list[Any]] = {server.label: [] for server in servers}
+    for round_no in range(rounds):
+        order = servers if round_no % 2 == 0 else list(reversed(servers))
+        for server in order:
+            results[server.label] += await measure(server, round_no)
+    return results
+
+
+async def bench_stt(servers: list[Server], corpus: list[AudioInput], rounds: int) -> dict:
+    async def measure(server: Server, round_no: int) -> list[Any]:
+        return await bench_stt_server(
+            "127.0.0.1",
+            server.port,
+            corpus,
+            ["non_streaming"],
+            Transcribe(language="en"),
+            rounds=1,
+            warmup=1 if round_no == 0 else 0,
+            verbose=False,
+            chunk_samples=1024,
+            chunk_delay=0.0,
+            connect_timeout=TIMEOUT,
+            read_timeout=TIMEOUT,
+            trailing_silence=0.5,  # wyoming-bench's default
+        )
+
+    report = {}
+    for label, measurements in (await interleaved(servers, rounds, measure)).items():
+        ok = [m for m in measurements if m.ok]
+        errors = sum(m.sub + m.ins + m.del_ for m in ok)
+        words = sum(m.n_ref_words for m in ok)
+        report[label] = {
+            "failed": len(measurements) - len(ok),
+            "total_s": describe([m.t_end - m.t_sent for m in ok]),
+            "wer": errors / words if words else None,
+            "exact_sentences": sum(m.exact for m in ok) / len(ok) if ok else None,
+        }
+    return report
+
+
+async def bench_tts(servers: list[Server], rounds: int) -> dict:
+    async def measure(server: Server, round_no: int) -> list[Any]:
+        return await bench_server(
+            "127.0.0.1",
+            server.port,
+            list(DEFAULT_TEXTS),
+            ["non_streaming", "streaming"],
+            voice=None,
+            text_format=None,
+            rounds=1,
+            warmup=1 if round_no == 0 else 0,
+            verbose=False,
+            chunk_delay=0.0,
+            connect_timeout=TIMEOUT,
+            read_timeout=TIMEOUT,
+            unique=True,
+        )
+
+    report: dict[str, dict] = {}
+    for label, measurements in (await interleaved(servers, rounds, measure)).items():
+        for mode in ("non_streaming", "streaming"):
+            ok = [m for m in measurements if m.ok and m.mode == mode]
+            report.setdefault(label, {})[mode] = {
+                "failed": sum(1 for m in measurements if m.mode == mode and not m.ok),
+                "first_audio_s": describe([m.ttft_s for m in ok]),
+                "total_s": describe([m.total_s for m in ok]),
+                "audio_s": statistics.fmean(m.audio_duration_s for m in ok),
+            }
+    return report
+
+
+async def concurrency(server: Server, once: Callable[[], Awaitable[float | None]], n: int) -> dict:
+    """Latency of n requests one at a time, then of n requests from each of 4 clients at once."""
+    single = [await once() for _ in range(n)]
+
+    async def client() -> list[float | None]:
+        return [await once() for _ in range(n)]
+
+    together = [
+        x for batch in await asyncio.gather(*[client()] * CONCURRENT_CLIENTS) for x in batch
+    ]
+    failures = sum(x is None for x in single + together)
+    one = describe([x for x in single if x is not None])
+    four = describe([x for x in together if x is not None])
+    return {
+        "failed": failures,
+        "single": one,
+        f"{CONCURRENT_CLIENTS}_clients": four,
+        "p95_ratio": four["p95"] / one["p95"],
+    }
+
+
+async def bench_concurrency(
+    stt: list[Server], tts: list[Server], corpus: list[AudioInput], n: int
+) -> dict:
+    report = {}
+    for server in stt:
+        sample = corpus[1]
+
+        async def stt_once(server: Server = server, sample: AudioInput = sample) -> float | None:
+            m = await measure_stt_once(
+                "127.0.0.1",
+                server.port,
+                "non_streaming",
+                sample,
+                Transcribe(language="en"),
+                1024,
+                TIMEOUT,
+                TIMEOUT,
+                trailing_silence=0.5,
+            )
+            return m.t_end - m.t_sent if m.ok else None
+
+        report[server.label] = {"total_s": await concurrency(server, stt_once, n)}
+    for server in tts:
+
+        async def tts_once(server: Server = server) -> float | None:
+            m = await measure_once(
+                "127.0.0.1",
+                server.port,
+                "streaming",
+                DEFAULT_TEXTS[2],
+                None,
+                None,
+                TIMEOUT,
+                TIMEOUT,
+            )
+            return m.ttft_s
+
+        report[server.label] = {"first_audio_s": await concurrency(server, tts_once, n)}
+    return report
+
+
+def ratios(results: dict) -> dict:
+    stt, tts, conc = results["stt"], results["tts"], results["concurrency"]
+    out = {
+        "stt_total_mean_vs_peer": stt["milo-stt"]["total_s"]["mean"]
+        / stt["wyoming-faster-whisper"]["total_s"]["mean"],
+        "stt_total_median_vs_peer": stt["milo-stt"]["total_s"]["median"]
+        / stt["wyoming-faster-whisper"]["total_s"]["median"],
+        "stt_wer_milo": stt["milo-stt"]["wer"],
+        "stt_wer_peer": stt["wyoming-faster-whisper"]["wer"],
+    }
+    for mode in ("non_streaming", "streaming"):
+        for stat in ("mean", "median"):
+            out[f"tts_first_audio_{stat}_vs_peer_{mode}"] = (
+                tts["milo-tts"][mode]["first_audio_s"][stat]
+                / tts["wyoming-piper"][mode]["first_audio_s"][stat]
+            )
+    for label, entry in conc.items():
+        out[f"concurrency_p95_ratio_{label}"] = next(iter(entry.values()))["p95_ratio"]
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--whisper-model", required=True, help="the tiny.en CTranslate2 folder")
+    parser.add_argument("--voice-dir", required=True, help="folder of en_US-joe-medium.onnx")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency-requests", type=int, default=6)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    threads = str(len(__import__("os").sched_getaffinity(0)))
+    peer_stt = [
+        str(PEERS_BIN / "wyoming-faster-whisper"),
+        *("--model", args.whisper_model, "--data-dir", str(args.out.parent / "peer-data")),
+        *("--language", "en", "--local-files-only"),
+    ]
+    stt = [
+        Server("milo-stt", [str(MILO_BIN / "milo-stt")]),
+        Server("wyoming-faster-whisper", peer_stt),
+    ]
+    tts = [
+        Server("milo-tts", [str(MILO_BIN / "milo-tts")]),
+        Server(
+            "wyoming-piper",
+            [
+                str(PEERS_BIN / "wyoming-piper"),
+                *("--voice", "en_US-joe-medium", "--data-dir", args.voice_dir),
+                "--local-files-only",
+            ],
+        ),
+    ]
+    corpus = load_corpus(args.corpus)
+    for server in stt + tts:
+        server.start()
+    try:
+        for server in stt + tts:
+            await server.wait_ready()
+        started = time.time()
+        results: dict[str, Any] = {
+            "machine": {"cpus": threads, "platform": platform.platform()},
+            "corpus": {"recordings": len(corpus), "seconds": sum(a.duration_s for a in corpus)},
+            "rounds": args.rounds,
+        }
+        results["stt"] = await bench_stt(stt, corpus, args.rounds)
+        results["tts"] = await bench_tts(tts, args.rounds)
+        results["concurrency"] = await bench_concurrency(
+            stt, tts, corpus, args.concurrency_requests
+        )
+        results["ratios"] = ratios(results)
+        results["wall_s"] = time.time() - started
+    finally:
+        for server in stt + tts:
+            server.stop()
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results["ratios"], indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
