@@ -60,6 +60,7 @@ async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
     assert info.friendly_name == "Milo Test"
     assert info.mac_address == "02:00:00:00:00:42"
     assert info.model == "Milo"
+    assert not info.api_encryption_supported  # the key is set in the config, not by HA
     assert info.project_name == "Milo project.Milo"  # HA: manufacturer.model
     flags = info.voice_assistant_feature_flags_compat(client.api_version)
     for feature in ("VOICE_ASSISTANT", "API_AUDIO", "TIMERS", "ANNOUNCE", "START_CONVERSATION"):
@@ -220,6 +221,10 @@ async def test_camera_image_spans_several_frames(milo: Milo, client: APIClient) 
     client.request_single_image()
     await eventually(lambda: images)
     assert images[0] == JPEG * 4000
+
+
+async def test_key_provisioning_is_refused(milo: Milo, client: APIClient) -> None:
+    assert not await client.noise_encryption_set_key(os.urandom(32))
 
 
 async def test_two_clients_at_once(milo: Milo, client: APIClient) -> None:

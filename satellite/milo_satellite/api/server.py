@@ -101,6 +101,7 @@ class APIServer:
             pb.GetTimeResponse: lambda _c, _m: None,
             pb.CameraImageRequest: self._on_camera_image,
             pb.ExecuteServiceRequest: self._on_execute_action,
+            pb.NoiseEncryptionSetKeyRequest: self._on_set_key,
         }
 
     @property
@@ -205,7 +206,8 @@ class APIServer:
             project_version=ident.project_version,
             suggested_area=ident.suggested_area,
             voice_assistant_feature_flags=self.voice_assistant_feature_flags,
-            api_encryption_supported=self.encrypted,
+            # False: the key lives in the config file; HA must not try to provision one.
+            api_encryption_supported=False,
         )
 
     def _broadcast_state(self, msg: Message) -> None:
@@ -270,6 +272,10 @@ class APIServer:
 
     def _on_subscribe_ha_actions(self, client: ClientConnection, _msg: Any) -> None:
         client.subscribed_ha_actions = True
+
+    def _on_set_key(self, client: ClientConnection, _msg: Any) -> None:
+        _LOGGER.warning("%r tried to set the API key; set encryption_key in the config", client)
+        client.send(pb.NoiseEncryptionSetKeyResponse(success=False))
 
     def _on_get_time(self, client: ClientConnection, _msg: Any) -> None:
         client.send(pb.GetTimeResponse(epoch_seconds=int(time.time())))
