@@ -156,7 +156,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         if response is None:
             return False
         speech = response.speech.get("plain", {}).get("speech") or "Done."
-        await self._async_say(chat_log, speech)
+        await self._async_say(chat_log, persona.command_answer(speech, self._sarcasm))
         return True
 
     @staticmethod

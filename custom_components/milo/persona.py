@@ -37,6 +37,8 @@ NO_ANSWER_LINES = (
     "Great question. Tragic timing.",
     "Ask me again in a minute and I'll pretend this never happened.",
 )
+# Said before Home Assistant's own confirmation of a device command, at sarcasm 2 and up.
+COMMAND_QUIPS = ("Fine.", "As you wish, your highness.", "Done. You're welcome.", "Ugh. Okay.")
 LOOP_LIMIT_LINE = "I went round in circles with my tools and got dizzy. Try asking me more simply."
 
 
@@ -90,6 +92,13 @@ def weather_template(facts: str, sarcasm: int) -> str:
     if sarcasm == 0:
         return facts
     return f"{facts} Shocking, I know."
+
+
+def command_answer(speech: str, sarcasm: int) -> str:
+    """Home Assistant's confirmation of a device command, with a little attitude."""
+    if sarcasm < 2:
+        return speech
+    return f"{random.choice(COMMAND_QUIPS)} {speech}"
 
 
 def milk_line() -> str:
