@@ -5,12 +5,12 @@ from __future__ import annotations
 from homeassistant.const import CONF_API_KEY, CONF_MODEL, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .client import LLMAuthError, LLMError, OpenAICompatibleClient
-from .const import DOMAIN, LOGGER, SUBENTRY_SURF_SPOT
+from .const import DOMAIN, ISSUE_SURF_API, LOGGER, SUBENTRY_SURF_SPOT
 from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry, MiloData
 from .services import async_setup_services
@@ -60,6 +60,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
 async def async_unload_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool:
     """Unload the platforms."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> None:
+    """Take the entry's repair issue with it."""
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_SURF_API}_{entry.entry_id}")
 
 
 async def _async_reload(hass: HomeAssistant, entry: MiloConfigEntry) -> None:

@@ -80,6 +80,20 @@ async def test_api_failures_make_sensors_unavailable_and_raise_an_issue(
     assert issues.async_get_issue(DOMAIN, issue_id) is None
 
 
+async def test_removing_the_entry_removes_its_issue(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A repair issue does not outlive its entry."""
+    entry = await setup_entry()
+    cloud.weather_fails = True
+    for _ in range(3):
+        await entry.runtime_data.surf.async_refresh()
+    issue_id = f"surf_api_unavailable_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
 async def test_surf_report_action(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
     """The action returns reports from the hourly cache, for one spot or all."""
     entry = await setup_entry()
