@@ -13,8 +13,8 @@ from .device import MiloDevice
 from .status_light import StatusLight
 from .voice.audio import CommandMicrophone, CommandSink, FolderSink, PcmFormat, WavMicrophone
 from .voice.fillers import render_fillers
-from .voice.player import AudioPlayer
-from .voice.satellite import FEATURES, VoiceSatellite, VoiceSettings
+from .voice.player import AudioPlayer, Sink
+from .voice.satellite import FEATURES, Microphone, VoiceSatellite, VoiceSettings
 from .voice.sounds import Sounds
 from .voice.wakeword import available_models
 
@@ -42,9 +42,11 @@ class SatelliteApp:
     def __init__(self, config: SatelliteConfig) -> None:
         self.config = config
         fmt = PcmFormat(rate=config.audio.snd_rate, channels=config.audio.snd_channels)
+        microphone: Microphone
+        sink: Sink
         if config.simulate:
-            microphone: Any = WavMicrophone(config.mic_file)
-            sink: Any = FolderSink(config.sound_dir, fmt)
+            microphone = WavMicrophone(config.mic_file)
+            sink = FolderSink(config.sound_dir, fmt)
         else:
             microphone = CommandMicrophone(config.audio.mic_command)
             sink = CommandSink(config.audio.snd_command, fmt)

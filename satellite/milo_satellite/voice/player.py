@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 import logging
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlparse
 
 import aiohttp
@@ -24,11 +25,13 @@ Source = str | bytes  # a URL (http, https, file path) or raw PCM in the sink's 
 WRITE_BYTES = 4096
 
 
-class Sink:
-    format: PcmFormat
+class Sink(Protocol):
+    """Where sound goes: CommandSink (a player process) or FolderSink (WAV files)."""
 
-    async def open(self, label: str) -> SinkStream:
-        raise NotImplementedError
+    @property
+    def format(self) -> PcmFormat: ...
+
+    async def open(self, label: str) -> SinkStream: ...
 
 
 class AudioPlayer:

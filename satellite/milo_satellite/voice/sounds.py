@@ -15,7 +15,6 @@ from .audio import PcmFormat
 # (frequency Hz, seconds) notes; 0 Hz is a pause.
 _TUNES: dict[str, list[tuple[float, float]]] = {
     "wake": [(660, 0.07), (990, 0.11)],
-    "done": [(880, 0.06), (660, 0.08)],
     "error": [(440, 0.15), (0, 0.05), (311, 0.3)],
     "timer": [(1046, 0.12), (0, 0.08), (1046, 0.12), (0, 0.08), (1046, 0.12), (0, 0.5)],
     "thinking": [(523, 0.05), (0, 0.35), (659, 0.05), (0, 0.35), (784, 0.05), (0, 0.6)],
@@ -44,7 +43,6 @@ class Sounds:
     """What to play for each occasion: raw PCM (built in) or a file path/URL."""
 
     wake: bytes | str
-    done: bytes | str
     error: bytes | str
     timer: bytes | str
     thinking: bytes | str
