@@ -17,6 +17,10 @@ from aiohttp.http_exceptions import LineTooLong
 
 from .const import CHAT_TIMEOUT, CONNECT_TIMEOUT, LOGGER
 
+# A dead host fails fast; a slow model on a Pi may take its time before the first token.
+CHAT_TIMEOUTS = aiohttp.ClientTimeout(
+    total=CHAT_TIMEOUT, sock_connect=CONNECT_TIMEOUT, sock_read=CHAT_TIMEOUT
+)
 # Bound what one streamed event may hold, so a broken server cannot make us buffer forever.
 MAX_EVENT_BYTES = 1 << 20
 
@@ -111,14 +115,16 @@ class OpenAICompatibleClient:
             payload["max_tokens"] = max_tokens
         calls: dict[int, ToolCallRequest] = {}
         try:
-            async with asyncio.timeout(CHAT_TIMEOUT):
-                async with self._session.post(
-                    f"{self.base_url}/chat/completions", json=payload, headers=self._headers
-                ) as resp:
-                    _raise_for_status(resp)
-                    async for chunk in _sse_chunks(resp):
-                        if text := _merge_chunk(chunk, calls):
-                            yield StreamEvent(content=text)
+            async with self._session.post(
+                f"{self.base_url}/chat/completions",
+                json=payload,
+                headers=self._headers,
+                timeout=CHAT_TIMEOUTS,
+            ) as resp:
+                _raise_for_status(resp)
+                async for chunk in _sse_chunks(resp):
+                    if text := _merge_chunk(chunk, calls):
+                        yield StreamEvent(content=text)
         except (TimeoutError, aiohttp.ClientConnectionError) as err:
             raise LLMConnectionError(str(err) or type(err).__name__) from err
         except aiohttp.ClientError as err:
