@@ -60,6 +60,8 @@ class RecognitionConfig:
     # A track whose identity is unsure is looked at again after this many seconds.
     retry_s: float = 1.5
     max_attempts: int = 5
+    # Even a sure identity is checked again this often (someone may have swapped seats).
+    verify_s: float = 10.0
     enroll_frames: int = 5
     enroll_timeout_s: float = 15.0
 
@@ -140,10 +142,13 @@ class HeadConfig:
         return config
 
     def simulated(self, camera_source: str | None = None) -> HeadConfig:
-        """This config with simulated servos (and a file camera): `milo-satellite --simulate`."""
-        camera = (
-            self.camera if camera_source is None else replace(self.camera, source=camera_source)
-        )
+        """This config with simulated servos (and a file camera): `milo-satellite --simulate`.
+
+        A file does not turn with the simulated head, so its camera counts as fixed.
+        """
+        camera = self.camera
+        if camera_source is not None:
+            camera = replace(camera, source=camera_source, mount="fixed")
         return replace(self, camera=camera, servos=replace(self.servos, backend="simulated"))
 
     @property

@@ -261,9 +261,8 @@ class Head:
         enrolment = Enrolment(self._config.recognition.enroll_frames)
         self._enrolment, self._enrolment_done = enrolment, asyncio.Event()
         try:
-            await asyncio.wait_for(
-                self._enrolment_done.wait(), self._config.recognition.enroll_timeout_s
-            )
+            async with asyncio.timeout(self._config.recognition.enroll_timeout_s):
+                await self._enrolment_done.wait()
         except TimeoutError:
             raise HeadError(enrolment.failure()) from None
         finally:
@@ -356,7 +355,7 @@ class Head:
         cfg = self._config.recognition
         ordered = sorted(self._visible, key=lambda t: t.id != self._target_id)
         for track in ordered:
-            if not track.needs_recognition(now, cfg.retry_s, cfg.max_attempts):
+            if not track.needs_recognition(now, cfg):
                 continue
             if self._encoder is None:
                 track.identity = Identity(STRANGER, math.inf, sure=True)
@@ -396,11 +395,8 @@ class Head:
         if track is None:
             return
         track.pending = False
-        old = track.identity
-        if identity is not None and (
-            old is None or identity.sure or identity.distance < old.distance
-        ):
-            track.identity = identity
+        if identity is not None:
+            track.adopt(identity)
         self._update_buddies(self._clock())
         self._publish()
 
@@ -441,8 +437,11 @@ class Head:
     async def _servo_loop(self) -> None:
         period = 1.0 / SERVO_RATE_HZ
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that races with the event, and stop() would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), period)
+                async with asyncio.timeout(period):
+                    await self._kick.wait()
             self._kick.clear()
             if self._asleep:
                 continue

@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 import math
 
+from .config import RecognitionConfig
 from .detect import Box
 from .state import STRANGER
 
 CONFIRM_HITS = 2
 _MIN_IOU = 0.2
 _MAX_CENTRE_JUMP = 1.0  # in face widths
+_MAX_SIZE_RATIO = 1.5
 
 
 @dataclass
@@ -56,15 +58,34 @@ class Track:
     def is_buddy(self) -> bool:
         return self.identity is not None and self.identity.name != STRANGER
 
-    def needs_recognition(self, now: float, retry_s: float, max_attempts: int) -> bool:
-        """New tracks, and unsure ones now and then, until the attempts run out."""
+    def needs_recognition(self, now: float, config: RecognitionConfig) -> bool:
+        """New tracks; unsure ones now and then until the attempts run out; sure ones rarely.
+
+        The rare re-check of a sure identity catches one person taking another's place
+        without the track noticing.
+        """
         if self.pending or not self.confirmed:
             return False
         if self.identity is None:
             return True
-        if self.identity.sure or self.attempts >= max_attempts:
-            return False
-        return now - self.last_attempt >= retry_s
+        since = now - self.last_attempt
+        if self.identity.sure:
+            return since >= config.verify_s
+        return self.attempts < config.max_attempts and since >= config.retry_s
+
+    def adopt(self, identity: Identity) -> None:
+        """Take a recognition result; among unsure ones the closest match is kept."""
+        old = self.identity
+        keep_old = (
+            old is not None
+            and not old.sure
+            and not identity.sure
+            and old.distance <= identity.distance
+        )
+        if not keep_old:
+            if old is not None and old.sure and not identity.sure:
+                self.attempts = 1  # a sure identity became doubtful: retry from scratch
+            self.identity = identity
 
 
 @dataclass
@@ -120,13 +141,15 @@ class Tracker:
 
 def _match_cost(old: Box, new: Box) -> float:
     """0 is a perfect match; >= 1 means "not the same face"."""
+    size_ratio = max(old.w, new.w) / max(1.0, min(old.w, new.w))
+    if size_ratio > _MAX_SIZE_RATIO:  # nobody changes distance that fast: someone else
+        return 1.0
     overlap = old.iou(new)
     if overlap >= _MIN_IOU:
         return 1.0 - overlap
     (ox, oy), (nx, ny) = old.center, new.center
     jump = math.hypot(nx - ox, ny - oy) / max(old.w, new.w, 1.0)
-    size_ratio = max(old.w, new.w) / max(1.0, min(old.w, new.w))
-    if jump > _MAX_CENTRE_JUMP or size_ratio > 2.0:
+    if jump > _MAX_CENTRE_JUMP:
         return 1.0
     return 0.8 + 0.19 * jump / _MAX_CENTRE_JUMP
 

@@ -1,0 +1,273 @@
+"""The Head as the satellite uses it: real camera files, real detection and dlib, simulated servos.
+
+These run in real time on the event loop, so they only wait (with generous limits) for
+things to happen; how fast is the benchmark's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+import logging
+from pathlib import Path
+import stat
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from milo_satellite.head import Head, HeadConfig, HeadError, HeadState, build_head
+from milo_satellite.head.camera import Camera, FileCamera, Frame
+from milo_satellite.head.recognition import FaceEncoder
+from milo_satellite.head.servos import SimulatedServos
+
+from .images import astronaut_frame, face_free_frames, messi_frame
+
+
+class ScreenCamera(Camera):
+    """A camera pointed at a screen the test controls (the scene can change mid-test)."""
+
+    def __init__(self, image: np.ndarray, fps: float = 20.0) -> None:
+        self.image = image
+        self._period = 1.0 / fps
+        self._index = 0
+
+    async def read(self, max_wait: float = 1.0) -> Frame | None:
+        await asyncio.sleep(self._period)
+        self._index += 1
+        return Frame(self.image, time.monotonic(), self._index)
+
+
+async def wait_until(predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
+    async with asyncio.timeout(limit_s):
+        while not predicate():  # noqa: ASYNC110 - state changes come from the head's loops
+            await asyncio.sleep(0.02)
+
+
+def head_config(tmp_path: Path, **tracking: object) -> HeadConfig:
+    return HeadConfig.from_dict(
+        {
+            "camera": {"fps": 20, "mount": "fixed"},
+            "recognition": {
+                "buddies_file": str(tmp_path / "buddies.json"),
+                "enroll_frames": 3,
+                "enroll_timeout_s": 6,
+            },
+            "tracking": {"left_after_s": 0.5, **tracking},
+        }
+    )
+
+
+class Rig:
+    """A started head with its simulated servos and everything it told its listeners."""
+
+    def __init__(self, head: Head, servos: SimulatedServos, camera: Camera) -> None:
+        self.head, self.servos, self.camera = head, servos, camera
+        self.states: list[HeadState] = []
+        self.events: list[tuple[str, str]] = []
+        head.add_state_listener(self.states.append)
+        head.add_buddy_listener(lambda event, name: self.events.append((event, name)))
+
+
+@pytest.fixture
+async def rig_factory(
+    tmp_path: Path, encoder: FaceEncoder
+) -> AsyncIterator[Callable[..., asyncio.Future]]:
+    rigs: list[Rig] = []
+
+    async def make(camera: Camera | None = None, **tracking: object) -> Rig:
+        config = head_config(tmp_path, **tracking)
+        servos = SimulatedServos(config.servos)
+        camera = camera or ScreenCamera(astronaut_frame())
+        head = Head(config, camera, servos, encoder_factory=lambda: encoder)
+        rig = Rig(head, servos, camera)
+        await head.start()
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        await rig.head.stop()
+
+
+async def test_enrol_recognise_forget(rig_factory, tmp_path: Path) -> None:
+    rig = await rig_factory()
+    head = rig.head
+    await wait_until(lambda: head.state.person == "stranger")
+    assert head.state.present
+    assert head.state.face_count == 1
+
+    await head.enroll_buddy("Eileen")
+    path = tmp_path / "buddies.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert head.buddies == ["Eileen"]
+    await wait_until(lambda: head.state.person == "Eileen")
+    assert ("appeared", "Eileen") in rig.events
+    assert any(s.person == "Eileen" for s in rig.states)
+
+    rig.camera.image = messi_frame()  # Eileen leaves, Messi sits down
+    await wait_until(lambda: head.state.person == "stranger")
+    await wait_until(lambda: ("left", "Eileen") in rig.events)
+
+    await head.forget_buddy("eileen")
+    assert head.buddies == []
+    with pytest.raises(HeadError, match="no buddy called"):
+        await head.forget_buddy("Eileen")
+
+
+async def test_recognition_runs_only_for_new_or_unsure_faces(rig_factory) -> None:
+    rig = await rig_factory()
+    await wait_until(lambda: rig.head.state.person == "stranger")
+    frames_then, recognitions_then = rig.head.stats.frames, rig.head.stats.recognitions
+    await wait_until(lambda: rig.head.stats.frames >= frames_then + 20)
+    # Nobody is enrolled, so the stranger is a sure one: no more dlib calls for this track.
+    assert rig.head.stats.recognitions == recognitions_then
+    assert recognitions_then >= 1
+
+
+async def test_enrol_explains_what_went_wrong(rig_factory) -> None:
+    rig = await rig_factory(ScreenCamera(face_free_frames()["coffee"]))
+    with pytest.raises(HeadError, match="no face was seen"):
+        await rig.head.enroll_buddy("Jay")
+    rig.camera.image = np.hstack([astronaut_frame()[:, 160:480], messi_frame()[:, 160:480]])
+    with pytest.raises(HeadError, match="more than one face"):
+        await rig.head.enroll_buddy("Jay")
+    with pytest.raises(HeadError, match="cannot be a buddy"):
+        await rig.head.enroll_buddy("stranger")
+
+
+async def test_corrupt_buddy_file_is_kept_and_enrolment_refused(
+    rig_factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "buddies.json"
+    path.write_text('{"version": 1, "buddies": {"Jay": [[1, 2')
+    with caplog.at_level(logging.ERROR):
+        rig = await rig_factory()
+    assert "corrupt" in caplog.text
+    await wait_until(lambda: rig.head.state.person == "stranger")
+    with pytest.raises(HeadError, match="corrupt"):
+        await rig.head.enroll_buddy("Eileen")
+    assert path.read_text() == '{"version": 1, "buddies": {"Jay": [[1, 2'
+
+
+async def test_follows_the_face_and_manual_pose_wins_for_a_while(rig_factory) -> None:
+    rig = await rig_factory(manual_hold_s=1.0)
+    head = rig.head
+    # A fixed camera: the astronaut's face centre (289, 109) is 3.4 deg left and 13.6 up.
+    await wait_until(lambda: abs(head.state.pan + 3.4) < 2 and abs(head.state.tilt - 13.6) < 2)
+    await head.look_at(30.0, 0.0)
+    await wait_until(lambda: head.state.pan == 30.0)
+    await asyncio.sleep(0.3)
+    assert head.state.pan == 30.0  # still holding the manual pose
+    await wait_until(lambda: abs(head.state.pan + 3.4) < 2)  # then back to the face
+
+    head.set_tracking(False)
+    await head.set_pan(-50.0)
+    await wait_until(lambda: head.state.pan == -50.0)
+    await asyncio.sleep(1.3)
+    assert head.state.pan == -50.0  # tracking off: the manual pose stays
+    assert not head.state.tracking
+
+
+async def test_sleep_detaches_servos_and_refuses_moves(rig_factory) -> None:
+    rig = await rig_factory()
+    await wait_until(lambda: rig.servos.attached)
+    await rig.head.set_sleep(True)
+    assert not rig.servos.attached
+    assert rig.head.state.asleep
+    count = len(rig.servos.commands)
+    with pytest.raises(HeadError, match="asleep"):
+        await rig.head.look_at(10.0, 0.0)
+    with pytest.raises(HeadError, match="asleep"):
+        await rig.head.gesture("nod")
+    await asyncio.sleep(0.5)
+    assert len(rig.servos.commands) == count  # nothing moved while asleep
+    await rig.head.set_sleep(False)
+    await rig.head.center()
+    await wait_until(lambda: rig.servos.attached)
+
+
+async def test_gestures(rig_factory) -> None:
+    rig = await rig_factory()
+    head = rig.head
+    head.set_tracking(False)
+    with pytest.raises(ValueError, match="Unknown gesture"):
+        await head.gesture("moonwalk")
+    start = len(rig.servos.commands)
+    start_tilt = head.state.tilt
+    await head.gesture("nod")
+    tilts = [c.pose.tilt for c in rig.servos.commands[start:]]
+    assert min(tilts) < start_tilt - 10
+    start = len(rig.servos.commands)
+    await head.gesture("dance")
+    tilts = [c.pose.tilt for c in rig.servos.commands[start:]]
+    assert max(tilts) - min(tilts) > 25  # a proper head-bang
+
+
+async def test_attention_modes_are_checked(rig_factory) -> None:
+    rig = await rig_factory()
+    rig.head.set_attention("listening")
+    rig.head.set_attention("idle")
+    with pytest.raises(ValueError, match="attention"):
+        rig.head.set_attention("shouting")
+
+
+async def test_snapshot_is_the_latest_frame_as_jpeg(rig_factory) -> None:
+    rig = await rig_factory()
+    await wait_until(lambda: rig.head.stats.frames > 0)
+    jpeg = await rig.head.snapshot_jpeg()
+    assert jpeg is not None
+    assert jpeg[:2] == b"\xff\xd8"
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (480, 640, 3)
+
+
+async def test_unplugged_camera_is_survived(
+    tmp_path: Path, encoder: FaceEncoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = HeadConfig.from_dict(
+        {
+            "camera": {"source": "/dev/video-milo-unplugged"},
+            "recognition": {"buddies_file": str(tmp_path / "b.json")},
+        }
+    )
+    head = build_head(config)
+    with caplog.at_level(logging.WARNING):
+        await head.start()
+        try:
+            await wait_until(lambda: "not available" in caplog.text)
+            assert await head.snapshot_jpeg() is None
+            assert not head.state.present
+            await head.look_at(20.0, 5.0)  # the head still moves on command
+            await wait_until(lambda: head.state.pan == 20.0)
+            with pytest.raises(HeadError, match="no camera frames"):
+                await head.enroll_buddy("Jay")
+        finally:
+            await head.stop()
+
+
+async def test_missing_camera_file_is_a_clear_error(tmp_path: Path) -> None:
+    config = HeadConfig().simulated(str(tmp_path / "nope.mp4"))
+    camera = FileCamera(config.camera, tmp_path / "nope.mp4")
+    with pytest.raises(HeadError, match="does not exist"):
+        await camera.start()
+
+
+async def test_video_file_camera_loops(tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for shade in (0, 80, 160):
+        writer.write(np.full((480, 640, 3), shade, np.uint8))
+    writer.release()
+    config = HeadConfig().simulated(str(path))
+    assert config.camera.mount == "fixed"
+    camera = FileCamera(config.camera.__class__(fps=200.0), path)
+    await camera.start()
+    shades = []
+    for _ in range(6):
+        frame = await camera.read()
+        assert frame is not None
+        shades.append(round(float(frame.image.mean()) / 80))
+    await camera.stop()
+    assert shades == [0, 1, 2, 0, 1, 2]
