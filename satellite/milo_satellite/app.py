@@ -10,6 +10,7 @@ from .api import APIServer, DeviceIdentity
 from .api.zeroconf import ZeroconfAnnouncer
 from .config import SatelliteConfig
 from .device import MiloDevice
+from .preferences import Preferences
 from .status_light import StatusLight
 from .voice.audio import CommandMicrophone, CommandSink, FolderSink, PcmFormat, WavMicrophone
 from .voice.fillers import render_fillers
@@ -89,6 +90,7 @@ class SatelliteApp:
             pan_range=pan_range,
             tilt_range=tilt_range,
             status_light=StatusLight(config.status_light.red_pin, config.status_light.green_pin),
+            preferences=Preferences(config.preferences_path),
         )
         if isinstance(microphone, WavMicrophone):
             self.voice.add_listener(lambda: self._first_listener(microphone))

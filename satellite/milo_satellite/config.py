@@ -77,10 +77,20 @@ class SatelliteConfig:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     status_light: StatusLightConfig = field(default_factory=StatusLightConfig)
     head: dict[str, Any] | None = field(default_factory=dict)  # None: no head attached
+    state_file: str = ""  # "": ~/.local/share/milo/<name>-state.json (none when simulating)
     simulate: bool = False
     mic_file: str = ""
     sound_dir: str = "milo-sound"
     debug: bool = False
+
+    @property
+    def preferences_path(self) -> Path | None:
+        """Where settings changed from HA are kept between restarts."""
+        if self.state_file:
+            return Path(self.state_file).expanduser()
+        if self.simulate:
+            return None
+        return Path(f"~/.local/share/milo/{self.name}-state.json").expanduser()
 
     @property
     def device_mac(self) -> str:

@@ -48,7 +48,9 @@ from .api import (
     TextSensorEntity,
     UserAction,
 )
+from .api.entities import LightState
 from .api.messages import pb
+from .preferences import Preferences
 from .status_light import StatusLight
 from .voice.media import MediaController
 from .voice.satellite import Phase, VoiceSatellite
@@ -95,11 +97,14 @@ class MiloDevice:
         pan_range: tuple[float, float] = (-90.0, 90.0),
         tilt_range: tuple[float, float] = (-45.0, 45.0),
         status_light: StatusLight | None = None,
+        preferences: Preferences | None = None,
     ) -> None:
         self.server = server
         self.voice = voice
         self.head = head
         self.status_light = status_light or StatusLight()
+        self.preferences = preferences or Preferences(None)
+        self._restore()
         self.media = MediaController(voice.player)
         self.mute = SwitchEntity("mute", "Mute", voice.set_muted, icon="mdi:microphone-off")
         self.wake_word = SelectEntity(
@@ -113,10 +118,36 @@ class MiloDevice:
         )
         for entity in (self.media.entity, self.mute, self.wake_word, self.status_light.entity):
             server.add_entity(entity)
+            entity.attach(self._remember)
         voice.add_listener(self._voice_changed)
         self._voice_changed()
         if head is not None:
             self._add_head(head, pan_range, tilt_range)
+
+    def _restore(self) -> None:
+        """Apply what HA set before the last restart (see preferences.py)."""
+        prefs, voice = self.preferences, self.voice
+        wake_word = prefs.get("wake_word")
+        if wake_word and wake_word != voice.wake_word:
+            try:
+                voice.set_wake_word(wake_word)
+            except ValueError as err:
+                _LOGGER.warning("Not restoring wake word: %s", err)
+        voice.set_muted(bool(prefs.get("muted", voice.muted)))
+        voice.player.volume = float(prefs.get("volume", voice.player.volume))
+        voice.player.muted = bool(prefs.get("speaker_muted", voice.player.muted))
+        light = self.status_light.entity
+        light.value = LightState(on=bool(prefs.get("status_light_on", True)))
+
+    def _remember(self, _msg: object) -> None:
+        light = self.status_light.entity.value
+        self.preferences.update(
+            wake_word=self.voice.wake_word,
+            muted=self.voice.muted,
+            volume=round(self.voice.player.volume, 3),
+            speaker_muted=self.voice.player.muted,
+            status_light_on=light.on if light is not None else True,
+        )
 
     def _voice_changed(self) -> None:
         voice = self.voice

@@ -19,6 +19,7 @@ import numpy as np
 
 from milo_satellite.api import APIServer, DeviceIdentity
 from milo_satellite.device import MiloDevice
+from milo_satellite.preferences import Preferences
 from milo_satellite.voice.audio import MIC_RATE, FolderSink, PcmFormat, read_wav_as_mic_pcm
 from milo_satellite.voice.player import AudioPlayer
 from milo_satellite.voice.satellite import FEATURES, VoiceSatellite, VoiceSettings
@@ -210,7 +211,12 @@ class Milo:
         return sorted(self.sound_dir.glob("*.wav"))
 
 
-async def make_milo(tmp_path: Path, encryption_key: str | None = None, **settings: object) -> Milo:
+async def make_milo(
+    tmp_path: Path,
+    encryption_key: str | None = None,
+    preferences: Preferences | None = None,
+    **settings: object,
+) -> Milo:
     server = APIServer(
         DeviceIdentity(name="milo-test", mac="02:00:00:00:00:42", friendly_name="Milo Test"),
         encryption_key=encryption_key,
@@ -228,7 +234,9 @@ async def make_milo(tmp_path: Path, encryption_key: str | None = None, **setting
         settings=VoiceSettings(**settings),  # type: ignore[arg-type]
     )
     head = StandInHead()
-    device = MiloDevice(server, voice, head, pan_range=(-80, 80), tilt_range=(-30, 45))
+    device = MiloDevice(
+        server, voice, head, pan_range=(-80, 80), tilt_range=(-30, 45), preferences=preferences
+    )
     await server.start("127.0.0.1", 0)
     await voice.start()
     return Milo(server, voice, device, head, mic, sound_dir)

@@ -33,6 +33,7 @@ from zeroconf.asyncio import AsyncZeroconf
 
 from milo_satellite.api import DeviceIdentity
 from milo_satellite.api.zeroconf import SERVICE_TYPE, ZeroconfAnnouncer
+from milo_satellite.preferences import Preferences
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 EXPECTED_ENTITIES = {
@@ -334,3 +335,34 @@ async def test_zeroconf_announcement() -> None:
     assert info.properties[b"mac"] == b"020000000009"
     assert info.properties[b"friendly_name"] == b"Milo ZC"
     assert info.properties[b"api_encryption"] == b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
+
+
+async def test_settings_from_ha_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    first = await make_milo(tmp_path / "a", preferences=Preferences(state))
+    client = APIClient("127.0.0.1", first.server.port, None)
+    await client.connect(login=True)
+    try:
+        entities, _ = await client.list_entities_services()
+        key = {e.object_id: e.key for e in entities}
+        client.select_command(key["wake_word"], "alexa")
+        client.switch_command(key["mute"], True)
+        client.media_player_command(key["media_player"], volume=0.25)
+        client.light_command(key["status_light"], state=False)
+        await eventually(lambda: state.exists() and '"status_light_on": false' in state.read_text())
+    finally:
+        await client.disconnect()
+        await first.voice.stop()
+        await first.server.stop()
+
+    second = await make_milo(tmp_path / "b", preferences=Preferences(state))
+    try:
+        assert second.voice.wake_word == "alexa"
+        assert second.voice.muted
+        assert second.voice.player.volume == 0.25
+        assert second.device.status_light.entity.value.on is False
+    finally:
+        await second.voice.stop()
+        await second.server.stop()
+    state.write_text("{not json")
+    assert Preferences(state).get("wake_word") is None  # refused, not crashed
