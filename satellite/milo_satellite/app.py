@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from .api import APIServer, DeviceIdentity
+from .api.logs import LogForwarder
 from .api.zeroconf import ZeroconfAnnouncer
 from .config import SatelliteConfig
 from .device import MiloDevice
@@ -95,6 +96,7 @@ class SatelliteApp:
         if isinstance(microphone, WavMicrophone):
             self.voice.add_listener(lambda: self._first_listener(microphone))
         self._zeroconf: ZeroconfAnnouncer | None = None
+        self._log_forwarder: LogForwarder | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     def _first_listener(self, microphone: WavMicrophone) -> None:
@@ -108,6 +110,8 @@ class SatelliteApp:
             self.voice.microphone.play()
 
     async def start(self) -> None:
+        self._log_forwarder = LogForwarder(self.server, asyncio.get_running_loop())
+        logging.getLogger().addHandler(self._log_forwarder)
         if self.head is not None:
             await self.head.start()
         await self.server.start(self.config.host, self.config.api_port)
@@ -147,3 +151,5 @@ class SatelliteApp:
         await self.player.close()
         if self.head is not None:
             await self.head.stop()
+        if self._log_forwarder is not None:
+            logging.getLogger().removeHandler(self._log_forwarder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from aioesphomeapi import (
     EventInfo,
     InvalidEncryptionKeyAPIError,
     LightState as LightStateModel,
+    LogLevel,
     MediaPlayerCommand,
     MediaPlayerEntityState,
     NumberState,
@@ -32,6 +34,7 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
 from milo_satellite.api import DeviceIdentity
+from milo_satellite.api.logs import LogForwarder
 from milo_satellite.api.zeroconf import SERVICE_TYPE, ZeroconfAnnouncer
 from milo_satellite.preferences import Preferences
 
@@ -366,3 +369,21 @@ async def test_settings_from_ha_survive_a_restart(tmp_path: Path) -> None:
         await second.server.stop()
     state.write_text("{not json")
     assert Preferences(state).get("wake_word") is None  # refused, not crashed
+
+
+async def test_logs_reach_subscribed_clients(milo: Milo, client: APIClient) -> None:
+    forwarder = LogForwarder(milo.server, asyncio.get_running_loop())
+    logger = logging.getLogger("milo_satellite.test")
+    logger.addHandler(forwarder)
+    logger.setLevel(logging.DEBUG)
+    lines: list[tuple[int, bytes]] = []
+    try:
+        client.subscribe_logs(lambda m: lines.append((m.level, m.message)), LogLevel.LOG_LEVEL_INFO)
+        await eventually(lambda: forwarder.levels)
+        logger.debug("too chatty for INFO")
+        logger.warning("surf's up")
+        await eventually(lambda: lines)
+        await asyncio.sleep(0.1)
+        assert lines == [(LogLevel.LOG_LEVEL_WARN, b"[W][milo_satellite.test]: surf's up")]
+    finally:
+        logger.removeHandler(forwarder)
