@@ -182,6 +182,18 @@ async def test_bad_transcripts(wyoming_port: int) -> None:
     await assert_still_serving(wyoming_port)
 
 
+async def test_too_long_transcript_gets_an_error_and_the_connection_stays(
+    wyoming_port: int,
+) -> None:
+    async with AsyncTcpClient("127.0.0.1", wyoming_port) as client:
+        events = await ask(client, " ".join(["surf"] * 4000))
+        assert [e.type for e in events] == ["error"]
+        assert events[0].data["code"] == "cannot-answer"
+        assert "--n-ctx" in events[0].data["text"]
+        events = await ask(client, "Short one now.")
+        assert Handled.is_type(events[-2].type)
+
+
 async def test_client_leaving_mid_answer_stops_generation(
     start_wyoming: Callable[[int], Awaitable[int]], engine: ChatEngine
 ) -> None:

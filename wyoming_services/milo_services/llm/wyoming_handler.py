@@ -141,12 +141,17 @@ class LlmEventHandler(ServiceHandler):
             max_tokens=self._max_tokens,
         )
         try:
+            pieces: list[str] = []
             async with self._engine.chat(request) as completion:
-                await self.write_event(HandledStart(context=context).event())
-                pieces: list[str] = []
+                # Start the stream with the first piece, so a request that fails
+                # before it (prompt too long) gets a plain `error` event.
                 async for piece in completion:
+                    if not pieces:
+                        await self.write_event(HandledStart(context=context).event())
                     pieces.append(piece)
                     await self.write_event(HandledChunk(text=piece).event())
+            if not pieces:
+                await self.write_event(HandledStart(context=context).event())
             assert completion.result is not None
             text = "".join(pieces).strip()
             if completion.result.finish_reason == "length":
