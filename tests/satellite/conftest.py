@@ -20,8 +20,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
 async def milo(tmp_path: Path) -> AsyncIterator[Milo]:
     device = await make_milo(tmp_path)
     yield device
-    await device.voice.stop()
-    await device.server.stop()
+    await device.close()
 
 
 @pytest.fixture

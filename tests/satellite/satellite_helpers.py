@@ -210,6 +210,11 @@ class Milo:
     def played(self) -> list[Path]:
         return sorted(self.sound_dir.glob("*.wav"))
 
+    async def close(self) -> None:
+        await self.voice.stop()
+        await self.server.stop()
+        await self.voice.player.close()
+
 
 async def make_milo(
     tmp_path: Path,

@@ -102,8 +102,7 @@ async def test_keys_are_stable(milo: Milo, client: APIClient, tmp_path: Path) ->
         second = {e.object_id: e.key for e in other.server.entities.values()}
         assert first == second
     finally:
-        await other.server.stop()
-        await other.voice.stop()
+        await other.close()
 
 
 async def test_states_and_a_command_to_every_entity_type(milo: Milo, client: APIClient) -> None:
@@ -274,8 +273,7 @@ async def test_garbage_closes_only_that_connection(milo: Milo, client: APIClient
 async def encrypted(tmp_path: Path) -> Milo:
     device = await make_milo(tmp_path, encryption_key=KEY)
     yield device
-    await device.voice.stop()
-    await device.server.stop()
+    await device.close()
 
 
 async def test_encrypted_right_key(encrypted: Milo) -> None:
@@ -355,8 +353,7 @@ async def test_settings_from_ha_survive_a_restart(tmp_path: Path) -> None:
         await eventually(lambda: state.exists() and '"status_light_on": false' in state.read_text())
     finally:
         await client.disconnect()
-        await first.voice.stop()
-        await first.server.stop()
+        await first.close()
 
     second = await make_milo(tmp_path / "b", preferences=Preferences(state))
     try:
@@ -365,8 +362,7 @@ async def test_settings_from_ha_survive_a_restart(tmp_path: Path) -> None:
         assert second.voice.player.volume == 0.25
         assert second.device.status_light.entity.value.on is False
     finally:
-        await second.voice.stop()
-        await second.server.stop()
+        await second.close()
     state.write_text("{not json")
     assert Preferences(state).get("wake_word") is None  # refused, not crashed
 

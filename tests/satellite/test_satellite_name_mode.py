@@ -90,8 +90,7 @@ async def named_milo(tmp_path: Path, stt_uri: str) -> AsyncIterator[Milo]:
     await _ready(stt_uri)
     milo = await make_milo(tmp_path, wake_word="milo", stt_uri=stt_uri)
     yield milo
-    await milo.voice.stop()
-    await milo.server.stop()
+    await milo.close()
 
 
 async def test_name_mode_hears_milo_and_not_others(
@@ -142,5 +141,4 @@ async def test_spoken_filler_while_thinking(tmp_path: Path, tts_uri: str, speech
         await eventually(lambda: any(p.name.endswith("filler.wav") for p in milo.played()))
     finally:
         await client.disconnect()
-        await milo.voice.stop()
-        await milo.server.stop()
+        await milo.close()

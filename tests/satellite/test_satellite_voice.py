@@ -277,8 +277,7 @@ async def test_ha_not_answering_plays_the_error_sound(tmp_path: Path, speech: Sp
         await eventually(lambda: milo.voice.phase is Phase.IDLE)
     finally:
         await client.disconnect()
-        await milo.voice.stop()
-        await milo.server.stop()
+        await milo.close()
 
 
 async def test_pipeline_error_plays_the_error_sound(
@@ -330,8 +329,7 @@ async def test_thinking_sound(tmp_path: Path, speech: Speech) -> None:
         await eventually(lambda: any(p.name.endswith("thinking.wav") for p in milo.played()))
     finally:
         await client.disconnect()
-        await milo.voice.stop()
-        await milo.server.stop()
+        await milo.close()
 
 
 @pytest.mark.parametrize("name", ["garbage.wav", "missing.wav"])
@@ -348,3 +346,22 @@ async def test_bad_media_fails_cleanly(
         f"{tts.base}/answer.wav", 30, "fine"
     )
     assert result.success
+
+
+async def test_announcement_during_an_answer(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
+) -> None:
+    """The announcement replaces the answer; HA hears about the announcement only."""
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    tts.slow = True
+    send(client, Ev.VOICE_ASSISTANT_STT_END, text="tell me a long story")
+    send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
+    await eventually(lambda: milo.voice.player.playing)
+    tts.slow = False
+    result = await client.send_voice_assistant_announcement_await_response(
+        f"{tts.base}/answer.flac", 30, "dinner is ready"
+    )
+    assert result.success
+    assert ha.finished == [True]  # the cut answer did not report a failure
+    await eventually(lambda: milo.voice.phase is Phase.IDLE)

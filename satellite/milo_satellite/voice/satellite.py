@@ -391,9 +391,11 @@ class VoiceSatellite:
 
     async def _play_answer(self, run: _Run, url: str) -> None:
         played = await self.player.play([url], "tts")
+        if run is not self._run:
+            return  # replaced by an announcement or a new run: HA is waiting on that one
         if self._client is not None:
             self._client.send(pb.VoiceAssistantAnnounceFinished(success=played))
-        if run.ended and run is self._run:
+        if run.ended:
             self._finish_run()
 
     def _finish_run(self) -> None:
