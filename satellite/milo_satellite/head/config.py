@@ -45,7 +45,7 @@ class DetectionConfig:
     min_face: int = 20  # pixels at detection scale
     scale_factor: float = 1.2
     min_neighbors: int = 3
-    full_scan_every: int = 5  # frames; in between, only near the faces already tracked
+    full_scan_every: int = 10  # frames; in between, only near the faces already tracked
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ class FaceDetector:
         self._config = config
         self._frames = 0
         self._missed = False
-        path = Path(cv2.data.haarcascades) / CASCADE_FILE
+        path = Path(cv2.data.haarcascades) / CASCADE_FILE  # type: ignore[attr-defined]
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise HeadError(f"OpenCV's face cascade {path} is missing or unreadable")
