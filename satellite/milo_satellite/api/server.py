@@ -88,7 +88,8 @@ class APIServer:
         self._client_listeners: list[Callable[[ClientConnection, bool], None]] = []
         self._handlers: dict[type[Message], MessageHandler] = {
             pb.HelloRequest: self._on_hello,
-            pb.AuthenticationRequest: lambda _c, _m: None,  # no passwords: noise instead
+            # No passwords (the key does that); clients before 2026 wait for this answer.
+            pb.AuthenticationRequest: lambda c, _m: c.send(pb.AuthenticationResponse()),
             pb.DisconnectRequest: self._on_disconnect,
             pb.DisconnectResponse: lambda c, _m: c.close(),
             pb.PingRequest: lambda c, _m: c.send(pb.PingResponse()),
