@@ -164,6 +164,7 @@ def test_empty_system_prompt_file_is_refused(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--model", "/nonexistent/model.gguf"], "does not exist"),
+        (["--model", __file__], "cannot load"),
         (["--n-ctx", "16"], "--n-ctx"),
         (["--http-port", "70000"], "--http-port"),
     ],
@@ -176,3 +177,20 @@ async def test_bad_arguments_exit_with_a_message(args: list[str], message: str) 
         _stdout, stderr = await process.communicate()
     assert process.returncode != 0
     assert message in stderr.decode()
+
+
+async def test_port_in_use_exits_with_a_message() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "milo_services.llm", "--uri", f"tcp://127.0.0.1:{port}",
+            "--http-port", "0", "--n-ctx", "256",
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(120):
+            _stdout, stderr = await process.communicate()
+    assert process.returncode != 0
+    assert "milo-llm:" in stderr.decode()
+    assert "Traceback" not in stderr.decode()

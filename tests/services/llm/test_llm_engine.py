@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from milo_services.llm.engine import ChatEngine, QueueFullError
+from milo_services.llm.engine import ChatEngine, ModelUnavailableError
 from milo_services.llm.model import ChatModel, ContextOverflowError, GenerationRequest
 from milo_services.llm.persona import MILO_PERSONA
 
@@ -109,7 +109,7 @@ async def test_too_many_waiting_requests_are_refused(chat_model: ChatModel) -> N
     await inside.wait()
     waiting = asyncio.create_task(waiter())
     await asyncio.sleep(0.05)
-    with pytest.raises(QueueFullError):
+    with pytest.raises(ModelUnavailableError):
         async with engine.chat(persona_request("Me too")):
             pass
     release.set()
@@ -201,3 +201,31 @@ async def test_leaving_during_a_long_prompt_frees_the_model(engine: ChatEngine) 
     assert completion.result.completion_tokens == 0
     text, _result = await run(engine, persona_request("Hello again"))
     assert text
+
+
+async def test_shutdown_lets_a_short_answer_finish(chat_model: ChatModel) -> None:
+    engine = ChatEngine(chat_model)
+    async with engine.chat(persona_request("Hi", max_tokens=4)) as completion:
+        stopping = asyncio.create_task(engine.shutdown(grace_s=60))
+        await completion.text()
+    await stopping
+    assert completion.result is not None
+    assert completion.result.finish_reason in ("stop", "length")
+    with pytest.raises(ModelUnavailableError, match="shutting down"):
+        async with engine.chat(persona_request("Anyone there?")):
+            pass
+    await engine.close()
+
+
+async def test_shutdown_cuts_off_a_long_answer_after_the_grace_period(
+    chat_model: ChatModel,
+) -> None:
+    engine = ChatEngine(chat_model)
+    request = persona_request("Count from one to one hundred, slowly.", max_tokens=1500)
+    async with engine.chat(request) as completion:
+        stopping = asyncio.create_task(engine.shutdown(grace_s=0.3))
+        await completion.text()
+    await stopping
+    assert completion.result is not None
+    assert completion.result.finish_reason == "cancelled"
+    await engine.close()

@@ -339,6 +339,25 @@ async def test_client_leaving_before_a_plain_answer_stops_generation(
     assert engine.stats.completed == completed_before
 
 
+async def test_shutdown_ends_a_stream_with_an_error_event(
+    http_base: str, http: ClientSession, engine: ChatEngine
+) -> None:
+    async with http.post(
+        f"{http_base}/v1/chat/completions", json={**ENDLESS, "stream": True}
+    ) as response:
+        assert response.status == 200
+        await response.content.readuntil(b"\n\n")
+        await engine.shutdown(grace_s=0.2)
+        events = [e for e in (await response.read()).decode().split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    error = json.loads(events[-2].removeprefix("data: "))["error"]
+    assert error["code"] == "shutting_down"
+
+    status, reply = await post(http, http_base, {"messages": QUESTION})
+    assert status == 503
+    assert reply["error"]["type"] == "server_error"
+
+
 async def test_eight_clients_at_once(http: ClientSession, http_base: str) -> None:
     questions = [
         f"Give me one word that rhymes with {w}."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable
 from functools import partial
 import logging
 import os
@@ -13,7 +14,7 @@ from urllib.parse import urlparse
 
 from .. import __version__
 from ..common.cli import add_service_args, setup_logging
-from ..common.server import Announcement, ServiceServer, run_service
+from ..common.server import Announcement, HandlerFactory, ServiceServer, run_service
 from .conversations import ConversationMemory
 from .embedded import embedded_model_path
 from .engine import ChatEngine
@@ -92,11 +93,29 @@ def resolve_model(path: Path | None) -> Path:
     return path
 
 
-class _WyomingServer(ServiceServer):
+SHUTDOWN_GRACE_S = 5.0
+"""On SIGTERM, an answer in progress gets this long to finish before it is cut off."""
+
+
+class _LlmServer(ServiceServer):
+    """The Wyoming server, which also winds down the HTTP API and the model on stop.
+
+    Both protocols stop together, so SIGTERM takes one grace period, not one each.
+    """
+
+    def __init__(
+        self, uri: str, factory: HandlerFactory, stop_others: Callable[[], Awaitable[None]]
+    ) -> None:
+        super().__init__(uri, factory)
+        self._stop_others = stop_others
+
     async def start(self) -> None:
         await super().start()
         where = f"tcp://{self.host}:{self.port}" if self.host is not None else self.uri
         _LOGGER.info("Wyoming server ready on %s", where)
+
+    async def stop(self) -> None:
+        await asyncio.gather(super().stop(), self._stop_others())
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -104,7 +123,10 @@ async def main(args: argparse.Namespace) -> None:
     system_prompt = load_system_prompt(args.system_prompt_file)
     _LOGGER.info("Loading %s (n_ctx=%d)", model_path, args.n_ctx)
     started = time.monotonic()
-    model = ChatModel(model_path, n_ctx=args.n_ctx, threads=args.threads)
+    try:
+        model = ChatModel(model_path, n_ctx=args.n_ctx, threads=args.threads)
+    except ValueError as err:  # llama-cpp-python's answer to a file it can't load
+        raise SystemExit(f"milo-llm: cannot load {model_path}: {err}") from None
     engine = ChatEngine(model)
     try:
         cached = await engine.call(partial(model.cache_system_prompt, system_prompt))
@@ -135,26 +157,24 @@ async def main(args: argparse.Namespace) -> None:
                     )
                 )
 
-        info = build_info(model_path, model.model_id, model.name)
-        memory = ConversationMemory()
-        server = _WyomingServer(
+        async def stop_http_and_model() -> None:
+            await engine.shutdown(SHUTDOWN_GRACE_S)
+            if runner is not None:
+                await runner.cleanup()
+
+        server = _LlmServer(
             args.uri,
             partial(
                 LlmEventHandler,
-                info=info,
+                info=build_info(model_path, model.model_id, model.name),
                 engine=engine,
-                memory=memory,
+                memory=ConversationMemory(),
                 system_prompt=system_prompt,
                 max_tokens=args.max_tokens,
             ),
+            stop_http_and_model,
         )
-        try:
-            await run_service(
-                server, zeroconf_name=args.zeroconf, extra_announcements=announcements
-            )
-        finally:
-            if runner is not None:
-                await runner.cleanup()
+        await run_service(server, zeroconf_name=args.zeroconf, extra_announcements=announcements)
     finally:
         await engine.close()
         model.close()
@@ -169,7 +189,10 @@ def run() -> None:
         raise SystemExit("milo-llm: --http-port must be between 0 and 65535")
     if urlparse(args.uri).scheme not in ("tcp", "unix"):
         raise SystemExit("milo-llm: --uri must be tcp://HOST:PORT or unix://PATH")
-    asyncio.run(main(args))
+    try:
+        asyncio.run(main(args))
+    except OSError as err:  # e.g. a port already in use
+        raise SystemExit(f"milo-llm: {err}") from None
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ MAX_WAITING = 32
 _T = TypeVar("_T")
 
 
-class QueueFullError(RuntimeError):
-    """Too many requests are already waiting for the model."""
+class ModelUnavailableError(RuntimeError):
+    """Too many requests are already waiting for the model, or the server is stopping."""
 
 
 @dataclass
@@ -88,10 +88,24 @@ class ChatEngine:
         self._waiting = 0
         self._lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milo-llm")
+        self._current: Completion | None = None
+        self._closing = False
 
     async def close(self) -> None:
         async with self._lock:
             self._executor.shutdown(wait=True)
+
+    async def shutdown(self, grace_s: float) -> None:
+        """Refuse new requests, give the running generation `grace_s`, then stop it."""
+        self._closing = True
+        try:
+            async with asyncio.timeout(grace_s):
+                await self.wait_idle()
+        except TimeoutError:
+            if self._current is not None:
+                _LOGGER.info("Stopping the answer in progress: shutting down")
+                self._current.cancelled.set()
+            await self.wait_idle()
 
     async def wait_idle(self) -> None:
         """Wait until the model is free: every generation queued so far has ended."""
@@ -107,24 +121,41 @@ class ChatEngine:
     async def chat(self, request: GenerationRequest) -> AsyncIterator[Completion]:
         """Wait for the model, then stream a generation; leaving the block stops it."""
         if self._waiting >= self._max_waiting:
-            raise QueueFullError(f"{self._waiting} requests are already waiting for the model")
+            raise ModelUnavailableError(
+                f"{self._waiting} requests are already waiting for the model"
+            )
+        self._check_open()
         self._waiting += 1
         try:
             await self._lock.acquire()
         finally:
             self._waiting -= 1
+        try:
+            self._check_open()
+        except ModelUnavailableError:
+            self._lock.release()
+            raise
 
         loop = asyncio.get_running_loop()
         completion = Completion(loop)
+        self._current = completion
         work = loop.run_in_executor(self._executor, self._generate, request, completion)
         # The model is free only when the worker has really stopped, even if the
         # waiting task below is cancelled (client gone, shutdown).
-        work.add_done_callback(lambda _: self._lock.release())
+        work.add_done_callback(lambda _: self._release())
         try:
             yield completion
         finally:
             completion.cancelled.set()
             await asyncio.shield(work)
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise ModelUnavailableError("the server is shutting down")
+
+    def _release(self) -> None:
+        self._current = None
+        self._lock.release()
 
     def _generate(self, request: GenerationRequest, completion: Completion) -> None:
         """Worker thread: run the model and forward its pieces to the event loop."""

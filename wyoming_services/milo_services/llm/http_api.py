@@ -17,7 +17,7 @@ import uuid
 
 from aiohttp import web
 
-from .engine import ChatEngine, Completion, QueueFullError
+from .engine import ChatEngine, Completion, ModelUnavailableError
 from .model import ContextOverflowError, GenerationResult
 from .openai_request import ApiError, ChatCompletionCall, parse_chat_request
 from .prompt import PromptError
@@ -27,6 +27,9 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Home Assistant's prompts with many exposed entities and tools reach a few hundred KB."""
+
+_CLOSE_TIMEOUT_S = 1.0
+"""Connections left once the engine has stopped every generation (see `ChatEngine.shutdown`)."""
 
 _ENGINE = web.AppKey("engine", ChatEngine)
 _PERSONA = web.AppKey("persona", str)
@@ -142,9 +145,9 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
             if call.stream:
                 return await _stream(request, call, completion)
             text = await completion.text()
-    except QueueFullError as err:
+    except ModelUnavailableError as err:
         raise ApiError(
-            503, f"The model is busy: {err}.", code="overloaded", error_type="server_error"
+            503, f"The model is unavailable: {err}.", code="overloaded", error_type="server_error"
         ) from None
     except ContextOverflowError as err:
         raise ApiError(400, str(err), param="messages", code="context_length_exceeded") from None
@@ -152,6 +155,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, str(err), param="messages") from None
 
     assert completion.result is not None
+    if completion.result.finish_reason == "cancelled":
+        raise _cut_off()
     content, calls = parse_tool_calls(text, call.tool_names)
     message: dict[str, Any] = {
         "role": "assistant",
@@ -224,6 +229,10 @@ async def _stream(
 
     result = completion.result
     assert result is not None
+    if result.finish_reason == "cancelled":
+        await _send_event(response, _cut_off().body())
+        await response.write(b"data: [DONE]\n\n")
+        return response
     await send({}, _finish_reason(result, calls))
     if call.include_usage:
         await _send_event(response, {**envelope, "choices": [], "usage": _usage(result)})
@@ -244,6 +253,16 @@ def _envelope(engine: ChatEngine, kind: str) -> dict[str, Any]:
         "model": engine.model.model_id,
         "system_fingerprint": None,
     }
+
+
+def _cut_off() -> ApiError:
+    """A generation stopped by the server itself, which only happens when it shuts down."""
+    return ApiError(
+        503,
+        "The server is shutting down; the answer was cut off.",
+        code="shutting_down",
+        error_type="server_error",
+    )
 
 
 def _finish_reason(result: GenerationResult, calls: list[ToolCall]) -> str:
@@ -276,7 +295,9 @@ async def start_http(app: web.Application, host: str, port: int) -> tuple[web.Ap
     `handler_cancellation` makes aiohttp cancel a request's handler when its
     client disconnects, which in turn stops a non-streaming generation.
     """
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    runner = web.AppRunner(
+        app, handler_cancellation=True, access_log=None, shutdown_timeout=_CLOSE_TIMEOUT_S
+    )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner, int(runner.addresses[0][1])

@@ -28,7 +28,7 @@ from ..common.handler import EventError, ServiceHandler
 from ..common.protocol import EventLimits
 from .conversations import ConversationMemory
 from .embedded import EMBEDDED_ATTRIBUTION, embedded_model_path
-from .engine import ChatEngine, QueueFullError
+from .engine import ChatEngine, ModelUnavailableError
 from .model import ContextOverflowError, GenerationRequest
 from .prompt import PromptError
 
@@ -150,9 +150,12 @@ class LlmEventHandler(ServiceHandler):
                         await self.write_event(HandledStart(context=context).event())
                     pieces.append(piece)
                     await self.write_event(HandledChunk(text=piece).event())
+            assert completion.result is not None
+            if completion.result.finish_reason == "cancelled":  # only on shutdown
+                await self._report("shutting-down", "the server is shutting down")
+                return
             if not pieces:
                 await self.write_event(HandledStart(context=context).event())
-            assert completion.result is not None
             text = "".join(pieces).strip()
             if completion.result.finish_reason == "length":
                 text = complete_sentences(text)
@@ -162,7 +165,7 @@ class LlmEventHandler(ServiceHandler):
             await self.write_event(HandledStop().event())
         except ConnectionError:
             _LOGGER.debug("Client %s went away before the answer was sent", self.peer)
-        except (QueueFullError, ContextOverflowError, PromptError) as err:
+        except (ModelUnavailableError, ContextOverflowError, PromptError) as err:
             await self._report("cannot-answer", str(err))
         except Exception as err:
             _LOGGER.exception("Failed to answer %s", self.peer)
