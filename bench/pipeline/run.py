@@ -35,13 +35,14 @@ from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
 
 PIPELINES = (PIPELINE_NAME, PEER_PIPELINE)
 KINDS = ("device", "weather", "surf", "small_talk")
-STAGES = ("stt", "intent", "tts_first_audio", "total")
+STAGES = ("vad_end", "stt", "intent", "tts_first_audio", "total")
 MAX_FAILURES = 3
 
 
 def _stages(result: RequestResult) -> dict[str, float | None]:
     t = result.timings
     return {
+        "vad_end": t.vad_end,
         "stt": t.stt,
         "intent": t.intent,
         "tts_first_audio": t.tts_first_audio,
@@ -130,9 +131,9 @@ def _table(summary: dict[str, dict[str, dict[str, float | None]]]) -> str:
         return "-" if value is None else f"{value:.2f}"
 
     lines = [
-        "| kind | n | Milo STT | Milo intent | Milo TTS 1st | **Milo total** "
-        "| Peers total | Milo / Peers |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kind | n | Milo end of speech heard | Milo STT | Milo intent | Milo TTS 1st "
+        "| **Milo total** | Peers total | Milo / Peers |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in (*KINDS, "all"):
         milo, peer = summary[PIPELINE_NAME][kind], summary[PEER_PIPELINE][kind]
@@ -142,7 +143,8 @@ def _table(summary: dict[str, dict[str, dict[str, float | None]]]) -> str:
             else "-"
         )
         lines.append(
-            f"| {kind} | {milo['n']} | {cell(milo['stt'])} | {cell(milo['intent'])} "
+            f"| {kind} | {milo['n']} | {cell(milo['vad_end'])} | {cell(milo['stt'])} "
+            f"| {cell(milo['intent'])} "
             f"| {cell(milo['tts_first_audio'])} | **{cell(milo['total'])}** "
             f"| {cell(peer['total'])} | {ratio} |"
         )

@@ -30,6 +30,7 @@ POLL_S = 0.25
 class Timings:
     """Seconds, each measured from the end of the user's speech."""
 
+    vad_end: float | None = None  # HA's pipeline decided the user stopped speaking
     stt_done: float | None = None  # transcript ready
     text_ready: float | None = None  # the answer's text starts flowing to TTS
     intent_done: float | None = None  # the agent finished
@@ -165,6 +166,8 @@ def _read_events(result: RequestResult, speech_end: float) -> None:
     events, timings = result.events, result.timings
     if error := _first(events, "error"):
         result.error = f"{error['data'].get('code')}: {error['data'].get('message')}"
+    if vad_end := _first(events, "stt-vad-end"):
+        timings.vad_end = _ts(vad_end) - speech_end
     if stt_end := _first(events, "stt-end"):
         result.transcript = stt_end["data"]["stt_output"].get("text", "")
         timings.stt_done = _ts(stt_end) - speech_end

@@ -28,7 +28,8 @@ def request_block(result: RequestResult) -> str:
         lines.append(f"  desk lamp  : {result.light_before} -> {result.light_after}")
     lines.append(
         "  timings (s after end of speech): "
-        f"transcript {_s(t.stt_done)}, answer text {_s(t.text_ready)}, "
+        f"end of speech heard {_s(t.vad_end)}, transcript {_s(t.stt_done)}, "
+        f"answer text {_s(t.text_ready)}, "
         f"agent done {_s(t.intent_done)}, first audio {_s(t.first_audio)}"
     )
     if result.error:
