@@ -18,7 +18,7 @@ import time
 import cv2
 import numpy as np
 
-from .config import CameraConfig
+from .config import CameraConfig, camera_source_kind
 from .errors import HeadError
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class LiveCamera(Camera):
 
     def __init__(self, config: CameraConfig):
         self._config = config
-        source = config.source
+        source = config.source.strip()
         self._source: int | str = int(source) if source.isdigit() else source
         self._cond = threading.Condition()
         self._latest: Frame | None = None
@@ -218,10 +218,9 @@ def prepare(image: np.ndarray, config: CameraConfig) -> np.ndarray:
 
 def open_camera(config: CameraConfig) -> Camera:
     """The source named in config: "none", a file, or a live device/URL."""
-    source = config.source.strip()
-    if source.lower() in {"", "none"}:
+    kind = camera_source_kind(config.source)
+    if kind == "none":
         return NoCamera()
-    path = Path(source).expanduser()
-    if not source.isdigit() and not source.startswith("/dev/") and "://" not in source:
-        return FileCamera(config, path)
+    if kind == "file":
+        return FileCamera(config, Path(config.source.strip()).expanduser())
     return LiveCamera(config)

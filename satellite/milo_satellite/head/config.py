@@ -146,9 +146,11 @@ class HeadConfig:
 
         A file does not turn with the simulated head, so its camera counts as fixed.
         """
-        camera = self.camera
-        if camera_source is not None:
-            camera = replace(camera, source=camera_source, mount="fixed")
+        camera = (
+            self.camera if camera_source is None else replace(self.camera, source=camera_source)
+        )
+        if camera_source_kind(camera.source) == "file":
+            camera = replace(camera, mount="fixed")
         return replace(self, camera=camera, servos=replace(self.servos, backend="simulated"))
 
     @property
@@ -187,6 +189,16 @@ class HeadConfig:
         _check(0 < trk.smoothing <= 1, "head.tracking.smoothing must be in (0, 1]")
         _check(trk.gain > 0, "head.tracking.gain must be positive")
         _check(trk.deadband >= 0, "head.tracking.deadband must be >= 0")
+
+
+def camera_source_kind(source: str) -> Literal["none", "file", "live"]:
+    """ "none", a "file" (image or video), or a "live" device index, /dev path or URL."""
+    source = source.strip()
+    if source.lower() in {"", "none"}:
+        return "none"
+    if source.isdigit() or source.startswith("/dev/") or "://" in source:
+        return "live"
+    return "file"
 
 
 def _check(ok: bool, message: str) -> None:

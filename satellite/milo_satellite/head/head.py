@@ -45,6 +45,7 @@ SERVO_RATE_HZ = 50.0
 MIN_MOVE_DEG = 0.1  # smaller changes are not sent to the servos
 STATE_INTERVAL_S = 0.2  # pose-only state updates are published at most this often
 JPEG_QUALITY = 85
+STALE_FRAME_S = 3.0  # an older latest frame means the camera is gone
 
 StateListener = Callable[[HeadState], None]
 BuddyListener = Callable[[str, str], None]
@@ -299,18 +300,31 @@ class Head:
     async def _vision_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            frame = await self._camera.read(max_wait=1.0)
-            if frame is None:
-                self._observe([], self._clock(), None)
-                continue
-            started = time.perf_counter()
-            boxes = await loop.run_in_executor(
-                self._vision_pool, self._detector.detect, frame.image
-            )
-            self.stats.detect_ms.append((time.perf_counter() - started) * 1000)
-            self.stats.frames += 1
-            self._latest_frame = frame
-            self._observe(boxes, frame.captured_at, frame)
+            try:
+                frame = await self._camera.read(max_wait=1.0)
+                if frame is None:
+                    self._no_frame()
+                    continue
+                tracked = [track.box for track in self._tracker.tracks]
+                started = time.perf_counter()
+                boxes = await loop.run_in_executor(
+                    self._vision_pool, self._detector.find, frame.image, tracked
+                )
+                self.stats.detect_ms.append((time.perf_counter() - started) * 1000)
+                self.stats.frames += 1
+                self._latest_frame = frame
+                self._observe(boxes, frame.captured_at, frame)
+            except Exception:  # one bad frame must not blind Milo for good
+                _LOGGER.exception("Processing a camera frame failed")
+                await asyncio.sleep(1.0)
+
+    def _no_frame(self) -> None:
+        """No frame in time: faces age out, and a stale picture is not served as a snapshot."""
+        now = self._clock()
+        frame = self._latest_frame
+        if frame is not None and now - frame.captured_at > STALE_FRAME_S:
+            self._latest_frame = None
+        self._observe([], now, None)
 
     def _observe(self, boxes: list[Box], seen_at: float, frame: Frame | None) -> None:
         """Update tracks, target and setpoint from one frame's detections (or none)."""
