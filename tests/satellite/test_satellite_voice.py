@@ -280,6 +280,24 @@ async def test_ha_not_answering_plays_the_error_sound(tmp_path: Path, speech: Sp
         await milo.close()
 
 
+async def test_no_answer_from_ha_is_not_forever(tmp_path: Path, speech: Speech) -> None:
+    """HA goes quiet after the question (LLM stuck): Milo gives up and listens again."""
+    milo = await make_milo(tmp_path, answer_timeout_s=1.0)
+    client = APIClient("127.0.0.1", milo.server.port, None)
+    await client.connect(login=True)
+    try:
+        ha = FakeHA()
+        await wake_and_ask(milo, client, ha, speech)
+        send(client, Ev.VOICE_ASSISTANT_STT_END, text="what is the meaning of life")
+        await eventually(lambda: milo.voice.phase is Phase.THINKING)
+        await eventually(lambda: milo.voice.phase is Phase.IDLE)
+        assert any(p.name.endswith("error.wav") for p in milo.played())
+        assert ha.stops  # HA was told this run is over
+    finally:
+        await client.disconnect()
+        await milo.close()
+
+
 async def test_pipeline_error_plays_the_error_sound(
     milo: Milo, client: APIClient, speech: Speech
 ) -> None:

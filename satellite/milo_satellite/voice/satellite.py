@@ -49,6 +49,7 @@ FEATURES = (
 EV = pb.VoiceAssistantEvent  # the event type enum
 MAX_BUFFER_BYTES = 3 * MIC_RATE * 2  # audio kept while HA gets ready (3 s)
 RING_GAP_S = 0.5  # between two rings of a finished timer
+END_GRACE_S = 5.0  # after an answer or error, how long RUN_END may take
 
 
 class Microphone(Protocol):
@@ -76,6 +77,7 @@ class VoiceSettings:
     fillers: list[bytes] = field(default_factory=list)  # rendered filler phrases (PCM)
     listen_timeout_s: float = 15.0
     response_timeout_s: float = 5.0
+    answer_timeout_s: float = 60.0  # from the end of speech to the start of the answer
     timer_ring_s: float = 300.0
 
 
@@ -286,20 +288,26 @@ class VoiceSatellite:
         if chime and self.settings.wake_sound:
             self._spawn(self.player.play([self.sounds.wake], "wake"))
 
-    def _set_deadline(self, seconds: float, why: str) -> None:
+    def _set_deadline(self, seconds: float, why: str, *, fail: bool = True) -> None:
+        """Give up on the run after `seconds` (HA gone quiet), with the error sound or not."""
         self._cancel_deadline()
-        self._deadline = asyncio.get_running_loop().call_later(seconds, self._timed_out, why)
+        self._deadline = asyncio.get_running_loop().call_later(seconds, self._timed_out, why, fail)
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
-    def _timed_out(self, why: str) -> None:
+    def _timed_out(self, why: str, fail: bool) -> None:
         self._deadline = None
         _LOGGER.warning("%s; giving up on this request", why)
-        self._end_streaming(tell_ha=True)
-        self._fail()
+        self._end_streaming()
+        if self._client is not None and self._run is not None:
+            self._client.send(pb.VoiceAssistantRequest(start=False))  # HA: this run is over
+        if fail:
+            self._fail()
+        else:
+            self._finish_run()
 
     def _fail(self) -> None:
         if self._run is not None:
@@ -351,6 +359,7 @@ class VoiceSatellite:
                 _LOGGER.info("Heard: %r", data.get("text", ""))
             if self.phase is Phase.LISTENING:
                 self._set_phase(Phase.THINKING)
+                self._set_deadline(self.settings.answer_timeout_s, "No answer from Home Assistant")
                 self._think()
         elif event == EV.VOICE_ASSISTANT_INTENT_PROGRESS:
             if data.get("tts_start_streaming") == "1" and run.tts_url:
@@ -369,6 +378,7 @@ class VoiceSatellite:
             run.failed = True
             if run.playback is None:
                 self._spawn(self.player.play([self.sounds.error], "error"))
+            self._set_deadline(END_GRACE_S, "The failed run did not end", fail=False)
         elif event == EV.VOICE_ASSISTANT_RUN_END:
             run.ended = True
             self._end_streaming()
@@ -386,6 +396,7 @@ class VoiceSatellite:
         if run.tts_started:
             return
         run.tts_started = True
+        self._cancel_deadline()  # the answer is here; playback takes its own time
         self._set_phase(Phase.SPEAKING)
         run.playback = self._spawn(self._play_answer(run, url))
 
@@ -397,6 +408,8 @@ class VoiceSatellite:
             self._client.send(pb.VoiceAssistantAnnounceFinished(success=played))
         if run.ended:
             self._finish_run()
+        else:
+            self._set_deadline(END_GRACE_S, "The run did not end after the answer", fail=False)
 
     def _finish_run(self) -> None:
         run, self._run = self._run, None
@@ -413,6 +426,7 @@ class VoiceSatellite:
 
     def _on_announce(self, client: ClientConnection, msg: Any) -> None:
         self._end_streaming(tell_ha=True)
+        self._cancel_deadline()
         self._run = None
         sources = [url for url in (msg.preannounce_media_id, msg.media_id) if url]
         _LOGGER.info("Announcement: %r (then listen: %s)", msg.text, msg.start_conversation)
