@@ -109,3 +109,18 @@ async def test_hello_ping_time_and_disconnect(milo: Milo) -> None:
     assert isinstance(kinds[2], api_pb2.GetTimeResponse)
     assert abs(kinds[2].epoch_seconds - time.time()) < 60
     assert isinstance(kinds[3], api_pb2.DisconnectResponse)
+
+
+async def test_connection_limit(milo: Milo) -> None:
+    """Idle connections cannot exhaust the satellite; a slot frees when one leaves."""
+    idle = [await asyncio.open_connection("127.0.0.1", milo.server.port) for _ in range(8)]
+    await asyncio.sleep(0.1)
+    reader, writer = await asyncio.open_connection("127.0.0.1", milo.server.port)
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # the ninth is refused
+    writer.close()
+    idle[0][1].close()
+    await asyncio.sleep(0.2)
+    replies = await _exchange(milo.server.port, api_pb2.HelloRequest(client_info="late"), expect=1)
+    assert isinstance(decode(*replies[0]), api_pb2.HelloResponse)
+    for _, idle_writer in idle[1:]:
+        idle_writer.close()

@@ -48,6 +48,7 @@ from .messages import Message, pb
 _LOGGER = logging.getLogger(__name__)
 
 API_VERSION = (1, 14)
+MAX_CONNECTIONS = 8  # HA, the ESPHome dashboard, a few `esphome logs`: plenty
 CAMERA_CHUNK = min(MAX_NOISE_PAYLOAD - 64, 32 * 1024)
 
 MessageHandler = Callable[[ClientConnection, Any], None]
@@ -170,6 +171,13 @@ class APIServer:
             self._server = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._client_tasks) >= MAX_CONNECTIONS:
+            _LOGGER.warning(
+                "Refusing %s: already %d connections", writer.get_extra_info("peername"),
+                MAX_CONNECTIONS,
+            )  # fmt: skip
+            writer.close()
+            return
         framer = (
             NoiseFramer(self._psk, self.identity.name, self.identity.mac)
             if self._psk is not None
