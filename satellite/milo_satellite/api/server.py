@@ -172,10 +172,8 @@ class APIServer:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._client_tasks) >= MAX_CONNECTIONS:
-            _LOGGER.warning(
-                "Refusing %s: already %d connections", writer.get_extra_info("peername"),
-                MAX_CONNECTIONS,
-            )  # fmt: skip
+            peer = writer.get_extra_info("peername")
+            _LOGGER.warning("Refusing %s: already %d connections", peer, MAX_CONNECTIONS)
             writer.close()
             return
         framer = (
