@@ -37,6 +37,7 @@ from milo_satellite.api import DeviceIdentity
 from milo_satellite.api.logs import LogForwarder
 from milo_satellite.api.zeroconf import SERVICE_TYPE, ZeroconfAnnouncer
 from milo_satellite.preferences import Preferences
+from milo_satellite.status_light import StatusLight
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 EXPECTED_ENTITIES = {
@@ -383,3 +384,23 @@ async def test_logs_reach_subscribed_clients(milo: Milo, client: APIClient) -> N
         assert lines == [(LogLevel.LOG_LEVEL_WARN, b"[W][milo_satellite.test]: surf's up")]
     finally:
         logger.removeHandler(forwarder)
+
+
+def test_status_light_drives_two_leds() -> None:
+    """Red and green LEDs on GPIO, like the original (gpiozero's mock pins stand in)."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        light = StatusLight(red_pin=17, green_pin=27)
+        red, green = (Device.pin_factory.pin(n) for n in (17, 27))
+        light.show("Listening")
+        assert (red.state, green.state) == (0.0, 1.0)
+        light.show("Searching")
+        assert (red.state, green.state) == (pytest.approx(0.3), 0.0)
+        light.show("Thinking")
+        assert (red.state, green.state) == (1.0, pytest.approx(0.7))
+    finally:
+        Device.pin_factory.reset()
+        Device.pin_factory = None
