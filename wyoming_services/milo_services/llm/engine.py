@@ -70,8 +70,8 @@ class Completion:
         """The whole answer, for clients that don't stream."""
         return "".join([piece async for piece in self])
 
-    def _put(self, item: object) -> None:
-        """Called from the worker thread."""
+    def deliver(self, item: object) -> None:
+        """Hand a piece, an error or the end marker over from the worker thread."""
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the event loop is gone: nobody is listening any more
@@ -160,14 +160,14 @@ class ChatEngine:
     def _generate(self, request: GenerationRequest, completion: Completion) -> None:
         """Worker thread: run the model and forward its pieces to the event loop."""
         try:
-            result = self.model.generate(request, completion._put, completion.cancelled)
+            result = self.model.generate(request, completion.deliver, completion.cancelled)
         except Exception as err:
             self.stats.failed += 1
-            completion._put(err)
+            completion.deliver(err)
             return
         if result.finish_reason == "cancelled":
             self.stats.cancelled += 1
-            _LOGGER.debug("Generation stopped: the client went away")
+            _LOGGER.debug("Generation stopped early: client gone or shutting down")
         else:
             self.stats.completed += 1
         _LOGGER.debug(
@@ -178,4 +178,4 @@ class ChatEngine:
             result.cached_tokens,
         )
         completion.result = result
-        completion._put(Completion._END)
+        completion.deliver(Completion._END)

@@ -15,11 +15,12 @@ import contextlib
 import logging
 from pathlib import Path
 import re
-from typing import Any, ClassVar
+from typing import ClassVar
 import uuid
 
 from wyoming.asr import Transcript
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop
 from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 
@@ -106,7 +107,12 @@ class LlmEventHandler(ServiceHandler):
         self._max_tokens = max_tokens
         self._answering: asyncio.Task[None] | None = None
 
-    async def handle_request(self, event: Any) -> bool:
+    @property
+    def busy(self) -> bool:
+        """Answering happens in a task; count it, so a shutdown lets the answer finish."""
+        return self._answering is not None and not self._answering.done()
+
+    async def handle_request(self, event: Event) -> bool:
         if not Transcript.is_type(event.type):
             return await super().handle_request(event)
         transcript = Transcript.from_event(event)
