@@ -221,7 +221,13 @@ async def test_shutdown_cuts_off_a_long_answer_after_the_grace_period(
     chat_model: ChatModel,
 ) -> None:
     engine = ChatEngine(chat_model)
-    request = persona_request("Count from one to one hundred, slowly.", max_tokens=1500)
+    request = persona_request("Tell me a story.", max_tokens=1500)
+    # A grammar that can't end before thousands of characters: still going after the grace.
+    request.forced_tool_schema = {
+        "type": "object",
+        "properties": {"story": {"type": "string", "minLength": 4000}},
+        "required": ["story"],
+    }
     async with engine.chat(request) as completion:
         stopping = asyncio.create_task(engine.shutdown(grace_s=0.3))
         await completion.text()
