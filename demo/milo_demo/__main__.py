@@ -18,7 +18,7 @@ import sys
 from .errors import StageError
 from .playback import RequestResult
 from .report import request_block, summary_table
-from .run import run_demo
+from .run import DemoRun, run_demo
 from .scenario import DEMO_REQUESTS
 from .stack import DemoStack, StackOptions
 
@@ -70,36 +70,67 @@ def _result_json(result: RequestResult) -> dict[str, object]:
     }
 
 
-async def _hold(stack: DemoStack) -> None:
-    info = stack.describe()
-    print(
-        f"\nHome Assistant is running at {info['url']}"
-        f"\n  login: {info['username']} / {info['password']}"
-        f"\n  logs:  {info['logs']}\nPress Ctrl-C to stop everything.",
-        flush=True,
-    )
-    await asyncio.Event().wait()
-
-
-async def _demo(args: argparse.Namespace) -> int:
-    def on_result(result: RequestResult) -> None:
-        print(request_block(result), flush=True)
-
-    options = StackOptions(repo=REPO, run_dir=args.run_dir.resolve(), encryption=args.encrypt)
-    run = await run_demo(
-        options,
-        DEMO_REQUESTS,
-        on_result=on_result,
-        hold=_hold if args.keep_running else None,
-    )
+def _print_summary(run: DemoRun, run_dir: Path) -> None:
     print()
     print(summary_table(run.results))
     print(f"\nhead: {run.head}")
-    results_file = options.run_dir / "results.json"
+    results_file = run_dir / "results.json"
     results_file.write_text(
         json.dumps([_result_json(r) for r in run.results], indent=2), encoding="utf-8"
     )
-    print(f"results with HA's pipeline events: {results_file}")
+    print(f"results with HA's pipeline events: {results_file}", flush=True)
+
+
+class _Signals:
+    """Ctrl-C / SIGTERM: end --keep-running's wait, or cancel the demo midway.
+
+    Either way the demo's `finally` stops every process it started. The children run in
+    their own sessions, so the terminal's Ctrl-C reaches only the demo, which stops them.
+    """
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.holding = False
+        self._task = asyncio.current_task()
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        if self.holding:
+            self.stop.set()
+        elif self._task is not None:
+            self._task.cancel()
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    signals = _Signals()
+    signals.install()
+    run_dir = args.run_dir.resolve()
+
+    def on_result(result: RequestResult) -> None:
+        print(request_block(result), flush=True)
+
+    async def hold(stack: DemoStack, run: DemoRun) -> None:
+        _print_summary(run, run_dir)
+        info = stack.describe()
+        print(
+            f"\nHome Assistant is running at {info['url']}"
+            f"\n  login: {info['username']} / {info['password']}"
+            f"\n  logs:  {info['logs']}\nPress Ctrl-C to stop everything.",
+            flush=True,
+        )
+        signals.holding = True
+        await signals.stop.wait()
+
+    options = StackOptions(repo=REPO, run_dir=run_dir, encryption=args.encrypt)
+    run = await run_demo(
+        options, DEMO_REQUESTS, on_result=on_result, hold=hold if args.keep_running else None
+    )
+    if not args.keep_running:
+        _print_summary(run, run_dir)
     if run.leftovers:
         print("processes still running after shutdown:\n  " + "\n  ".join(run.leftovers))
         return 1
@@ -121,14 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
-    async def runner() -> int:
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        return await _demo(args)
-
     try:
-        return asyncio.run(runner())
+        return asyncio.run(_demo(args))
     except StageError as err:
         print(f"\nDEMO FAILED: {err}", file=sys.stderr)
         return 2

@@ -37,7 +37,7 @@ async def run_demo(
     requests: tuple[Request, ...],
     *,
     on_result: Callable[[RequestResult], None] | None = None,
-    hold: Callable[[DemoStack], Awaitable[None]] | None = None,
+    hold: Callable[[DemoStack, DemoRun], Awaitable[None]] | None = None,
 ) -> DemoRun:
     """Run the scenario; `hold` (e.g. --keep-running) runs before shutdown."""
     run = DemoRun()
@@ -77,7 +77,7 @@ async def run_demo(
             stack.hass, stack.configured.entries["esphome"]
         )
         if hold is not None:
-            await hold(stack)
+            await hold(stack, run)
     finally:
         _LOGGER.info("stopping everything")
         run.leftovers = await stack.stop()

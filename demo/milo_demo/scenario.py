@@ -7,6 +7,9 @@ from dataclasses import dataclass
 WAKE_WORD = "okay_nabu"
 # piper's joe voice saying this triggers pymicro-wakeword's okay_nabu model.
 WAKE_PHRASE = "Okay Nabu."
+# The face the satellite's camera sees (scikit-image's astronaut is Eileen Collins); the
+# demo enrols it as a buddy so Milo knows who is talking.
+BUDDY = "Eileen"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any
 from .errors import StageError, poll, stage
 from .homeassistant import PEER_PIPELINE, PIPELINE_NAME, HomeAssistant
 from .processes import Supervisor, free_port
-from .satellite import SimulatedSatellite
+from .satellite import NAME as SATELLITE_NAME, SimulatedSatellite
+from .scenario import BUDDY
 from .services import Service, milo_services, peer_services, start_service
 
 _LOGGER = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ _LOGGER = logging.getLogger(__name__)
 SERVICE_START_S = 180.0
 SATELLITE_START_S = 120.0
 ADOPT_S = 120.0
+ENROL_S = 60.0
 
 
 @dataclass
@@ -138,6 +140,7 @@ class DemoStack:
         )
         done.satellite_entity = satellite["entity_id"]
         done.satellite_device = satellite["device_id"]
+        await self._enrol_buddy()
         entry, done.agent_entity = await hass.add_milo(
             f"http://127.0.0.1:{self.ports.llm_http}/v1", done.satellite_device
         )
@@ -147,6 +150,26 @@ class DemoStack:
                 name, done.agent_entity, engines[stt.name], engines[tts.name]
             )
         await self.use_pipeline(PIPELINE_NAME)
+
+    async def _enrol_buddy(self) -> None:
+        """Teach the satellite the face its camera sees, through its HA action, and wait
+        until its person sensor names that buddy: real dlib recognition, end to end."""
+        step = f"enrol buddy {BUDDY}"
+        sensor = await self._satellite_entity("person_in_view", step)
+        await self.hass.call_service("esphome", f"{SATELLITE_NAME}_enroll_buddy", name=BUDDY)
+
+        async def recognised() -> bool:
+            return bool((await self.hass.state(sensor))["state"] == BUDDY)
+
+        async with stage(step, ENROL_S, self.satellite.log):
+            await poll(recognised, 0.5)
+
+    async def _satellite_entity(self, key: str, step: str) -> str:
+        """The entity id of one of the satellite's entities (CONTRACTS.md object ids)."""
+        for entity in await self.hass.entities_of(self.configured.entries["esphome"]):
+            if entity["entity_id"].split(".", 1)[1].endswith(key):
+                return str(entity["entity_id"])
+        raise StageError(step, f"the satellite has no {key} entity", self.hass.log)
 
     async def use_pipeline(self, name: str) -> str:
         """Choose a pipeline in the satellite's own "Assistant" select; returns its id."""
