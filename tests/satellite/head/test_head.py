@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from milo_satellite.head import Head, HeadConfig, HeadError, HeadState, build_head
-from milo_satellite.head.camera import Camera, FileCamera, Frame
+from milo_satellite.head.camera import Camera, FileCamera, Frame, LiveCamera
 from milo_satellite.head.recognition import FaceEncoder
 from milo_satellite.head.servos import SimulatedServos
 
@@ -102,6 +102,8 @@ async def test_enrol_recognise_forget(rig_factory, tmp_path: Path) -> None:
     path = tmp_path / "buddies.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert head.buddies == ["Eileen"]
+    with pytest.raises(HeadError, match="already enrolled as Eileen"):
+        await head.enroll_buddy("Ellie")
     await wait_until(lambda: head.state.person == "Eileen")
     assert ("appeared", "Eileen") in rig.events
     assert any(s.person == "Eileen" for s in rig.states)
@@ -271,3 +273,25 @@ async def test_video_file_camera_loops(tmp_path: Path) -> None:
         shades.append(round(float(frame.image.mean()) / 80))
     await camera.stop()
     assert shades == [0, 1, 2, 0, 1, 2]
+
+
+async def test_live_camera_thread_keeps_the_newest_frame_and_reopens(tmp_path: Path) -> None:
+    """The V4L2 reader, fed from a file: frames flow, and the end of the stream is reopened."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for shade in range(0, 250, 25):
+        writer.write(np.full((240, 320, 3), shade, np.uint8))
+    writer.release()
+    config = HeadConfig.from_dict({"camera": {"source": str(path)}}).camera
+    camera = LiveCamera(config)
+    await camera.start()
+    try:
+        indexes = []
+        for _ in range(25):  # more than the clip has: it must have been reopened
+            frame = await camera.read(max_wait=5.0)
+            assert frame is not None
+            assert frame.size == (640, 480)  # fitted to the configured frame size
+            indexes.append(frame.index)
+        assert indexes == sorted(set(indexes))  # always a newer frame
+    finally:
+        await camera.stop()

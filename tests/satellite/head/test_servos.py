@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import replace
+import sys
 
+from aioesphomeapi import APIClient, APIConnectionError
 import pytest
 
 from milo_satellite.head.config import HeadConfig, ServosConfig
@@ -227,3 +229,34 @@ async def test_simulated_servos_obey_end_stops_and_speed() -> None:
     await servos.detach()
     await servos.move(Pose(0.0, 0.0))
     assert servos.attached
+
+
+async def test_servo_board_command_line(unused_tcp_port: int) -> None:
+    """`python -m milo_satellite.head.servo_board` serves the milo-head.yaml entities."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "milo_satellite.head.servo_board",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(unused_tcp_port),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    client = APIClient("127.0.0.1", unused_tcp_port, None)
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    await client.connect(login=True)
+                    break
+                except APIConnectionError:
+                    await asyncio.sleep(0.2)
+        entities, services = await client.list_entities_services()
+        assert {e.object_id for e in entities} == {"pan", "tilt", "center"}
+        assert {s.name for s in services} == {"look_at", "detach"}
+        await client.disconnect()
+    finally:
+        process.terminate()
+        await process.wait()

@@ -152,3 +152,41 @@ async def test_lost_face_hold_then_ease_to_centre() -> None:
         assert speed <= cfg.tracking.center_speed + 1e-6, "eased back too fast"
     assert sim.samples[-1].commanded == Pose(0.0, 0.0)
     assert reversals([c.pose.pan for c in easing]) == 0
+
+
+async def test_look_around_only_when_switched_on_and_idle() -> None:
+    cfg = config(hold_s=0.5, look_around_after_s=1.0, look_around_speed=20.0)
+    sim = Simulation(cfg)
+    await sim.run(1.0, lambda _t: None)
+    assert sim.samples[-1].commanded == Pose(0.0, 0.0)  # switch off: stays centred
+
+    sim.head.set_look_around(True)
+    sim.head.set_attention("listening")  # someone is talking: no wandering off
+    await sim.run(1.5, lambda _t: None)
+    assert sim.samples[-1].commanded == Pose(0.0, 0.0)
+
+    sim.head.set_attention("idle")
+    mark = sim.clock.now
+    await sim.run(6.0, lambda _t: None)
+    glances = [c for c in sim.servos.commands if c.time >= mark]
+    assert glances, "never looked around"
+    pan, tilt = cfg.servos.pan, cfg.servos.tilt
+    for command in glances:
+        assert pan.min * 0.6 <= command.pose.pan <= pan.max * 0.6
+        assert tilt.min * 0.3 <= command.pose.tilt <= tilt.max * 0.6
+    for a, b in itertools.pairwise(glances):
+        step = max(abs(b.pose.pan - a.pose.pan), abs(b.pose.tilt - a.pose.tilt))
+        assert step <= cfg.tracking.look_around_speed * (b.time - a.time) + 1e-6
+
+
+async def test_looks_at_the_talker_even_with_tracking_off() -> None:
+    sim = Simulation(config())
+    sim.head.set_tracking(False)
+    face = Pose(15.0, 5.0)
+    await sim.run(1.0, lambda _t: face)
+    assert sim.samples[-1].commanded == Pose(0.0, 0.0)  # tracking off, nobody talking
+
+    sim.head.set_attention("speaking")
+    await sim.run(1.5, lambda _t: face)
+    assert error(sim.samples[-1]) <= SETTLED_DEG
+    assert_inside_limits_and_rate(sim)
