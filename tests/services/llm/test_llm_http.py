@@ -41,13 +41,16 @@ QUESTION = [{"role": "user", "content": "Hello Milo, how is your day going?"}]
 
 
 async def post(http: ClientSession, base: str, body: Any) -> tuple[int, dict]:
+    if isinstance(body, dict):
+        body = {"seed": 7, **body}  # reproducible answers from run to run
     async with http.post(f"{base}/v1/chat/completions", json=body) as response:
         return response.status, await response.json()
 
 
 async def read_sse(http: ClientSession, base: str, body: dict) -> list[dict]:
     """All SSE events, checking the framing: `data: ` lines, blank separators, [DONE] last."""
-    async with http.post(f"{base}/v1/chat/completions", json={**body, "stream": True}) as response:
+    body = {"seed": 7, **body, "stream": True}
+    async with http.post(f"{base}/v1/chat/completions", json=body) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
         raw = (await response.read()).decode()
@@ -105,7 +108,7 @@ async def test_streaming_sse(http: ClientSession, http_base: str) -> None:
     assert deltas[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in deltas)
     assert_english(text)
-    assert len(deltas) > 3, "the answer should arrive in several chunks"
+    assert len(deltas) >= 4, "the answer should arrive in several chunks"
     finals = [c["choices"][0]["finish_reason"] for c in deltas if c["choices"][0]["finish_reason"]]
     assert finals in (["stop"], ["length"])
     assert deltas[-1]["choices"][0]["finish_reason"] == finals[0]
