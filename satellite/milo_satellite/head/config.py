@@ -234,8 +234,11 @@ def _coerce(value: Any, default: Any, annotation: Any, where: str) -> Any:
     try:
         return _convert(value, default)
     except (TypeError, ValueError):
-        kind = type(default).__name__
-        raise HeadError(f"{where} must be a {kind}, got {value!r}") from None
+        kind = _KINDS.get(type(default), type(default).__name__)
+        raise HeadError(f"{where} must be {kind}, got {value!r}") from None
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
 
 
 def _convert(value: Any, default: Any) -> Any:
