@@ -163,15 +163,13 @@ async def bench_tts(servers: list[Server], rounds: int) -> dict:
 
 
 async def concurrency(server: Server, once: Callable[[], Awaitable[float | None]], n: int) -> dict:
-    """Latency of n requests one at a time, then of n requests from each of 4 clients at once."""
-    single = [await once() for _ in range(n)]
-
-    async def client() -> list[float | None]:
-        return [await once() for _ in range(n)]
-
-    together = [
-        x for batch in await asyncio.gather(*[client()] * CONCURRENT_CLIENTS) for x in batch
-    ]
+    """Latency of a lone request vs requests from 4 clients at once, alternating n times so
+    that changing load on the machine hits both alike."""
+    single: list[float | None] = []
+    together: list[float | None] = []
+    for _ in range(n):
+        single.append(await once())
+        together += await asyncio.gather(*(once() for _ in range(CONCURRENT_CLIENTS)))
     failures = sum(x is None for x in single + together)
     one = describe([x for x in single if x is not None])
     four = describe([x for x in together if x is not None])

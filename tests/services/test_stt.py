@@ -148,3 +148,35 @@ async def test_eight_clients_at_once(stt_server: ThreadedServer, piper_speech: l
     )
     for speech, text in zip(speeches, texts, strict=True):
         assert wer(speech.text, text) <= 0.2, (speech.text, text)
+
+
+async def test_transcription_does_not_block_other_clients(
+    stt_server: ThreadedServer, piper_speech: list[Speech]
+):
+    """While one client's long recording is transcribed, another client is answered."""
+    long = Speech(
+        text=" ".join(s.text for s in piper_speech * 3),
+        pcm=b"".join(s.pcm for s in piper_speech * 3),
+        rate=piper_speech[0].rate,
+    )
+    finished: list[str] = []
+    sent = asyncio.Event()
+
+    async def slow() -> None:
+        async with stt_server.client() as client:
+            await client.write_event(Transcribe().event())
+            for event in audio_events(long):
+                await client.write_event(event)
+            sent.set()
+            await read_until(client, "transcript")
+        finished.append("slow")
+
+    async def quick() -> None:
+        await sent.wait()
+        async with stt_server.client() as client:
+            await client.write_event(Describe().event())
+            await read_until(client, "info")
+        finished.append("quick")
+
+    await asyncio.gather(slow(), quick())
+    assert finished == ["quick", "slow"]

@@ -49,6 +49,20 @@ class ServiceHandler(AsyncEventHandler):
         super().__init__(reader, writer)
         self.info = info
         self.peer = writer.get_extra_info("peername") or "local client"
+        self._handling = False
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        """True while a request is being answered; shutdown waits for it (a little)."""
+        return self._handling
+
+    async def stop(self) -> None:
+        """Stop after the request in progress, or at once when idle (server shutdown)."""
+        self._stopping = True
+        if not self.busy and self._task is not None:
+            self._task.cancel()
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
@@ -72,14 +86,19 @@ class ServiceHandler(AsyncEventHandler):
             raise EventError("unknown-program", f"this server has no program named {name!r}")
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         try:
-            while True:
+            while not self._stopping:
                 event = await read_event(self.reader, self.limits)
                 if event is None:
                     break
                 _LOGGER.debug("%s -> %s", self.peer, event.type)
-                if not await self._dispatch(event):
-                    break
+                self._handling = True
+                try:
+                    if not await self._dispatch(event):
+                        break
+                finally:
+                    self._handling = False
         except (ProtocolError, EventError) as err:
             _LOGGER.warning("Closing connection from %s: %s (%s)", self.peer, err.text, err.code)
             await self._send_error(err.code, err.text)

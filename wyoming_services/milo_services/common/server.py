@@ -84,7 +84,7 @@ class ServiceServer:
             self._connections.pop(task, None)
 
     async def stop(self) -> None:
-        """Stop accepting, let open requests finish for a moment, then cancel the rest."""
+        """Stop accepting, let requests in progress finish for a moment, then cancel the rest."""
         if self._server is None:
             return
         self._server.close()

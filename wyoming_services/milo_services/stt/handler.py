@@ -33,9 +33,6 @@ class _Run:
     channels: int
     data: bytearray = field(default_factory=bytearray)
 
-    def seconds(self) -> float:
-        return len(self.data) / (self.rate * self.width * self.channels)
-
     def to_model_input(self) -> np.ndarray:
         return resample(
             pcm_to_float(bytes(self.data), self.width, self.channels), self.rate, SAMPLE_RATE

@@ -165,8 +165,9 @@ class PiperEngine:
     def inputs(
         self, phonemes: list[str], speaker_id: int | None, length_scale: float | None
     ) -> dict[str, np.ndarray]:
+        """The model inputs for one sentence (`length_scale` None: the voice's pace)."""
         ids = np.array([self._voice.phonemes_to_ids(phonemes)], dtype=np.int64)
-        feed = {
+        feed: dict[str, np.ndarray] = {
             "input": ids,
             "input_lengths": np.array([ids.shape[1]], dtype=np.int64),
             "scales": np.array(

@@ -85,6 +85,11 @@ class TtsHandler(ServiceHandler):
             return True
         return await super().handle_request(event)
 
+    @property
+    def busy(self) -> bool:
+        streaming = self._stream_task is not None and not self._stream_task.done()
+        return super().busy or streaming
+
     def _speaker(self, voice: SynthesizeVoice | None) -> str | None:
         if voice is None or voice.name not in (None, self._synthesizer.engine.files.name):
             return None  # another voice than the one loaded: speak with ours
@@ -112,11 +117,11 @@ class TtsHandler(ServiceHandler):
             await self.write_event(SynthesizeStopped().event())
         except ConnectionError:
             _LOGGER.debug("Client %s left during a stream", self.peer)
-            await self.stop()
+            self.writer.close()
         except Exception as err:
             _LOGGER.exception("Streaming synthesis failed for %s", self.peer)
             await self._send_error("synthesis-failed", f"{type(err).__name__}: {err}")
-            await self.stop()
+            self.writer.close()  # ends the connection's read loop too
 
     async def _send_audio(self, pcm: bytes, started: bool) -> bool:
         if not started:
