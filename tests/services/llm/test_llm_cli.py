@@ -167,6 +167,8 @@ def test_empty_system_prompt_file_is_refused(tmp_path: Path) -> None:
         (["--model", __file__], "cannot load"),
         (["--n-ctx", "16"], "--n-ctx"),
         (["--http-port", "70000"], "--http-port"),
+        (["--uri", "unix:///tmp/milo-llm-test.sock", "--zeroconf"], "--zeroconf"),
+        (["--uri", "http://localhost:1"], "--uri"),
     ],
 )
 async def test_bad_arguments_exit_with_a_message(args: list[str], message: str) -> None:

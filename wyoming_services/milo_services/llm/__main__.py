@@ -187,8 +187,11 @@ def run() -> None:
         raise SystemExit("milo-llm: --n-ctx must be at least 256")
     if not 0 <= args.http_port <= 65535:
         raise SystemExit("milo-llm: --http-port must be between 0 and 65535")
-    if urlparse(args.uri).scheme not in ("tcp", "unix"):
+    scheme = urlparse(args.uri).scheme
+    if scheme not in ("tcp", "unix"):
         raise SystemExit("milo-llm: --uri must be tcp://HOST:PORT or unix://PATH")
+    if args.zeroconf is not None and scheme != "tcp":
+        raise SystemExit("milo-llm: --zeroconf needs a tcp:// --uri")
     try:
         asyncio.run(main(args))
     except OSError as err:  # e.g. a port already in use

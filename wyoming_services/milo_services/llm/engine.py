@@ -171,11 +171,12 @@ class ChatEngine:
         else:
             self.stats.completed += 1
         _LOGGER.debug(
-            "Generated %d tokens (%s) for a %d-token prompt, %d cached",
+            "Generated %d tokens (%s) for a %d-token prompt (%d cached), first text after %s s",
             result.completion_tokens,
             result.finish_reason,
             result.prompt_tokens,
             result.cached_tokens,
+            "-" if result.first_token_s is None else f"{result.first_token_s:.2f}",
         )
         completion.result = result
         completion.deliver(Completion._END)
