@@ -334,6 +334,7 @@ class Head:
         if target is None or target.id != self._target_id:
             self._controller.reset()
             self._track_setpoint = None
+            self._last_frame_at = None
             if self._target_id is not None and target is None:
                 self._idle_since = now
         self._target_id = target.id if target else None
