@@ -7,7 +7,7 @@ public APIs, so the demo exercises exactly what a person clicking through the UI
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import contextlib
 import itertools
 import logging
@@ -59,7 +59,7 @@ class HaRest:
 
 
 class HaWebSocket:
-    """HA's websocket API: numbered commands, their results, and subscriptions."""
+    """HA's websocket API: numbered commands and their results."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str) -> None:
         self._session = session
@@ -67,7 +67,6 @@ class HaWebSocket:
         self._token = token
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._subscriptions: dict[int, Callable[[Any], None]] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -107,9 +106,6 @@ class HaWebSocket:
 
     def _dispatch(self, item: Mapping[str, Any]) -> None:
         msg_id = item.get("id")
-        if item.get("type") == "event" and msg_id in self._subscriptions:
-            self._subscriptions[msg_id](item["event"])
-            return
         future = self._pending.pop(msg_id, None) if isinstance(msg_id, int) else None
         if future is None or future.done():
             return
@@ -124,8 +120,11 @@ class HaWebSocket:
         msg_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
-        await self._ws.send_json({"id": msg_id, **command})
-        command["id"] = msg_id
+        try:
+            await self._ws.send_json({"id": msg_id, **command})
+        except (aiohttp.ClientError, ConnectionError) as err:
+            self._pending.pop(msg_id, None)
+            raise HaApiError(f"websocket closed: {err}") from err
         return future
 
     async def call(self, msg_type: str, **data: Any) -> Any:
@@ -134,27 +133,6 @@ class HaWebSocket:
             return await (await self._send({"type": msg_type, **data}))
         except HaApiError as err:
             raise HaApiError(f"{msg_type}: {err}") from None
-
-    async def subscribe(
-        self, on_event: Callable[[Any], None], msg_type: str, **data: Any
-    ) -> Callable[[], Any]:
-        """Subscribe; returns an async callable that unsubscribes."""
-        command = {"type": msg_type, **data}
-        future = await self._send(command)
-        msg_id = command["id"]
-        self._subscriptions[msg_id] = on_event
-        try:
-            await future
-        except HaApiError:
-            self._subscriptions.pop(msg_id, None)
-            raise
-
-        async def unsubscribe() -> None:
-            self._subscriptions.pop(msg_id, None)
-            with contextlib.suppress(HaApiError):
-                await self.call("unsubscribe_events", subscription=msg_id)
-
-        return unsubscribe
 
 
 async def onboard(

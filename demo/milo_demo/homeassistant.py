@@ -132,14 +132,6 @@ class HomeAssistant:
             found = await poll(lambda: self.entities_of(entry_id, domain), 0.5)
         return found[0]
 
-    async def device_of(self, entry_id: str) -> dict[str, Any]:
-        """The (first) device of a config entry."""
-        assert self.ws is not None
-        for device in await self.ws.call("config/device_registry/list"):
-            if entry_id in device["config_entries"]:
-                return dict(device)
-        raise StageError("find device", f"config entry {entry_id} has no device", self.log)
-
     async def state(self, entity_id: str) -> dict[str, Any]:
         """The current state object of an entity."""
         assert self.rest is not None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import StageError, poll
+from .ha_api import HaApiError
 from .hass_config import LIGHT_ENTITY
 from .homeassistant import HomeAssistant
 from .speech import SpokenRequest
@@ -136,6 +137,14 @@ async def _wait_idle(hass: HomeAssistant, satellite_entity: str, step: str, log:
 
 async def play_request(stack: DemoStack, spoken: SpokenRequest) -> RequestResult:
     """Speak one request into the satellite's microphone and record the outcome."""
+    try:
+        return await _play(stack, spoken)
+    except HaApiError as err:
+        step = f"request '{spoken.request.text}'"
+        raise StageError(step, f"Home Assistant API: {err}", stack.hass.log) from err
+
+
+async def _play(stack: DemoStack, spoken: SpokenRequest) -> RequestResult:
     hass, satellite, pipeline_id = stack.hass, stack.satellite, stack.pipeline
     result = RequestResult(spoken)
     step = f"request '{spoken.request.text}'"

@@ -13,6 +13,7 @@ import shutil
 from typing import Any
 
 from .errors import StageError, poll, stage
+from .ha_api import HaApiError
 from .homeassistant import PEER_PIPELINE, PIPELINE_NAME, HomeAssistant
 from .processes import Supervisor, free_port
 from .satellite import NAME as SATELLITE_NAME, SimulatedSatellite
@@ -97,6 +98,9 @@ class DemoStack:
         """Start and configure everything; on failure, stop what was started."""
         try:
             await self._start()
+        except HaApiError as err:
+            await self.stop()
+            raise StageError("configure Home Assistant", str(err), self.hass.log) from err
         except BaseException:
             await self.stop()
             raise
