@@ -88,11 +88,14 @@ async def tts(speech: Speech) -> AsyncIterator[TTSServer]:
         data = files[name].read_bytes()
         resp = web.StreamResponse()
         await resp.prepare(request)
-        for i in range(0, len(data), 4096):  # streamed, like HA's TTS stream
-            await resp.write(data[i : i + 4096])
-            if server.slow:
-                await asyncio.sleep(0.05)
-        await resp.write_eof()
+        try:
+            for i in range(0, len(data), 4096):  # streamed, like HA's TTS stream
+                await resp.write(data[i : i + 4096])
+                if server.slow:
+                    await asyncio.sleep(0.05)
+            await resp.write_eof()
+        except ConnectionResetError:
+            pass  # Milo stopped listening (stop word, announcement): expected
         return resp
 
     app = web.Application()
@@ -381,5 +384,7 @@ async def test_announcement_during_an_answer(
         f"{tts.base}/answer.flac", 30, "dinner is ready"
     )
     assert result.success
+    await eventually(lambda: ha.finished)
+    await asyncio.sleep(0.2)
     assert ha.finished == [True]  # the cut answer did not report a failure
     await eventually(lambda: milo.voice.phase is Phase.IDLE)
