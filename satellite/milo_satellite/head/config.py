@@ -46,6 +46,7 @@ class DetectionConfig:
     scale_factor: float = 1.2
     min_neighbors: int = 3
     full_scan_every: int = 10  # frames; in between, only near the faces already tracked
+    idle_scan_every: int = 3  # frames; with nobody tracked (~100 ms to notice a newcomer)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ class HeadConfig:
             _check(0 < fov < 180, f"head.camera.{name} must be between 0 and 180 degrees")
         _check(self.detection.detect_width >= 64, "head.detection.detect_width must be >= 64")
         _check(self.detection.scale_factor > 1.0, "head.detection.scale_factor must be > 1")
-        _check(self.detection.full_scan_every >= 1, "head.detection.full_scan_every must be >= 1")
+        for name in ("full_scan_every", "idle_scan_every"):
+            _check(getattr(self.detection, name) >= 1, f"head.detection.{name} must be >= 1")
         rec = self.recognition
         _check(0 < rec.sure <= rec.tolerance < 2, "head.recognition: need 0 < sure <= tolerance")
         _check(rec.enroll_frames >= 1, "head.recognition.enroll_frames must be >= 1")

@@ -17,6 +17,7 @@ import math
 import random
 
 from .config import CameraConfig, ServosConfig, TrackingConfig
+from .detect import Box
 from .motion import CENTRE, Pose
 
 
@@ -34,6 +35,35 @@ def pixel_to_angles(
     pan = math.degrees(math.atan((x - width / 2) / fx))
     tilt = math.degrees(math.atan((height / 2 - y) / fy))
     return pan, tilt
+
+
+def angles_to_pixel(
+    pan: float, tilt: float, size: tuple[int, int], fov: tuple[float, float]
+) -> tuple[float, float]:
+    """The pixel at angles (pan right, tilt up) from the optical axis: pixel_to_angles' inverse."""
+    (width, height), (hfov, vfov) = size, fov
+    fx = (width / 2) / math.tan(math.radians(hfov) / 2)
+    fy = (height / 2) / math.tan(math.radians(vfov) / 2)
+    return (
+        width / 2 + fx * math.tan(math.radians(pan)),
+        height / 2 - fy * math.tan(math.radians(tilt)),
+    )
+
+
+def reproject(
+    box: Box, before: Pose, after: Pose, size: tuple[int, int], fov: tuple[float, float]
+) -> Box:
+    """Where a still face seen at `box` with the head at `before` appears with it at `after`.
+
+    The head's own turn shifts everything in the picture; without this a quick turn
+    would lose the face it is turning toward.
+    """
+    x, y = box.center
+    pan, tilt = pixel_to_angles(x, y, size, fov)
+    nx, ny = angles_to_pixel(
+        pan - (after.pan - before.pan), tilt - (after.tilt - before.tilt), size, fov
+    )
+    return Box(nx - box.w / 2, ny - box.h / 2, box.w, box.h)
 
 
 class TrackingController:

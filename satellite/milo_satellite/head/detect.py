@@ -64,8 +64,9 @@ class FaceDetector:
     A full scan of a 320 px frame costs tens of milliseconds on a small CPU; searching a
     window around a tracked face, scaled so the face is ~32 px and only at sizes close to
     it, costs a millisecond or two. So every frame searches near the known faces, and
-    the whole frame is also scanned for newcomers every `full_scan_every` frames, whenever
-    nothing is tracked, and right after a tracked face was not found near where it was.
+    the whole frame is also scanned for newcomers every `full_scan_every` frames and right
+    after a tracked face was not found near where it was. With nobody tracked, every
+    `idle_scan_every`-th frame is scanned: an empty room need not cost a whole core.
     One caller at a time (it keeps state between frames).
     """
 
@@ -81,6 +82,9 @@ class FaceDetector:
     def find(self, image: np.ndarray, tracked: Sequence[Box] = ()) -> list[Box]:
         """This frame's faces, given where faces were last seen."""
         self._frames += 1
+        if not tracked:  # an empty room: scan, but not every frame (idle CPU)
+            due = self._frames % self._config.idle_scan_every == 0
+            return self.detect(image) if due or self._missed else []
         grey = _grey(image)
         found: list[Box] = []
         missed = False
@@ -88,7 +92,7 @@ class FaceDetector:
             near = self._detect_near(grey, box)
             missed = missed or not near
             found.extend(near)
-        if not tracked or self._missed or self._frames % self._config.full_scan_every == 0:
+        if self._missed or self._frames % self._config.full_scan_every == 0:
             found.extend(self.detect(grey))
         self._missed = missed
         return _distinct(found)

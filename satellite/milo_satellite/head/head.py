@@ -28,7 +28,7 @@ import numpy as np
 from .buddies import BuddyDatabase, check_name
 from .camera import Camera, Frame
 from .config import HeadConfig
-from .control import IdleBehaviour, Motion, TrackingController
+from .control import IdleBehaviour, Motion, TrackingController, reproject
 from .detect import Box, FaceDetector
 from .enrol import Enrolment
 from .errors import HeadError
@@ -97,6 +97,7 @@ class Head:
         self._visible: list[Track] = []
         self._track_setpoint: Pose | None = None
         self._last_frame_at: float | None = None
+        self._previous_capture: float | None = None
         self._idle_since = now
         self._manual: Pose | None = None
         self._manual_at = now
@@ -305,7 +306,7 @@ class Head:
                 if frame is None:
                     self._no_frame()
                     continue
-                tracked = [track.box for track in self._tracker.tracks]
+                tracked = self._expected_faces(frame)
                 started = time.perf_counter()
                 boxes = await loop.run_in_executor(
                     self._vision_pool, self._detector.find, frame.image, tracked
@@ -325,6 +326,17 @@ class Head:
         if frame is not None and now - frame.captured_at > STALE_FRAME_S:
             self._latest_frame = None
         self._observe([], now, None)
+
+    def _expected_faces(self, frame: Frame) -> list[Box]:
+        """Where the tracked faces should be in `frame`, allowing for the head's own turn."""
+        previous, self._previous_capture = self._previous_capture, frame.captured_at
+        if self._config.camera.mount == "head" and previous is not None:
+            before = self._history.at(previous, self._limiter.pose)
+            after = self._history.at(frame.captured_at, self._limiter.pose)
+            if before != after:
+                fov = (self._config.camera.hfov, self._config.camera.vfov)
+                self._tracker.shift(lambda box: reproject(box, before, after, frame.size, fov))
+        return [track.box for track in self._tracker.tracks]
 
     def _observe(self, boxes: list[Box], seen_at: float, frame: Frame | None) -> None:
         """Update tracks, target and setpoint from one frame's detections (or none)."""

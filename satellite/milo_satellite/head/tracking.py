@@ -8,7 +8,7 @@ cascade never move the head) and survives short misses (a blink, a turned head).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 import math
 
@@ -127,6 +127,11 @@ class Tracker:
     def visible(self) -> list[Track]:
         """Confirmed tracks (seen recently enough to still be alive)."""
         return [t for t in self.tracks if t.confirmed]
+
+    def shift(self, move: Callable[[Box], Box]) -> None:
+        """Move every track's box to where it is expected now (the camera turned)."""
+        for track in self.tracks:
+            track.box = move(track.box)
 
     def get(self, track_id: int) -> Track | None:
         return next((t for t in self.tracks if t.id == track_id), None)

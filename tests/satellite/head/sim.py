@@ -129,10 +129,10 @@ class Simulation:
             direction = face(captured)
             image = self.room.render(self.servos.actual, direction)
             self._frame += 1
-            tracked = [track.box for track in head._tracker.tracks]
-            boxes = head._detector.find(image, tracked)
+            frame = Frame(image, captured, self._frame)
+            boxes = head._detector.find(image, head._expected_faces(frame))
             await self._advance_to(captured + LATENCY_S)
-            head._observe(boxes, captured, Frame(image, captured, self._frame))
+            head._observe(boxes, captured, frame)
             await head._servo_step()  # the setpoint wakes the servo loop at once
             seen = any(t.last_seen == captured for t in head._tracker.visible())
             followed = head._target_id is not None

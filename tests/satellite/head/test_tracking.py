@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from milo_satellite.head.config import RecognitionConfig
+from milo_satellite.head.control import pixel_to_angles, reproject
 from milo_satellite.head.detect import Box
+from milo_satellite.head.motion import Pose
 from milo_satellite.head.tracking import Identity, Tracker, select_target
 
 BUDDY = Identity("Jay", 0.3, sure=True)
@@ -100,3 +104,14 @@ def test_recognition_schedule() -> None:
     assert track.needs_recognition(12.5, config)  # a sure identity is re-checked, rarely
     track.adopt(Identity("stranger", 0.9, sure=True))
     assert track.identity.name == "stranger"  # someone else sat down
+
+
+def test_turning_toward_a_face_moves_it_to_the_centre_of_the_picture() -> None:
+    size, fov = (640, 480), (62.2, 48.8)
+    face = Box(500, 60, 80, 80)
+    pan, tilt = pixel_to_angles(*face.center, size, fov)
+    centred = reproject(face, Pose(0, 0), Pose(pan, tilt), size, fov)
+    assert centred.center == pytest.approx((320, 240), abs=1e-6)
+    assert (centred.w, centred.h) == (80, 80)
+    back = reproject(centred, Pose(pan, tilt), Pose(0, 0), size, fov)
+    assert back.center == pytest.approx(face.center, abs=1e-6)

@@ -43,7 +43,9 @@ def reversals(values: list[float], ignore: float = 0.05) -> int:
 
 def assert_followed(samples: list[Sample]) -> None:
     """Never lost the face once found (a track survives the odd missed detection)."""
-    assert all(s.followed for s in samples[2:]), "the face was lost on the way"
+    found = next(i for i, s in enumerate(samples) if s.followed)
+    assert found <= 5, f"took {found} frames to find the face"
+    assert all(s.followed for s in samples[found:]), "the face was lost on the way"
     detected = sum(s.detected for s in samples) / len(samples)
     assert detected >= 0.9, f"detected in only {detected:.0%} of frames"
 
