@@ -156,6 +156,10 @@ def validate(config: SatelliteConfig) -> None:
         raise ConfigError(f"voice.thinking must be one of {', '.join(THINKING_MODES)}")
     if config.voice.thinking == "filler" and not config.voice.tts_uri:
         raise ConfigError("voice.thinking: filler needs voice.tts_uri (a Wyoming TTS)")
+    for pin in ("red_pin", "green_pin"):
+        value = getattr(config.status_light, pin)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigError(f"status_light.{pin} must be a BCM pin number")
     if config.simulate and not config.mic_file:
         raise ConfigError("--simulate needs --mic-file (a WAV to use as the microphone)")
     if config.encryption_key:

@@ -149,6 +149,7 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ("", ["--encryption-key", "c2hvcnQ="], "encryption_key"),
         ("", ["--simulate"], "needs --mic-file"),
         ("head: 3\n", [], "head must be a mapping"),
+        ("status_light:\n  red_pin: GPIO17\n", [], "BCM pin number"),
     ],
 )
 def test_bad_config_is_refused_clearly(
