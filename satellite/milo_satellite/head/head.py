@@ -138,8 +138,12 @@ class Head:
                 )
             except HeadError as err:
                 _LOGGER.error("Face recognition is off: %s", err)  # noqa: TRY400
-        await self._camera.start()
-        await self._servos.start()
+        try:
+            await self._camera.start()
+            await self._servos.start()
+        except BaseException:  # e.g. a missing camera file: release what was opened
+            await self.stop()
+            raise
         self._tasks = [
             asyncio.create_task(self._vision_loop(), name="milo-head-vision"),
             asyncio.create_task(self._servo_loop(), name="milo-head-servos"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 import logging
 from pathlib import Path
 import stat
@@ -250,10 +251,12 @@ async def test_unplugged_camera_is_survived(
 
 
 async def test_missing_camera_file_is_a_clear_error(tmp_path: Path) -> None:
-    config = HeadConfig().simulated(str(tmp_path / "nope.mp4"))
-    camera = FileCamera(config.camera, tmp_path / "nope.mp4")
-    with pytest.raises(HeadError, match="does not exist"):
-        await camera.start()
+    config = HeadConfig.from_dict(
+        {"recognition": {"enabled": False, "buddies_file": str(tmp_path / "b.json")}}
+    ).simulated(str(tmp_path / "nope.mp4"))
+    head = build_head(config)
+    with pytest.raises(HeadError, match=r"nope\.mp4 does not exist"):
+        await head.start()
 
 
 async def test_video_file_camera_loops(tmp_path: Path) -> None:
@@ -264,7 +267,7 @@ async def test_video_file_camera_loops(tmp_path: Path) -> None:
     writer.release()
     config = HeadConfig().simulated(str(path))
     assert config.camera.mount == "fixed"
-    camera = FileCamera(config.camera.__class__(fps=200.0), path)
+    camera = FileCamera(replace(config.camera, fps=200.0), path)
     await camera.start()
     shades = []
     for _ in range(6):
