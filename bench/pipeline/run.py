@@ -35,17 +35,20 @@ from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
 
 PIPELINES = (PIPELINE_NAME, PEER_PIPELINE)
 KINDS = ("device", "weather", "surf", "small_talk")
-STAGES = ("vad_end", "stt", "intent", "tts_first_audio", "total")
+# "speech" = STT + TTS first audio: the part the peer swap changes (the agent is shared).
+STAGES = ("vad_end", "stt", "intent", "tts_first_audio", "speech", "total")
 MAX_FAILURES = 3
 
 
 def _stages(result: RequestResult) -> dict[str, float | None]:
     t = result.timings
+    speech = None if t.stt is None or t.tts_first_audio is None else t.stt + t.tts_first_audio
     return {
         "vad_end": t.vad_end,
         "stt": t.stt,
         "intent": t.intent,
         "tts_first_audio": t.tts_first_audio,
+        "speech": speech,
         "total": t.first_audio,
     }
 
@@ -130,23 +133,23 @@ def _table(summary: dict[str, dict[str, dict[str, float | None]]]) -> str:
     def cell(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
 
+    def ratio(milo: float | None, peer: float | None) -> str:
+        return f"{milo / peer:.2f}x" if milo is not None and peer else "-"
+
     lines = [
-        "| kind | n | Milo end of speech heard | Milo STT | Milo intent | Milo TTS 1st "
-        "| **Milo total** | Peers total | Milo / Peers |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| kind | n | end of speech heard | STT | intent | TTS 1st | **total** | Peers total "
+        "| total Milo/Peers | speech (STT+TTS 1st) Milo / Peers | speech ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in (*KINDS, "all"):
         milo, peer = summary[PIPELINE_NAME][kind], summary[PEER_PIPELINE][kind]
-        ratio = (
-            f"{milo['total'] / peer['total']:.2f}x"
-            if milo["total"] is not None and peer["total"]
-            else "-"
-        )
         lines.append(
             f"| {kind} | {milo['n']} | {cell(milo['vad_end'])} | {cell(milo['stt'])} "
-            f"| {cell(milo['intent'])} "
-            f"| {cell(milo['tts_first_audio'])} | **{cell(milo['total'])}** "
-            f"| {cell(peer['total'])} | {ratio} |"
+            f"| {cell(milo['intent'])} | {cell(milo['tts_first_audio'])} "
+            f"| **{cell(milo['total'])}** | {cell(peer['total'])} "
+            f"| {ratio(milo['total'], peer['total'])} "
+            f"| {cell(milo['speech'])} / {cell(peer['speech'])} "
+            f"| {ratio(milo['speech'], peer['speech'])} |"
         )
     lines.append("")
     lines.append(
