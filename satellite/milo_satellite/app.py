@@ -64,7 +64,7 @@ class SatelliteApp:
         )
         voice_cfg = config.voice
         self.fillers: list[bytes] = []
-        self.player = AudioPlayer(sink)
+        self.player = AudioPlayer(sink, verify_ssl=config.audio.verify_ssl)
         self.voice = VoiceSatellite(
             self.server,
             microphone=microphone,

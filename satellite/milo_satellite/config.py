@@ -55,6 +55,7 @@ class AudioConfig:
     snd_command: str = DEFAULT_SND_COMMAND
     snd_rate: int = 22050
     snd_channels: int = 1
+    verify_ssl: bool = True
 
 
 @dataclass

@@ -35,7 +35,8 @@ class Sink(Protocol):
 
 
 class AudioPlayer:
-    def __init__(self, sink: Sink, *, fetch_timeout: float = 30.0) -> None:
+    def __init__(self, sink: Sink, *, fetch_timeout: float = 30.0, verify_ssl: bool = True) -> None:
+        self.verify_ssl = verify_ssl  # False for an HA with a self-signed certificate
         self.sink = sink
         self.volume = 1.0
         self.muted = False
@@ -147,7 +148,10 @@ class AudioPlayer:
         if parsed.scheme not in ("http", "https"):
             raise AudioError(f"cannot play {parsed.scheme}: URLs")
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(ssl=self.verify_ssl),
+            )
         try:
             async with self._session.get(url) as resp:
                 if resp.status != 200:
