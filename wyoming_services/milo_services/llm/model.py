@@ -25,7 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_TEMPERATURE = 0.6
 REPLY_RESERVE_TOKENS = 128
 """Room always kept free for the answer when a request sets no `max_tokens`."""
-PREFIX_CACHE_SIZE = 8
+PREFIX_CACHE_SIZE = 4
+"""Saved system-prompt states (the persona always among them): ~25 MB each for 1000 tokens."""
 PROMPT_SLICE_TOKENS = 256
 """Prompt tokens evaluated between two checks for a client that went away."""
 
