@@ -36,8 +36,9 @@ from .prompt import PromptError
 _LOGGER = logging.getLogger(__name__)
 
 PROGRAM_NAME = "milo-llm"
-DEFAULT_MAX_TOKENS = 160
-"""Spoken answers are a sentence or two; this also bounds a rambling small model."""
+DEFAULT_MAX_TOKENS = 80
+"""About 60 words, 20 seconds of speech: enough for a desk robot, and it bounds a rambling
+small model (the spoken text is cut back to the last full sentence)."""
 
 
 def build_info(model_path: Path, model_id: str, model_name: str) -> Info:
