@@ -105,7 +105,9 @@ class MiloDevice:
         self.status_light = status_light or StatusLight()
         self.preferences = preferences or Preferences(None)
         self._restore()
-        self.media = MediaController(voice.player)
+        self.media = MediaController(
+            voice.player, quiet=lambda: voice.phase is Phase.IDLE and not voice.ringing
+        )
         self.mute = SwitchEntity("mute", "Mute", voice.set_muted, icon="mdi:microphone-off")
         self.wake_word = SelectEntity(
             "wake_word",

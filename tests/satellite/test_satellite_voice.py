@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+import logging
 from pathlib import Path
 
 from aioesphomeapi import (
@@ -21,7 +22,7 @@ from aioesphomeapi import (
 from aiohttp import web
 import numpy as np
 import pytest
-from satellite_helpers import Milo, Speech, eventually, make_milo, wav_samples
+from satellite_helpers import Milo, Speech, eventually, make_milo, wav_samples, write_wav
 
 from milo_satellite.voice.satellite import Phase
 
@@ -65,6 +66,7 @@ def subscribe(client: APIClient, ha: FakeHA) -> None:
 @dataclass
 class TTSServer:
     base: str
+    files: dict[str, Path] = field(default_factory=dict)
     slow: bool = False
 
 
@@ -73,13 +75,18 @@ async def tts(speech: Speech) -> AsyncIterator[TTSServer]:
     """HA's TTS/media proxy: the answer as WAV (the format we ask for) and as FLAC/MP3."""
     garbage = speech.answer_wav.with_name("garbage.wav")
     garbage.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 64)
+    long_wav = speech.answer_wav.with_name("long.wav")
+    if not long_wav.exists():  # five answers in a row: a "song" to interrupt
+        samples = wav_samples(speech.answer_wav).tobytes()
+        write_wav(long_wav, samples * 5, 22050)
     files = {
+        "long.wav": long_wav,
         "garbage.wav": garbage,
         "answer.wav": speech.answer_wav,
         "answer.flac": speech.answer_wav.with_suffix(".flac"),
         "answer.mp3": speech.answer_wav.with_suffix(".mp3"),
     }
-    server = TTSServer("")
+    server = TTSServer("", files)
 
     async def serve(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -388,3 +395,46 @@ async def test_announcement_during_an_answer(
     await asyncio.sleep(0.2)
     assert ha.finished == [True]  # the cut answer did not report a failure
     await eventually(lambda: milo.voice.phase is Phase.IDLE)
+
+
+async def test_music_resumes_where_it_was(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
+) -> None:
+    """Music cut by a question goes on from the same sample once Milo has answered."""
+    entities, _ = await client.list_entities_services()
+    player_key = next(e.key for e in entities if e.object_id == "media_player")
+    tts.slow = True  # the music streams in, so it is still playing when Milo is called
+    client.media_player_command(player_key, media_url=f"{tts.base}/long.wav")
+    await eventually(lambda: milo.voice.player.played_s.get("media", 0) > 0.5)
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    tts.slow = False
+    send(client, Ev.VOICE_ASSISTANT_STT_END, text="what is the surf like")
+    send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
+    send(client, Ev.VOICE_ASSISTANT_RUN_END)
+    await eventually(lambda: len([p for p in milo.played() if p.name.endswith("media.wav")]) == 2)
+    first, resumed = (wav_samples(p) for p in milo.played() if p.name.endswith("media.wav"))
+    song = wav_samples(tts.files["long.wav"])
+    assert 0 < len(first) < len(song)
+    # The resumed part starts where the first stopped (to the frame), and goes to the end.
+    assert np.array_equal(resumed[:4000], song[len(first) : len(first) + 4000])
+    assert len(first) + len(resumed) == len(song)
+
+
+async def test_live_stream_resumes_live(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stream that comes no faster than real time cannot be fast-forwarded: play on."""
+    caplog.set_level(logging.INFO, logger="milo_satellite.voice.player")
+    entities, _ = await client.list_entities_services()
+    player_key = next(e.key for e in entities if e.object_id == "media_player")
+    tts.slow = True  # stays slow: like internet radio
+    client.media_player_command(player_key, media_url=f"{tts.base}/long.wav")
+    await eventually(lambda: milo.voice.player.played_s.get("media", 0) > 2.5)
+    milo.mic.say(speech.wake_word)  # no HA listening: the error sound interrupts the music
+    await eventually(lambda: "Live stream" in caplog.text, within=20)
+    await eventually(lambda: milo.voice.player.outcome.get("media") == "done", within=30)
+    first, resumed = (wav_samples(p) for p in milo.played() if p.name.endswith("media.wav"))
+    song = wav_samples(tts.files["long.wav"])
+    # It gave up skipping after a second: less was skipped than had been played.
+    assert len(song) - len(first) < len(resumed) < len(song)

@@ -1,13 +1,16 @@
 """The media player entity: HA's play_media, volume and transport controls.
 
-Milo has one speaker, so there is one player: an announcement, an answer or the wake
-chime replaces music that is playing (there is no mixing or ducking). The entity shows
-"playing" for media and "announcing" for everything Milo says.
+Milo has one speaker, so there is one player: an answer, an announcement, a timer or the
+wake chime interrupts music, which resumes where it was once Milo is quiet again (a live
+stream resumes live). The entity shows "playing" for media and "announcing" for
+everything Milo says.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+import functools
 import logging
 
 from aioesphomeapi.model import MediaPlayerEntityFeature as Feature
@@ -34,8 +37,10 @@ MEDIA_LABEL = "media"
 
 
 class MediaController:
-    def __init__(self, player: AudioPlayer) -> None:
+    def __init__(self, player: AudioPlayer, quiet: Callable[[], bool] = lambda: True) -> None:
+        """`quiet()` says whether Milo is done talking, so interrupted music may go on."""
         self.player = player
+        self.quiet = quiet
         fmt = player.sink.format
         # HA converts media and TTS to this with ffmpeg, so playback needs no decoding.
         wav = [
@@ -52,9 +57,15 @@ class MediaController:
         )
         self._media: asyncio.Task[bool] | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
+        self._paused_by_user = False
+        self._resume_at: tuple[str, float] | None = None  # (url, seconds) of cut music
         player.add_listener(self.refresh)
 
     def refresh(self) -> None:
+        if self._resume_at is not None and not self.player.playing and self.quiet():
+            url, seconds = self._resume_at
+            _LOGGER.info("Resuming media at %.1f s", seconds)
+            self._play(url, MEDIA_LABEL, seconds)
         playing_media = self._media is not None and not self._media.done()
         if self.player.paused:
             state = pb.MEDIA_PLAYER_STATE_PAUSED
@@ -75,12 +86,13 @@ class MediaController:
             self._play(cmd.url, "announcement" if cmd.announcement else MEDIA_LABEL)
         match cmd.command:
             case pb.MEDIA_PLAYER_COMMAND_PLAY:
-                self.player.resume()
+                self._pause(False)
             case pb.MEDIA_PLAYER_COMMAND_PAUSE:
-                self.player.pause()
+                self._pause(True)
             case pb.MEDIA_PLAYER_COMMAND_TOGGLE:
-                self.player.resume() if self.player.paused else self.player.pause()
+                self._pause(not self.player.paused)
             case pb.MEDIA_PLAYER_COMMAND_STOP:
+                self._media, self._resume_at = None, None
                 self.player.stop()
             case pb.MEDIA_PLAYER_COMMAND_MUTE | pb.MEDIA_PLAYER_COMMAND_UNMUTE:
                 self.player.muted = cmd.command == pb.MEDIA_PLAYER_COMMAND_MUTE
@@ -94,14 +106,25 @@ class MediaController:
                 _LOGGER.info("Media command %s is not supported", other)
         self.refresh()
 
-    def _play(self, url: str, label: str) -> None:
+    def _pause(self, pause: bool) -> None:
+        self._paused_by_user = pause
+        if pause:
+            self.player.pause()
+        else:
+            self.player.resume()
+
+    def _play(self, url: str, label: str, skip_s: float = 0.0) -> None:
         # Not tied to the HA connection that asked: music outlives a reconnect.
         _LOGGER.info("Playing %s: %s", label, url)
-        task = asyncio.get_running_loop().create_task(self.player.play([url], label))
+        task = asyncio.get_running_loop().create_task(self.player.play([url], label, skip_s=skip_s))
         self._tasks.add(task)
-        task.add_done_callback(self._done)
-        self._media = task if label == MEDIA_LABEL else None
+        task.add_done_callback(functools.partial(self._done, url, label))
+        if label == MEDIA_LABEL:
+            self._media, self._resume_at, self._paused_by_user = task, None, False
 
-    def _done(self, task: asyncio.Task[bool]) -> None:
+    def _done(self, url: str, label: str, task: asyncio.Task[bool]) -> None:
         self._tasks.discard(task)
+        interrupted = self.player.outcome.get(label) == "stopped"
+        if task is self._media and interrupted and not self._paused_by_user:
+            self._resume_at = (url, self.player.played_s.get(label, 0.0))
         self.refresh()

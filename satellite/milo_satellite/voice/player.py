@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 import logging
 from pathlib import Path
+import time
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -46,6 +47,10 @@ class AudioPlayer:
         self._resume = asyncio.Event()
         self._resume.set()
         self._listeners: list[Callable[[], None]] = []
+        # Per label, the last clip: seconds that reached the sink, and how it ended
+        # ("done", "stopped" or "failed"), so interrupted media can resume.
+        self.played_s: dict[str, float] = {}
+        self.outcome: dict[str, str] = {}
 
     @property
     def playing(self) -> bool:
@@ -63,10 +68,14 @@ class AudioPlayer:
         for cb in self._listeners:
             cb()
 
-    async def play(self, sources: Sequence[Source], label: str) -> bool:
-        """Play `sources` one after the other; True if all played, False if stopped/failed."""
+    async def play(self, sources: Sequence[Source], label: str, *, skip_s: float = 0.0) -> bool:
+        """Play `sources` one after the other; True if all played, False if stopped/failed.
+
+        `skip_s` seconds are decoded and dropped first (resuming media), unless the source
+        turns out to be live: a stream that cannot be fast-forwarded plays from "now".
+        """
         self.stop()
-        task = asyncio.get_running_loop().create_task(self._play(sources, label))
+        task = asyncio.get_running_loop().create_task(self._play(sources, label, skip_s))
         self._current = task
         self._resume.set()
         self._changed()
@@ -103,31 +112,40 @@ class AudioPlayer:
             await self._session.close()
             self._session = None
 
-    async def _play(self, sources: Sequence[Source], label: str) -> bool:
+    async def _play(self, sources: Sequence[Source], label: str, skip_s: float) -> bool:
         stream = await self.sink.open(label)
+        fmt = self.sink.format
+        frames = round(skip_s * fmt.rate)  # played_s adds up floats: round to the frame
+        skip = _Skip(frames * fmt.frame_bytes, fmt.bytes_per_second, fmt.frame_bytes)
+        self.played_s[label] = skip_s
         try:
             for source in sources:
-                await self._play_one(stream, source)
+                await self._play_one(stream, source, skip, label)
         except AudioError as err:
             _LOGGER.error("Cannot play %s: %s", label, err)  # noqa: TRY400 - the reason is enough
             stream.abort()
+            self.outcome[label] = "failed"
             return False
         except asyncio.CancelledError:
             stream.abort()
+            self.outcome[label] = "stopped"
             raise
         await stream.close()
+        self.outcome[label] = "done"
         return True
 
-    async def _play_one(self, stream: SinkStream, source: Source) -> None:
+    async def _play_one(self, stream: SinkStream, source: Source, skip: _Skip, label: str) -> None:
         frame = self.sink.format.frame_bytes
+        rate = self.sink.format.bytes_per_second
         pending = b""
         async for chunk in self._pcm(source):
-            pending += chunk
+            pending += skip.drop(chunk)
             cut = len(pending) - len(pending) % frame
             for start in range(0, cut, WRITE_BYTES):
                 await self._resume.wait()
                 piece = pending[start : min(start + WRITE_BYTES, cut)]
                 await stream.write(apply_volume(piece, 0.0 if self.muted else self.volume))
+                self.played_s[label] += len(piece) / rate
             pending = pending[cut:]
 
     def _pcm(self, source: Source) -> AsyncIterator[bytes]:
@@ -160,6 +178,38 @@ class AudioPlayer:
                     yield chunk
         except (aiohttp.ClientError, TimeoutError) as err:
             raise AudioError(f"cannot fetch {url}: {err!r}") from err
+
+
+class _Skip:
+    """Drops the first `count` bytes of PCM, unless they arrive no faster than real time."""
+
+    LIVE_AFTER_S = 1.0  # judged after this long: a live stream trickles at 1x
+
+    def __init__(self, count: int, bytes_per_second: int, frame: int) -> None:
+        self.left = count
+        self.bytes_per_second = bytes_per_second
+        self.frame = frame
+        self._start: float | None = None
+        self._dropped = 0
+        self._live = False
+
+    def drop(self, chunk: bytes) -> bytes:
+        if self.left <= 0:
+            return chunk
+        now = time.monotonic()
+        self._start = self._start if self._start is not None else now
+        elapsed = now - self._start
+        too_slow = self._dropped < 2 * self.bytes_per_second * elapsed
+        if not self._live and elapsed > self.LIVE_AFTER_S and too_slow:
+            _LOGGER.info("Live stream: playing from now instead of resuming")
+            self._live = True
+            self.left = -self._dropped % self.frame  # finish the frame we are in
+            if self.left == 0:
+                return chunk
+        dropped = min(self.left, len(chunk))
+        self.left -= dropped
+        self._dropped += dropped
+        return chunk[dropped:]
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -269,6 +269,7 @@ class VoiceSatellite:
             _LOGGER.warning("Heard the wake word but Home Assistant is not connected")
             self._spawn(self.player.play([self.sounds.error], "error"))
             return
+        self._set_phase(Phase.LISTENING)  # first: interrupted music must wait for us
         self._stop_ringing()
         self.player.stop()
         self._run = _Run(conversation_id=self._conversation_id, wake_word_phrase=phrase)
@@ -284,7 +285,6 @@ class VoiceSatellite:
             )
         )
         self._set_deadline(self.settings.response_timeout_s, "Home Assistant did not answer")
-        self._set_phase(Phase.LISTENING)
         if chime and self.settings.wake_sound:
             self._spawn(self.player.play([self.sounds.wake], "wake"))
 
