@@ -62,6 +62,7 @@ class MediaController:
         player.add_listener(self.refresh)
 
     def refresh(self) -> None:
+        """Called on every player or voice change: publish the state, resume cut music."""
         if self._resume_at is not None and not self.player.playing and self.quiet():
             url, seconds = self._resume_at
             _LOGGER.info("Resuming media at %.1f s", seconds)
