@@ -58,13 +58,14 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-async def _bench(rounds: int, run_dir: Path) -> dict[str, object]:
+async def _bench(rounds: int, run_dir: Path, finished_speaking: str) -> dict[str, object]:
     stack = DemoStack(StackOptions(repo=REPO, run_dir=run_dir, peers=True, default_ports=False))
     requests = BENCH_REQUESTS * rounds
     samples: list[dict[str, object]] = []
     failures = 0
     try:
         await stack.start()
+        await stack.set_finished_speaking(finished_speaking)
         spoken = await synthesize_requests(
             tuple(dict.fromkeys(BENCH_REQUESTS + DEMO_REQUESTS)),
             run_dir / "speech",
@@ -172,10 +173,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="times through the 20 requests")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
     parser.add_argument("--run-dir", type=Path, default=REPO / "demo-run" / "bench")
+    parser.add_argument(
+        "--finished-speaking",
+        choices=("default", "relaxed", "aggressive"),
+        default="default",
+        help="the satellite's end-of-speech detection setting in HA (default: default)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
     started = time.time()
-    report = asyncio.run(_bench(args.rounds, args.run_dir.resolve()))
+    report = asyncio.run(_bench(args.rounds, args.run_dir.resolve(), args.finished_speaking))
+    report["finished_speaking"] = args.finished_speaking
     report["machine"] = {
         "cpus": len(__import__("os").sched_getaffinity(0)),
         "platform": platform.platform(),

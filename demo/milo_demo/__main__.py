@@ -40,9 +40,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where the run's config, logs, speech and answer audio go (default: demo-run/)",
     )
     parser.add_argument(
-        "--encrypt",
+        "--no-encryption",
         action="store_true",
-        help="give the satellite a Noise encryption key and add it to HA with that key",
+        help="let HA talk to the satellite in plaintext instead of with a Noise key",
     )
     parser.add_argument("--debug", action="store_true", help="log the demo's own DEBUG messages")
     return parser.parse_args(argv)
@@ -125,7 +125,7 @@ async def _demo(args: argparse.Namespace) -> int:
         signals.holding = True
         await signals.stop.wait()
 
-    options = StackOptions(repo=REPO, run_dir=run_dir, encryption=args.encrypt)
+    options = StackOptions(repo=REPO, run_dir=run_dir, encryption=not args.no_encryption)
     run = await run_demo(
         options, DEMO_REQUESTS, on_result=on_result, hold=hold if args.keep_running else None
     )

@@ -59,7 +59,7 @@ class StackOptions:
     # Also run wyoming-faster-whisper and wyoming-piper behind a second pipeline (benchmark).
     peers: bool = False
     default_ports: bool = True
-    encryption: bool = False
+    encryption: bool = True  # a Noise key, as ESPHome's `api: encryption: key:`
 
 
 @dataclass
@@ -174,6 +174,15 @@ class DemoStack:
             if entity["entity_id"].split(".", 1)[1].endswith(key):
                 return str(entity["entity_id"])
         raise StageError(step, f"the satellite has no {key} entity", self.hass.log)
+
+    async def set_finished_speaking(self, sensitivity: str) -> None:
+        """The satellite's "Finished speaking detection": how long HA's pipeline waits for
+        silence before it ends the user's turn (default 0.7 s, relaxed 1.25, aggressive 0.25)."""
+        step = f"finished speaking detection {sensitivity}"
+        entity_id = await self._satellite_entity("finished_speaking_detection", step)
+        await self.hass.call_service(
+            "select", "select_option", entity_id=entity_id, option=sensitivity
+        )
 
     async def use_pipeline(self, name: str) -> str:
         """Choose a pipeline in the satellite's own "Assistant" select; returns its id."""
