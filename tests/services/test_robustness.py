@@ -18,7 +18,13 @@ from wyoming.info import Describe
 from wyoming.tts import SynthesizeChunk, SynthesizeStart
 
 from milo_services.common.protocol import MAX_LINE_BYTES
-from tests.services.helpers import EVENT_TIMEOUT, ThreadedServer, read_until
+from tests.services.helpers import (
+    EVENT_TIMEOUT,
+    Speech,
+    ThreadedServer,
+    audio_events,
+    read_until,
+)
 
 SERVERS = ["stt_server", "tts_server"]
 
@@ -141,6 +147,21 @@ async def test_stt_client_disconnects_mid_stream(stt_server: ThreadedServer):
             AudioChunk(rate=16000, width=2, channels=1, audio=bytes(16000)).event()
         )
     await assert_still_serving(stt_server)
+
+
+async def test_stt_client_leaves_before_its_transcript(
+    stt_server: ThreadedServer, piper_speech: list[Speech]
+):
+    for _ in range(3):
+        async with stt_server.client() as client:
+            await client.write_event(Transcribe().event())
+            for event in audio_events(piper_speech[0]):
+                await client.write_event(event)
+    async with stt_server.client() as client:  # the next client is answered as usual
+        await client.write_event(Transcribe().event())
+        for event in audio_events(piper_speech[0]):
+            await client.write_event(event)
+        assert (await read_until(client, "transcript"))[-1].data["text"]
 
 
 async def test_tts_client_disconnects_mid_stream(tts_server: ThreadedServer):

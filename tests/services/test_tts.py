@@ -216,3 +216,27 @@ def test_soft_limit_never_clips_and_leaves_normal_samples_alone():
     assert np.all(np.diff(limited) >= 0)  # order (the waveform's shape) is kept
     quiet = np.abs(audio) <= 0.85
     np.testing.assert_array_equal(limited[quiet], audio[quiet])
+
+
+async def test_steps_towards_a_first_audio_jump_the_queue():
+    import threading
+
+    from milo_services.tts.synthesizer import LATER, URGENT, _PriorityWorker
+
+    worker = _PriorityWorker()
+    started, gate = threading.Event(), threading.Event()
+    order: list[str] = []
+    busy = asyncio.ensure_future(worker.run(LATER, lambda: (started.set(), gate.wait())))
+    await asyncio.to_thread(started.wait)
+    jobs = [
+        asyncio.ensure_future(worker.run(LATER, order.append, "later 1")),
+        asyncio.ensure_future(worker.run(LATER, order.append, "left")),
+        asyncio.ensure_future(worker.run(LATER, order.append, "later 2")),
+        asyncio.ensure_future(worker.run(URGENT, order.append, "urgent")),
+    ]
+    await asyncio.sleep(0)
+    jobs[1].cancel()  # its client left: never run
+    gate.set()
+    await asyncio.gather(busy, jobs[0], jobs[2], jobs[3])
+    assert order == ["urgent", "later 1", "later 2"]
+    worker.close()

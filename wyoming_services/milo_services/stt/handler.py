@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 import logging
 import time
@@ -82,6 +83,11 @@ class SttHandler(ServiceHandler):
         self._hotwords = hotwords
         self._request = Transcribe()
         self._utterance: _Utterance | None = None
+        self._replying: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return super().busy or (self._replying is not None and not self._replying.done())
 
     async def handle_request(self, event: Event) -> bool:
         if Transcribe.is_type(event.type):
@@ -102,9 +108,31 @@ class SttHandler(ServiceHandler):
                 raise EventError("audio-not-started", "audio-stop received before audio-start")
             utterance, request = self._utterance, self._request
             self._utterance, self._request = None, Transcribe()
-            await self.write_event(await self._transcribe(utterance, request))
+            # Reply from a task so the read loop notices a client that leaves meanwhile
+            # (disconnect() then drops its transcription if it hasn't started).
+            self._replying = asyncio.create_task(self._reply(utterance, request, self._replying))
             return True
         return await super().handle_request(event)
+
+    async def _reply(
+        self, utterance: _Utterance, request: Transcribe, previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None:  # replies go out in request order
+            await previous
+        try:
+            await self.write_event(await self._transcribe(utterance, request))
+        except ConnectionError:
+            _LOGGER.debug("Client %s left before its transcript", self.peer)
+        except Exception as err:
+            _LOGGER.exception("Transcription failed for %s", self.peer)
+            await self._send_error("transcription-failed", f"{type(err).__name__}: {err}")
+            self.writer.close()  # ends the connection's read loop too
+
+    async def disconnect(self) -> None:
+        if self._replying is not None and not self._replying.done():
+            self._replying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replying
 
     async def _transcribe(self, utterance: _Utterance, request: Transcribe) -> Event:
         language = request.language or self._transcriber.options.language

@@ -110,7 +110,7 @@ class TtsHandler(ServiceHandler):
         try:
             while (sentence := await sentences.get()) is not _END_OF_STREAM:
                 _LOGGER.debug("Speaking streamed sentence: %s", sentence)
-                async for pcm in self._synthesizer.speak(sentence, speaker):
+                async for pcm in self._synthesizer.speak(sentence, speaker, first=not started):
                     started = await self._send_audio(pcm, started)
             if started:
                 await self.write_event(AudioStop().event())

@@ -1,22 +1,79 @@
-"""Runs the engine off the event loop, one small step at a time.
+"""Runs the engine off the event loop, one small step at a time, most urgent first.
 
 All connections share one worker thread. Each job is a single step (phonemize a text, or
 render the next piece of a sentence), so concurrent clients take turns instead of waiting
 for each other's whole replies, and a client that leaves stops costing anything after the
-step in progress.
+step in progress. Steps that lead to a reply's *first* audio go before the rest: a reply
+already playing has its sent audio as a head start, a new one has nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+import itertools
+import queue
+import threading
+from typing import Any, TypeVar
 
 from .engine import PiperEngine
 
 _T = TypeVar("_T")
+
+URGENT, LATER = 0, 1
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    order: int
+    future: asyncio.Future[Any] | None = field(compare=False)  # None: stop the worker
+    call: Callable[[], Any] = field(compare=False)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled meanwhile: the client left
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _PriorityWorker:
+    """A single thread that runs the most urgent waiting job next, oldest first."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.PriorityQueue[_Job] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._work, name="piper", daemon=True)
+        self._thread.start()
+
+    async def run(self, priority: int, func: Callable[..., _T], *args: object) -> _T:
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._jobs.put(_Job(priority, next(self._order), future, lambda: func(*args)))
+        return await future
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job.future is None:
+                return
+            if job.future.cancelled():
+                continue
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = job.call()
+            except BaseException as err:  # handed to the awaiting coroutine
+                error = err
+            loop = job.future.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, job.future, result, error)
+
+    def close(self) -> None:
+        self._jobs.put(_Job(URGENT - 1, -1, None, lambda: None))
 
 
 @dataclass(frozen=True)
@@ -33,28 +90,29 @@ class Synthesizer:
         self.engine = engine
         self.settings = settings
         self.default_speaker_id = engine.speaker_id(settings.speaker)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
+        self._worker = _PriorityWorker()
 
     @property
     def sample_rate(self) -> int:
         return self.engine.sample_rate
 
-    async def _run(self, func: Callable[..., _T], *args: object) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
-
-    async def speak(self, text: str, speaker: str | None = None) -> AsyncIterator[bytes]:
+    async def speak(
+        self, text: str, speaker: str | None = None, first: bool = True
+    ) -> AsyncIterator[bytes]:
         """16-bit mono PCM for `text`, piece by piece, each sentence followed by the
-        configured silence."""
+        configured silence. `first`: no audio of this reply has been sent yet (urgent)."""
         speaker_id = self.default_speaker_id if speaker is None else self.engine.speaker_id(speaker)
         silence = bytes(2 * int(self.settings.sentence_silence * self.sample_rate))
-        for phonemes in await self._run(self.engine.phonemize, text):
+        priority = URGENT if first else LATER
+        for phonemes in await self._worker.run(priority, self.engine.phonemize, text):
             pieces: Iterator[bytes] = self.engine.render(
                 phonemes, speaker_id, self.settings.length_scale
             )
-            while (piece := await self._run(next, pieces, None)) is not None:
+            while (piece := await self._worker.run(priority, next, pieces, None)) is not None:
+                priority = LATER
                 yield piece
             if silence:
                 yield silence
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._worker.close()
