@@ -129,6 +129,7 @@ async def milo_loop(
         "capture_to_command_ms": _summary(list(stats.latency_ms)),
         "servo_commands_with_latency": len(stats.latency_ms),
         "recognitions": stats.recognitions,
+        "recognition_in_loop_ms": _summary(list(stats.recognition_ms)),
     }
 
 
