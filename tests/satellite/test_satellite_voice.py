@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 from satellite_helpers import Milo, Speech, eventually, make_milo, wav_samples, write_wav
 
+from milo_satellite.voice.audio import CommandMicrophone, CommandSink, PcmFormat
+from milo_satellite.voice.player import AudioPlayer
 from milo_satellite.voice.satellite import Phase
 
 
@@ -438,3 +440,30 @@ async def test_live_stream_resumes_live(
     song = wav_samples(tts.files["long.wav"])
     # It gave up skipping after a second: less was skipped than had been played.
     assert len(song) - len(first) < len(resumed) < len(song)
+
+
+async def test_command_microphone_and_speaker(tmp_path: Path, speech: Speech) -> None:
+    """The Pi's path: a recorder command's stdout in, a player command's stdin out
+    (`cat` stands in for arecord/aplay, which need sound hardware)."""
+    recording = tmp_path / "mic.raw"
+    recording.write_bytes(speech.wake_word)
+    mic = CommandMicrophone(f"cat {recording}", restart_delay=0.05)
+    heard = b""
+    async for chunk in mic.chunks():
+        heard += chunk
+        if len(heard) >= 2 * len(speech.wake_word):  # the command was restarted once
+            break
+    assert heard.startswith(speech.wake_word)
+
+    out = tmp_path / "speaker.raw"
+    player = AudioPlayer(CommandSink(f"sh -c 'cat > {out}'", PcmFormat(22050, 1)))
+    try:
+        assert await player.play([str(speech.answer_wav)], "tts")
+    finally:
+        await player.close()
+    assert out.read_bytes() == wav_samples(speech.answer_wav).tobytes()
+
+    # A missing player program is a failed playback with a clear log line, not a crash.
+    broken = AudioPlayer(CommandSink("/nonexistent/aplay", PcmFormat(22050, 1)))
+    assert not await broken.play([str(speech.answer_wav)], "tts")
+    assert broken.outcome["tts"] == "failed"

@@ -113,7 +113,12 @@ class AudioPlayer:
             self._session = None
 
     async def _play(self, sources: Sequence[Source], label: str, skip_s: float) -> bool:
-        stream = await self.sink.open(label)
+        try:
+            stream = await self.sink.open(label)
+        except AudioError as err:
+            _LOGGER.error("Cannot play %s: %s", label, err)  # noqa: TRY400 - the reason is enough
+            self.outcome[label] = "failed"
+            return False
         fmt = self.sink.format
         frames = round(skip_s * fmt.rate)  # played_s adds up floats: round to the frame
         skip = _Skip(frames * fmt.frame_bytes, fmt.bytes_per_second, fmt.frame_bytes)
