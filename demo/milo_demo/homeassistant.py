@@ -16,6 +16,7 @@ from .flows import keep_current, run_flow
 from .ha_api import HaApiError, HaRest, HaWebSocket, onboard
 from .hass_config import WEATHER_ENTITY, write_config
 from .processes import Supervisor
+from .services import LLM_CONTEXT
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -190,7 +191,11 @@ class HomeAssistant:
         agents = [s for s in subentries if s["subentry_type"] == "conversation"]
         if not agents:
             raise StageError(step, "the Milo entry has no conversation subentry", self.log)
-        options: dict[str, Any] = {"weather_entity": WEATHER_ENTITY, "llm_hass_api": ["assist"]}
+        options: dict[str, Any] = {
+            "weather_entity": WEATHER_ENTITY,
+            "llm_hass_api": ["assist"],
+            "context_size": LLM_CONTEXT,
+        }
         if satellite_device_id:
             options["satellite_device"] = satellite_device_id
         await run_flow(

@@ -53,7 +53,8 @@ def milo_services(
                 str(http_port),
                 "--http-host",
                 "127.0.0.1",
-                # The Milo agent's default context budget (HA's tools alone need ~2k tokens).
+                # The Milo agent's default context budget, which it is also given explicitly
+                # (homeassistant.add_milo); milo-llm's own default is 2048.
                 "--n-ctx",
                 str(LLM_CONTEXT),
             ),
