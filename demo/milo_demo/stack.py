@@ -118,12 +118,16 @@ class DemoStack:
             peer_stt, peer_tts = peer_services(self.options.repo, p.peer_stt, p.peer_tts, peer_data)
             pipelines[PEER_PIPELINE] = (peer_stt, peer_tts)
         services = [llm, *(s for pair in pipelines.values() for s in pair)]
-        # The services load their models while the satellite and hass start.
-        await asyncio.gather(
-            *(start_service(self.supervisor, s, SERVICE_START_S) for s in services),
-            self.satellite.start(SATELLITE_START_S),
-            self.hass.start(),
-        )
+        # The services load their models while the satellite and hass start. A TaskGroup,
+        # so the first failure cancels the other starts instead of leaving them running.
+        try:
+            async with asyncio.TaskGroup() as group:
+                for service in services:
+                    group.create_task(start_service(self.supervisor, service, SERVICE_START_S))
+                group.create_task(self.satellite.start(SATELLITE_START_S))
+                group.create_task(self.hass.start())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
         await self._configure(pipelines)
 
     async def _configure(self, pipelines: dict[str, tuple[Service, Service]]) -> None:
