@@ -224,14 +224,17 @@ async def bench_concurrency(
 
 def ratios(results: dict) -> dict:
     stt, tts, conc = results["stt"], results["tts"], results["concurrency"]
-    out = {
-        "stt_total_mean_vs_peer": stt["milo-stt"]["total_s"]["mean"]
-        / stt["wyoming-faster-whisper"]["total_s"]["mean"],
-        "stt_total_median_vs_peer": stt["milo-stt"]["total_s"]["median"]
-        / stt["wyoming-faster-whisper"]["total_s"]["median"],
-        "stt_wer_milo": stt["milo-stt"]["wer"],
-        "stt_wer_peer": stt["wyoming-faster-whisper"]["wer"],
-    }
+    out = {}
+    for peer, suffix in (
+        ("wyoming-faster-whisper", ""),
+        ("wyoming-faster-whisper --compute-type int8", "_int8"),
+    ):
+        for stat in ("mean", "median"):
+            out[f"stt_total_{stat}_vs_peer{suffix}"] = (
+                stt["milo-stt"]["total_s"][stat] / stt[peer]["total_s"][stat]
+            )
+        out[f"stt_wer_peer{suffix}"] = stt[peer]["wer"]
+    out["stt_wer_milo"] = stt["milo-stt"]["wer"]
     for mode in ("non_streaming", "streaming"):
         for stat in ("mean", "median"):
             out[f"tts_first_audio_{stat}_vs_peer_{mode}"] = (
@@ -262,6 +265,8 @@ async def main() -> None:
     stt = [
         Server("milo-stt", [str(MILO_BIN / "milo-stt")]),
         Server("wyoming-faster-whisper", peer_stt),
+        # milo-stt runs int8 by default; the peer keeps the model's float type unless told.
+        Server("wyoming-faster-whisper --compute-type int8", [*peer_stt, "--compute-type", "int8"]),
     ]
     tts = [
         Server("milo-tts", [str(MILO_BIN / "milo-tts")]),
@@ -289,7 +294,7 @@ async def main() -> None:
         results["stt"] = await bench_stt(stt, corpus, args.rounds)
         results["tts"] = await bench_tts(tts, args.rounds)
         results["concurrency"] = await bench_concurrency(
-            stt, tts, corpus, args.concurrency_requests
+            stt[:2], tts, corpus, args.concurrency_requests
         )
         results["ratios"] = ratios(results)
         results["wall_s"] = time.time() - started

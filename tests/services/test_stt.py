@@ -142,12 +142,15 @@ async def test_several_requests_on_one_connection(
 
 
 async def test_eight_clients_at_once(stt_server: ThreadedServer, piper_speech: list[Speech]):
+    """Every client gets the transcript of its own audio."""
     speeches = [piper_speech[i % len(piper_speech)] for i in range(8)]
     texts = await asyncio.gather(
         *(transcribe(stt_server, speech, transcript_names=NAMES) for speech in speeches)
     )
     for speech, text in zip(speeches, texts, strict=True):
-        assert wer(speech.text, text) <= 0.2, (speech.text, text)
+        assert wer(speech.text, text) <= 0.35, (speech.text, text)
+        closest = min(piper_speech, key=lambda other: wer(other.text, text))
+        assert closest.text == speech.text, (speech.text, text)
 
 
 async def test_transcription_does_not_block_other_clients(

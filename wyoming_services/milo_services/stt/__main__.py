@@ -16,7 +16,12 @@ from ..common.cli import add_service_args, setup_logging
 from ..common.server import ServiceServer, run_service
 from .biasing import merge_phrases
 from .handler import SttHandler
-from .transcriber import EMBEDDED_MODEL_NAME, Transcriber, embedded_model_dir
+from .transcriber import (
+    DEFAULT_COMPUTE_TYPE,
+    EMBEDDED_MODEL_NAME,
+    Transcriber,
+    embedded_model_dir,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,8 +49,9 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--compute-type",
-        default="default",
-        help="CTranslate2 compute type: int8, int8_float32, float32... (default: the model's)",
+        default=DEFAULT_COMPUTE_TYPE,
+        help="CTranslate2 compute type: int8, float32, 'default' = the model's own "
+        f"(default: {DEFAULT_COMPUTE_TYPE})",
     )
     parser.add_argument(
         "--threads", type=int, default=0, help="CPU threads for inference (default: 4)"
