@@ -1,5 +1,6 @@
-"""The simulated Milo on the desk: `milo-satellite --simulate` with a microphone that plays
-the demo's spoken requests, a speaker that records, and a camera that sees a face."""
+"""The simulated Milo on the desk: milo-satellite with simulated servos and a camera that
+sees a face (as `--simulate` sets them up), a microphone that plays the demo's spoken
+requests on cue and a speaker that records, with timestamps, what Milo says."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def write_face_image(repo: Path, out: Path) -> Path:
 
 
 class SimulatedSatellite:
-    """Starts milo-satellite in simulate mode and plays/records its audio."""
+    """Starts milo-satellite with simulated hardware and plays/records its audio."""
 
     def __init__(
         self, supervisor: Supervisor, repo: Path, run_dir: Path, port: int, *, encryption: bool
