@@ -103,8 +103,6 @@ class Transcriber:
             language=language or self.options.language,
             beam_size=self.options.beam_size,
             hotwords=prompt,
-            without_timestamps=True,
-            condition_on_previous_text=False,
         )
         return " ".join(segment.text.strip() for segment in segments).strip()
 
