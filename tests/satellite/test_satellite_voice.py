@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aioesphomeapi import (
     APIClient,
+    MediaPlayerState,
     VoiceAssistantEventType as Ev,
     VoiceAssistantTimerEventType as TimerEv,
 )
@@ -196,6 +197,27 @@ async def test_other_formats_are_decoded(
     n = min(len(got), len(expected))
     # 16 kHz in between loses the top octave; the speech itself is the same.
     assert np.corrcoef(got[:n], expected[:n])[0, 1] > 0.8
+
+
+async def test_media_player_reports_only_states_ha_maps(
+    milo: Milo, client: APIClient, tts: TTSServer
+) -> None:
+    """HA's ESPHome media player maps idle, playing, paused, off and on (not announcing):
+    while Milo announces, the speaker shows "playing", then "idle" again."""
+    entities, _ = await client.list_entities_services()
+    player_key = next(e.key for e in entities if e.object_id == "media_player")
+    states: list[MediaPlayerState] = []
+    client.subscribe_states(
+        lambda s: states.append(s.state) if s.key == player_key else None  # type: ignore[attr-defined]
+    )
+    await eventually(lambda: states)
+    result = await client.send_voice_assistant_announcement_await_response(
+        f"{tts.base}/answer.wav", 30, "surf report"
+    )
+    assert result.success
+    await eventually(lambda: states[-1] == MediaPlayerState.IDLE)
+    assert MediaPlayerState.PLAYING in states
+    assert set(states) <= {MediaPlayerState.IDLE, MediaPlayerState.PLAYING}
 
 
 async def test_announcement_then_conversation(

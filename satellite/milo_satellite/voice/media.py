@@ -2,8 +2,9 @@
 
 Milo has one speaker, so there is one player: an answer, an announcement, a timer or the
 wake chime interrupts music, which resumes where it was once Milo is quiet again (a live
-stream resumes live). The entity shows "playing" for media and "announcing" for
-everything Milo says.
+stream resumes live). The entity shows "playing" whenever the speaker sounds, for
+media and for everything Milo says alike: HA's ESPHome media player knows only idle,
+playing, paused, off and on (ESPHome firmware reports its announcements as playing too).
 """
 
 from __future__ import annotations
@@ -67,13 +68,10 @@ class MediaController:
             url, seconds = self._resume_at
             _LOGGER.info("Resuming media at %.1f s", seconds)
             self._play(url, MEDIA_LABEL, seconds)
-        playing_media = self._media is not None and not self._media.done()
         if self.player.paused:
             state = pb.MEDIA_PLAYER_STATE_PAUSED
-        elif playing_media:
-            state = pb.MEDIA_PLAYER_STATE_PLAYING
         elif self.player.playing:
-            state = pb.MEDIA_PLAYER_STATE_ANNOUNCING
+            state = pb.MEDIA_PLAYER_STATE_PLAYING
         else:
             state = pb.MEDIA_PLAYER_STATE_IDLE
         self.entity.set(
