@@ -46,11 +46,13 @@ class SatelliteApp:
         fmt = PcmFormat(rate=config.audio.snd_rate, channels=config.audio.snd_channels)
         microphone: Microphone
         sink: Sink
-        if config.simulate:
+        if config.simulated_microphone:
             microphone = WavMicrophone(config.mic_file)
-            sink = FolderSink(config.sound_dir, fmt)
         else:
             microphone = CommandMicrophone(config.audio.mic_command)
+        if config.simulated_speaker:
+            sink = FolderSink(config.sound_dir, fmt)
+        else:
             sink = CommandSink(config.audio.snd_command, fmt)
         self.server = APIServer(
             DeviceIdentity(

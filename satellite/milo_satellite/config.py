@@ -83,6 +83,19 @@ class SatelliteConfig:
     mic_file: str = ""
     sound_dir: str = "milo-sound"
     debug: bool = False
+    # Audio commands typed on the command line: with --simulate they replace the WAV file
+    # microphone / the sound folder (commands in the file are the Pi's hardware, ignored).
+    command_line_audio: frozenset[str] = frozenset()
+
+    @property
+    def simulated_microphone(self) -> bool:
+        """The microphone is `mic_file` (not `audio.mic_command`)."""
+        return self.simulate and "mic_command" not in self.command_line_audio
+
+    @property
+    def simulated_speaker(self) -> bool:
+        """The sound goes to `sound_dir` (not to `audio.snd_command`)."""
+        return self.simulate and "snd_command" not in self.command_line_audio
 
     @property
     def preferences_path(self) -> Path | None:
@@ -120,7 +133,7 @@ def _merge(target: Any, data: Any, where: str) -> None:
         raise ConfigError(f"{where or 'config'} must be a mapping")
     for key, value in data.items():
         path = f"{where}.{key}" if where else str(key)
-        if not hasattr(target, key):
+        if not hasattr(target, key) or key == "command_line_audio":
             raise ConfigError(f"unknown option {path}")
         current = getattr(target, key)
         if hasattr(current, "__dataclass_fields__"):
@@ -161,8 +174,10 @@ def validate(config: SatelliteConfig) -> None:
         value = getattr(config.status_light, pin)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ConfigError(f"status_light.{pin} must be a BCM pin number")
-    if config.simulate and not config.mic_file:
-        raise ConfigError("--simulate needs --mic-file (a WAV to use as the microphone)")
+    if config.simulated_microphone and not config.mic_file:
+        raise ConfigError(
+            "--simulate needs --mic-file (a WAV to use as the microphone) or --mic-command"
+        )
     if config.encryption_key:
         from .api.frames import decode_psk  # noqa: PLC0415
 
@@ -185,15 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
     add("--encryption-key", help="base64 32-byte API encryption key (as ESPHome's api:)")
     add(
         "--mic-command",
-        help=f"microphone command, raw 16 kHz mono (default: {DEFAULT_MIC_COMMAND})",
+        help=f"microphone command, raw 16 kHz mono (default: {DEFAULT_MIC_COMMAND}); "
+        "with --simulate, used instead of --mic-file",
     )
-    add("--snd-command", help=f"sound command, raw PCM on stdin (default: {DEFAULT_SND_COMMAND})")
+    add(
+        "--snd-command",
+        help=f"sound command, raw PCM on stdin (default: {DEFAULT_SND_COMMAND}); "
+        "with --simulate, used instead of the sound folder",
+    )
     add("--wake-word", help="okay_nabu, hey_jarvis, alexa, hey_mycroft, or milo (name mode)")
     add("--camera", help="camera: device index, /dev/video*, or an image/video file")
     add("--servo-backend", choices=["pca9685", "gpio", "esphome", "simulated"])
     add("--zeroconf", action=argparse.BooleanOptionalAction, default=None, help="announce on mDNS")
     add("--simulate", action="store_true", default=None, help="no hardware: files in, files out")
-    add("--mic-file", help="WAV file used as the microphone with --simulate")
+    add("--mic-file", help="WAV file used as the microphone with --simulate (SIGUSR1 replays)")
     add("--sound-dir", help="folder that receives the sound with --simulate")
     add("--debug", action="store_true", default=None, help="log everything")
     return parser
@@ -201,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_config(argv: list[str] | None = None) -> SatelliteConfig:
     args = build_parser().parse_args(argv)
+    if args.mic_file and args.mic_command:
+        raise ConfigError("--mic-file and --mic-command both name the microphone: give one")
     config = SatelliteConfig()
     if args.config:
         try:
@@ -225,6 +247,9 @@ def load_config(argv: list[str] | None = None) -> SatelliteConfig:
         config.audio.mic_command = args.mic_command
     if args.snd_command:
         config.audio.snd_command = args.snd_command
+    config.command_line_audio = frozenset(
+        key for key in ("mic_command", "snd_command") if getattr(args, key)
+    )
     if args.wake_word:
         config.voice.wake_word = args.wake_word
     if config.head is not None:

@@ -12,7 +12,7 @@ import sys
 
 from aioesphomeapi import APIClient, CameraState
 import pytest
-from satellite_helpers import Speech, eventually
+from satellite_helpers import Speech, eventually, wav_samples
 
 from milo_satellite.config import ConfigError, load_config
 
@@ -125,6 +125,86 @@ async def test_simulated_satellite_with_real_head(running: int) -> None:
         await client.disconnect()
 
 
+async def test_simulate_with_audio_commands(speech: Speech, tmp_path: Path) -> None:
+    """`--simulate` with `--mic-command`/`--snd-command`: the commands replace the WAV file
+    and the sound folder, so a demo can speak several requests on cue (here: through a
+    FIFO) and take the sound as a stream. The file's own audio commands are ignored."""
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    speaker = tmp_path / "speaker.raw"
+    config = tmp_path / "milo.yaml"
+    config.write_text("head: false\naudio:\n  snd_command: /nonexistent/aplay\n")
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        str(SATELLITE),
+        "--config", str(config),
+        "--simulate",
+        "--api-port", str(port),
+        "--no-zeroconf",
+        "--mic-command", f"sh -c 'cat {fifo}; exec sleep 600'",
+        "--snd-command", f"sh -c 'cat >> {speaker}'",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    log = b""
+    while b"Milo is up" not in log:
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        assert line, log.decode()
+        log += line
+    client = APIClient("127.0.0.1", port, None)
+    try:
+        await client.connect(login=True)
+        starts: list[str | None] = []
+
+        async def handle_start(
+            _cid: str, _flags: int, _settings: object, phrase: str | None
+        ) -> int:
+            starts.append(phrase)
+            return 0
+
+        async def ignore(*_args: object) -> None:
+            return None
+
+        client.subscribe_voice_assistant(
+            handle_start=handle_start, handle_stop=ignore, handle_audio=ignore
+        )
+        await asyncio.sleep(0.5)
+        # Nothing is said until the test speaks through the microphone command.
+        assert starts == []
+        await asyncio.to_thread(fifo.write_bytes, wav_samples(speech.utterance_wav).tobytes())
+        await eventually(lambda: starts, within=60)
+        assert starts == ["Okay Nabu"]
+        # The wake chime went to the sound command, not to a folder.
+        await eventually(lambda: speaker.exists() and speaker.stat().st_size > 4000, within=30)
+        assert not (tmp_path / "milo-sound").exists()
+    finally:
+        await client.disconnect()
+        proc.terminate()
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, (log + out).decode()[-3000:]
+
+
+def test_simulate_audio_sources(tmp_path: Path) -> None:
+    """With --simulate: the WAV file and the sound folder, unless commands are typed."""
+    config = tmp_path / "milo.yaml"
+    config.write_text("audio:\n  mic_command: arecord -D hw:9\n")  # the Pi's, ignored
+    files = load_config(["--config", str(config), "--simulate", "--mic-file", "q.wav"])
+    assert (files.simulated_microphone, files.simulated_speaker) == (True, True)
+    commands = load_config(["--simulate", "--mic-command", "cat", "--snd-command", "cat"])
+    assert (commands.simulated_microphone, commands.simulated_speaker) == (False, False)
+    speaker = load_config(["--simulate", "--mic-file", "q.wav", "--snd-command", "cat"])
+    assert (speaker.simulated_microphone, speaker.simulated_speaker) == (True, False)
+    hardware = load_config(["--mic-command", "cat"])
+    assert (hardware.simulated_microphone, hardware.simulated_speaker) == (False, False)
+    with pytest.raises(ConfigError, match="give one"):
+        load_config(["--simulate", "--mic-file", "q.wav", "--mic-command", "cat"])
+    config.write_text("command_line_audio: [mic_command]\n")
+    with pytest.raises(ConfigError, match="unknown option command_line_audio"):
+        load_config(["--config", str(config)])
+
+
 def test_flags_override_the_file(tmp_path: Path) -> None:
     config = tmp_path / "milo.yaml"
     config.write_text("name: milo\napi_port: 7000\nvoice:\n  wake_word: alexa\n")
@@ -147,7 +227,7 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ("name: Milo The Great\n", [], "name must be"),
         ("voice:\n  thinking: filler\n", [], "needs voice.tts_uri"),
         ("", ["--encryption-key", "c2hvcnQ="], "encryption_key"),
-        ("", ["--simulate"], "needs --mic-file"),
+        ("", ["--simulate"], "needs --mic-file .* or --mic-command"),
         ("head: 3\n", [], "head must be a mapping"),
         ("status_light:\n  red_pin: GPIO17\n", [], "BCM pin number"),
     ],
