@@ -33,6 +33,7 @@ from satellite_helpers import JPEG, Milo, eventually, make_milo
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
+import milo_satellite
 from milo_satellite.api import DeviceIdentity
 from milo_satellite.api.logs import LogForwarder
 from milo_satellite.api.zeroconf import SERVICE_TYPE, ZeroconfAnnouncer
@@ -66,7 +67,9 @@ async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
     assert info.mac_address == "02:00:00:00:00:42"
     assert info.model == "Milo"
     assert not info.api_encryption_supported  # the key is set in the config, not by HA
+    assert info.manufacturer == "Milo project"
     assert info.project_name == "Milo project.Milo"  # HA: manufacturer.model
+    assert info.project_version == milo_satellite.__version__
     flags = info.voice_assistant_feature_flags_compat(client.api_version)
     for feature in ("VOICE_ASSISTANT", "API_AUDIO", "TIMERS", "ANNOUNCE", "START_CONVERSATION"):
         assert flags & VoiceAssistantFeature[feature], feature
@@ -225,6 +228,20 @@ async def test_camera_image_spans_several_frames(milo: Milo, client: APIClient) 
     client.request_single_image()
     await eventually(lambda: images)
     assert images[0] == JPEG * 4000
+
+
+async def test_time_from_home_assistant(milo: Milo) -> None:
+    """Like an ESPHome device, Milo asks HA for the time once HA has subscribed."""
+    client = APIClient("127.0.0.1", milo.server.port, None, timezone="Europe/London")
+    await client.connect(login=True)
+    try:
+        client.subscribe_states(lambda _s: None)
+        await eventually(lambda: milo.server.clock is not None)
+    finally:
+        await client.disconnect()
+    assert milo.server.clock is not None
+    assert milo.server.clock.timezone == "GMT0BST,M3.5.0/1,M10.5.0"
+    assert abs(milo.server.clock.offset_s) < 5
 
 
 async def test_key_provisioning_is_refused(milo: Milo, client: APIClient) -> None:

@@ -124,3 +124,24 @@ async def test_connection_limit(milo: Milo) -> None:
     assert isinstance(decode(*replies[0]), api_pb2.HelloResponse)
     for _, idle_writer in idle[1:]:
         idle_writer.close()
+
+
+async def test_a_wrong_clock_is_reported(milo: Milo, caplog: pytest.LogCaptureFixture) -> None:
+    """HA's time an hour ahead of ours: a warning that says how to fix it."""
+    framer = PlaintextFramer()
+    reader, writer = await asyncio.open_connection("127.0.0.1", milo.server.port)
+    for msg in (api_pb2.HelloRequest(client_info="raw"), api_pb2.SubscribeStatesRequest()):
+        writer.write(framer.encode(message_type(msg), msg.SerializeToString()))
+    await writer.drain()
+    received: list[object] = []
+    while not any(isinstance(m, api_pb2.GetTimeRequest) for m in received):
+        data = await asyncio.wait_for(reader.read(4096), 10)
+        received += [decode(t, p) for t, p in framer.feed(data)]
+    answer = api_pb2.GetTimeResponse(epoch_seconds=int(time.time()) + 3600, timezone="UTC0")
+    writer.write(framer.encode(message_type(answer), answer.SerializeToString()))
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.close()
+    assert milo.server.clock is not None
+    assert milo.server.clock.offset_s == pytest.approx(3600, abs=5)
+    assert "timedatectl set-ntp true" in caplog.text

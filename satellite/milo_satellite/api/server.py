@@ -48,6 +48,7 @@ from .messages import Message, pb
 _LOGGER = logging.getLogger(__name__)
 
 API_VERSION = (1, 14)
+CLOCK_TOLERANCE_S = 30.0  # a Pi has no real-time clock: warn when NTP has not set it
 MAX_CONNECTIONS = 8  # HA, the ESPHome dashboard, a few `esphome logs`: plenty
 CAMERA_CHUNK = min(MAX_NOISE_PAYLOAD - 64, 32 * 1024)
 
@@ -68,6 +69,14 @@ class DeviceIdentity:
     suggested_area: str = ""
 
 
+@dataclass(frozen=True)
+class ClockCheck:
+    """HA's answer to our time request: its clock and time zone, compared with ours."""
+
+    timezone: str  # POSIX TZ string, e.g. "GMT0BST,M3.5.0/1,M10.5.0"
+    offset_s: float  # HA's clock minus ours
+
+
 class APIServer:
     """Accepts clients, answers the core protocol, routes commands to entities."""
 
@@ -84,6 +93,7 @@ class APIServer:
         self.entities: dict[int, Entity] = {}
         self.actions: dict[int, UserAction] = {}
         self.clients: set[ClientConnection] = set()
+        self.clock: ClockCheck | None = None
         self._server: asyncio.Server | None = None
         self._client_tasks: set[asyncio.Task[None]] = set()
         self._client_listeners: list[Callable[[ClientConnection, bool], None]] = []
@@ -100,7 +110,7 @@ class APIServer:
             pb.SubscribeStatesRequest: self._on_subscribe_states,
             pb.SubscribeHomeassistantServicesRequest: self._on_subscribe_ha_actions,
             pb.GetTimeRequest: self._on_get_time,
-            pb.GetTimeResponse: lambda _c, _m: None,
+            pb.GetTimeResponse: self._on_time,
             pb.CameraImageRequest: self._on_camera_image,
             pb.ExecuteServiceRequest: self._on_execute_action,
             pb.NoiseEncryptionSetKeyRequest: self._on_set_key,
@@ -276,6 +286,9 @@ class APIServer:
         states = [s for e in self.entities.values() if (s := e.state()) is not None]
         if states:
             client.send(*states)
+        # Like an ESPHome device with `time: platform: homeassistant`: HA is fully
+        # connected now (it subscribes last), so ask for its clock.
+        client.send(pb.GetTimeRequest())
 
     def _on_subscribe_ha_actions(self, client: ClientConnection, _msg: Any) -> None:
         client.subscribed_ha_actions = True
@@ -286,6 +299,19 @@ class APIServer:
 
     def _on_get_time(self, client: ClientConnection, _msg: Any) -> None:
         client.send(pb.GetTimeResponse(epoch_seconds=int(time.time())))
+
+    def _on_time(self, client: ClientConnection, msg: Any) -> None:
+        """HA's time: we do not set the system clock (NTP's job), but say when it is off."""
+        self.clock = ClockCheck(msg.timezone, msg.epoch_seconds - time.time())
+        if abs(self.clock.offset_s) > CLOCK_TOLERANCE_S:
+            _LOGGER.warning(
+                "This clock is %.0f s off %r's; log times will be wrong. "
+                "Enable NTP: sudo timedatectl set-ntp true",
+                -self.clock.offset_s,
+                client,
+            )
+        else:
+            _LOGGER.debug("Clock matches %r's (time zone %s)", client, msg.timezone)
 
     def _on_command(self, client: ClientConnection, msg: Any) -> None:
         entity = self.entities.get(msg.key)
