@@ -23,9 +23,23 @@ from aioesphomeapi import (
 from aiohttp import web
 import numpy as np
 import pytest
-from satellite_helpers import Milo, Speech, eventually, make_milo, wav_samples, write_wav
+from satellite_helpers import (
+    Milo,
+    Speech,
+    eventually,
+    make_milo,
+    piper_say,
+    silence,
+    wav_samples,
+    write_wav,
+)
 
-from milo_satellite.voice.audio import CommandMicrophone, CommandSink, PcmFormat
+from milo_satellite.voice.audio import (
+    CommandMicrophone,
+    CommandSink,
+    PcmFormat,
+    read_wav_as_mic_pcm,
+)
 from milo_satellite.voice.player import AudioPlayer
 from milo_satellite.voice.satellite import Phase
 
@@ -137,6 +151,12 @@ async def wake_and_ask(milo: Milo, client: APIClient, ha: FakeHA, speech: Speech
 async def test_wake_word_question_answer(
     milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
 ) -> None:
+    entities, _ = await client.list_entities_services()
+    light_key = next(e.key for e in entities if e.object_id == "status_light")
+    effects: list[str] = []
+    client.subscribe_states(
+        lambda s: effects.append(s.effect) if s.key == light_key else None  # type: ignore[attr-defined]
+    )
     ha = FakeHA()
     await wake_and_ask(milo, client, ha, speech)
 
@@ -172,6 +192,10 @@ async def test_wake_word_question_answer(
     await eventually(lambda: ha.finished == [True])
     await eventually(lambda: milo.voice.phase is Phase.IDLE)
     assert milo.head.attention == "idle"
+
+    # The status light showed each phase, as the original's LEDs did.
+    phases = [e for i, e in enumerate(effects) if i == 0 or effects[i - 1] != e]
+    assert phases == ["Searching", "Listening", "Thinking", "Speaking", "Searching"]
 
     played = {p.name.split("-", 1)[1]: p for p in milo.played()}
     assert set(played) == {"wake.wav", "tts.wav"}
@@ -218,6 +242,30 @@ async def test_media_player_reports_only_states_ha_maps(
     await eventually(lambda: states[-1] == MediaPlayerState.IDLE)
     assert MediaPlayerState.PLAYING in states
     assert set(states) <= {MediaPlayerState.IDLE, MediaPlayerState.PLAYING}
+
+
+async def test_wake_word_chosen_from_the_select(
+    milo: Milo, client: APIClient, speech: Speech, tmp_path: Path
+) -> None:
+    """Picking hey_jarvis in the select swaps the model: "Okay Nabu" no longer wakes
+    Milo, a spoken "Hey Jarvis" does."""
+    jarvis = read_wav_as_mic_pcm(piper_say("Hey Jarvis.", tmp_path / "jarvis.wav"))
+    entities, _ = await client.list_entities_services()
+    select_key = next(e.key for e in entities if e.object_id == "wake_word")
+    ha = FakeHA()
+    subscribe(client, ha)
+    await eventually(lambda: milo.voice.connected)
+    client.select_command(select_key, "hey_jarvis")
+    await eventually(lambda: milo.voice.wake_word == "hey_jarvis")
+
+    milo.mic.say(silence(0.3) + speech.wake_word + silence(1.0))
+    await eventually(milo.mic.queue.empty)
+    await asyncio.sleep(0.5)
+    assert ha.starts == []
+    milo.mic.say(silence(0.3) + jarvis + silence(1.0))
+    await eventually(lambda: ha.starts)
+    assert ha.starts == [("", 0, "Hey Jarvis")]
+    assert milo.voice.detections == 1
 
 
 async def test_announcement_then_conversation(
