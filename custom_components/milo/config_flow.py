@@ -11,6 +11,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     ConfigSubentryData,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import (
@@ -51,6 +52,8 @@ from .const import (
     COMPASS_POINTS,
     CONF_CONTEXT_SIZE,
     CONF_CROSS_OFFSHORE,
+    CONF_FORECAST_URL,
+    CONF_MARINE_URL,
     CONF_MAX_HISTORY,
     CONF_MAX_TOKENS,
     CONF_OFFSHORE,
@@ -68,10 +71,13 @@ from .const import (
     DEFAULT_TEMPERATURE,
     DEFAULT_URL,
     DOMAIN,
+    FORECAST_API_URL,
     LOGGER,
+    MARINE_API_URL,
     SUBENTRY_CONVERSATION,
     SUBENTRY_SURF_SPOT,
 )
+from .surf import Endpoints, Spot, SurfApiError, async_fetch_forecast
 
 DEFAULT_AGENT_OPTIONS: dict[str, Any] = {
     CONF_PERSONA_NAME: DEFAULT_NAME,
@@ -288,6 +294,13 @@ class MiloConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Where the surf forecast comes from."""
+        return OpenMeteoOptionsFlow()
+
     @classmethod
     @callback
     @override
@@ -435,3 +448,67 @@ class SurfSpotFlowHandler(_OptionsSubentryFlow):
         if set(user_input.get(CONF_OFFSHORE, [])) & set(user_input.get(CONF_CROSS_OFFSHORE, [])):
             return {CONF_CROSS_OFFSHORE: "overlapping_directions"}
         return {}
+
+
+OPEN_METEO_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_MARINE_URL): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.URL)
+        ),
+        probatio.Required(CONF_FORECAST_URL): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.URL)
+        ),
+    }
+)
+
+
+class OpenMeteoOptionsFlow(OptionsFlow):
+    """Point the surf forecast at Open-Meteo's public APIs, a self-hosted one or a mirror."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for both API URLs; test them on a configured spot before saving."""
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        if user_input is not None:
+            urls: dict[str, str] = {}
+            for key in (CONF_MARINE_URL, CONF_FORECAST_URL):
+                try:
+                    urls[key] = cv.url(str(user_input[key]).strip())
+                except probatio.Invalid:
+                    errors[key] = "invalid_url"
+            if not errors:
+                if error := await self._async_test(Endpoints.from_options(urls)):
+                    errors["base"] = "open_meteo_failed"
+                    placeholders["error"] = error
+                else:
+                    return self.async_create_entry(data=urls)
+        current = {
+            CONF_MARINE_URL: self.config_entry.options.get(CONF_MARINE_URL, MARINE_API_URL),
+            CONF_FORECAST_URL: self.config_entry.options.get(CONF_FORECAST_URL, FORECAST_API_URL),
+        }
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                OPEN_METEO_SCHEMA, user_input or current
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_test(self, endpoints: Endpoints) -> str | None:
+        """Fetch the first spot's forecast; None when it worked, else what went wrong.
+
+        Without spots there is nothing to ask about, so only the URLs' form is checked.
+        """
+        spots = [
+            Spot.from_config(sub.title, sub.data)
+            for sub in self.config_entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_SURF_SPOT
+        ]
+        if not spots:
+            return None
+        try:
+            await async_fetch_forecast(async_get_clientsession(self.hass), spots[0], endpoints)
+        except SurfApiError as err:
+            return str(err)
+        return None

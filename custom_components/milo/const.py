@@ -66,9 +66,12 @@ DEFAULT_SPOTS: Final = (
     },
 )
 
-# Surf forecast
+# Surf forecast: Open-Meteo's public APIs, unless the entry's options name others
+# (a self-hosted Open-Meteo or a mirror).
 MARINE_API_URL: Final = "https://marine-api.open-meteo.com/v1/marine"
 FORECAST_API_URL: Final = "https://api.open-meteo.com/v1/forecast"
+CONF_MARINE_URL: Final = "marine_url"
+CONF_FORECAST_URL: Final = "forecast_url"
 SURF_UPDATE_MINUTES: Final = 60
 # Consecutive failed refreshes before a repair issue tells the user.
 SURF_FAILURES_BEFORE_ISSUE: Final = 3

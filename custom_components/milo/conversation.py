@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass
 import json
 from typing import Any, Literal, TypeAlias, override
 
@@ -11,13 +10,13 @@ from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_PROMPT, MATCH_ALL
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
 import probatio
 
 from . import persona
+from .answers import Facts, async_surf_facts, async_weather_facts, keep_facts
 from .client import LLMAuthError, LLMError, StreamEvent
 from .const import (
     CONF_CONTEXT_SIZE,
@@ -42,9 +41,7 @@ from .const import (
 from .data import MiloConfigEntry
 from .fast_path import FastIntent, recognize
 from .satellite import Satellite
-from .surf import RATING_ORDER, Rating, describe_days
 from .tools import MiloAPI, ToolContext
-from .weather import async_weather_report, describe_weather, weather_key_numbers
 
 LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
 # A rough characters-per-token figure for budgeting context without a tokenizer.
@@ -190,10 +187,12 @@ class MiloConversationEntity(conversation.ConversationEntity):
         if fast.kind == "surf":
             tool_name = "get_surf_forecast"
             args["spot"] = fast.spot
-            facts = await self._async_surf_facts(context, fast)
+            facts = await async_surf_facts(context.coordinator, fast.spot, fast.day, self._sarcasm)
         else:
             tool_name = "get_weather"
-            facts = await self._async_weather_facts(context, fast)
+            facts = await async_weather_facts(
+                self.hass, context.weather_entity, fast.day, self._sarcasm
+            )
         # Record the direct tool run in the chat log, as HA's own agent does for intents.
         call = llm.ToolInput(tool_name=tool_name, tool_args=args, external=True)
         chat_log.async_add_assistant_content_without_tools(
@@ -204,46 +203,14 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 agent_id=self.entity_id,
                 tool_call_id=call.id,
                 tool_name=tool_name,
-                result=llm.ToolResult(data=facts.data, error="error" in facts.data),
+                result=llm.ToolResult(data=facts.data, error=not facts.available),
             )
         )
+        if not facts.available:
+            # A tiny model drops "unavailable" too often: the template says it, in character.
+            await self._async_say(chat_log, facts.answer)
+            return
         await self._async_word(chat_log, user_input.text, facts, context)
-
-    async def _async_surf_facts(self, context: ToolContext, fast: FastIntent) -> Facts:
-        if context.coordinator is None or not context.coordinator.spots:
-            return Facts.problem("No surf spots are set up; add one in the Milo integration.")
-        try:
-            reports = await context.coordinator.async_reports(fast.spot, fast.day)
-        except HomeAssistantError as err:
-            LOGGER.warning("Surf forecast failed: %s", err)
-            return Facts.problem("The surf forecast service is not answering right now.")
-        text = describe_days(reports)
-        ratings = [Rating(r["rating"]) for r in reports if r["rating"]]
-        best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
-        return Facts(
-            text=text,
-            fallback=persona.surf_template(text, best, self._sarcasm),
-            data={"summary": text, "spots": reports},
-            must_mention=tuple(dict.fromkeys(str(r) for r in ratings)),
-        )
-
-    async def _async_weather_facts(self, context: ToolContext, fast: FastIntent) -> Facts:
-        if not context.weather_entity:
-            return Facts.problem(
-                "No weather entity is set up for me; pick one in my agent settings."
-            )
-        try:
-            report = await async_weather_report(self.hass, context.weather_entity, fast.day)
-        except HomeAssistantError as err:
-            LOGGER.warning("Weather lookup failed: %s", err)
-            return Facts.problem("The weather entity is not answering right now.")
-        text = describe_weather(report)
-        return Facts(
-            text=text,
-            fallback=persona.weather_template(text, self._sarcasm),
-            data={"summary": text, "weather": report},
-            must_mention=weather_key_numbers(report),
-        )
 
     async def _async_word(
         self,
@@ -264,10 +231,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
             await self._async_stream_round(chat_log, messages, tools=None, facts=facts)
         except LLMError as err:
             self._note_llm_error(err)
-            await self._async_say(chat_log, persona.offline_answer(facts.fallback))
+            await self._async_say(chat_log, persona.offline_answer(facts.answer))
             return
         if not self._answered(chat_log):
-            await self._async_say(chat_log, facts.fallback)
+            await self._async_say(chat_log, facts.answer)
 
     async def _async_run_model(self, chat_log: conversation.ChatLog) -> None:
         """Let the model answer, running its tool calls for a bounded number of rounds."""
@@ -310,7 +277,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         deltas = _to_deltas(events, allow_tools=tools is not None)
         if facts is not None:
-            deltas = _keep_facts(deltas, facts)
+            deltas = keep_facts(deltas, facts)
         async for _content in chat_log.async_add_delta_content_stream(self.entity_id, deltas):
             pass
 
@@ -347,35 +314,6 @@ class MiloConversationEntity(conversation.ConversationEntity):
         LOGGER.warning("The model at %s failed: %s", self.entry.runtime_data.client.base_url, err)
         if isinstance(err, LLMAuthError):
             self.entry.async_start_reauth(self.hass)
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What the fast path found out, how to say it without a model, and what must be said."""
-
-    text: str
-    fallback: str
-    data: dict[str, Any]
-    must_mention: tuple[str, ...] = ()
-
-    @classmethod
-    def problem(cls, text: str) -> Facts:
-        """Facts that are an explanation of what went wrong."""
-        return cls(text=text, fallback=text, data={"error": text})
-
-
-async def _keep_facts(deltas: AsyncIterator[_Delta], facts: Facts) -> AsyncGenerator[_Delta]:
-    """Pass the model's wording through; add the facts if it dropped the key words.
-
-    Tiny models like to drop the one thing that was asked ("A surf at East Strand today!").
-    """
-    said = ""
-    async for delta in deltas:
-        said += str(delta.get("content") or "")
-        yield delta
-    if said.strip() and not all(word.casefold() in said.casefold() for word in facts.must_mention):
-        stop = "" if said.rstrip().endswith((".", "!", "?")) else "."
-        yield {"content": f"{stop} {facts.text}"}
 
 
 def _tokens(value: Any) -> int:

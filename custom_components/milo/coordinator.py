@@ -22,7 +22,15 @@ from .const import (
     SURF_FAILURES_BEFORE_ISSUE,
     SURF_UPDATE_MINUTES,
 )
-from .surf import Spot, SpotForecast, SurfApiError, Units, async_fetch_forecast, day_report
+from .surf import (
+    Endpoints,
+    Spot,
+    SpotForecast,
+    SurfApiError,
+    Units,
+    async_fetch_forecast,
+    day_report,
+)
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -32,7 +40,7 @@ class SurfCoordinator(DataUpdateCoordinator[dict[str, SpotForecast]]):
     """Fetch all spots once an hour; the data doubles as the surf cache."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
-        """Read the spots from the entry's surf spot subentries."""
+        """Read the spots from the entry's surf spot subentries, the APIs from its options."""
         super().__init__(
             hass,
             LOGGER,
@@ -45,6 +53,7 @@ class SurfCoordinator(DataUpdateCoordinator[dict[str, SpotForecast]]):
             for subentry_id, subentry in entry.subentries.items()
             if subentry.subentry_type == SUBENTRY_SURF_SPOT
         }
+        self.endpoints = Endpoints.from_options(entry.options)
         self.failures = 0
 
     @property
@@ -57,7 +66,10 @@ class SurfCoordinator(DataUpdateCoordinator[dict[str, SpotForecast]]):
         session = async_get_clientsession(self.hass)
         try:
             forecasts = await asyncio.gather(
-                *(async_fetch_forecast(session, spot) for spot in self.spots.values())
+                *(
+                    async_fetch_forecast(session, spot, self.endpoints)
+                    for spot in self.spots.values()
+                )
             )
         except SurfApiError as err:
             self.failures += 1
@@ -72,6 +84,7 @@ class SurfCoordinator(DataUpdateCoordinator[dict[str, SpotForecast]]):
                     translation_placeholders={
                         "failures": str(self.failures),
                         "error": str(err),
+                        "host": self.endpoints.host,
                     },
                 )
             raise UpdateFailed(
@@ -83,6 +96,18 @@ class SurfCoordinator(DataUpdateCoordinator[dict[str, SpotForecast]]):
             self.failures = 0
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
         return dict(zip(self.spots, forecasts, strict=True))
+
+    @property
+    def attribution(self) -> str:
+        """Where the data comes from, and whether it is live, for the sensors."""
+        recorded = next(
+            (f.recorded for f in (self.data or {}).values() if f.recorded is not None), None
+        )
+        if recorded is not None:
+            return f"RECORDED forecast, not live: {recorded} (served by {self.endpoints.host})"
+        if self.endpoints.public:
+            return "Weather data by Open-Meteo.com"
+        return f"Open-Meteo data from {self.endpoints.host}"
 
     def find_spot(self, name: str | None) -> list[str]:
         """Return the subentry ids of the spots a (possibly partial) name refers to.

@@ -146,7 +146,9 @@ class SurfSensor(CoordinatorEntity[SurfCoordinator], SensorEntity):
             manufacturer="Open-Meteo",
             model="Surf spot",
             entry_type=dr.DeviceEntryType.SERVICE,
-            configuration_url="https://open-meteo.com/en/docs/marine-weather-api",
+            configuration_url="https://open-meteo.com/en/docs/marine-weather-api"
+            if coordinator.endpoints.public
+            else coordinator.endpoints.marine,
         )
         us_units = coordinator.hass.config.units is US_CUSTOMARY_SYSTEM
         if description.key == "wave_height" and us_units:
@@ -157,6 +159,12 @@ class SurfSensor(CoordinatorEntity[SurfCoordinator], SensorEntity):
     def available(self) -> bool:
         """Unavailable while Open-Meteo fails."""
         return super().available and self._spot_id in (self.coordinator.data or {})
+
+    @property
+    @override
+    def attribution(self) -> str:
+        """Open-Meteo, another server, or a recorded (not live) forecast: always said."""
+        return self.coordinator.attribution
 
     @property
     @override

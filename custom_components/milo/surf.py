@@ -8,6 +8,11 @@ The rules come from the original buddy-milo robot, tuned for Portrush:
 - gnarly: 3-6 ft, period >= 10 s, offshore; mid: 2-3 ft, period >= 10 s, offshore or
   cross-offshore; anything else is trash.
 A day is rated from the key surf times 9am, 2pm and 6pm, taking the best of the three.
+
+The two APIs can live elsewhere (a self-hosted Open-Meteo, a mirror, the demo's stand-in):
+`Endpoints` says where. A server that replays stored forecasts marks its responses with a
+top-level `"recorded": {"note": "..."}` (not part of Open-Meteo's format; Open-Meteo itself
+never sends it), and Milo then labels everything it says about them as recorded, not live.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from typing import Any
 import aiohttp
 from homeassistant.const import UnitOfLength, UnitOfSpeed
 from homeassistant.util.unit_conversion import DistanceConverter, SpeedConverter
+from yarl import URL
 
 from .const import (
     COMPASS_POINTS,
     CONF_CROSS_OFFSHORE,
+    CONF_FORECAST_URL,
+    CONF_MARINE_URL,
     CONF_OFFSHORE,
     FORECAST_API_URL,
     MARINE_API_URL,
@@ -44,6 +52,32 @@ FORECAST_DAYS = 3
 
 class SurfApiError(Exception):
     """Open-Meteo could not be reached or sent something unusable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where Open-Meteo's marine and forecast APIs are answered."""
+
+    marine: str
+    forecast: str
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Endpoints:
+        """Read the config entry's options; the public APIs unless the user chose others."""
+        return cls(
+            marine=options.get(CONF_MARINE_URL) or MARINE_API_URL,
+            forecast=options.get(CONF_FORECAST_URL) or FORECAST_API_URL,
+        )
+
+    @property
+    def public(self) -> bool:
+        """Whether these are Open-Meteo's own public APIs."""
+        return (self.marine, self.forecast) == (MARINE_API_URL, FORECAST_API_URL)
+
+    @property
+    def host(self) -> str:
+        """The server answering, for labels ("marine-api.open-meteo.com", "127.0.0.1:8099")."""
+        return URL(self.marine).host_port_subcomponent or self.marine
 
 
 class Rating(StrEnum):
@@ -133,10 +167,14 @@ class HourConditions:
 
 @dataclass(frozen=True, slots=True)
 class SpotForecast:
-    """Hourly conditions for a spot, oldest first, with times in the spot's timezone."""
+    """Hourly conditions for a spot, oldest first, with times in the spot's timezone.
+
+    `recorded` is the server's note when it replays a stored forecast; None means live.
+    """
 
     spot: Spot
     hours: tuple[HourConditions, ...]
+    recorded: str | None = None
 
     def at(self, moment: datetime) -> HourConditions | None:
         """Return the hour that contains `moment`."""
@@ -217,11 +255,23 @@ def parse_forecast(spot: Spot, marine: Mapping[str, Any], wind: Mapping[str, Any
         raise SurfApiError(f"unexpected Open-Meteo response: {err!r}") from err
     if not hours:
         raise SurfApiError("Open-Meteo returned no usable hours")
-    return SpotForecast(spot=spot, hours=tuple(hours))
+    recorded = _recorded_note(marine) or _recorded_note(wind)
+    return SpotForecast(spot=spot, hours=tuple(hours), recorded=recorded)
 
 
-async def async_fetch_forecast(session: aiohttp.ClientSession, spot: Spot) -> SpotForecast:
-    """Fetch a spot's waves and wind from Open-Meteo."""
+def _recorded_note(body: Mapping[str, Any]) -> str | None:
+    """The note of a response marked as a recorded (not live) forecast, else None."""
+    marker = body.get("recorded")
+    if not marker:
+        return None
+    note = marker.get("note") if isinstance(marker, Mapping) else None
+    return str(note).strip() if note and str(note).strip() else "recorded forecast"
+
+
+async def async_fetch_forecast(
+    session: aiohttp.ClientSession, spot: Spot, endpoints: Endpoints
+) -> SpotForecast:
+    """Fetch a spot's waves and wind from Open-Meteo (or the server `endpoints` name)."""
     common = {
         "latitude": spot.latitude,
         "longitude": spot.longitude,
@@ -235,8 +285,8 @@ async def async_fetch_forecast(session: aiohttp.ClientSession, spot: Spot) -> Sp
         "wind_speed_unit": "kmh",
     }
     marine, wind = await asyncio.gather(
-        _get_json(session, MARINE_API_URL, marine_params),
-        _get_json(session, FORECAST_API_URL, wind_params),
+        _get_json(session, endpoints.marine, marine_params),
+        _get_json(session, endpoints.forecast, wind_params),
     )
     return parse_forecast(spot, marine, wind)
 
@@ -310,7 +360,10 @@ def day_report(forecast: SpotForecast, day: str, now: datetime, units: Units) ->
         "date": on.isoformat(),
         "rating": str(rating) if rating else None,
         "key_times": [hour_report(h, units) for h in forecast.key_times(on)],
+        "live": forecast.recorded is None,
     }
+    if forecast.recorded is not None:
+        report["recorded"] = forecast.recorded
     if session := forecast.next_good_session(now):
         report["next_good_session"] = hour_report(session, units)
     return report
@@ -336,8 +389,16 @@ def describe_day(report: Mapping[str, Any]) -> str:
 
 
 def describe_days(reports: Sequence[Mapping[str, Any]]) -> str:
-    """Join several spots' descriptions."""
-    return " ".join(describe_day(report) for report in reports)
+    """Join several spots' descriptions, saying first when the data is not live."""
+    text = " ".join(describe_day(report) for report in reports)
+    if note := recorded_note(reports):
+        text = f"This is a recorded forecast, not live ({note}). {text}"
+    return text
+
+
+def recorded_note(reports: Sequence[Mapping[str, Any]]) -> str | None:
+    """The recording's note when any of these reports is not live data."""
+    return next((str(r["recorded"]) for r in reports if not r.get("live", True)), None)
 
 
 def _clock(iso: str, *, with_day: bool = False) -> str:

@@ -172,6 +172,9 @@ def _app(cloud: FakeCloud) -> web.Application:
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/marine", marine)
     app.router.add_get("/forecast", forecast)
+    # The same answers where a self-hosted Open-Meteo serves them (the entry's options).
+    app.router.add_get("/v1/marine", marine)
+    app.router.add_get("/v1/forecast", forecast)
     return app
 
 

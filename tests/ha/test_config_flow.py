@@ -317,3 +317,61 @@ async def test_zeroconf_ipv6_url(hass: HomeAssistant) -> None:
         DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
     )
     assert result["description_placeholders"] == {"url": "http://[fd00::5]:10501/v1"}
+
+
+async def test_options_point_the_surf_at_another_open_meteo(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, unused_tcp_port: int
+) -> None:
+    """The options take a self-hosted Open-Meteo or a mirror, tested before saving."""
+    entry = await setup_entry()
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    suggested = {
+        field.schema: field.description["suggested_value"] for field in result["data_schema"].schema
+    }
+    assert suggested == {
+        "marine_url": "https://marine-api.open-meteo.com/v1/marine",
+        "forecast_url": "https://api.open-meteo.com/v1/forecast",
+    }
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"marine_url": "ftp://meteo.lan/marine", "forecast_url": "not a url"}
+    )
+    assert result["errors"] == {"marine_url": "invalid_url", "forecast_url": "invalid_url"}
+
+    dead = f"http://127.0.0.1:{unused_tcp_port}/v1"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"marine_url": f"{dead}/marine", "forecast_url": f"{dead}/forecast"}
+    )
+    assert result["errors"] == {"base": "open_meteo_failed"}
+    assert dead in result["description_placeholders"]["error"]
+
+    calls = cloud.open_meteo_calls
+    mirror = {
+        "marine_url": f"{cloud.url}/v1/marine",
+        "forecast_url": f" {cloud.url}/v1/forecast ",
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], mirror)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options == {
+        "marine_url": f"{cloud.url}/v1/marine",
+        "forecast_url": f"{cloud.url}/v1/forecast",
+    }
+    # Tested once, then the reloaded entry fetched both spots from the new server.
+    assert cloud.open_meteo_calls == calls + 3
+    assert entry.runtime_data.surf.endpoints.marine == f"{cloud.url}/v1/marine"
+    assert hass.states.get("sensor.east_strand_rating").state == "gnarly"
+
+
+async def test_options_without_spots_only_check_the_urls(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """With no spot to ask about, well-formed URLs are saved as they are."""
+    entry = await setup_entry(subentries=[])
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    mirror = {"marine_url": "http://meteo.lan/v1/marine", "forecast_url": "http://meteo.lan/v1/f"}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], mirror)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == mirror
+    assert cloud.open_meteo_calls == 0

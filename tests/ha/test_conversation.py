@@ -261,9 +261,9 @@ async def test_fast_path_surf_is_worded_by_the_model(
 ) -> None:
     """The tool runs directly; the model only gets the facts to word, and no tools."""
     await setup_entry()
-    cloud.reply("East Strand is gnarly today, four foot and offshore. Go!")
+    cloud.reply("East Strand is gnarly today, 1.2 metres and offshore. Go!")
     result = await ask(hass, "How's the surf at East Strand today?")
-    assert speech(result) == "East Strand is gnarly today, four foot and offshore. Go!"
+    assert speech(result) == "East Strand is gnarly today, 1.2 metres and offshore. Go!"
     [request] = cloud.chat_requests()
     assert "tools" not in request
     assert request["messages"][1]["content"].startswith(
@@ -279,12 +279,13 @@ async def test_fast_path_keeps_the_facts_a_tiny_model_drops(
     await setup_entry()
     cloud.reply("A surf at East Strand today!")
     result = await ask(hass, "surf at east strand?")
-    assert speech(result).startswith(
-        "A surf at East Strand today! The surf at East Strand is gnarly today."
+    assert (
+        speech(result)
+        == "A surf at East Strand today! East Strand today: gnarly, waves 1.2 metres."
     )
     cloud.reply("Waves, probably")
     result = await ask(hass, "surf at east strand?")
-    assert speech(result).startswith("Waves, probably. The surf at East Strand is gnarly")
+    assert speech(result).startswith("Waves, probably. East Strand today: gnarly, waves")
 
 
 async def test_fast_path_surf_for_all_spots_when_none_named(
@@ -336,14 +337,13 @@ async def test_fast_path_weather_entity_unavailable(
 
 
 async def test_fast_path_surf_api_down(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
-    """Open-Meteo down: the model words the apology."""
+    """Open-Meteo down: Milo says so from a template; the model is not trusted with it."""
     entry = await setup_entry()
     cloud.weather_fails = True
     await entry.runtime_data.surf.async_refresh()
-    cloud.reply("The ocean has gone quiet on me.")
     result = await ask(hass, "surf report please")
-    assert speech(result) == "The ocean has gone quiet on me."
-    assert "not answering" in cloud.chat_requests()[0]["messages"][1]["content"]
+    assert speech(result).startswith("The surf forecast service is not answering right now.")
+    assert cloud.chat_requests() == []
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,11 @@ from datetime import timedelta
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 import pytest
@@ -40,6 +44,41 @@ async def test_sensors_metric(hass: HomeAssistant, setup_entry) -> None:
     ]
     assert _state(hass, "sensor.east_strand_next_good_session")[0] == "2026-06-01T07:00:00+00:00"
     assert _state(hass, "sensor.west_strand_next_good_session")[0] == "2026-06-02T05:00:00+00:00"
+    attributes = hass.states.get("sensor.east_strand_wave_height").attributes
+    assert attributes["attribution"] == "Weather data by Open-Meteo.com"
+
+
+async def test_sensors_say_where_the_data_comes_from(
+    hass: HomeAssistant, portrush: None, make_entry, cloud: FakeCloud
+) -> None:
+    """Another server is named; a recorded forecast says RECORDED, not live, everywhere."""
+    entry = make_entry()
+    host = cloud.url.removeprefix("http://")
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            "marine_url": f"{cloud.url}/v1/marine",
+            "forecast_url": f"{cloud.url}/v1/forecast",
+        },
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.east_strand_rating")
+    assert (state.state, state.attributes["attribution"]) == (
+        "gnarly",
+        f"Open-Meteo data from {host}",
+    )
+    entity = er.async_get(hass).async_get("sensor.east_strand_rating")
+    device = dr.async_get(hass).async_get(entity.device_id)
+    assert device.configuration_url == f"{cloud.url}/v1/marine"
+
+    cloud.marine["recorded"] = {"note": "sample for the demo"}
+    await entry.runtime_data.surf.async_refresh()
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.west_strand_wave_height")
+    assert state.attributes["attribution"] == (
+        f"RECORDED forecast, not live: sample for the demo (served by {host})"
+    )
 
 
 async def test_sensors_us_customary(hass: HomeAssistant, portrush: None, make_entry) -> None:
@@ -72,6 +111,7 @@ async def test_api_failures_make_sensors_unavailable_and_raise_an_issue(
     issue = issues.async_get_issue(DOMAIN, issue_id)
     assert issue.translation_key == "surf_api_unavailable"
     assert issue.translation_placeholders["failures"] == "3"
+    assert issue.translation_placeholders["host"] == cloud.url.removeprefix("http://")
 
     cloud.weather_fails = False
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=1))

@@ -7,8 +7,15 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from custom_components.milo.const import DEFAULT_SPOTS
+from custom_components.milo.const import (
+    CONF_FORECAST_URL,
+    CONF_MARINE_URL,
+    DEFAULT_SPOTS,
+    FORECAST_API_URL,
+    MARINE_API_URL,
+)
 from custom_components.milo.surf import (
+    Endpoints,
     HourConditions,
     Rating,
     Spot,
@@ -19,6 +26,7 @@ from custom_components.milo.surf import (
     compass_point,
     day_report,
     describe_day,
+    describe_days,
     parse_forecast,
 )
 
@@ -169,16 +177,64 @@ def test_malformed_responses_raise(broken: dict) -> None:
 
 async def test_fetch_from_server(cloud: FakeCloud) -> None:
     """Both APIs are fetched over HTTP and joined; an API error becomes SurfApiError."""
+    endpoints = Endpoints.from_options(
+        {CONF_MARINE_URL: f"{cloud.url}/v1/marine", CONF_FORECAST_URL: f"{cloud.url}/v1/forecast"}
+    )
     async with aiohttp.ClientSession() as session:
-        forecast = await async_fetch_forecast(session, EAST)
+        forecast = await async_fetch_forecast(session, EAST, endpoints)
         assert forecast.hours[0].time == datetime(2026, 5, 31, 23, tzinfo=UTC)
+        assert forecast.recorded is None
         cloud.weather_fails = True
         with pytest.raises(SurfApiError, match="HTTP 400"):
-            await async_fetch_forecast(session, EAST)
+            await async_fetch_forecast(session, EAST, endpoints)
         cloud.weather_fails = False
         cloud.marine = {"error": True, "reason": "Latitude must be in range"}
         with pytest.raises(SurfApiError, match="Latitude must be in range"):
-            await async_fetch_forecast(session, EAST)
+            await async_fetch_forecast(session, EAST, endpoints)
         cloud.marine = ["not", "an", "object"]
         with pytest.raises(SurfApiError):
-            await async_fetch_forecast(session, EAST)
+            await async_fetch_forecast(session, EAST, endpoints)
+        unreachable = Endpoints("http://127.0.0.1:9/v1/marine", "http://127.0.0.1:9/v1/forecast")
+        with pytest.raises(SurfApiError, match="cannot fetch"):
+            await async_fetch_forecast(session, EAST, unreachable)
+
+
+def test_endpoints_default_to_the_public_apis() -> None:
+    """No options: Open-Meteo's own APIs; options name a self-hosted server or a mirror."""
+    public = Endpoints.from_options({})
+    assert (public.marine, public.forecast) == (MARINE_API_URL, FORECAST_API_URL)
+    assert public.public
+    assert public.host == "marine-api.open-meteo.com"
+    mirror = Endpoints.from_options(
+        {
+            CONF_MARINE_URL: "http://meteo.lan:8080/v1/marine",
+            CONF_FORECAST_URL: "http://meteo.lan:8080/v1/forecast",
+        }
+    )
+    assert not mirror.public
+    assert mirror.host == "meteo.lan:8080"
+
+
+@pytest.mark.parametrize(
+    ("marker", "note"),
+    [
+        ({"note": "Portrush, 20 Nov 2026, replayed"}, "Portrush, 20 Nov 2026, replayed"),
+        (True, "recorded forecast"),
+        ({"note": "  "}, "recorded forecast"),
+    ],
+)
+def test_recorded_forecasts_are_never_live(marker: object, note: str) -> None:
+    """A response marked "recorded" is labelled in the reports and their summary."""
+    marine = load_fixture("open_meteo_marine.json") | {"recorded": marker}
+    forecast = parse_forecast(EAST, marine, load_fixture("open_meteo_forecast.json"))
+    assert forecast.recorded == note
+    report = day_report(forecast, "today", NOW, METRIC)
+    assert report["live"] is False
+    assert report["recorded"] == note
+    assert describe_days([report]).startswith(
+        f"This is a recorded forecast, not live ({note}). The surf at East Strand is gnarly"
+    )
+    live = day_report(_forecast(EAST), "today", NOW, METRIC)
+    assert live["live"] is True
+    assert "recorded" not in live
+    assert describe_days([live]).startswith("The surf at East Strand")

@@ -64,6 +64,13 @@ def get_parser() -> argparse.ArgumentParser:
         help="names and phrases to bias recognition towards, e.g. --hotwords Portrush "
         "'East Strand' (commas also separate phrases)",
     )
+    parser.add_argument(
+        "--speculation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="start transcribing as soon as the speech stops, while the client still waits "
+        "for silence; same transcripts, earlier (default: on)",
+    )
     return parser
 
 
@@ -132,7 +139,14 @@ async def main(args: argparse.Namespace, transcriber: Transcriber) -> None:
     info = build_info(transcriber)
     hotwords = split_hotwords(args.hotwords)
     server = ServiceServer(
-        args.uri, partial(SttHandler, info=info, transcriber=transcriber, hotwords=hotwords)
+        args.uri,
+        partial(
+            SttHandler,
+            info=info,
+            transcriber=transcriber,
+            hotwords=hotwords,
+            speculate=args.speculation,
+        ),
     )
     try:
         await run_service(server, zeroconf_name=args.zeroconf)

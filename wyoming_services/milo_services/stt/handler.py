@@ -1,4 +1,15 @@
-"""Per-connection STT protocol: transcribe, audio-start, audio-chunk*, audio-stop -> transcript."""
+"""Per-connection STT protocol: transcribe, audio-start, audio-chunk*, audio-stop -> transcript.
+
+Speculation: Home Assistant sends audio in real time and stops only after its voice activity
+detection has heard 0.7 s of silence. Once the audio has gone quiet for `SPECULATE_AFTER`,
+milo-stt starts transcribing what it has; if nothing but silence follows, `audio-stop` is
+answered with that transcript as soon as it is ready, most of the wait already spent.
+
+The transcript is the same as without speculation, by construction: the model always gets the
+audio cut `KEEP_SILENCE` after the last speech (see `SpeechTracker`), and a speculative result
+is used only when the audio it was made from is identical, sample for sample, to what the
+model would get at `audio-stop`. Otherwise (the user spoke again, a new request) it is dropped.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +28,18 @@ from wyoming.info import Info
 from ..common.audio import check_format, pcm_to_float, resample
 from ..common.handler import EventError, ServiceHandler
 from .biasing import merge_phrases
+from .speech_tracker import FRAME_SECONDS, SpeechTracker
 from .transcriber import SAMPLE_RATE, Transcriber
 
 _LOGGER = logging.getLogger(__name__)
 
 # A voice command is seconds long; this bounds memory per connection, not normal use.
 MAX_AUDIO_SECONDS = 120.0
+# Silence kept after the last speech: room for soft word endings the energy measure misses.
+KEEP_SILENCE = 0.3
+# Speculate once the kept silence has arrived (plus a frame, so resampling near the cut
+# already sees the samples after it).
+SPECULATE_AFTER = KEEP_SILENCE + FRAME_SECONDS
 
 
 @dataclass
@@ -46,6 +63,7 @@ class _Utterance:
 
     runs: list[_Run] = field(default_factory=list)
     seconds: float = 0.0
+    speech: SpeechTracker = field(default_factory=SpeechTracker)
 
     def add(self, chunk: AudioChunk) -> None:
         check_format(chunk.rate, chunk.width, chunk.channels)
@@ -63,10 +81,42 @@ class _Utterance:
                 "audio-too-long", f"more than {MAX_AUDIO_SECONDS:.0f} s of audio in one request"
             )
         last.data.extend(chunk.audio)
+        self.speech.feed(pcm_to_float(chunk.audio, chunk.width, chunk.channels), chunk.rate)
 
     def to_model_input(self) -> np.ndarray:
+        """16 kHz mono float32, cut `KEEP_SILENCE` after the last speech heard so far."""
         parts = [run.to_model_input() for run in self.runs]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        if self.speech.speech_end is not None:
+            audio = audio[: round((self.speech.speech_end + KEEP_SILENCE) * SAMPLE_RATE)]
+        return audio
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the model is asked: the same job gives the same transcript."""
+
+    audio: np.ndarray
+    language: str | None
+    prompt: str | None
+
+    def same_as(self, other: _Job) -> bool:
+        return (self.language, self.prompt) == (other.language, other.prompt) and np.array_equal(
+            self.audio, other.audio
+        )
+
+
+@dataclass
+class _Speculation:
+    job: _Job
+    speech_end: float | None
+    task: asyncio.Task[str]
+    started: float = field(default_factory=time.monotonic)
+
+
+def _quietly(task: asyncio.Task[str]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class SttHandler(ServiceHandler):
@@ -77,12 +127,16 @@ class SttHandler(ServiceHandler):
         info: Info,
         transcriber: Transcriber,
         hotwords: list[str],
+        *,
+        speculate: bool = True,
     ) -> None:
         super().__init__(reader, writer, info)
         self._transcriber = transcriber
         self._hotwords = hotwords
+        self._speculate = speculate
         self._request = Transcribe()
         self._utterance: _Utterance | None = None
+        self._speculation: _Speculation | None = None
         self._replying: asyncio.Task[None] | None = None
 
     @property
@@ -96,57 +150,105 @@ class SttHandler(ServiceHandler):
         if AudioStart.is_type(event.type):
             start = AudioStart.from_event(event)
             check_format(start.rate, start.width, start.channels)
+            self._drop_speculation()
             self._utterance = _Utterance()
             return True
         if AudioChunk.is_type(event.type):
             if self._utterance is None:
                 raise EventError("audio-not-started", "audio-chunk received before audio-start")
             self._utterance.add(AudioChunk.from_event(event))
+            if self._speculate:
+                self._update_speculation(self._utterance)
             return True
         if AudioStop.is_type(event.type):
             if self._utterance is None:
                 raise EventError("audio-not-started", "audio-stop received before audio-start")
-            utterance, request = self._utterance, self._request
-            self._utterance, self._request = None, Transcribe()
+            utterance, request, speculation = self._utterance, self._request, self._speculation
+            self._utterance, self._request, self._speculation = None, Transcribe(), None
             # Reply from a task so the read loop notices a client that leaves meanwhile
             # (disconnect() then drops its transcription if it hasn't started).
-            self._replying = asyncio.create_task(self._reply(utterance, request, self._replying))
+            self._replying = asyncio.create_task(
+                self._reply(utterance, request, speculation, self._replying)
+            )
             return True
         return await super().handle_request(event)
 
+    def _update_speculation(self, utterance: _Utterance) -> None:
+        """Start transcribing once the speech has stopped; drop that if it starts again."""
+        speculation = self._speculation
+        if speculation is not None and speculation.speech_end != utterance.speech.speech_end:
+            _LOGGER.debug("Speech resumed; dropping the speculative transcription")
+            self._drop_speculation()
+            speculation = None
+        if speculation is None and utterance.speech.trailing_silence >= SPECULATE_AFTER:
+            job = self._job(utterance, self._request)
+            task = asyncio.create_task(self._run(job))
+            task.add_done_callback(_quietly)  # a dropped one's failure is nobody's business
+            self._speculation = _Speculation(job, utterance.speech.speech_end, task)
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation.task.cancel()
+            self._speculation = None
+
     async def _reply(
-        self, utterance: _Utterance, request: Transcribe, previous: asyncio.Task[None] | None
+        self,
+        utterance: _Utterance,
+        request: Transcribe,
+        speculation: _Speculation | None,
+        previous: asyncio.Task[None] | None,
     ) -> None:
-        if previous is not None:  # replies go out in request order
-            await previous
         try:
-            await self.write_event(await self._transcribe(utterance, request))
+            if previous is not None:  # replies go out in request order
+                await previous
+            await self.write_event(await self._transcribe(utterance, request, speculation))
         except ConnectionError:
             _LOGGER.debug("Client %s left before its transcript", self.peer)
         except Exception as err:
             _LOGGER.exception("Transcription failed for %s", self.peer)
             await self._send_error("transcription-failed", f"{type(err).__name__}: {err}")
             self.writer.close()  # ends the connection's read loop too
+        finally:
+            if speculation is not None:
+                speculation.task.cancel()  # unused, or already done
 
     async def disconnect(self) -> None:
+        self._drop_speculation()
         if self._replying is not None and not self._replying.done():
             self._replying.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._replying
 
-    async def _transcribe(self, utterance: _Utterance, request: Transcribe) -> Event:
+    def _job(self, utterance: _Utterance, request: Transcribe) -> _Job:
+        phrases = merge_phrases(self._hotwords, request.transcript_names, request.transcript_terms)
+        prompt = self._transcriber.prompt_for(phrases) if phrases else None
+        return _Job(utterance.to_model_input(), request.language, prompt)
+
+    async def _run(self, job: _Job) -> str:
+        return await self._transcriber.transcribe(job.audio, job.language, job.prompt)
+
+    async def _transcribe(
+        self, utterance: _Utterance, request: Transcribe, speculation: _Speculation | None
+    ) -> Event:
         language = request.language or self._transcriber.options.language
         if utterance.seconds == 0:
             return Transcript(text="", language=language).event()
-        audio = utterance.to_model_input()
-        phrases = merge_phrases(self._hotwords, request.transcript_names, request.transcript_terms)
-        prompt = self._transcriber.prompt_for(phrases) if phrases else None
-        started = time.monotonic()
-        text = await self._transcriber.transcribe(audio, request.language, prompt)
+        stopped = time.monotonic()
+        job = self._job(utterance, request)
+        if speculation is not None and speculation.job.same_as(job):
+            how = f"speculatively, started {stopped - speculation.started:.2f} s before audio-stop"
+            text = await speculation.task
+        else:
+            if speculation is not None:
+                speculation.task.cancel()  # out of the queue before this job goes in
+            how = "after audio-stop"
+            text = await self._run(job)
         _LOGGER.info(
-            "Transcribed %.1f s of audio in %.2f s: %s",
+            "Transcribed %.1f s of audio (%.1f s used) %s; ready %.2f s after audio-stop: %s",
             utterance.seconds,
-            time.monotonic() - started,
+            job.audio.size / SAMPLE_RATE,
+            how,
+            time.monotonic() - stopped,
             text,
         )
         return Transcript(text=text, language=language).event()
