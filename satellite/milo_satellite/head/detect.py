@@ -160,9 +160,13 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def _distinct(boxes: list[Box]) -> list[Box]:
-    """Largest first, dropping boxes that mostly overlap a larger one (ROI overlaps)."""
+    """Largest first, dropping boxes that mostly overlap a larger one (ROI overlaps).
+
+    Ties are broken by position, not by input order: OpenCV's multi-threaded cascade
+    returns its boxes in an order that depends on thread timing, and the result must not.
+    """
     kept: list[Box] = []
-    for box in sorted(boxes, key=lambda b: b.area, reverse=True):
+    for box in sorted(boxes, key=lambda b: (-b.area, b.x, b.y)):
         if all(box.iou(other) < 0.5 for other in kept):
             kept.append(box)
     return kept

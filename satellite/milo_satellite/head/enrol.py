@@ -76,7 +76,9 @@ class Enrolment:
         """Why enrolment did not finish, for the user."""
         got = f"got {len(self.collected)} of {self.frames_needed} good frames"
         if not self.rejected:
-            return f"Enrolment timed out: no camera frames ({got})"
+            if not self.collected:
+                return f"Enrolment timed out: no camera frames ({got})"
+            return f"Enrolment timed out: the camera or recognition is too slow ({got})"
         reason = REASONS[self.rejected.most_common(1)[0][0]]
         return f"Enrolment failed: {reason} ({got})"
 

@@ -5,8 +5,8 @@ a worker thread, updates tracks and picks the target, and computes a tracking se
 from the pose the head had when that frame was captured. The servo loop (50 Hz, and
 woken at once by every new setpoint) decides what the head should do now - sleep,
 gesture, a manual pose from HA, tracking, or idle behaviour - and moves it there through
-the motion limiter. Recognition runs on its own thread for new or unsure tracks only, so
-a 100 ms dlib call never stalls the 30 fps loop.
+the motion limiter. Recognition runs for new or unsure tracks only, in a worker process
+(dlib holds the GIL), so a 100 ms dlib call never stalls the 30 fps loop.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from .enrol import Enrolment
 from .errors import HeadError
 from .gestures import gesture_poses
 from .motion import CENTRE, MotionLimiter, Pose, PoseHistory
-from .recognition import FaceEncoder, identify
+from .recognition import Encoder, FaceEncoderProcess, identify
 from .servos import ServoBackend
 from .state import ATTENTION_MODES, STRANGER, HeadState
 from .tracking import Identity, Track, Tracker, select_target
@@ -70,14 +70,15 @@ class Head:
         config: HeadConfig,
         camera: Camera,
         servos: ServoBackend,
-        encoder_factory: Callable[[], FaceEncoder] | None = FaceEncoder,
+        encoder_factory: Callable[[], Encoder] | None = FaceEncoderProcess,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._config = config
         self._camera = camera
         self._servos = servos
         self._encoder_factory = encoder_factory if config.recognition.enabled else None
-        self._encoder: FaceEncoder | None = None
+        self._encoder: Encoder | None = None
+        self._encoder_loading: asyncio.Task[None] | None = None
         self._clock = clock
         now = clock()
 
@@ -126,18 +127,16 @@ class Head:
     # ----- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open camera and servos, load buddies and the recogniser, start both loops."""
+        """Open camera and servos, load buddies, start both loops; the recogniser loads
+        meanwhile (its worker takes a few seconds to start; the head need not wait)."""
         self._vision_pool = ThreadPoolExecutor(1, thread_name_prefix="milo-vision")
         self._recognition_pool = ThreadPoolExecutor(1, thread_name_prefix="milo-recognition")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._recognition_pool, self._buddies.load)
         if self._encoder_factory is not None:
-            try:
-                self._encoder = await loop.run_in_executor(
-                    self._recognition_pool, self._encoder_factory
-                )
-            except HeadError as err:
-                _LOGGER.error("Face recognition is off: %s", err)  # noqa: TRY400
+            self._encoder_loading = asyncio.create_task(
+                self._load_encoder(self._encoder_factory), name="milo-head-recogniser"
+            )
         try:
             await self._camera.start()
             await self._servos.start()
@@ -149,8 +148,21 @@ class Head:
             asyncio.create_task(self._servo_loop(), name="milo-head-servos"),
         ]
 
+    async def _load_encoder(self, factory: Callable[[], Encoder]) -> None:
+        try:
+            self._encoder = await asyncio.get_running_loop().run_in_executor(
+                self._recognition_pool, factory
+            )
+        except HeadError as err:
+            _LOGGER.error("Face recognition is off: %s", err)  # noqa: TRY400
+        except Exception:
+            _LOGGER.exception("Face recognition is off: its worker did not start")
+
     async def stop(self) -> None:
         """Stop the loops and release the hardware; the servos are left detached."""
+        if self._encoder_loading is not None:
+            # Not cancelled: a worker that starts after stop() would be left running.
+            await self._encoder_loading
         tasks, self._tasks = self._tasks, []
         for task in [*tasks, *self._background]:
             task.cancel()
@@ -162,6 +174,9 @@ class Head:
             await self._servos.detach()
         finally:
             await self._servos.stop()
+        encoder, self._encoder = self._encoder, None
+        if encoder is not None:
+            encoder.close()
         for pool in (self._vision_pool, self._recognition_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -260,6 +275,8 @@ class Head:
         name = check_name(name)
         if self._buddies.error is not None:
             raise HeadError(self._buddies.error)
+        if self._encoder_loading is not None:
+            await asyncio.shield(self._encoder_loading)
         if self._encoder is None:
             raise HeadError("Face recognition is not available (see the log), so no enrolment")
         if self._enrolment is not None:
@@ -389,6 +406,8 @@ class Head:
             if not track.needs_recognition(now, cfg):
                 continue
             if self._encoder is None:
+                if self._encoder_loading is not None and not self._encoder_loading.done():
+                    return  # recognition is still starting: nobody is called anything yet
                 track.identity = Identity(STRANGER, math.inf, sure=True)
                 continue
             track.pending = True

@@ -1,11 +1,14 @@
-"""Shared fixtures: the real photographs and one dlib encoder per session."""
+"""Shared fixtures: the real photographs, and dlib loaded once per session (in process and
+in the head's worker process)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from milo_satellite.head.recognition import FaceEncoder
+from milo_satellite.head.recognition import FaceEncoder, FaceEncoderProcess
 
 from .images import astronaut_frame, messi_frame
 
@@ -24,3 +27,11 @@ def messi() -> np.ndarray:
 def encoder() -> FaceEncoder:
     """dlib's models load once per test session (about half a second)."""
     return FaceEncoder()
+
+
+@pytest.fixture(scope="session")
+def worker_encoder() -> Iterator[FaceEncoderProcess]:
+    """The head's real recogniser: dlib in a worker process (started once per session)."""
+    worker = FaceEncoderProcess()
+    yield worker
+    worker.close()

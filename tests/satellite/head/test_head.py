@@ -20,7 +20,7 @@ import pytest
 
 from milo_satellite.head import Head, HeadConfig, HeadError, HeadState, build_head
 from milo_satellite.head.camera import Camera, FileCamera, Frame, LiveCamera
-from milo_satellite.head.recognition import FaceEncoder
+from milo_satellite.head.recognition import FaceEncoderProcess, SharedEncoder
 from milo_satellite.head.servos import SimulatedServos
 
 from .images import astronaut_frame, face_free_frames, messi_frame
@@ -40,20 +40,21 @@ class ScreenCamera(Camera):
         return Frame(self.image, time.monotonic(), self._index)
 
 
-async def wait_until(predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
+async def wait_until(predicate: Callable[[], bool], limit_s: float = 30.0) -> None:
     async with asyncio.timeout(limit_s):
         while not predicate():  # noqa: ASYNC110 - state changes come from the head's loops
             await asyncio.sleep(0.02)
 
 
-def head_config(tmp_path: Path, **tracking: object) -> HeadConfig:
+def head_config(tmp_path: Path, enroll_timeout_s: float = 60, **tracking: object) -> HeadConfig:
+    """`enroll_timeout_s` is generous: a loaded test machine is slow (a failure waits it out)."""
     return HeadConfig.from_dict(
         {
             "camera": {"fps": 20, "mount": "fixed"},
             "recognition": {
                 "buddies_file": str(tmp_path / "buddies.json"),
                 "enroll_frames": 3,
-                "enroll_timeout_s": 6,
+                "enroll_timeout_s": enroll_timeout_s,
             },
             "tracking": {"left_after_s": 0.5, **tracking},
         }
@@ -73,15 +74,15 @@ class Rig:
 
 @pytest.fixture
 async def rig_factory(
-    tmp_path: Path, encoder: FaceEncoder
+    tmp_path: Path, worker_encoder: FaceEncoderProcess
 ) -> AsyncIterator[Callable[..., asyncio.Future]]:
     rigs: list[Rig] = []
 
-    async def make(camera: Camera | None = None, **tracking: object) -> Rig:
-        config = head_config(tmp_path, **tracking)
+    async def make(camera: Camera | None = None, **options: object) -> Rig:
+        config = head_config(tmp_path, **options)
         servos = SimulatedServos(config.servos)
         camera = camera or ScreenCamera(astronaut_frame())
-        head = Head(config, camera, servos, encoder_factory=lambda: encoder)
+        head = Head(config, camera, servos, encoder_factory=lambda: SharedEncoder(worker_encoder))
         rig = Rig(head, servos, camera)
         await head.start()
         rigs.append(rig)
@@ -130,7 +131,7 @@ async def test_recognition_runs_only_for_new_or_unsure_faces(rig_factory) -> Non
 
 
 async def test_enrol_explains_what_went_wrong(rig_factory) -> None:
-    rig = await rig_factory(ScreenCamera(face_free_frames()["coffee"]))
+    rig = await rig_factory(ScreenCamera(face_free_frames()["coffee"]), enroll_timeout_s=3)
     with pytest.raises(HeadError, match="no face was seen"):
         await rig.head.enroll_buddy("Jay")
     rig.camera.image = np.hstack([astronaut_frame()[:, 160:480], messi_frame()[:, 160:480]])
@@ -155,14 +156,14 @@ async def test_corrupt_buddy_file_is_kept_and_enrolment_refused(
 
 
 async def test_follows_the_face_and_manual_pose_wins_for_a_while(rig_factory) -> None:
+    """On the real loops; how long the manual pose holds is checked in simulated time
+    (test_tracking_sim.py), not here against a wall clock."""
     rig = await rig_factory(manual_hold_s=1.0)
     head = rig.head
     # A fixed camera: the astronaut's face centre (289, 109) is 3.4 deg left and 13.6 up.
     await wait_until(lambda: abs(head.state.pan + 3.4) < 2 and abs(head.state.tilt - 13.6) < 2)
     await head.look_at(30.0, 0.0)
     await wait_until(lambda: head.state.pan == 30.0)
-    await asyncio.sleep(0.3)
-    assert head.state.pan == 30.0  # still holding the manual pose
     await wait_until(lambda: abs(head.state.pan + 3.4) < 2)  # then back to the face
 
     head.set_tracking(False)
@@ -227,12 +228,12 @@ async def test_snapshot_is_the_latest_frame_as_jpeg(rig_factory) -> None:
 
 
 async def test_unplugged_camera_is_survived(
-    tmp_path: Path, encoder: FaceEncoder, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = HeadConfig.from_dict(
         {
             "camera": {"source": "/dev/video-milo-unplugged"},
-            "recognition": {"buddies_file": str(tmp_path / "b.json")},
+            "recognition": {"buddies_file": str(tmp_path / "b.json"), "enroll_timeout_s": 2},
         }
     )
     head = build_head(config)

@@ -192,3 +192,27 @@ async def test_looks_at_the_talker_even_with_tracking_off() -> None:
     await sim.run(1.5, lambda _t: face)
     assert error(sim.samples[-1]) <= SETTLED_DEG
     assert_inside_limits_and_rate(sim)
+
+
+async def test_manual_pose_holds_then_tracking_takes_over() -> None:
+    """HA's look_at wins for `manual_hold_s`, then tracking resumes; with tracking off it stays."""
+    cfg = config(manual_hold_s=1.0)
+    sim = Simulation(cfg)
+    face, manual = Pose(15.0, 5.0), Pose(-5.0, 0.0)  # the face stays in view (20 deg off)
+    await sim.run(1.0, lambda _t: face)
+    asked = sim.clock.now
+    await sim.head.look_at(manual.pan, manual.tilt)
+    await sim.run(2.5, lambda _t: face)
+
+    after = [s for s in sim.samples if s.time >= asked]
+    holding = [s for s in after if s.time < asked + cfg.tracking.manual_hold_s - 0.05]
+    reached = next(i for i, s in enumerate(holding) if s.commanded == manual)
+    assert reached <= 6, "took too long to get to the manual pose"
+    assert all(s.commanded == manual for s in holding[reached:]), "left the manual pose early"
+    assert error(sim.samples[-1]) <= SETTLED_DEG, "tracking did not take over again"
+
+    sim.head.set_tracking(False)
+    await sim.head.look_at(manual.pan, manual.tilt)
+    await sim.run(3.0, lambda _t: face)
+    assert sim.samples[-1].commanded == manual  # tracking off: the manual pose stays
+    assert_inside_limits_and_rate(sim)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
+import signal
 import subprocess
 import sys
 
@@ -18,7 +20,7 @@ from milo_satellite.head.config import DetectionConfig, RecognitionConfig
 from milo_satellite.head.detect import Box, FaceDetector
 from milo_satellite.head.enrol import REASONS, Enrolment
 from milo_satellite.head.errors import HeadError
-from milo_satellite.head.recognition import FaceEncoder, identify
+from milo_satellite.head.recognition import FaceEncoder, FaceEncoderProcess, identify
 
 from .images import astronaut_frame, face_free_frames, messi_frame, variants
 
@@ -124,6 +126,34 @@ def test_same_encoding_as_the_face_recognition_package(
     assert result.stdout.strip(), f"face_recognition printed nothing: {result.stderr}"
     (reference,) = json.loads(result.stdout)
     assert float(np.linalg.norm(encodings[key] - np.array(reference))) < 0.02
+
+
+def test_the_worker_process_computes_the_same_encodings(
+    worker_encoder: FaceEncoderProcess, encodings: dict, images: dict, faces: dict
+) -> None:
+    """The head's recogniser runs dlib in another process (dlib holds the GIL), same result."""
+    assert worker_encoder.worker_pid != os.getpid()
+    calls = worker_encoder.calls
+    for key in [("astronaut", "original"), ("messi", "shifted")]:
+        remote = worker_encoder.encode(images[key], faces[key])
+        np.testing.assert_allclose(remote, encodings[key], atol=1e-6)
+    assert worker_encoder.calls == calls + 2
+    assert len(worker_encoder.cpu_ms) >= 2
+    assert all(ms > 0 for ms in worker_encoder.cpu_ms)  # the worker really computed
+
+
+def test_a_dead_worker_is_reported_and_replaced(images: dict, faces: dict) -> None:
+    worker = FaceEncoderProcess()
+    key = ("astronaut", "original")
+    try:
+        first = worker.encode(images[key], faces[key])
+        os.kill(worker.worker_pid, signal.SIGKILL)  # e.g. the OOM killer
+        with pytest.raises(HeadError, match="worker died"):
+            worker.encode(images[key], faces[key])
+        again = worker.encode(images[key], faces[key])
+        np.testing.assert_allclose(again, first, atol=1e-6)
+    finally:
+        worker.close()
 
 
 def test_enrol_one_and_the_other_is_a_stranger(encodings: dict, tmp_path: Path) -> None:
