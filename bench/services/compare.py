@@ -4,6 +4,11 @@ Run with .venv-peers (it has wyoming-bench); `bench/services/run` does everythin
 servers run during the whole benchmark and are measured in alternating order, round after
 round, so load from anything else on the machine hits them alike. Every figure a goal is
 judged on is a ratio against the peer from this same run.
+
+Phases (`--phases`): `stt` and `tts` (wyoming-bench's own measurements, audio and text sent
+as fast as possible), `concurrency` (one client vs 4 at once) and `realtime`: recordings
+streamed at real-time pace followed by the silence Home Assistant waits for, timing
+`audio-stop` -> `transcript`, which is where milo-stt's speculative transcription shows.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 import json
+import os
 from pathlib import Path
 import platform
 import socket
@@ -21,9 +27,11 @@ import subprocess
 import time
 from typing import Any
 
-from wyoming.asr import Transcribe
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
+from wyoming_bench.stt.accuracy import word_accuracy
 from wyoming_bench.stt.bench import bench_stt_server
 from wyoming_bench.stt.client import measure_stt_once
 from wyoming_bench.stt.corpus import AudioInput, load_corpus
@@ -36,6 +44,12 @@ MILO_BIN = REPO / ".venv" / "bin"
 PEERS_BIN = REPO / ".venv-peers" / "bin"
 TIMEOUT = 300.0
 CONCURRENT_CLIENTS = 4
+PHASES = ("stt", "tts", "concurrency", "realtime")
+# Home Assistant streams 16 kHz audio in real time and ends it after its voice activity
+# detection heard enough silence: about 0.8 s of it with the default end-of-speech setting,
+# about 0.4 s with "aggressive" (0.25 s plus the detector's own delay).
+HA_SILENCE_S = {"default": 0.8, "aggressive": 0.4}
+REALTIME_CHUNK_S = 0.02
 
 
 def free_port() -> int:
@@ -222,27 +236,104 @@ async def bench_concurrency(
     return report
 
 
+async def realtime_stt_once(
+    server: Server, sample: AudioInput, silence_s: float
+) -> tuple[float, str] | None:
+    """Stream a recording plus `silence_s` of silence in real time, as Home Assistant does,
+    and time `audio-stop` -> `transcript`: the wait a person has after HA heard the end."""
+    fmt = {"rate": sample.rate, "width": sample.width, "channels": sample.channels}
+    frame = sample.width * sample.channels
+    pcm = sample.pcm + bytes(round(silence_s * sample.rate) * frame)
+    step = round(REALTIME_CHUNK_S * sample.rate) * frame
+    try:
+        async with AsyncTcpClient("127.0.0.1", server.port) as client:
+            await client.write_event(Transcribe(language="en").event())
+            await client.write_event(AudioStart(**fmt).event())
+            started = time.perf_counter()
+            for number, offset in enumerate(range(0, len(pcm), step)):
+                due = started + number * REALTIME_CHUNK_S
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await client.write_event(
+                    AudioChunk(audio=pcm[offset : offset + step], **fmt).event()
+                )
+            await asyncio.sleep(
+                max(0.0, started + len(pcm) / frame / sample.rate - time.perf_counter())
+            )
+            await client.write_event(AudioStop().event())
+            stopped = time.perf_counter()
+            while (event := await asyncio.wait_for(client.read_event(), TIMEOUT)) is not None:
+                if Transcript.is_type(event.type):
+                    return time.perf_counter() - stopped, Transcript.from_event(event).text
+    except (OSError, TimeoutError):
+        pass
+    return None
+
+
+async def bench_realtime(servers: list[Server], corpus: list[AudioInput], rounds: int) -> dict:
+    """Each recording to each server in turn (order alternating), for each silence length."""
+    samples: dict[tuple[str, str], list[tuple[AudioInput, tuple[float, str] | None]]] = {}
+    for round_no in range(rounds):
+        for index, sample in enumerate(corpus):
+            for setting, silence_s in HA_SILENCE_S.items():
+                flip = (round_no + index) % 2
+                for server in reversed(servers) if flip else servers:
+                    result = await realtime_stt_once(server, sample, silence_s)
+                    samples.setdefault((server.label, setting), []).append((sample, result))
+    report: dict[str, dict] = {}
+    for (label, setting), items in samples.items():
+        ok = [(sample, result) for sample, result in items if result is not None]
+        errors = words = 0
+        for sample, (_seconds, text) in ok:
+            accuracy = word_accuracy(text, sample.reference)
+            errors += accuracy["sub"] + accuracy["ins"] + accuracy["del"]
+            words += accuracy["n_ref"]
+        report.setdefault(label, {})[setting] = {
+            "silence_s": HA_SILENCE_S[setting],
+            "failed": len(items) - len(ok),
+            "after_audio_stop_s": describe([result[0] for _sample, result in ok]),
+            "wer": errors / words if words else None,
+            "texts": {sample.sample_id: result[1] for sample, result in ok},
+        }
+    return report
+
+
 def ratios(results: dict) -> dict:
-    stt, tts, conc = results["stt"], results["tts"], results["concurrency"]
     out = {}
-    for peer, suffix in (
+    peers = (
         ("wyoming-faster-whisper", ""),
         ("wyoming-faster-whisper --compute-type int8", "_int8"),
-    ):
-        for stat in ("mean", "median"):
-            out[f"stt_total_{stat}_vs_peer{suffix}"] = (
-                stt["milo-stt"]["total_s"][stat] / stt[peer]["total_s"][stat]
-            )
-        out[f"stt_wer_peer{suffix}"] = stt[peer]["wer"]
-    out["stt_wer_milo"] = stt["milo-stt"]["wer"]
-    for mode in ("non_streaming", "streaming"):
-        for stat in ("mean", "median"):
-            out[f"tts_first_audio_{stat}_vs_peer_{mode}"] = (
-                tts["milo-tts"][mode]["first_audio_s"][stat]
-                / tts["wyoming-piper"][mode]["first_audio_s"][stat]
-            )
-    for label, entry in conc.items():
+    )
+    if stt := results.get("stt"):
+        for peer, suffix in peers:
+            for stat in ("mean", "median"):
+                out[f"stt_total_{stat}_vs_peer{suffix}"] = (
+                    stt["milo-stt"]["total_s"][stat] / stt[peer]["total_s"][stat]
+                )
+            out[f"stt_wer_peer{suffix}"] = stt[peer]["wer"]
+        out["stt_wer_milo"] = stt["milo-stt"]["wer"]
+    if tts := results.get("tts"):
+        for mode in ("non_streaming", "streaming"):
+            for stat in ("mean", "median"):
+                out[f"tts_first_audio_{stat}_vs_peer_{mode}"] = (
+                    tts["milo-tts"][mode]["first_audio_s"][stat]
+                    / tts["wyoming-piper"][mode]["first_audio_s"][stat]
+                )
+    for label, entry in results.get("concurrency", {}).items():
         out[f"concurrency_p95_ratio_{label}"] = next(iter(entry.values()))["p95_ratio"]
+    if realtime := results.get("realtime"):
+        for setting in HA_SILENCE_S:
+            milo = realtime["milo-stt"][setting]["after_audio_stop_s"]
+            for peer, suffix in (*peers, ("milo-stt --no-speculation", "_no_speculation")):
+                other = realtime[peer][setting]["after_audio_stop_s"]
+                for stat in ("mean", "median"):
+                    out[f"stt_after_stop_{setting}_{stat}_vs{suffix or '_peer'}"] = (
+                        milo[stat] / other[stat]
+                    )
+            same = realtime["milo-stt"][setting]["texts"]
+            plain = realtime["milo-stt --no-speculation"][setting]["texts"]
+            out[f"stt_speculation_same_texts_{setting}"] = sum(
+                same[key] == plain.get(key) for key in same
+            ) / max(1, len(same))
     return out
 
 
@@ -253,10 +344,22 @@ async def main() -> None:
     parser.add_argument("--voice-dir", required=True, help="folder of en_US-joe-medium.onnx")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency-requests", type=int, default=6)
+    parser.add_argument(
+        "--realtime-rounds", type=int, default=1, help="rounds of the real-time STT phase"
+    )
+    parser.add_argument(
+        "--realtime-recordings",
+        type=int,
+        default=12,
+        help="how many recordings (spread over the corpus) the real-time phase streams",
+    )
+    parser.add_argument(
+        "--phases", nargs="+", choices=PHASES, default=list(PHASES), help="what to measure"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    threads = str(len(__import__("os").sched_getaffinity(0)))
+    threads = str(len(os.sched_getaffinity(0)))
     peer_stt = [
         str(PEERS_BIN / "wyoming-faster-whisper"),
         *("--model", args.whisper_model, "--data-dir", str(args.out.parent / "peer-data")),
@@ -268,6 +371,10 @@ async def main() -> None:
         # milo-stt runs int8 by default; the peer keeps the model's float type unless told.
         Server("wyoming-faster-whisper --compute-type int8", [*peer_stt, "--compute-type", "int8"]),
     ]
+    # What speculation alone buys, in the real-time phase.
+    no_speculation = Server(
+        "milo-stt --no-speculation", [str(MILO_BIN / "milo-stt"), "--no-speculation"]
+    )
     tts = [
         Server("milo-tts", [str(MILO_BIN / "milo-tts")]),
         Server(
@@ -280,26 +387,37 @@ async def main() -> None:
         ),
     ]
     corpus = load_corpus(args.corpus)
-    for server in stt + tts:
+    servers = [*stt, no_speculation, *tts]
+    for server in servers:
         server.start()
     try:
-        for server in stt + tts:
+        for server in servers:
             await server.wait_ready()
         started = time.time()
         results: dict[str, Any] = {
             "machine": {"cpus": threads, "platform": platform.platform()},
             "corpus": {"recordings": len(corpus), "seconds": sum(a.duration_s for a in corpus)},
             "rounds": args.rounds,
+            "load_average_before": os.getloadavg(),
         }
-        results["stt"] = await bench_stt(stt, corpus, args.rounds)
-        results["tts"] = await bench_tts(tts, args.rounds)
-        results["concurrency"] = await bench_concurrency(
-            stt[:2], tts, corpus, args.concurrency_requests
-        )
+        if "stt" in args.phases:
+            results["stt"] = await bench_stt(stt, corpus, args.rounds)
+        if "tts" in args.phases:
+            results["tts"] = await bench_tts(tts, args.rounds)
+        if "concurrency" in args.phases:
+            results["concurrency"] = await bench_concurrency(
+                stt[:2], tts, corpus, args.concurrency_requests
+            )
+        if "realtime" in args.phases:
+            step = max(1, len(corpus) // max(1, args.realtime_recordings))
+            results["realtime"] = await bench_realtime(
+                [*stt, no_speculation], corpus[::step], args.realtime_rounds
+            )
         results["ratios"] = ratios(results)
         results["wall_s"] = time.time() - started
+        results["load_average_after"] = os.getloadavg()
     finally:
-        for server in stt + tts:
+        for server in servers:
             server.stop()
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results["ratios"], indent=2))
