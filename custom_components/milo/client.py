@@ -23,6 +23,10 @@ CHAT_TIMEOUTS = aiohttp.ClientTimeout(
 )
 # Bound what one streamed event may hold, so a broken server cannot make us buffer forever.
 MAX_EVENT_BYTES = 1 << 20
+# Where servers report a model's context window in its /models entry: milo-llm and
+# OpenRouter say `context_length`, vLLM `max_model_len`. Ollama and llama.cpp's server
+# report none (llama.cpp's `meta.n_ctx_train` is the training size, not the server's).
+CONTEXT_LENGTH_FIELDS = ("context_length", "max_model_len")
 
 
 class LLMError(Exception):
@@ -61,12 +65,21 @@ class ToolCallRequest:
         return value
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The server's own count of a request's prompt (the only exact count there is)."""
+
+    prompt_tokens: int
+    cached_tokens: int
+
+
 @dataclass(slots=True)
 class StreamEvent:
-    """One piece of a streamed answer: text, or the finished tool calls."""
+    """One piece of a streamed answer: text, the finished tool calls, or the usage."""
 
     content: str | None = None
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
+    usage: Usage | None = None
 
 
 class OpenAICompatibleClient:
@@ -77,9 +90,11 @@ class OpenAICompatibleClient:
         self._session = session
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Context windows the server reported, by model id; None until a /models answer.
+        self._context_lengths: dict[str, int | None] | None = None
 
     async def async_list_models(self) -> list[str]:
-        """Return the model ids the server offers."""
+        """Return the model ids the server offers, noting the context windows they report."""
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 async with self._session.get(
@@ -92,9 +107,26 @@ class OpenAICompatibleClient:
         except (aiohttp.ClientError, ValueError) as err:
             raise LLMResponseError(f"invalid /models response: {err}") from err
         try:
-            return [str(model["id"]) for model in body["data"]]
+            cards = {str(card["id"]): card for card in body["data"]}
         except (KeyError, TypeError) as err:
             raise LLMResponseError("the /models response has no data list") from err
+        self._context_lengths = {model: _context_length(card) for model, card in cards.items()}
+        return list(cards)
+
+    async def async_context_length(self, model: str) -> int | None:
+        """The context window the server reports for `model`, None if it reports none.
+
+        Known after the first successful model list (setup's connection test does one);
+        asked again while unknown, so a server that was down at setup is still read.
+        """
+        if self._context_lengths is None:
+            try:
+                await self.async_list_models()
+            except LLMError as err:
+                LOGGER.debug("Cannot read the context size from %s: %s", self.base_url, err)
+                return None
+        assert self._context_lengths is not None
+        return self._context_lengths.get(model)
 
     async def async_stream_chat(
         self,
@@ -106,7 +138,13 @@ class OpenAICompatibleClient:
         max_tokens: int | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Stream one chat completion: text as it comes, tool calls once complete."""
-        payload: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        payload: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "stream": True,
+            # The server's token count, for the debug log's prompt size and cache hits.
+            "stream_options": {"include_usage": True},
+        }
         if tools:
             payload["tools"] = tools
         if temperature is not None:
@@ -125,6 +163,8 @@ class OpenAICompatibleClient:
                 async for chunk in _sse_chunks(resp):
                     if text := _merge_chunk(chunk, calls):
                         yield StreamEvent(content=text)
+                    if usage := _usage(chunk):
+                        yield StreamEvent(usage=usage)
         except (TimeoutError, aiohttp.ClientConnectionError) as err:
             raise LLMConnectionError(str(err) or type(err).__name__) from err
         except aiohttp.ClientError as err:
@@ -174,6 +214,24 @@ async def _sse_chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, A
             yield chunk
     if data_lines and (data := "\n".join(data_lines)) != "[DONE]":
         LOGGER.debug("Stream ended inside an event: %s", data[:200])
+
+
+def _context_length(card: dict[str, Any]) -> int | None:
+    """A model card's context window, from the first field that holds a positive number."""
+    for name in CONTEXT_LENGTH_FIELDS:
+        value = card.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _usage(chunk: dict[str, Any]) -> Usage | None:
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict) or not isinstance(usage.get("prompt_tokens"), int):
+        return None
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(usage["prompt_tokens"], cached if isinstance(cached, int) else 0)
 
 
 def _merge_chunk(chunk: dict[str, Any], calls: dict[int, ToolCallRequest]) -> str:

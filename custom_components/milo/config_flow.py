@@ -62,7 +62,6 @@ from .const import (
     CONF_SATELLITE_DEVICE,
     CONF_TEMPERATURE,
     CONF_WEATHER_ENTITY,
-    DEFAULT_CONTEXT_SIZE,
     DEFAULT_MAX_HISTORY,
     DEFAULT_MAX_TOKENS,
     DEFAULT_NAME,
@@ -87,7 +86,6 @@ DEFAULT_AGENT_OPTIONS: dict[str, Any] = {
     CONF_TEMPERATURE: DEFAULT_TEMPERATURE,
     CONF_MAX_HISTORY: DEFAULT_MAX_HISTORY,
     CONF_MAX_TOKENS: DEFAULT_MAX_TOKENS,
-    CONF_CONTEXT_SIZE: DEFAULT_CONTEXT_SIZE,
 }
 
 SERVER_SCHEMA = probatio.Schema(
@@ -392,7 +390,8 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
                 probatio.Required(CONF_MAX_TOKENS): NumberSelector(
                     NumberSelectorConfig(min=16, max=8192, step=1, mode=NumberSelectorMode.BOX)
                 ),
-                probatio.Required(CONF_CONTEXT_SIZE): NumberSelector(
+                # Empty: what the server reports (milo-llm does), else DEFAULT_CONTEXT_SIZE.
+                probatio.Optional(CONF_CONTEXT_SIZE): NumberSelector(
                     NumberSelectorConfig(min=512, max=262144, step=1, mode=NumberSelectorMode.BOX)
                 ),
             }
@@ -400,8 +399,10 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
 
     def _validate(self, user_input: dict[str, Any]) -> dict[str, str]:
         for key in (CONF_SARCASM, CONF_MAX_HISTORY, CONF_MAX_TOKENS, CONF_CONTEXT_SIZE):
-            user_input[key] = int(user_input[key])
-        if user_input[CONF_MAX_TOKENS] >= user_input[CONF_CONTEXT_SIZE]:
+            if key in user_input:
+                user_input[key] = int(user_input[key])
+        # Without an override the answer is capped at half the server's context at run time.
+        if user_input[CONF_MAX_TOKENS] >= user_input.get(CONF_CONTEXT_SIZE, float("inf")):
             return {CONF_MAX_TOKENS: "max_tokens_too_large"}
         return {}
 

@@ -30,7 +30,9 @@ DEFAULT_SARCASM: Final = 2
 DEFAULT_TEMPERATURE: Final = 0.7
 DEFAULT_MAX_HISTORY: Final = 6
 DEFAULT_MAX_TOKENS: Final = 256
-DEFAULT_CONTEXT_SIZE: Final = 2048  # milo-llm's default --n-ctx
+# The context window assumed when the agent sets none and the server reports none (Ollama,
+# llama.cpp's server): the default of Ollama, LM Studio and milo-llm's --n-ctx.
+DEFAULT_CONTEXT_SIZE: Final = 4096
 
 # Rounds of model -> tools -> model before Milo gives up on a question.
 MAX_TOOL_ROUNDS: Final = 5

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-import json
 from typing import Any, Literal, TypeAlias, override
 
 from homeassistant.components import conversation
@@ -13,10 +12,17 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
-import probatio
 
 from . import persona
 from .answers import Facts, async_surf_facts, async_weather_facts, keep_facts
+from .budget import (
+    DATE_TIME_TOKENS,
+    Budget,
+    PromptTooLargeError,
+    fit,
+    message_tokens,
+    tools_tokens,
+)
 from .client import LLMAuthError, LLMError, StreamEvent
 from .const import (
     CONF_CONTEXT_SIZE,
@@ -41,11 +47,9 @@ from .const import (
 from .data import MiloConfigEntry
 from .fast_path import FastIntent, recognize
 from .satellite import Satellite
-from .tools import MiloAPI, ToolContext
+from .tools import MiloAPI, ToolContext, format_tool
 
 LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
-# A rough characters-per-token figure for budgeting context without a tokenizer.
-CHARS_PER_TOKEN = 4
 
 
 async def async_setup_entry(
@@ -84,6 +88,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         if self.options.get(CONF_LLM_HASS_API):
             self._attr_supported_features = conversation.ConversationEntityFeature.CONTROL
+        # A prompt too big for the model is a setup problem: say so once, not every turn.
+        self._warned_prompt_size = False
 
     @property
     @override
@@ -118,13 +124,23 @@ class MiloConversationEntity(conversation.ConversationEntity):
             situation=persona.buddy_prompt(satellite.person_in_view()) if satellite else "",
         )
         hass_apis = list(self.options.get(CONF_LLM_HASS_API) or [])
+        budget = await self._async_budget()
+        system = persona.system_prompt(
+            self._persona_name, self._sarcasm, self.options.get(CONF_PROMPT, "")
+        )
+        # What the system prompt and the message take besides the tools, so the tools
+        # chosen leave room for them; history gets what is left (see _messages).
+        extra = user_input.extra_system_prompt or chat_log.extra_system_prompt or ""
+        fixed = (
+            message_tokens({"content": f"{system}\n{extra}\n{context.situation}"})
+            + DATE_TIME_TOKENS
+            + message_tokens({"content": user_input.text})
+        )
         try:
             await chat_log.async_provide_llm_data(
                 user_input.as_llm_context(DOMAIN),
-                MiloAPI(self.hass, hass_apis, context),
-                persona.system_prompt(
-                    self._persona_name, self._sarcasm, self.options.get(CONF_PROMPT, "")
-                ),
+                MiloAPI(self.hass, hass_apis, context, user_input.text, budget.prompt - fixed),
+                system,
                 user_input.extra_system_prompt,
             )
         except conversation.ConverseError as err:
@@ -132,12 +148,24 @@ class MiloConversationEntity(conversation.ConversationEntity):
 
         fast = recognize(user_input.text, [s.name for s in self._spots(context)])
         if fast is not None:
-            await self._async_fast_path(user_input, chat_log, context, fast)
+            await self._async_fast_path(user_input, chat_log, context, fast, budget)
         elif not (
             llm.LLM_API_ASSIST in hass_apis and await self._async_local_intent(user_input, chat_log)
         ):
-            await self._async_run_model(chat_log)
+            await self._async_run_model(chat_log, context, budget)
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+    async def _async_budget(self) -> Budget:
+        """The agent's context size if set, else what the server reports, else the default."""
+        runtime = self.entry.runtime_data
+        context = (
+            self.options.get(CONF_CONTEXT_SIZE)
+            or await runtime.client.async_context_length(runtime.model)
+            or DEFAULT_CONTEXT_SIZE
+        )
+        return Budget.for_context(
+            int(context), int(self.options.get(CONF_MAX_TOKENS, DEFAULT_MAX_TOKENS))
+        )
 
     async def _async_local_intent(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
@@ -175,6 +203,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         chat_log: conversation.ChatLog,
         context: ToolContext,
         fast: FastIntent,
+        budget: Budget,
     ) -> None:
         """Answer surf, weather and the easter eggs without trusting the model with tools."""
         if fast.kind == "milk":
@@ -210,7 +239,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             # A tiny model drops "unavailable" too often: the template says it, in character.
             await self._async_say(chat_log, facts.answer)
             return
-        await self._async_word(chat_log, user_input.text, facts, context)
+        await self._async_word(chat_log, user_input.text, facts, context, budget)
 
     async def _async_word(
         self,
@@ -218,41 +247,42 @@ class MiloConversationEntity(conversation.ConversationEntity):
         question: str,
         facts: Facts,
         context: ToolContext,
+        budget: Budget,
     ) -> None:
         """Let the model put the facts in character; the template answers if it can't."""
         system = persona.wording_prompt(self._persona_name, self._sarcasm)
         if context.situation:
             system += " " + context.situation
-        messages = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": f"Question: {question}\nFacts: {facts.text}"},
-        ]
+        request = {"role": "user", "content": f"Question: {question}\nFacts: {facts.text}"}
         try:
-            await self._async_stream_round(chat_log, messages, tools=None, facts=facts)
-        except LLMError as err:
+            messages, _tools = fit({"role": "system", "content": system}, [], [[request]], budget)
+            await self._async_stream_round(chat_log, messages, [], budget, facts=facts)
+        except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
             await self._async_say(chat_log, persona.offline_answer(facts.answer))
             return
         if not self._answered(chat_log):
             await self._async_say(chat_log, facts.answer)
 
-    async def _async_run_model(self, chat_log: conversation.ChatLog) -> None:
+    async def _async_run_model(
+        self, chat_log: conversation.ChatLog, context: ToolContext, budget: Budget
+    ) -> None:
         """Let the model answer, running its tool calls for a bounded number of rounds."""
         api = chat_log.llm_api
-        tools = None
-        if api and api.tools:
-            tools = [_format_tool(tool, api.custom_serializer) for tool in api.tools]
+        offered: list[dict[str, Any]] = []
+        if api:
+            offered = [format_tool(tool, api.custom_serializer) for tool in api.tools]
         try:
             for _round in range(MAX_TOOL_ROUNDS):
-                messages = self._history(chat_log, tools)
-                await self._async_stream_round(chat_log, messages, tools)
+                messages, tools = self._messages(chat_log, context, offered, budget)
+                await self._async_stream_round(chat_log, messages, tools, budget)
                 if not chat_log.unresponded_tool_results:
                     break
             else:
                 LOGGER.debug("Tool loop limit of %s rounds reached", MAX_TOOL_ROUNDS)
                 await self._async_say(chat_log, persona.LOOP_LIMIT_LINE)
                 return
-        except LLMError as err:
+        except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
             await self._async_say(chat_log, persona.offline_answer())
             return
@@ -263,30 +293,50 @@ class MiloConversationEntity(conversation.ConversationEntity):
         self,
         chat_log: conversation.ChatLog,
         messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
+        tools: list[dict[str, Any]],
+        budget: Budget,
         facts: Facts | None = None,
     ) -> None:
         """Stream one model response into the chat log (HA runs the tool calls)."""
         runtime = self.entry.runtime_data
+        estimate = sum(map(message_tokens, messages)) + tools_tokens(tools)
+        LOGGER.debug(
+            "Prompt of about %d tokens (%d allowed): %d messages, tools %s",
+            estimate,
+            budget.prompt,
+            len(messages),
+            [tool["function"]["name"] for tool in tools],
+        )
         events = runtime.client.async_stream_chat(
             runtime.model,
             messages,
-            tools=tools,
+            tools=tools or None,
             temperature=float(self.options.get(CONF_TEMPERATURE, DEFAULT_TEMPERATURE)),
-            max_tokens=int(self.options.get(CONF_MAX_TOKENS, DEFAULT_MAX_TOKENS)),
+            max_tokens=budget.reply,
         )
-        deltas = _to_deltas(events, allow_tools=tools is not None)
+        deltas = _to_deltas(events, estimate, allow_tools=bool(tools))
         if facts is not None:
             deltas = keep_facts(deltas, facts)
         async for _content in chat_log.async_add_delta_content_stream(self.entity_id, deltas):
             pass
 
-    def _history(
-        self, chat_log: conversation.ChatLog, tools: list[dict[str, Any]] | None
-    ) -> list[dict[str, Any]]:
-        """The chat log as OpenAI messages, trimmed to max history and the context budget."""
+    def _messages(
+        self,
+        chat_log: conversation.ChatLog,
+        context: ToolContext,
+        tools: list[dict[str, Any]],
+        budget: Budget,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The chat log as OpenAI messages and the tools, trimmed to max history and budget.
+
+        The system prompt keeps its stable part first (persona, then HA's device prompt when
+        device tools are offered) and what changes every message last (HA's date and time,
+        then who the camera sees), so the server's prompt cache reuses the stable part.
+        """
         messages = [_to_message(content) for content in chat_log.content]
         system, rest = messages[0], messages[1:]
+        if context.situation:
+            system["content"] = f"{system['content']}\n{context.situation}"
         # Split into rounds, each starting at a user message, so a tool call is never
         # separated from its result.
         rounds: list[list[dict[str, Any]]] = []
@@ -297,40 +347,27 @@ class MiloConversationEntity(conversation.ConversationEntity):
         max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
         if max_history > 0:
             rounds = rounds[-(max_history + 1) :]
-        budget = int(self.options.get(CONF_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE)) - int(
-            self.options.get(CONF_MAX_TOKENS, DEFAULT_MAX_TOKENS)
-        )
-        fixed = _tokens(system) + (_tokens(tools) if tools else 0)
-        while len(rounds) > 1 and fixed + sum(map(_tokens, rounds)) > budget:
-            rounds.pop(0)
-        return [system, *(message for chunk in rounds for message in chunk)]
+        return fit(system, tools, rounds, budget)
 
     @staticmethod
     def _answered(chat_log: conversation.ChatLog) -> bool:
         last = chat_log.content[-1]
         return isinstance(last, conversation.AssistantContent) and bool(last.content)
 
-    def _note_llm_error(self, err: LLMError) -> None:
+    def _note_llm_error(self, err: LLMError | PromptTooLargeError) -> None:
+        if isinstance(err, PromptTooLargeError):
+            log = LOGGER.debug if self._warned_prompt_size else LOGGER.warning
+            self._warned_prompt_size = True
+            log(
+                "Not asking the model: %s. Raise the context size (milo-llm --n-ctx, or the "
+                "agent's Context size option), lower Max tokens per answer or Max history, "
+                "or shorten the extra instructions",
+                err,
+            )
+            return
         LOGGER.warning("The model at %s failed: %s", self.entry.runtime_data.client.base_url, err)
         if isinstance(err, LLMAuthError):
             self.entry.async_start_reauth(self.hass)
-
-
-def _tokens(value: Any) -> int:
-    return len(json.dumps(value, default=str)) // CHARS_PER_TOKEN + 1
-
-
-def _format_tool(tool: llm.Tool, serializer: Any) -> dict[str, Any]:
-    """An HA tool in the OpenAI `tools` format."""
-    function: dict[str, Any] = {
-        "name": tool.name,
-        "parameters": probatio.to_openapi(
-            tool.parameters, custom_serializer=serializer, openapi_version="3.1.0"
-        ),
-    }
-    if tool.description:
-        function["description"] = tool.description
-    return {"type": "function", "function": function}
 
 
 def _to_message(content: conversation.Content) -> dict[str, Any]:
@@ -360,7 +397,7 @@ _Delta: TypeAlias = conversation.AssistantContentDeltaDict | conversation.ToolRe
 
 
 async def _to_deltas(
-    events: AsyncIterator[StreamEvent], *, allow_tools: bool
+    events: AsyncIterator[StreamEvent], estimate: int, *, allow_tools: bool
 ) -> AsyncGenerator[_Delta]:
     """Turn the client's stream into chat log deltas.
 
@@ -369,6 +406,13 @@ async def _to_deltas(
     """
     yield {"role": "assistant"}
     async for event in events:
+        if event.usage:
+            LOGGER.debug(
+                "The server counted %d prompt tokens (estimated %d), %d of them cached",
+                event.usage.prompt_tokens,
+                estimate,
+                event.usage.cached_tokens,
+            )
         if event.content:
             yield {"content": event.content}
         if not event.tool_calls or not allow_tools:

@@ -1,8 +1,10 @@
-"""Milo's LLM tools (surf, weather, head) and the per-agent API that offers them.
+"""Milo's LLM tools (surf, weather, head) and the per-message API that offers them.
 
-Each conversation agent builds its own `MiloAPI`, because the tools depend on the agent's
-weather entity and satellite. It merges the HA LLM APIs the user picked (the Assist API for
-device control) with Milo's tools, so HA's chat log runs every tool call the same way.
+Each message builds its own `MiloAPI`, because the tools depend on the agent's weather
+entity and satellite, and on what was asked. It merges the HA LLM APIs the user picked (the
+Assist API for device control) with Milo's tools, so HA's chat log runs every tool call the
+same way, and offers only the tools the request points at, as many as the prompt budget
+allows (see relevance.py, budget.py).
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, override
 
+from homeassistant.components.homeassistant.llm import async_get_exposed_entities
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, llm
 import probatio
 
-from .const import DAYS, DOMAIN
+from .budget import TOOLS_TOKENS, estimate_tokens, tool_tokens
+from .const import DAYS, DOMAIN, LOGGER
+from .relevance import Device, ToolWords, devices, named_devices, rank, words
 from .satellite import PAN_RANGE, TILT_RANGE, Satellite
 from .surf import describe_days
 from .weather import async_weather_report, describe_weather
@@ -28,6 +33,8 @@ class MiloTool(llm.Tool):
     """A tool of this integration; validates its arguments before running."""
 
     integration = DOMAIN
+    # Words that point at this tool beyond those of its name and description.
+    keywords: tuple[str, ...] = ()
 
     @override
     async def async_call(
@@ -48,12 +55,16 @@ class SurfForecastTool(MiloTool):
     """Surf report for a configured spot."""
 
     name = "get_surf_forecast"
+    keywords: tuple[str, ...] = (
+        "surf", "wave", "swell", "board", "beach", "sea", "ocean", "paddle", "strand",
+    )  # fmt: skip
     annotations = llm.ToolAnnotations(read_only=True, destructive=False, idempotent=True)
 
     def __init__(self, coordinator: SurfCoordinator) -> None:
         """Describe the configured spots to the model."""
         self._coordinator = coordinator
         spots = ", ".join(spot.name for spot in coordinator.spots.values())
+        self.keywords = (*self.keywords, spots)
         self.description = (
             f"Get the surf forecast and rating (gnarly, mid or trash). Spots: {spots}. "
             "Leave spot empty for all spots."
@@ -75,6 +86,10 @@ class WeatherTool(MiloTool):
 
     name = "get_weather"
     description = "Get the weather now and the forecast for today or tomorrow."
+    keywords = (
+        "weather", "forecast", "rain", "umbrella", "sun", "sunny", "sunscreen", "cloud",
+        "wind", "snow", "cold", "warm", "hot", "temperature", "jacket", "coat",
+    )  # fmt: skip
     annotations = llm.ToolAnnotations(read_only=True, destructive=False, idempotent=True)
     parameters = probatio.Schema({probatio.Optional("day", default="today"): _DAY})
 
@@ -102,6 +117,7 @@ class LookAtTool(HeadTool):
     """Point the head."""
 
     name = "look_at"
+    keywords = ("look", "head", "face", "eye", "see", "watch", "left", "right")
     description = (
         "Turn your head. pan: degrees, negative is left, positive is right; "
         "tilt: degrees, negative is down, positive is up; 0, 0 looks straight ahead."
@@ -127,11 +143,14 @@ class GestureTool(HeadTool):
 
     parameters = probatio.Schema({})
 
-    def __init__(self, satellite: Satellite, name: str, gesture: str, description: str) -> None:
+    def __init__(
+        self, satellite: Satellite, name: str, gesture: str, description: str, keyword: str
+    ) -> None:
         """Bind the tool to one gesture."""
         super().__init__(satellite)
         self.name = name
         self.description = description
+        self.keywords = ("head", keyword)
         self._gesture = gesture
 
     async def _async_run(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +162,7 @@ class LookAroundTool(HeadTool):
     """Switch the idle look-around on or off."""
 
     name = "look_around"
+    keywords = ("look", "head", "room")
     description = "Start (on=true) or stop (on=false) looking around the room."
     parameters = probatio.Schema({probatio.Optional("on", default=True): cv.boolean})
 
@@ -172,39 +192,113 @@ def milo_tools(hass: HomeAssistant, context: ToolContext) -> list[llm.Tool]:
     if satellite := context.satellite:
         tools += [
             LookAtTool(satellite),
-            GestureTool(satellite, "nod", "nod", "Nod your head, to agree."),
-            GestureTool(satellite, "shake_head", "shake", "Shake your head, to disagree."),
+            GestureTool(satellite, "nod", "nod", "Nod your head, to agree.", "agree"),
+            GestureTool(
+                satellite, "shake_head", "shake", "Shake your head, to disagree.", "disagree"
+            ),
             LookAroundTool(satellite),
         ]
     return tools
 
 
-class MiloAPI(llm.API):
-    """The tools of one Milo agent, merged with the HA LLM APIs it may use."""
+def format_tool(tool: llm.Tool, serializer: Callable[[Any], Any] | None) -> dict[str, Any]:
+    """An HA tool in the OpenAI `tools` format."""
+    function: dict[str, Any] = {
+        "name": tool.name,
+        "parameters": probatio.to_openapi(
+            tool.parameters, custom_serializer=serializer, openapi_version="3.1.0"
+        ),
+    }
+    if tool.description:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
 
-    def __init__(self, hass: HomeAssistant, hass_api_ids: list[str], context: ToolContext) -> None:
-        """Set up for one message."""
+
+class MiloAPI(llm.API):
+    """The tools for one message: Milo's and the chosen HA APIs', those the request needs."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        hass_api_ids: list[str],
+        context: ToolContext,
+        request: str,
+        allowance: int,
+    ) -> None:
+        """Set up for one message: its text, and the prompt tokens tools may use."""
         super().__init__(hass=hass, id=DOMAIN, name="Milo")
         self._hass_api_ids = hass_api_ids
         self._context = context
+        self._request = request
+        self._allowance = allowance
 
     @override
     async def async_get_api_instance(self, llm_context: llm.LLMContext) -> llm.APIInstance:
-        """Return Milo's tools plus those of the chosen HA APIs."""
+        """Return the relevant tools, and HA's device prompt if a device tool is among them."""
         tools = milo_tools(self.hass, self._context)
-        prompt_parts = []
+        device_prompt = ""
+        known: list[Device] = []
         serializer: Callable[[Any], Any] = llm.selector_serializer
         if self._hass_api_ids:
             hass_api = await llm.async_get_api(self.hass, self._hass_api_ids, llm_context)
-            prompt_parts.append(hass_api.api_prompt)
+            device_prompt = hass_api.api_prompt
             tools = [*hass_api.tools, *tools]
             serializer = hass_api.custom_serializer or serializer
-        if self._context.situation:
-            prompt_parts.append(self._context.situation)
+            if llm.LLM_API_ASSIST in self._hass_api_ids:
+                known = devices(
+                    async_get_exposed_entities(
+                        self.hass, llm_context.assistant, include_state=False
+                    )
+                )
+        said = words(self._request)
+        named = named_devices(said, known)
+        specs = [format_tool(tool, serializer) for tool in tools]
+        order = rank(
+            said,
+            [
+                ToolWords.of(spec, getattr(tool, "keywords", ()))
+                for tool, spec in zip(tools, specs, strict=True)
+            ],
+            named,
+        )
+        # HA's device prompt (the exposed devices and how to control them) is only worth
+        # its tokens when the request names a device and a device tool goes out.
+        left = self._allowance
+        chosen: list[llm.Tool] = []
+        prompt: str | None = None
+        for index in order:
+            cost = tool_tokens(specs[index]) + (0 if chosen else TOOLS_TOKENS)
+            if cost > left:
+                continue  # a less relevant but smaller tool may still fit
+            chosen.append(tools[index])
+            left -= cost
+            if prompt is None and named and not isinstance(tools[index], MiloTool):
+                best = [d for d in named if len(said & d.words) == len(said & named[0].words)]
+                prompt = _device_prompt(device_prompt, best, left)
+                left -= estimate_tokens(prompt)
+        LOGGER.debug(
+            "Tools for %r: %s of %d (%d prompt tokens allowed)",
+            self._request,
+            [tool.name for tool in chosen],
+            len(tools),
+            self._allowance,
+        )
         return llm.APIInstance(
             api=self,
-            api_prompt="\n".join(prompt_parts),
+            api_prompt=prompt or "",
             llm_context=llm_context,
-            tools=tools,
+            tools=chosen,
             custom_serializer=serializer,
         )
+
+
+def _device_prompt(full: str, named: list[Device], allowance: int) -> str:
+    """HA's device prompt, or if it is too long a list of the devices the request names best."""
+    if estimate_tokens(full) <= allowance:
+        return full
+    lines = ["Devices you can control:"]
+    for device in named:
+        if estimate_tokens("\n".join([*lines, f"- {device.label}"])) > allowance:
+            break
+        lines.append(f"- {device.label}")
+    return "\n".join(lines) if len(lines) > 1 else ""

@@ -57,6 +57,8 @@ class FakeCloud:
 
     url: str = ""
     models: list[str] | None = field(default_factory=lambda: [MODEL])
+    # Reported in each model card as `context_length`, like milo-llm; None reports none.
+    context_length: int | None = None
     api_key: str | None = None
     script: list[Reply] = field(default_factory=list)
     default: Reply | None = None
@@ -140,8 +142,12 @@ def _app(cloud: FakeCloud) -> web.Application:
             return web.Response(status=cloud.models_status, text="nope")
         if cloud.models is None:
             return web.json_response({"object": "list"})
+        extra = {"context_length": cloud.context_length} if cloud.context_length else {}
         return web.json_response(
-            {"object": "list", "data": [{"id": m, "object": "model"} for m in cloud.models]}
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", **extra} for m in cloud.models],
+            }
         )
 
     async def chat(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 import json
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 import pytest
 
 from custom_components.milo.client import (
@@ -16,6 +18,7 @@ from custom_components.milo.client import (
     OpenAICompatibleClient,
     StreamEvent,
     ToolCallRequest,
+    Usage,
 )
 
 from .conftest import MODEL, FakeCloud, Reply
@@ -180,3 +183,70 @@ async def test_unreachable(socket_enabled: None, unused_tcp_port: int) -> None:
 def test_reply_defaults() -> None:
     """The scripted server's reply record starts empty."""
     assert Reply() == Reply(text="", tool_calls=[], raw=None, status=200)
+
+
+@pytest.mark.parametrize(
+    ("card", "expected"),
+    [
+        ({"context_length": 4096}, 4096),  # milo-llm, OpenRouter
+        ({"max_model_len": 32768}, 32768),  # vLLM
+        ({"meta": {"n_ctx_train": 8192}}, None),  # llama.cpp: the training size, not -c
+        ({"context_length": "big"}, None),
+        ({"context_length": True}, None),
+        ({"context_length": 0, "max_model_len": 2048}, 2048),
+        ({}, None),  # Ollama
+    ],
+)
+async def test_context_length_from_the_model_card(
+    socket_enabled: None, card: dict, expected: int | None
+) -> None:
+    """Each server's way of reporting the context window, and those that report none."""
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": MODEL, **card}]})
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = OpenAICompatibleClient(session, str(server.make_url("/v1")), None)
+            assert await client.async_context_length(MODEL) == expected
+            assert await client.async_context_length("other-model") is None
+    finally:
+        await server.close()
+
+
+async def test_context_length_is_read_once(
+    client: OpenAICompatibleClient, cloud: FakeCloud
+) -> None:
+    """A down server is asked again next time; an answer is remembered."""
+    cloud.models_status = 500
+    assert await client.async_context_length(MODEL) is None
+    cloud.models_status = 200
+    cloud.context_length = 2048
+    assert await client.async_context_length(MODEL) == 2048
+    cloud.context_length = 8192
+    assert await client.async_context_length(MODEL) == 2048
+
+
+async def test_usage_is_reported(client: OpenAICompatibleClient, cloud: FakeCloud) -> None:
+    """The final usage chunk (stream_options.include_usage) becomes an event of its own."""
+    cloud.reply(
+        raw=[
+            data({"choices": [{"delta": {"content": "hi"}}]}),
+            data(
+                {
+                    "choices": [],
+                    "usage": {"prompt_tokens": 120, "prompt_tokens_details": {"cached_tokens": 90}},
+                }
+            ),
+            data({"choices": [], "usage": {"prompt_tokens": 7}}),
+            data({"choices": [], "usage": {"completion_tokens": 7}}),
+            "data: [DONE]\n\n",
+        ]
+    )
+    events = await collect(client)
+    assert [e.usage for e in events if e.usage] == [Usage(120, 90), Usage(7, 0)]
+    assert cloud.chat_requests()[0]["stream_options"] == {"include_usage": True}

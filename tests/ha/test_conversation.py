@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 from homeassistant.components import conversation
+from homeassistant.components.intent import async_register_timer_handler
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
+    area_registry as ar,
     chat_session,
     device_registry as dr,
     entity_registry as er,
@@ -17,6 +21,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from custom_components.milo import persona, satellite
+from custom_components.milo.budget import message_tokens
 from custom_components.milo.const import MAX_TOOL_ROUNDS
 
 from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
@@ -25,11 +30,14 @@ AGENT = "conversation.milo"
 
 
 async def ask(
-    hass: HomeAssistant, text: str, conversation_id: str | None = None
+    hass: HomeAssistant,
+    text: str,
+    conversation_id: str | None = None,
+    device_id: str | None = None,
 ) -> conversation.ConversationResult:
-    """Ask Milo through HA's conversation API."""
+    """Ask Milo through HA's conversation API (from a satellite device, if given)."""
     return await conversation.async_converse(
-        hass, text, conversation_id, Context(), language="en", agent_id=AGENT
+        hass, text, conversation_id, Context(), language="en", agent_id=AGENT, device_id=device_id
     )
 
 
@@ -49,6 +57,42 @@ async def kitchen_light(hass: HomeAssistant) -> list:
     assert await async_setup_component(hass, "intent", {})
     hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
     return async_mock_service(hass, "light", "turn_on")
+
+
+ROOMS = ("Kitchen", "Hall", "Bedroom", "Office", "Living room", "Bathroom", "Garage")
+
+
+@pytest.fixture
+async def smart_home(hass: HomeAssistant) -> str:
+    """Two lights in each of seven rooms, a shopping list, and a voice satellite with timers.
+
+    That is most of HA's Assist tools and a long device overview; returns the satellite.
+    """
+    for component in ("homeassistant", "intent", "todo"):
+        assert await async_setup_component(hass, component, {})
+    areas = ar.async_get(hass)
+    registry = er.async_get(hass)
+    for room in ROOMS:
+        area = areas.async_create(room)
+        for kind in ("ceiling light", "lamp"):
+            name = f"{room} {kind}"
+            entry = registry.async_get_or_create(
+                "light",
+                "test",
+                name,
+                suggested_object_id=name.replace(" ", "_").lower(),
+                original_name=name,
+            )
+            registry.async_update_entity(entry.entity_id, area_id=area.id)
+            hass.states.async_set(entry.entity_id, "off", {"friendly_name": name})
+    hass.states.async_set("todo.shopping_list", "0", {"friendly_name": "Shopping list"})
+    satellite_entry = MockConfigEntry(domain="esphome")
+    satellite_entry.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=satellite_entry.entry_id, identifiers={("esphome", "sat")}, name="Sat"
+    )
+    async_register_timer_handler(hass, device.id, lambda *_args: None)
+    return device.id
 
 
 @pytest.fixture
@@ -85,7 +129,7 @@ async def weather(hass: HomeAssistant, portrush: None) -> str:
 
 
 async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
-    """The answer arrives in deltas through the chat log, with persona, tools and limits."""
+    """The answer arrives in deltas through the chat log, with persona and limits; no tools."""
     await setup_entry(subentries=[agent_subentry(sarcasm=3, max_tokens=99), *spot_subentries()])
     cloud.reply("Oh good, a human. What do you want?")
     deltas: list[dict] = []
@@ -109,11 +153,23 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
     assert "You are Milo" in system
     assert persona.SARCASM_STYLES[3] in system
     assert request["messages"][-1] == {"role": "user", "content": "hello there"}
-    tools = {t["function"]["name"] for t in request["tools"]}
-    assert "get_surf_forecast" in tools
-    assert any(name.endswith("GetDateTime") for name in tools)  # from the Assist API
-    assert "get_weather" not in tools  # no weather entity configured
-    assert "look_at" not in tools  # no satellite configured
+    assert "tools" not in request  # small talk needs none
+    assert request["stream_options"] == {"include_usage": True}
+
+
+async def test_tools_the_request_points_at(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, weather: str
+) -> None:
+    """Milo's own tools go out when the request's words point at them, most relevant first."""
+    await setup_entry(subentries=[agent_subentry(weather_entity=weather), *spot_subentries()])
+    cloud.default = Reply("Sure.")
+    await ask(hass, "should I bring the board, or just sunscreen?")
+    await ask(hass, "on which date is Easter this year?")
+    board, date = cloud.chat_requests()
+    assert [t["function"]["name"] for t in board["tools"]] == ["get_surf_forecast", "get_weather"]
+    assert [t["function"]["name"] for t in date["tools"]] == ["llm__GetDateTime"]
+    # HA leaves the time out of the prompt when a tool tells it.
+    assert "Current time is" not in date["messages"][0]["content"]
 
 
 async def test_device_turned_on_through_the_assist_api(
@@ -162,9 +218,160 @@ async def test_weather_tool_call(
     assert "5% chance of rain" in tool["content"]
 
 
+def tool_names(request: dict[str, Any]) -> list[str]:
+    """The tools offered in a request, in order."""
+    return [tool["function"]["name"] for tool in request.get("tools", [])]
+
+
+async def test_small_talk_in_a_smart_home_is_short(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, smart_home: str
+) -> None:
+    """Small talk gets no tools and no device overview, however many devices there are."""
+    await setup_entry()
+    cloud.default = Reply("Living the dream.")
+    result = await ask(hass, "hi there, how are you doing?", device_id=smart_home)
+    assert speech(result) == "Living the dream."
+    [request] = cloud.chat_requests()
+    assert "tools" not in request
+    system = request["messages"][0]
+    assert "Static Context" not in system["content"]
+    assert message_tokens(system) < 200
+
+
+async def test_device_request_gets_device_tools_and_overview(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, smart_home: str
+) -> None:
+    """Naming a device brings the tools that control it and HA's device overview."""
+    await setup_entry()
+    cloud.default = Reply("Fine.")
+    await ask(hass, "it's way too dark in the kitchen", device_id=smart_home)
+    await ask(hass, "start a timer for the pasta", device_id=smart_home)
+    kitchen, pasta = cloud.chat_requests()
+
+    names = tool_names(kitchen)
+    assert {"intent__HassTurnOn", "homeassistant__GetLiveContext"} <= set(names)
+    assert not [name for name in names if "Timer" in name or name.startswith("todo")]
+    assert "Static Context" in kitchen["messages"][0]["content"]
+    assert "Kitchen ceiling light" in kitchen["messages"][0]["content"]
+
+    assert tool_names(pasta)[0] == "intent__HassStartTimer"
+    assert "intent__HassTurnOn" not in tool_names(pasta)
+    # No device named: the overview of every light stays out.
+    assert "Static Context" not in pasta["messages"][0]["content"]
+
+
+async def test_tools_and_overview_fit_a_small_context(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, smart_home: str
+) -> None:
+    """In a small context the overview shrinks to the named devices, then tools drop out."""
+    await setup_entry(subentries=[agent_subentry(context_size=1200, max_tokens=100)])
+    cloud.default = Reply("Fine.")
+    await ask(hass, "is the kitchen lamp too bright for reading?", device_id=smart_home)
+    [request] = cloud.chat_requests()
+    system = request["messages"][0]["content"]
+    assert "Static Context" not in system
+    assert "Devices you can control:\n- Kitchen lamp (light, in Kitchen)" in system
+    assert "- Hall lamp" not in system
+    assert tool_names(request)  # the most relevant still went out
+    assert sum(map(message_tokens, request["messages"])) < 1100
+
+
+async def test_system_prompt_prefix_is_stable(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, smart_home: str, freezer: Any
+) -> None:
+    """What changes per message comes last, so the server's prompt cache reuses the rest."""
+    await setup_entry()
+    cloud.default = Reply("Mm.")
+    conversation_id = None
+    for text in (
+        "hi there",
+        "tell me a joke",
+        "is the kitchen lamp too bright for reading?",
+        "and the kitchen ceiling light, too bright as well?",
+    ):
+        freezer.tick(61)
+        result = await ask(hass, text, conversation_id, device_id=smart_home)
+        conversation_id = result.conversation_id
+    first, second, third, fourth = (r["messages"] for r in cloud.chat_requests())
+
+    def stable(messages: list[dict[str, Any]]) -> str:
+        system = messages[0]["content"]
+        return system[: system.index("Current time is")]
+
+    assert stable(first).startswith("You are Milo")
+    assert stable(first) == stable(second)  # small talk: persona only
+    assert stable(third) == stable(fourth)  # devices: persona, then HA's overview
+    assert stable(third).startswith(stable(first).rstrip())  # the persona is shared
+    assert first[0]["content"] != second[0]["content"]  # the clock moved
+    # The earlier turns follow unchanged.
+    assert second[1:3] == [first[1], {"role": "assistant", "content": "Mm."}]
+
+
+async def test_prompt_too_large_for_the_model(
+    hass: HomeAssistant,
+    setup_entry,
+    cloud: FakeCloud,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing is sent that the server would refuse: Milo answers itself and says why once."""
+    await setup_entry(
+        subentries=[
+            agent_subentry(prompt="Be nice. " * 300, context_size=512, max_tokens=64),
+            *spot_subentries(),
+        ]
+    )
+    for _ in range(2):
+        result = await ask(hass, "tell me a story")
+        assert speech(result).endswith(persona.OFFLINE_SENTENCE)
+    assert cloud.chat_requests() == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    [warning] = [w for w in warnings if "Not asking the model" in w]
+    assert "needs about" in warning
+    assert "only 448 fit: a context of 512 minus 64 for the answer" in warning
+
+
+async def test_server_token_count_is_logged(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's own count (usage) is logged next to the estimate, with its cache hits."""
+    await setup_entry()
+    chunk = {"choices": [{"delta": {"content": "Hi."}}]}
+    usage = {"choices": [], "usage": {"prompt_tokens": 90, "prompt_tokens_details": {}}}
+    cloud.reply(raw=[f"data: {json.dumps(chunk)}\n\n", f"data: {json.dumps(usage)}\n\n"])
+    with caplog.at_level(logging.DEBUG, logger="custom_components.milo"):
+        assert speech(await ask(hass, "hello")) == "Hi."
+    assert any(
+        r.getMessage().startswith("The server counted 90 prompt tokens (estimated ")
+        and r.getMessage().endswith("0 of them cached")
+        for r in caplog.records
+    )
+
+
+async def test_context_size_from_the_server(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """The server's reported context is the budget; the agent's override wins over it."""
+    cloud.context_length = 600
+    await setup_entry(subentries=[agent_subentry(max_tokens=500)])
+    cloud.reply("ok")
+    await ask(hass, "hello")
+    # Half the server's context at most goes to the answer.
+    assert cloud.chat_requests()[-1]["max_tokens"] == 300
+
+
+async def test_context_size_override(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """The agent's context size wins over the server's."""
+    cloud.context_length = 600
+    await setup_entry(subentries=[agent_subentry(max_tokens=500, context_size=8192)])
+    cloud.reply("ok")
+    await ask(hass, "hello")
+    assert cloud.chat_requests()[-1]["max_tokens"] == 500
+
+
 async def test_tool_loop_is_bounded(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
     """A model that only ever calls tools is stopped after the round limit."""
-    await setup_entry()
+    # Room for five rounds of surf reports.
+    await setup_entry(subentries=[agent_subentry(context_size=65536), *spot_subentries()])
     cloud.default = Reply(tool_calls=[("get_surf_forecast", {})])
     result = await ask(hass, "tell me everything about the ocean")
     assert speech(result) == persona.LOOP_LIMIT_LINE
@@ -188,7 +395,7 @@ async def test_malformed_tool_call(
     await setup_entry()
     cloud.reply(tool_calls=[call])
     cloud.reply("Ahem. Ignore that.")
-    result = await ask(hass, "do the thing with the stuff")
+    result = await ask(hass, "should I bring my board along?")
     assert speech(result) == "Ahem. Ignore that."
     [tool] = tool_messages(cloud.chat_requests()[1])
     assert error in tool["content"]
@@ -475,7 +682,7 @@ async def test_head_tools(
         ]
     )
     cloud.reply("Happy now?")
-    result = await ask(hass, "show me some moves")
+    result = await ask(hass, "show me what your head can do")
     assert speech(result) == "Happy now?"
     assert [c.data for c in milo_satellite["look_at"]] == [{"pan": 90.0, "tilt": 10.0}]
     assert [c.data["entity_id"] for c in milo_satellite["turn_on"]] == ["switch.milo_look_around"]
@@ -516,7 +723,7 @@ async def test_head_uses_the_gesture_action_and_falls_back_for_look_at(
     await setup_entry(subentries=[agent_subentry(satellite_device=milo_satellite["device_id"])])
     cloud.reply(tool_calls=[("shake_head", {}), ("look_at", {"pan": -30, "tilt": -60})])
     cloud.reply("No.")
-    assert speech(await ask(hass, "do you want to vacuum?")) == "No."
+    assert speech(await ask(hass, "do you want to vacuum? shake your head")) == "No."
     assert [c.data for c in gestures] == [{"name": "shake"}]
     assert sorted((c.data["entity_id"], c.data["value"]) for c in milo_satellite["set_value"]) == [
         ("number.milo_head_pan", -30.0),
