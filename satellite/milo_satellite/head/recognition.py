@@ -39,6 +39,9 @@ from .tracking import Identity
 _LOGGER = logging.getLogger(__name__)
 
 _MARGIN = 0.5  # face widths of context around the box for the landmark model
+# dlib describes a 150 px chip in which the face is ~100 px wide; a face much larger than
+# that is shrunk first (the worker gets a small crop, and nothing dlib uses is lost).
+MAX_FACE_PX = 200
 # The worker is background work: where it shares a core with the tracking loop, the
 # loop wins (a recognition may take longer; the head must not stutter).
 WORKER_NICENESS = 5
@@ -58,14 +61,26 @@ def face_crop(image: np.ndarray, box: Box) -> tuple[np.ndarray, Rect]:
     """The face with half a face width of context, as RGB, and the face's box within it.
 
     Everything dlib looks at is in here: landmarks and the face chip never reach further.
+    A face closer than it needs to be is scaled down to MAX_FACE_PX.
     """
     height, width = image.shape[:2]
     margin = _MARGIN * max(box.w, box.h)
     region = Box(box.x - margin, box.y - margin, box.w + 2 * margin, box.h + 2 * margin)
     left, top, right, bottom = region.clipped(width, height)
-    crop = np.ascontiguousarray(cv2.cvtColor(image[top:bottom, left:right], cv2.COLOR_BGR2RGB))
+    crop = image[top:bottom, left:right]
     face_l, face_t, face_r, face_b = box.clipped(width, height)
-    return crop, (face_l - left, face_t - top, face_r - left, face_b - top)
+    face = (face_l - left, face_t - top, face_r - left, face_b - top)
+    scale = MAX_FACE_PX / max(box.w, box.h)
+    if scale < 1.0:
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        face = (
+            round(face[0] * scale),
+            round(face[1] * scale),
+            round(face[2] * scale),
+            round(face[3] * scale),
+        )
+    return np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)), face
 
 
 class FaceEncoder:

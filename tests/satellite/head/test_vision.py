@@ -20,7 +20,13 @@ from milo_satellite.head.config import DetectionConfig, RecognitionConfig
 from milo_satellite.head.detect import Box, FaceDetector
 from milo_satellite.head.enrol import REASONS, Enrolment
 from milo_satellite.head.errors import HeadError
-from milo_satellite.head.recognition import FaceEncoder, FaceEncoderProcess, identify
+from milo_satellite.head.recognition import (
+    MAX_FACE_PX,
+    FaceEncoder,
+    FaceEncoderProcess,
+    face_crop,
+    identify,
+)
 
 from .images import astronaut_frame, face_free_frames, messi_frame, variants
 
@@ -140,6 +146,24 @@ def test_the_worker_process_computes_the_same_encodings(
     assert worker_encoder.calls == calls + 2
     assert len(worker_encoder.cpu_ms) >= 2
     assert all(ms > 0 for ms in worker_encoder.cpu_ms)  # the worker really computed
+
+
+def test_a_close_face_is_shrunk_before_dlib_sees_it(
+    detector: FaceDetector, encoder: FaceEncoder, encodings: dict
+) -> None:
+    """A face filling the frame costs no more to send or describe, and is still the person."""
+    close = cv2.resize(
+        astronaut_frame()[30:180, 209:409], (640, 480), interpolation=cv2.INTER_CUBIC
+    )
+    (box,) = detector.detect(close)
+    assert box.w > 1.4 * MAX_FACE_PX
+    crop, (left, _, right, _) = face_crop(close, box)
+    assert right - left <= MAX_FACE_PX + 1
+    assert max(crop.shape[:2]) <= 2 * MAX_FACE_PX + 2  # the face plus half a face each side
+    distance = float(
+        np.linalg.norm(encoder.encode(close, box) - encodings[("astronaut", "original")])
+    )
+    assert distance < 0.15
 
 
 def test_a_dead_worker_is_reported_and_replaced(images: dict, faces: dict) -> None:
