@@ -17,7 +17,7 @@ import sys
 
 from .errors import StageError
 from .playback import RequestResult
-from .report import request_block, summary_table
+from .report import request_block, summary_table, surf_block
 from .run import DemoRun, run_demo
 from .scenario import DEMO_REQUESTS
 from .stack import DemoStack, StackOptions
@@ -43,6 +43,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-encryption",
         action="store_true",
         help="let HA talk to the satellite in plaintext instead of with a Noise key",
+    )
+    parser.add_argument(
+        "--surf",
+        choices=("recorded", "offline"),
+        default="recorded",
+        help="recorded: surf from a local stand-in serving a recorded forecast, labelled as "
+        "recorded (default); offline: no stand-in, Milo must say it has no forecast",
     )
     parser.add_argument("--debug", action="store_true", help="log the demo's own DEBUG messages")
     return parser.parse_args(argv)
@@ -74,6 +81,8 @@ def _print_summary(run: DemoRun, run_dir: Path) -> None:
     print()
     print(summary_table(run.results))
     print(f"\nhead: {run.head}")
+    if run.surf:
+        print(surf_block(run.surf))
     results_file = run_dir / "results.json"
     results_file.write_text(
         json.dumps([_result_json(r) for r in run.results], indent=2), encoding="utf-8"
@@ -111,7 +120,7 @@ async def _demo(args: argparse.Namespace) -> int:
     run_dir = args.run_dir.resolve()
 
     def on_result(result: RequestResult) -> None:
-        print(request_block(result), flush=True)
+        print(request_block(result, args.surf), flush=True)
 
     async def hold(stack: DemoStack, run: DemoRun) -> None:
         _print_summary(run, run_dir)
@@ -125,7 +134,9 @@ async def _demo(args: argparse.Namespace) -> int:
         signals.holding = True
         await signals.stop.wait()
 
-    options = StackOptions(repo=REPO, run_dir=run_dir, encryption=not args.no_encryption)
+    options = StackOptions(
+        repo=REPO, run_dir=run_dir, encryption=not args.no_encryption, surf=args.surf
+    )
     run = await run_demo(
         options, DEMO_REQUESTS, on_result=on_result, hold=hold if args.keep_running else None
     )

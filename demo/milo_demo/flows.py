@@ -20,6 +20,7 @@ Answer = Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]]
 FLOW_PATHS = {
     "config": "/api/config/config_entries/flow",
     "subentry": "/api/config/config_entries/subentries/flow",
+    "options": "/api/config/config_entries/options/flow",
 }
 
 

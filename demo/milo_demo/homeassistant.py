@@ -211,6 +211,18 @@ class HomeAssistant:
         agent = await self.wait_entity("Milo conversation agent", entry_id, "conversation")
         return created, agent["entity_id"]
 
+    async def set_surf_source(self, entry_id: str, base_url: str) -> None:
+        """Point Milo's surf forecast at another Open-Meteo (the entry's options flow)."""
+        assert self.rest is not None
+        await run_flow(
+            self.rest,
+            "point Milo's surf forecast at the recorded-forecast stand-in",
+            entry_id,
+            {"init": {"marine_url": f"{base_url}/marine", "forecast_url": f"{base_url}/forecast"}},
+            kind="options",
+            log_hint=self.log,
+        )
+
     async def create_pipeline(self, name: str, conversation: str, stt: str, tts: str) -> str:
         """Create an Assist pipeline; the first one made becomes the preferred one."""
         assert self.ws is not None

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from .hass_config import WEATHER_ENTITY
 from .playback import RequestResult
+
+if TYPE_CHECKING:
+    from .open_meteo import OpenMeteoStandIn
 
 
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def request_block(result: RequestResult) -> str:
-    """What Milo heard, said and how long each stage took."""
+SURF_DATA = {
+    "recorded": "RECORDED forecast from the local stand-in, not live",
+    "offline": "none: no internet and no stand-in (--surf offline)",
+}
+
+
+def request_block(result: RequestResult, surf: str = "") -> str:
+    """What Milo heard, said and how long each stage took (and, for surf, whose data)."""
     t = result.timings
     lines = [
         f'--- {result.kind}: "{result.spoken.request.text}"',
@@ -26,6 +37,10 @@ def request_block(result: RequestResult) -> str:
     lines.append(f"  audio      : {audio}")
     if result.kind == "device":
         lines.append(f"  desk lamp  : {result.light_before} -> {result.light_after}")
+    if result.kind == "weather":
+        lines.append(f"  weather    : {WEATHER_ENTITY}, fixed demo data (not a forecast)")
+    if result.kind == "surf" and surf:
+        lines.append(f"  surf data  : {SURF_DATA.get(surf, surf)}")
     lines.append(
         "  timings (s after end of speech): "
         f"end of speech heard {_s(t.vad_end)}, transcript {_s(t.stt_done)}, "
@@ -34,6 +49,35 @@ def request_block(result: RequestResult) -> str:
     )
     if result.error:
         lines.append(f"  ERROR      : {result.error}")
+    return "\n".join(lines)
+
+
+def surf_source_line(surf: str, stand_in: OpenMeteoStandIn | None) -> str:
+    """Where Milo's surf comes from in this run, said before any surf is reported."""
+    if stand_in is not None:
+        return (
+            f"surf: RECORDED forecast from the local stand-in at {stand_in.base_url} "
+            "(a constructed sample in Open-Meteo's format, not live; see "
+            "demo/milo_demo/fixtures/README.md)"
+        )
+    return (
+        f"surf: {surf}: no stand-in, Milo asks Open-Meteo's public APIs, which this machine "
+        "cannot reach; Milo must say the forecast is unavailable"
+    )
+
+
+def surf_block(surf: Mapping[str, Any]) -> str:
+    """The surf sensor as Home Assistant shows it, with the attribution that labels it."""
+    lines = [f"surf source: {surf.get('source', '-')}"]
+    if "stand_in" in surf:
+        requests = surf.get("stand_in_requests") or []
+        lines.append(
+            f"  stand-in   : {surf['stand_in']} ({len(requests)} requests: "
+            f"{', '.join(sorted(set(requests))) or 'none'})"
+        )
+    lines.append(f"  sensor.east_strand_rating: {surf.get('sensor', '-')}")
+    if surf.get("attribution"):
+        lines.append(f"  attribution: {surf['attribution']}")
     return "\n".join(lines)
 
 

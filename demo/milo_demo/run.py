@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import StageError
 from .playback import RequestResult, play_request
+from .report import surf_source_line
 from .scenario import Request
 from .speech import synthesize_requests
 from .stack import DemoStack, StackOptions
@@ -27,6 +28,7 @@ class DemoRun:
 
     results: list[RequestResult] = field(default_factory=list)
     head: dict[str, Any] = field(default_factory=dict)
+    surf: dict[str, Any] = field(default_factory=dict)  # where the surf came from (labelled)
     leftovers: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     error: StageError | None = None  # a request that could not finish (the rest were skipped)
@@ -64,6 +66,7 @@ async def run_demo(
         _LOGGER.info(
             "Home Assistant is set up at %s; playing %d requests", run.info["url"], len(spoken)
         )
+        _LOGGER.info("%s", surf_source_line(options.surf, stack.open_meteo))
         for item in spoken:
             try:
                 result = await play_request(stack, item)
@@ -76,6 +79,7 @@ async def run_demo(
         run.head = await stack.satellite.head_report(
             stack.hass, stack.configured.entries["esphome"]
         )
+        run.surf = await stack.surf_report()
         if hold is not None:
             await hold(stack, run)
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 from .errors import StageError, poll, stage
 from .ha_api import HaApiError
 from .homeassistant import PEER_PIPELINE, PIPELINE_NAME, HomeAssistant
+from .open_meteo import OpenMeteoStandIn
 from .processes import Supervisor, free_port
 from .satellite import NAME as SATELLITE_NAME, SimulatedSatellite
 from .scenario import BUDDY
@@ -40,6 +41,7 @@ class Ports:
     satellite: int = 6053
     peer_stt: int = 10301
     peer_tts: int = 10201
+    open_meteo: int = 8091  # the recorded-forecast stand-in (not in the contracts)
 
     @classmethod
     def pick(cls, *, defaults: bool) -> Ports:
@@ -60,6 +62,9 @@ class StackOptions:
     peers: bool = False
     default_ports: bool = True
     encryption: bool = True  # a Noise key, as ESPHome's `api: encryption: key:`
+    # "recorded": surf from the local Open-Meteo stand-in, labelled as recorded;
+    # "offline": Open-Meteo's public APIs, which this machine cannot reach.
+    surf: str = "recorded"
 
 
 @dataclass
@@ -93,6 +98,9 @@ class DemoStack:
         )
         self.configured = Configured()
         self.pipeline = ""  # the id of the pipeline the satellite uses now
+        self.open_meteo = (
+            OpenMeteoStandIn(self.ports.open_meteo) if options.surf == "recorded" else None
+        )
 
     async def start(self) -> None:
         """Start and configure everything; on failure, stop what was started."""
@@ -118,6 +126,8 @@ class DemoStack:
             peer_stt, peer_tts = peer_services(self.options.repo, p.peer_stt, p.peer_tts, peer_data)
             pipelines[PEER_PIPELINE] = (peer_stt, peer_tts)
         services = [llm, *(s for pair in pipelines.values() for s in pair)]
+        if self.open_meteo is not None:
+            await self.open_meteo.start()
         # The services load their models while the satellite and hass start. A TaskGroup,
         # so the first failure cancels the other starts instead of leaving them running.
         try:
@@ -153,6 +163,8 @@ class DemoStack:
             f"http://127.0.0.1:{self.ports.llm_http}/v1", done.satellite_device
         )
         done.entries["milo"] = entry["result"]["entry_id"]
+        if self.open_meteo is not None:
+            await hass.set_surf_source(done.entries["milo"], self.open_meteo.base_url)
         for name, (stt, tts) in pipelines.items():
             done.pipelines[name] = await hass.create_pipeline(
                 name, done.agent_entity, engines[stt.name], engines[tts.name]
@@ -211,8 +223,26 @@ class DemoStack:
         self.pipeline = self.configured.pipelines[name]
         return self.pipeline
 
+    async def surf_report(self) -> dict[str, Any]:
+        """Where the surf came from and what the East Strand rating sensor says, with its
+        attribution (which says RECORDED when the data is not live)."""
+        report: dict[str, Any] = {"source": self.options.surf}
+        if self.open_meteo is not None:
+            report["stand_in"] = self.open_meteo.base_url
+            report["stand_in_requests"] = list(self.open_meteo.requests)
+        try:
+            state = await self.hass.state("sensor.east_strand_rating")
+        except HaApiError as err:
+            report["sensor"] = f"unreadable: {err}"
+        else:
+            report["sensor"] = state["state"]
+            report["attribution"] = state["attributes"].get("attribution")
+        return report
+
     async def stop(self) -> list[str]:
         """Stop everything; returns what is still running (should be nothing)."""
+        if self.open_meteo is not None:
+            await self.open_meteo.stop()
         await self.hass.close()
         await self.supervisor.stop_all()
         return self.supervisor.leftovers()

@@ -18,9 +18,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "demo"))
 
+from milo_demo.errors import poll, stage  # noqa: E402
 from milo_demo.run import DemoRun, run_demo  # noqa: E402
 from milo_demo.scenario import DEMO_REQUESTS  # noqa: E402
-from milo_demo.stack import StackOptions  # noqa: E402
+from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
+
+SURF_SENSOR = "sensor.east_strand_rating"
+SURF_QUESTION = "How is the surf at East Strand today?"
 
 
 @contextlib.contextmanager
@@ -44,10 +48,35 @@ def loopback_sockets() -> Iterator[None]:
         pytest_socket.disable_socket(allow_unix_socket=True)
 
 
+async def surf_without_the_stand_in(stack: DemoStack, run: DemoRun) -> None:
+    """After the spoken scenario, the offline path in the same Home Assistant: take the
+    recorded-forecast stand-in away, let the surf sensors fail, and ask again (as text,
+    through HA's conversation API): Milo must say it has no forecast."""
+    assert stack.open_meteo is not None
+    assert stack.hass.rest is not None
+    await stack.open_meteo.stop()
+    await stack.hass.call_service("homeassistant", "update_entity", entity_id=SURF_SENSOR)
+
+    async def unavailable() -> bool:
+        return bool((await stack.hass.state(SURF_SENSOR))["state"] == "unavailable")
+
+    async with stage("surf sensors unavailable without the stand-in", 60.0, stack.hass.log):
+        await poll(unavailable, 0.5)
+    answer = await stack.hass.rest.post(
+        "/api/conversation/process",
+        json={"text": SURF_QUESTION, "language": "en", "agent_id": stack.configured.agent_entity},
+    )
+    run.surf["offline_answer"] = answer["response"]["speech"]["plain"]["speech"]
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """Run the demo scenario headless on free ports; stages fail with their log named."""
+    """Run the demo scenario headless on free ports; stages fail with their log named.
+
+    Surf comes from the recorded-forecast stand-in; afterwards the offline path is asked
+    in the same run (see surf_without_the_stand_in), which is cheaper than a second run.
+    """
     run_dir = tmp_path_factory.mktemp("e2e")
     options = StackOptions(repo=REPO, run_dir=run_dir, default_ports=False)
     with loopback_sockets():
-        return asyncio.run(run_demo(options, DEMO_REQUESTS))
+        return asyncio.run(run_demo(options, DEMO_REQUESTS, hold=surf_without_the_stand_in))

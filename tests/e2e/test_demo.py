@@ -11,6 +11,8 @@ from milo_demo.playback import RequestResult
 from milo_demo.run import DemoRun
 from milo_demo.scenario import BUDDY
 
+from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN
+
 # Common English function words: an English answer of a few words uses at least one.
 ENGLISH_WORDS = {
     "a", "an", "the", "is", "are", "was", "i", "you", "it", "to", "of", "and", "in", "on",
@@ -55,9 +57,30 @@ def test_answers_are_non_empty_english(demo_run: DemoRun) -> None:
         assert words & ENGLISH_WORDS, f"{result.kind}: not English? {answer!r}"
 
 
-def test_surf_answer_does_not_pretend_to_be_live(demo_run: DemoRun) -> None:
-    """This machine has no internet: the surf answer must say it has no forecast."""
-    answer = _by_kind(demo_run)["surf"].answer.lower()
+def test_surf_answer_quotes_the_recorded_forecast_as_recorded(demo_run: DemoRun) -> None:
+    """No internet: surf comes from the local stand-in's recorded forecast (East Strand is
+    gnarly today, 1.1 / 0.9 / 0.8 m at 9am / 2pm / 6pm, fixtures/README.md), and Milo says
+    first that it is recorded, not live."""
+    answer = _by_kind(demo_run)["surf"].answer
+    assert answer.startswith(RECORDED_LABEL), answer
+    assert "gnarly" in answer.lower(), answer
+    assert re.search(r"(?<![\d.])(1\.1|0\.9|0\.8)(?![\d])", answer), answer
+
+
+def test_surf_sensors_say_recorded(demo_run: DemoRun) -> None:
+    """HA fetched from the stand-in, and the sensors' attribution labels the data."""
+    surf = demo_run.surf
+    assert surf["source"] == "recorded"
+    assert "marine 200" in surf["stand_in_requests"], surf
+    assert "forecast 200" in surf["stand_in_requests"], surf
+    assert surf["sensor"] in ("gnarly", "mid", "trash"), surf
+    assert surf["attribution"].startswith("RECORDED forecast, not live"), surf
+
+
+def test_surf_without_a_forecast_says_so(demo_run: DemoRun) -> None:
+    """The offline path: no stand-in, no forecast, and Milo says so (no wave figures)."""
+    answer = demo_run.surf["offline_answer"]
+    assert answer.startswith(SURF_DOWN), answer
     assert not re.search(r"\d+(\.\d+)?\s*(m|ft|feet|metres|meters)\b", answer), answer
 
 
