@@ -22,6 +22,7 @@ from wyoming.handle import Handled
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from milo_services import __version__
+from milo_services.llm.__main__ import build_parser
 from milo_services.llm.persona import load_system_prompt
 
 READY_HTTP = re.compile(r"HTTP API ready on http://[^:]+:(\d+)/v1")
@@ -196,3 +197,8 @@ async def test_port_in_use_exits_with_a_message() -> None:
     assert process.returncode != 0
     assert "milo-llm:" in stderr.decode()
     assert "Traceback" not in stderr.decode()
+
+
+def test_default_context_fits_milo_agents_prompt() -> None:
+    """4096 tokens: persona, a few device tools and history (the integration's assumption)."""
+    assert build_parser().parse_args([]).n_ctx == 4096

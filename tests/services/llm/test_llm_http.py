@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from typing import Any
 
 from aiohttp import ClientSession
@@ -61,6 +63,15 @@ async def read_sse(http: ClientSession, base: str, body: dict) -> list[dict]:
     return [json.loads(block.removeprefix("data: ")) for block in events[:-1]]
 
 
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings milo-llm logged about requests it refused."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.getMessage().startswith("Refused ")
+    ]
+
+
 async def test_models_list(http: ClientSession, http_base: str, engine: ChatEngine) -> None:
     async with http.get(f"{http_base}/v1/models") as response:
         assert response.status == 200
@@ -68,6 +79,8 @@ async def test_models_list(http: ClientSession, http_base: str, engine: ChatEngi
     assert listing["object"] == "list"
     assert [m["id"] for m in listing["data"]] == [engine.model.model_id]
     assert listing["data"][0]["object"] == "model"
+    # Clients size their prompts by it (the Milo integration does).
+    assert listing["data"][0]["context_length"] == engine.model.n_ctx == 1024
 
     async with http.get(f"{http_base}/v1/models/{engine.model.model_id}") as response:
         assert response.status == 200
@@ -219,7 +232,9 @@ async def test_tool_result_round_trip(http: ClientSession, http_base: str) -> No
     ("headers", "status"),
     [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Basic x"}, 401)],
 )
-async def test_api_key_is_required(http_base: str, headers: dict, status: int) -> None:
+async def test_api_key_is_required(
+    http_base: str, headers: dict, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
     async with (
         ClientSession(headers=headers) as anonymous,
         anonymous.get(f"{http_base}/v1/models") as response,
@@ -229,9 +244,14 @@ async def test_api_key_is_required(http_base: str, headers: dict, status: int) -
         assert (await response.json())["error"]["code"] == "invalid_api_key"
         async with anonymous.get(f"{http_base}/health") as health:
             assert health.status == 200
+    [refusal] = refusals(caplog)
+    assert refusal.startswith("Refused GET /v1/models from 127.0.0.1 (401 invalid_api_key): ")
+    assert refusal.endswith("Fix: the client's API key must match --api-key (or MILO_LLM_API_KEY).")
 
 
-async def test_bad_requests_get_json_errors(http: ClientSession, http_base: str) -> None:
+async def test_bad_requests_get_json_errors(
+    http: ClientSession, http_base: str, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"{http_base}/v1/chat/completions"
     cases: list[tuple[bytes, int, str | None]] = [
         (b"{not json", 400, "invalid_json"),
@@ -256,6 +276,12 @@ async def test_bad_requests_get_json_errors(http: ClientSession, http_base: str)
             assert error["code"] == code
             assert error["type"] == "invalid_request_error"
             assert error["message"]
+    logged = refusals(caplog)
+    assert len(logged) == len(cases)
+    assert (
+        "(404 model_not_found): The model 'gpt-4o' does not exist. This server serves " in logged[4]
+    )
+    assert logged[4].endswith("Fix: the client must ask for a model that GET /v1/models lists.")
 
 
 async def test_oversized_body_is_refused(http: ClientSession, http_base: str) -> None:
@@ -267,23 +293,39 @@ async def test_oversized_body_is_refused(http: ClientSession, http_base: str) ->
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_prompt_longer_than_the_context(
-    http: ClientSession, http_base: str, stream: bool
+    http: ClientSession, http_base: str, stream: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Refused with a status code even when streaming: headers wait for the first token."""
+    """Refused with a status code even when streaming: headers wait for the first token.
+
+    The log says by how much, and what to do about it.
+    """
     words = " ".join(["surf"] * 4000)
     body = {"messages": [{"role": "user", "content": words}], "stream": stream}
     status, reply = await post(http, http_base, body)
     assert status == 400
     assert reply["error"]["code"] == "context_length_exceeded"
+    [refusal] = refusals(caplog)
+    assert re.fullmatch(
+        r"Refused POST /v1/chat/completions from 127\.0\.0\.1 \(400 context_length_exceeded\): "
+        r"the prompt needs \d{4} tokens but the context window \(--n-ctx\) holds 1024\. "
+        r"Fix: start milo-llm with a larger --n-ctx, .*",
+        refusal,
+    )
 
 
-async def test_unknown_route_and_method(http: ClientSession, http_base: str) -> None:
+async def test_unknown_route_and_method(
+    http: ClientSession, http_base: str, caplog: pytest.LogCaptureFixture
+) -> None:
     async with http.get(f"{http_base}/v1/nothing-here") as response:
         assert response.status == 404
         assert "error" in await response.json()
     async with http.get(f"{http_base}/v1/chat/completions") as response:
         assert response.status == 405
         assert "error" in await response.json()
+    assert [refusal.split(":")[0] for refusal in refusals(caplog)] == [
+        "Refused GET /v1/nothing-here from 127.0.0.1 (404 invalid_request_error)",
+        "Refused GET /v1/chat/completions from 127.0.0.1 (405 invalid_request_error)",
+    ]
 
 
 # A grammar that cannot end before thousands of characters: the model is

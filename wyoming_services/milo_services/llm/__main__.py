@@ -27,6 +27,10 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_WYOMING_PORT = 10500
 DEFAULT_HTTP_PORT = 10501
+DEFAULT_N_CTX = 4096
+"""Room for Milo's persona, a few device tools and some history (~90 MB of KV cache with
+the embedded 135M model); what Home Assistant's Milo agent assumes of servers that don't
+report their context."""
 MILO_LLM_SERVICE_TYPE = "_milo-llm._tcp.local."
 API_KEY_ENV = "MILO_LLM_API_KEY"
 """Keeps the key out of `ps` output and unit files."""
@@ -53,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="GGUF model file (default: the embedded SmolLM2-135M-Instruct)",
     )
     parser.add_argument(
-        "--n-ctx", type=int, default=2048, help="context window in tokens (default 2048)"
+        "--n-ctx",
+        type=int,
+        default=DEFAULT_N_CTX,
+        help=f"context window in tokens, reported by GET /v1/models (default {DEFAULT_N_CTX})",
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="CPU threads (default: half the cores)"

@@ -36,6 +36,15 @@ _PERSONA = web.AppKey("persona", str)
 _API_KEY = web.AppKey("api_key", str)
 _CREATED = web.AppKey("created", int)
 _PUBLIC_PATHS = frozenset({"/health"})
+_FIXES = {
+    "context_length_exceeded": (
+        "start milo-llm with a larger --n-ctx, or have the client send less (the Milo "
+        "integration fits its prompt to the context_length that GET /v1/models reports)"
+    ),
+    "invalid_api_key": "the client's API key must match --api-key (or MILO_LLM_API_KEY)",
+    "model_not_found": "the client must ask for a model that GET /v1/models lists",
+}
+"""What to do about a refusal, for the log: the client only sees the error body."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -62,12 +71,15 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except ApiError as err:
+        _log_refusal(request, err)
         return _error_response(err)
     except web.HTTPException as err:
         if err.status < 400:
             raise
         error_type = "invalid_request_error" if err.status < 500 else "server_error"
-        return _error_response(ApiError(err.status, err.reason, error_type=error_type))
+        refusal = ApiError(err.status, err.reason, error_type=error_type)
+        _log_refusal(request, refusal)
+        return _error_response(refusal)
     except ConnectionError:
         raise
     except Exception:
@@ -93,6 +105,28 @@ async def _auth_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not hmac.compare_digest(token.strip().encode(), api_key.encode()):
             raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
     return await handler(request)
+
+
+def _log_refusal(request: web.Request, err: ApiError) -> None:
+    """Say in the server's log why a request was refused and what would fix it.
+
+    A client may show only "HTTP 400" (or fall back to something else entirely), so
+    the server's log is where a user finds out that the context is too small or the key
+    is wrong.
+    """
+    if err.status >= 500:
+        return  # logged where it happened
+    fix = _FIXES.get(err.code or "")
+    _LOGGER.warning(
+        "Refused %s %s from %s (%d %s): %s.%s",
+        request.method,
+        request.path,
+        request.remote,
+        err.status,
+        err.code or err.error_type,
+        err.message.rstrip("."),
+        f" Fix: {fix}." if fix else "",
+    )
 
 
 def _error_response(err: ApiError) -> web.Response:

@@ -73,7 +73,7 @@ class ChatModel:
         self,
         model_path: Path,
         *,
-        n_ctx: int = 2048,
+        n_ctx: int = 4096,
         threads: int | None = None,
         prefix_cache: bool = True,
     ) -> None:
