@@ -1,10 +1,13 @@
 """Home Assistant's own ESPHome integration adopts a real `milo-satellite --simulate`.
 
 The satellite runs as a subprocess from the services/satellite environment (.venv):
-its microphone is a WAV of silence, its camera a real photograph, its servos simulated.
-HA (with the aioesphomeapi version it pins) connects over an encrypted API session and
-must show one device with the Assist satellite, the media player and the head's
-entities, and drive them through ordinary service calls.
+its microphone is a WAV file (silence, or a spoken reply), its camera a real photograph
+of a person, its servos simulated. HA (with the aioesphomeapi version it pins) connects
+over an encrypted API session and must show one device with the Assist satellite, the
+media player and the head's entities, and drive them through ordinary service calls:
+announcements, media, timers, and start_conversation through a real Assist pipeline
+(milo-stt and milo-tts over HA's Wyoming integration, Milo's agent on a scripted LLM).
+No test may leave an error in HA's log.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from homeassistant.components.assist_satellite import AssistSatelliteEntityFeatu
 from homeassistant.components.esphome.const import CONF_NOISE_PSK, DOMAIN as ESPHOME
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, intent
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
 import pytest
@@ -47,13 +50,25 @@ from .conftest import FakeCloud, Reply
 REPO = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 SATELLITE = REPO / ".venv" / "bin" / "milo-satellite"
-PHOTO = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 MAC = "02:00:00:00:4d:4f"
 KEY = base64.b64encode(os.urandom(32)).decode()
 
 pytestmark = pytest.mark.skipif(
     not SATELLITE.exists(), reason="needs the satellite environment (.venv, script/setup)"
 )
+
+
+@pytest.fixture(autouse=True)
+def no_errors_in_the_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Whatever Milo does, HA's ESPHome integration must not log an error about it
+    (it did, for instance, for a media player state it does not know)."""
+    yield
+    errors = [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.get_records("call")
+        if r.levelno >= logging.ERROR
+    ]
+    assert errors == []
 
 
 def _free_port() -> int:
@@ -110,7 +125,21 @@ def mic_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def satellite(socket_enabled: None, tmp_path: Path, mic_wav: Path) -> Iterator[Satellite]:
+def photo(tmp_path: Path) -> Path:
+    """A person at the desk: scikit-image's astronaut photograph (Eileen Collins)."""
+    path = tmp_path / "astronaut.png"
+    write = (
+        "import sys, cv2, skimage.data; "
+        "cv2.imwrite(sys.argv[1], cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))"
+    )
+    subprocess.run([str(VENV_PYTHON), "-c", write, str(path)], check=True, timeout=120)
+    return path
+
+
+@pytest.fixture
+def satellite(
+    socket_enabled: None, tmp_path: Path, mic_wav: Path, photo: Path
+) -> Iterator[Satellite]:
     """`milo-satellite --simulate` on a free port, hearing `mic_wav`."""
     config = tmp_path / "milo.yaml"
     config.write_text(
@@ -133,7 +162,7 @@ def satellite(socket_enabled: None, tmp_path: Path, mic_wav: Path) -> Iterator[S
             "--no-zeroconf",
             "--mic-file", str(mic_wav),
             "--sound-dir", str(tmp_path / "sound"),
-            "--camera", str(PHOTO),
+            "--camera", str(photo),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -195,6 +224,38 @@ async def milo_entry(
     for entity_id in ("number.milo_head_pan", "assist_satellite.milo_assist_satellite"):
         await _until(lambda entity_id=entity_id: hass.states.get(entity_id) is not None)
     yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    "key", [base64.b64encode(os.urandom(32)).decode(), ""], ids=["wrong key", "no key"]
+)
+async def test_wrong_or_no_key_asks_for_the_key(
+    hass: HomeAssistant, mock_bluetooth: None, satellite: Satellite, key: str
+) -> None:
+    """Milo refuses HA without the right key; HA then asks the user for it (reauth)."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    entry = MockConfigEntry(
+        domain=ESPHOME,
+        unique_id=MAC.lower(),
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: satellite.port,
+            CONF_PASSWORD: "",
+            CONF_NOISE_PSK: key,
+            "device_name": "milo",
+        },
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+
+    def reauth_started() -> bool:
+        flows = hass.config_entries.flow.async_progress_by_handler(ESPHOME)
+        return any(flow["context"].get("source") == "reauth" for flow in flows)
+
+    await _until(reauth_started)
+    assert hass.states.get("number.milo_head_pan") is None  # nothing was let in
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 
@@ -303,6 +364,46 @@ async def test_service_calls_reach_the_satellite(
         await hass.services.async_call(ESPHOME, "milo_gesture", {"name": "moonwalk"}, blocking=True)
 
 
+async def test_the_head_sees_the_photograph(
+    hass: HomeAssistant, milo_entry: MockConfigEntry
+) -> None:
+    """The real head runs on the camera file: HA's sensors show the faces it finds."""
+    await _until(
+        lambda: _state(hass, "sensor.milo_faces_in_view") not in (None, "unknown", "0.0", "0"),
+        within=120,
+    )
+    assert float(_state(hass, "sensor.milo_faces_in_view") or 0) >= 1
+    await _until(lambda: _state(hass, "binary_sensor.milo_someone_present") == "on")
+    await _until(lambda: _state(hass, "sensor.milo_person_in_view") == "stranger")
+
+
+async def test_timer_rings_on_milo(
+    hass: HomeAssistant, milo_entry: MockConfigEntry, satellite: Satellite
+) -> None:
+    """A timer started by voice on this device (HA's HassStartTimer intent): when it
+    finishes, Milo rings until the mute switch is turned on."""
+    device = dr.async_get(hass).async_get_device_by_connection(
+        (dr.CONNECTION_NETWORK_MAC, MAC.lower()), milo_entry.entry_id
+    )
+    assert device is not None
+    await intent.async_handle(
+        hass,
+        "test",
+        intent.INTENT_START_TIMER,
+        {"name": {"value": "tea"}, "seconds": {"value": 1}},
+        device_id=device.id,
+    )
+    await _until(lambda: len(satellite.played("timer")) >= 2, within=30)  # it keeps ringing
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.milo_mute"}, blocking=True
+    )
+    await _until(lambda: _state(hass, "switch.milo_mute") == "on")
+    await asyncio.sleep(1.5)  # longer than one ring and the gap after it
+    rang = len(satellite.played("timer"))
+    await asyncio.sleep(1.5)
+    assert len(satellite.played("timer")) == rang  # silenced
+
+
 def _tone_wav(seconds: float, rate: int) -> bytes:
     """A WAV of a 440 Hz tone, stereo 44.1 kHz, as some media server would serve it."""
     buf = io.BytesIO()
@@ -324,7 +425,8 @@ def _tone_wav(seconds: float, rate: int) -> bytes:
 class MediaServer:
     """HA reachable over real HTTP (internal_url), plus a media server beside it."""
 
-    tone_url: str
+    tone_url: str  # 1.5 s
+    long_url: str  # 8 s
 
 
 @pytest.fixture
@@ -333,14 +435,15 @@ async def media_server(hass: HomeAssistant, aiohttp_client: ClientSessionGenerat
     ha_http = await aiohttp_client(hass.http.app)
     hass.config.internal_url = f"http://127.0.0.1:{ha_http.server.port}"
     media = web.Application()
-    tone = _tone_wav(1.5, 44100)
+    tones = {"tone.wav": _tone_wav(1.5, 44100), "long.wav": _tone_wav(8.0, 44100)}
 
-    async def serve_tone(_request: web.Request) -> web.Response:
-        return web.Response(body=tone, content_type="audio/wav")
+    async def serve_tone(request: web.Request) -> web.Response:
+        return web.Response(body=tones[request.match_info["name"]], content_type="audio/wav")
 
-    media.router.add_get("/tone.wav", serve_tone)
+    media.router.add_get("/{name}", serve_tone)
     server = await aiohttp_client(media)
-    return MediaServer(f"http://127.0.0.1:{server.server.port}/tone.wav")
+    base = f"http://127.0.0.1:{server.server.port}"
+    return MediaServer(f"{base}/tone.wav", f"{base}/long.wav")
 
 
 def _record_states(hass: HomeAssistant, entity_id: str) -> list[str]:
@@ -356,10 +459,6 @@ def _record_states(hass: HomeAssistant, entity_id: str) -> list[str]:
     return seen
 
 
-def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
-
-
 def _assert_wav(path: Path, seconds: float) -> None:
     with wave.open(str(path), "rb") as wav:
         # Converted by HA to what the media player asked for: 22.05 kHz mono 16-bit.
@@ -372,7 +471,6 @@ async def test_announcement_through_home_assistant(
     milo_entry: MockConfigEntry,
     satellite: Satellite,
     media_server: MediaServer,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """assist_satellite.announce: HA converts the media with ffmpeg; Milo plays it, and
     the speaker shows "playing" meanwhile, a state HA's ESPHome media player understands."""
@@ -392,7 +490,6 @@ async def test_announcement_through_home_assistant(
     await _until(lambda: _state(hass, "media_player.milo_speaker") == "idle")
     assert "playing" in speaker
     assert set(speaker) <= {"playing", "idle"}
-    assert _errors(caplog) == []
 
 
 async def test_media_player_service_calls(
@@ -400,31 +497,36 @@ async def test_media_player_service_calls(
     milo_entry: MockConfigEntry,
     satellite: Satellite,
     media_server: MediaServer,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """media_player.play_media through HA's ffmpeg proxy, then pause, play, stop, mute."""
     speaker = "media_player.milo_speaker"
     target = {"entity_id": speaker}
+
+    def played_bytes() -> int:
+        media = satellite.played("media")
+        return media[0].stat().st_size if media else 0  # the WAV grows as it plays
+
     await hass.services.async_call(
         "media_player",
         "play_media",
-        {**target, "media_content_id": media_server.tone_url, "media_content_type": "music"},
+        {**target, "media_content_id": media_server.long_url, "media_content_type": "music"},
         blocking=True,
     )
     await _until(lambda: _state(hass, speaker) == "playing")
-    # Half a second has reached the speaker (the WAV grows as it plays).
-    await _until(
-        lambda: satellite.played("media") and satellite.played("media")[0].stat().st_size > 22050
-    )
+    await _until(lambda: played_bytes() > 22050)  # half a second reached the speaker
     await hass.services.async_call("media_player", "media_pause", target, blocking=True)
     await _until(lambda: _state(hass, speaker) == "paused")
+    paused_at = played_bytes()
+    await asyncio.sleep(0.5)
+    assert played_bytes() <= paused_at + 8192  # at most what was on its way
     await hass.services.async_call("media_player", "media_play", target, blocking=True)
     await _until(lambda: _state(hass, speaker) == "playing")
+    await _until(lambda: played_bytes() > paused_at + 8192)  # going on
     await hass.services.async_call("media_player", "media_stop", target, blocking=True)
     await _until(lambda: _state(hass, speaker) == "idle")
     (stopped,) = satellite.played("media")
     with wave.open(str(stopped), "rb") as wav:
-        assert 0 < wav.getnframes() < 1.5 * 22050  # cut short by the stop
+        assert 0 < wav.getnframes() < 6 * 22050  # cut short by the stop
 
     await hass.services.async_call(
         "media_player", "volume_mute", {**target, "is_volume_muted": True}, blocking=True
@@ -433,16 +535,15 @@ async def test_media_player_service_calls(
     await hass.services.async_call(
         "media_player", "volume_mute", {**target, "is_volume_muted": False}, blocking=True
     )
+    states = _record_states(hass, speaker)
     await hass.services.async_call(
         "media_player",
         "play_media",
         {**target, "media_content_id": media_server.tone_url, "media_content_type": "music"},
         blocking=True,
     )
-    await _until(lambda: len(satellite.played("media")) == 2)
-    await _until(lambda: _state(hass, speaker) == "idle")
+    await _until(lambda: states[-2:] == ["playing", "idle"])
     _assert_wav(satellite.played("media")[1], 1.5)  # played to the end this time
-    assert _errors(caplog) == []
 
 
 # -- start_conversation: a real pipeline (milo-stt, milo-tts, Milo's agent) -------------
@@ -520,12 +621,10 @@ async def milo_pipeline(
 @pytest.mark.parametrize("mic_wav", ["Tell me something funny about robots."], indirect=True)
 async def test_start_conversation_speaks_then_listens(
     hass: HomeAssistant,
-    *,
     milo_pipeline: FakeCloud,
     milo_entry: MockConfigEntry,
     satellite: Satellite,
     media_server: MediaServer,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """assist_satellite.start_conversation through HA's ESPHome integration: Milo says the
     start message (milo-tts), listens without a wake word, the reply is transcribed by
@@ -558,4 +657,3 @@ async def test_start_conversation_speaks_then_listens(
     with wave.open(str(answer), "rb") as wav:
         assert wav.getnframes() > 22050  # the answer, spoken
     assert states[states.index("listening") :].count("responding") >= 1
-    assert _errors(caplog) == []

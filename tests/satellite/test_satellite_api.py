@@ -314,9 +314,12 @@ async def test_encrypted_right_key(encrypted: Milo) -> None:
 async def test_encrypted_wrong_key_is_refused(encrypted: Milo) -> None:
     wrong = base64.b64encode(os.urandom(32)).decode()
     cli = APIClient("127.0.0.1", encrypted.server.port, None, noise_psk=wrong)
-    with pytest.raises(InvalidEncryptionKeyAPIError):
+    with pytest.raises(InvalidEncryptionKeyAPIError) as refused:
         await cli.connect(login=True)
     assert not encrypted.server.clients
+    # HA asks for the key only if the refusing device is the one it knows (same MAC).
+    assert refused.value.received_name == "milo-test"
+    assert refused.value.received_mac == "020000000042"
 
 
 async def test_encrypted_without_key_is_refused(encrypted: Milo) -> None:

@@ -85,6 +85,7 @@ class TTSServer:
     base: str
     files: dict[str, Path] = field(default_factory=dict)
     slow: bool = False
+    completed: list[str] = field(default_factory=list)  # responses sent to the end
 
 
 @pytest.fixture
@@ -118,6 +119,7 @@ async def tts(speech: Speech) -> AsyncIterator[TTSServer]:
                 if server.slow:
                     await asyncio.sleep(0.05)
             await resp.write_eof()
+            server.completed.append(name)
         except ConnectionResetError:
             pass  # Milo stopped listening (stop word, announcement): expected
         return resp
@@ -201,6 +203,54 @@ async def test_wake_word_question_answer(
     assert set(played) == {"wake.wav", "tts.wav"}
     # The WAV HA served is already in the speaker's format: it reaches the sink untouched.
     assert np.array_equal(wav_samples(played["tts.wav"]), wav_samples(speech.answer_wav))
+
+
+async def test_answer_plays_while_it_streams(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
+) -> None:
+    """HA says the answer is streaming (INTENT_PROGRESS): Milo starts speaking from the
+    first bytes, long before the TTS response is complete (and before TTS_END)."""
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    tts.slow = True  # 4 KB every 50 ms: the whole answer takes a few seconds to arrive
+    send(client, Ev.VOICE_ASSISTANT_RUN_START, url=f"{tts.base}/answer.wav")
+    send(client, Ev.VOICE_ASSISTANT_STT_END, text="what is the surf like")
+    send(client, Ev.VOICE_ASSISTANT_INTENT_PROGRESS, tts_start_streaming="1")
+
+    def speaking() -> bool:
+        tts_files = [p for p in milo.played() if p.name.endswith("tts.wav")]
+        return bool(tts_files) and tts_files[0].stat().st_size > 44 + 8192
+
+    await eventually(speaking)
+    assert tts.completed == []  # still arriving while it plays
+    await eventually(lambda: tts.completed == ["answer.wav"])
+    send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
+    send(client, Ev.VOICE_ASSISTANT_RUN_END)
+    await eventually(lambda: ha.finished == [True])
+    tts_file = next(p for p in milo.played() if p.name.endswith("tts.wav"))
+    assert np.array_equal(wav_samples(tts_file), wav_samples(speech.answer_wav))
+
+
+async def test_home_assistant_leaving_mid_run(
+    milo: Milo, client: APIClient, speech: Speech
+) -> None:
+    """HA restarts while Milo listens: the run is dropped, Milo waits for its name again,
+    and once HA is back the next wake word works."""
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    assert milo.voice.phase is Phase.LISTENING
+    await client.disconnect()
+    await eventually(lambda: milo.voice.phase is Phase.IDLE)
+    assert not milo.voice.connected
+
+    again = APIClient("127.0.0.1", milo.server.port, None, client_info="HA again")
+    await again.connect(login=True)
+    try:
+        back = FakeHA()
+        await wake_and_ask(milo, again, back, speech)
+        assert back.starts == [("", 0, "Okay Nabu")]
+    finally:
+        await again.disconnect()
 
 
 @pytest.mark.parametrize("name", ["answer.flac", "answer.mp3"])
@@ -373,7 +423,7 @@ async def test_no_answer_from_ha_is_not_forever(tmp_path: Path, speech: Speech) 
         send(client, Ev.VOICE_ASSISTANT_STT_END, text="what is the meaning of life")
         await eventually(lambda: milo.voice.phase is Phase.THINKING)
         await eventually(lambda: milo.voice.phase is Phase.IDLE)
-        assert any(p.name.endswith("error.wav") for p in milo.played())
+        await eventually(lambda: any(p.name.endswith("error.wav") for p in milo.played()))
         assert ha.stops  # HA was told this run is over
     finally:
         await client.disconnect()

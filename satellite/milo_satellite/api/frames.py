@@ -10,7 +10,8 @@ Wire formats (as ESPHome devices speak them):
 * Noise (``Noise_NNpsk0_25519_ChaChaPoly_SHA256``): every frame is ``0x01``, 16-bit
   big-endian length, body. The client opens with an empty "client hello" frame and a
   handshake frame ``0x00 + noise message``; the server answers with a "server hello"
-  (``0x01`` = chosen protocol, then name and MAC, each NUL-terminated) and a handshake
+  (``0x01`` = chosen protocol, then the name and the MAC as 12 lowercase hex digits, each
+  NUL-terminated; clients read at most 16 characters of MAC) and a handshake
   frame ``0x00 + noise message``, or ``0x01 + reason`` to refuse. After that every body
   is encrypted ``type(16) length(16) payload``.
 
@@ -148,7 +149,9 @@ class NoiseFramer:
         self._noise: Any = NoiseConnection.from_name(NOISE_PROTOCOL_NAME)
         self._noise.set_as_responder()
         self._noise.set_psks(psk)
-        self._hello_ident = name.encode() + b"\x00" + mac.encode() + b"\x00"
+        # HA compares this MAC with the device's when the key is wrong: it must be whole.
+        bare_mac = mac.replace(":", "").lower()
+        self._hello_ident = name.encode() + b"\x00" + bare_mac.encode() + b"\x00"
         self._state = _NoiseState.HELLO
         self._buf = bytearray()
         self._replies: list[bytes] = []
