@@ -23,7 +23,7 @@ from homeassistant.exceptions import HomeAssistantError
 
 from . import persona
 from .const import LOGGER
-from .surf import RATING_ORDER, Rating, describe_day, recorded_note
+from .surf import RATING_ORDER, Rating, describe_day, describe_days, recorded_note
 from .weather import async_weather_report, describe_weather, weather_key_numbers
 
 if TYPE_CHECKING:
@@ -58,7 +58,9 @@ class Facts:
 
     text: str  # the facts, for the model to word
     answer: str  # the whole in-character answer without a model
-    data: dict[str, Any]  # the tool result, for the chat log
+    # The tool result for the chat log: the summary only, since later turns send the chat
+    # log to the model again and the structured report would crowd a small context.
+    data: dict[str, Any]
     available: bool = True
     must_say: tuple[str, ...] = ()  # words every answer contains (the ratings)
     figures: frozenset[str] = frozenset()  # an answer quotes at least one of these numbers
@@ -103,7 +105,7 @@ async def async_surf_facts(
     return Facts(
         text=text,
         answer=f"{label} {answer}".strip(),
-        data={"summary": f"{label} {text}".strip(), "spots": reports},
+        data={"summary": describe_days(reports)},
         must_say=tuple(dict.fromkeys(str(r) for r in ratings)),
         figures=frozenset(_num(h["wave_height"]) for r in reports for h in r["key_times"]),
         brief=" ".join(_surf_brief(report) for report in reports),
@@ -127,7 +129,7 @@ async def async_weather_facts(
     return Facts(
         text=text,
         answer=persona.weather_template(text, sarcasm),
-        data={"summary": text, "weather": report},
+        data={"summary": text},
         figures=frozenset(weather_key_numbers(report)),
         brief=text,
         allowed_numbers=_numbers(text),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 import dataclasses
+import json
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -167,3 +168,18 @@ async def test_weather_answer_keeps_the_temperature(
     cloud.reply("Sunny. Enjoy it while it lasts")
     result = await ask(hass, "what's the weather like")
     assert speech(result) == "Sunny. Enjoy it while it lasts. Right now it is sunny and 21°C."
+
+
+async def test_history_keeps_only_the_summary_of_a_fast_path_answer(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Later turns resend the chat log: the surf tool result there is one sentence per spot."""
+    await setup_entry()
+    cloud.reply("Gnarly, 1.2 metres.")
+    first = await ask(hass, "surf at east strand today?")
+    cloud.reply("Beep boop.")
+    await ask(hass, "tell me a joke", first.conversation_id)
+    [tool] = [m for m in cloud.chat_requests()[1]["messages"] if m["role"] == "tool"]
+    result = json.loads(tool["content"])
+    assert list(result) == ["summary"]
+    assert result["summary"].startswith("The surf at East Strand is gnarly today. At 9am:")
