@@ -25,6 +25,9 @@ async def async_get_config_entry_diagnostics(
         else {
             "last_update_success": surf.last_update_success,
             "consecutive_failures": surf.failures,
+            "marine_url": surf.endpoints.marine,
+            "forecast_url": surf.endpoints.forecast,
+            "attribution": surf.attribution,
             "forecast_hours": {
                 spot.name: len(surf.data[sid].hours) if surf.data and sid in surf.data else None
                 for sid, spot in surf.spots.items()

@@ -95,3 +95,5 @@ async def test_diagnostics_redact_the_key(
     assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
     assert diagnostics["surf"]["last_update_success"] is True
     assert diagnostics["surf"]["forecast_hours"] == {"East Strand": 66, "West Strand": 66}
+    assert diagnostics["surf"]["attribution"] == "Weather data by Open-Meteo.com"
+    assert diagnostics["surf"]["marine_url"].endswith("/marine")
