@@ -7,10 +7,8 @@ import logging
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.components.intent import async_register_timer_handler
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
-    area_registry as ar,
     chat_session,
     device_registry as dr,
     entity_registry as er,
@@ -57,42 +55,6 @@ async def kitchen_light(hass: HomeAssistant) -> list:
     assert await async_setup_component(hass, "intent", {})
     hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
     return async_mock_service(hass, "light", "turn_on")
-
-
-ROOMS = ("Kitchen", "Hall", "Bedroom", "Office", "Living room", "Bathroom", "Garage")
-
-
-@pytest.fixture
-async def smart_home(hass: HomeAssistant) -> str:
-    """Two lights in each of seven rooms, a shopping list, and a voice satellite with timers.
-
-    That is most of HA's Assist tools and a long device overview; returns the satellite.
-    """
-    for component in ("homeassistant", "intent", "todo"):
-        assert await async_setup_component(hass, component, {})
-    areas = ar.async_get(hass)
-    registry = er.async_get(hass)
-    for room in ROOMS:
-        area = areas.async_create(room)
-        for kind in ("ceiling light", "lamp"):
-            name = f"{room} {kind}"
-            entry = registry.async_get_or_create(
-                "light",
-                "test",
-                name,
-                suggested_object_id=name.replace(" ", "_").lower(),
-                original_name=name,
-            )
-            registry.async_update_entity(entry.entity_id, area_id=area.id)
-            hass.states.async_set(entry.entity_id, "off", {"friendly_name": name})
-    hass.states.async_set("todo.shopping_list", "0", {"friendly_name": "Shopping list"})
-    satellite_entry = MockConfigEntry(domain="esphome")
-    satellite_entry.add_to_hass(hass)
-    device = dr.async_get(hass).async_get_or_create(
-        config_entry_id=satellite_entry.entry_id, identifiers={("esphome", "sat")}, name="Sat"
-    )
-    async_register_timer_handler(hass, device.id, lambda *_args: None)
-    return device.id
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import logging
 from pathlib import Path
 import re
 import sys
@@ -16,7 +17,7 @@ import pytest
 from custom_components.milo import persona
 from custom_components.milo.client import OpenAICompatibleClient
 
-from .conftest import FakeCloud, agent_subentry, spot_subentries
+from .conftest import agent_subentry, spot_subentries
 from .test_conversation import ask, speech
 
 MILO_LLM = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "milo-llm"
@@ -64,10 +65,19 @@ async def milo_llm(
         sys.stderr.write(log.read_text(errors="replace")[-1500:])
 
 
+@pytest.mark.usefixtures("portrush", "cloud")
 async def test_round_trips_with_the_real_milo_llm(
-    hass: HomeAssistant, portrush: None, make_entry, cloud: FakeCloud, milo_llm: str
+    hass: HomeAssistant,
+    make_entry,
+    milo_llm: str,
+    smart_home: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Set up against milo-llm, chat (Assist API tools in the request), word a surf report."""
+    """Small talk in a home full of devices reaches the model; so do a device question and surf.
+
+    The agent sizes its prompts by the context milo-llm reports (no override), and its
+    token estimates are never below milo-llm's own count.
+    """
     entry = make_entry(subentries=[agent_subentry(), *spot_subentries()])
     # The model id comes from the server, as the config flow would pick it.
     models = await entry_models(milo_llm)
@@ -76,16 +86,35 @@ async def test_round_trips_with_the_real_milo_llm(
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    assert await entry.runtime_data.client.async_context_length(models[0]) == 4096
 
-    chat = await ask(hass, "Hi Milo, how are you today?")
-    answer = speech(chat)
-    assert answer
-    assert persona.OFFLINE_SENTENCE not in answer
+    with caplog.at_level(logging.DEBUG, logger="custom_components.milo"):
+        chat = await ask(hass, "Hi Milo, how are you today?", device_id=smart_home)
+        answer = speech(chat)
+        assert answer
+        assert persona.OFFLINE_SENTENCE not in answer
 
-    surf = await ask(hass, "How's the surf at East Strand today?", chat.conversation_id)
-    answer = speech(surf)
-    assert answer
-    assert persona.OFFLINE_SENTENCE not in answer
+        lamp = await ask(
+            hass, "is the kitchen lamp too bright for reading?", chat.conversation_id, smart_home
+        )
+        assert persona.OFFLINE_SENTENCE not in speech(lamp)
+
+        surf = await ask(hass, "How's the surf at East Strand today?", chat.conversation_id)
+        answer = speech(surf)
+        assert answer
+        assert persona.OFFLINE_SENTENCE not in answer
+
+    counts = [
+        record.args
+        for record in caplog.records
+        if record.getMessage().startswith("The server counted")
+    ]
+    assert len(counts) >= 3
+    for counted, estimated, _cached in counts:  # type: ignore[misc]
+        assert counted <= estimated
+    small_talk = counts[0]
+    assert small_talk[0] < 200  # persona, time and the question: no tools, no device list
+    assert not any("Not asking the model" in r.getMessage() for r in caplog.records)
 
 
 async def entry_models(base_url: str) -> list[str]:
