@@ -16,7 +16,6 @@ from .flows import keep_current, run_flow
 from .ha_api import HaApiError, HaRest, HaWebSocket, onboard
 from .hass_config import WEATHER_ENTITY, write_config
 from .processes import Supervisor
-from .services import LLM_CONTEXT
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -194,7 +193,6 @@ class HomeAssistant:
         options: dict[str, Any] = {
             "weather_entity": WEATHER_ENTITY,
             "llm_hass_api": ["assist"],
-            "context_size": LLM_CONTEXT,
         }
         if satellite_device_id:
             options["satellite_device"] = satellite_device_id

@@ -13,7 +13,6 @@ from .errors import StageError
 from .processes import Supervisor
 
 # Hotwords: the names the demo's requests use, so tiny.en spells them right.
-LLM_CONTEXT = 4096
 HOTWORDS = ("Portrush", "East Strand", "West Strand", "desk lamp", "Milo")
 
 
@@ -53,10 +52,7 @@ def milo_services(
                 str(http_port),
                 "--http-host",
                 "127.0.0.1",
-                # The Milo agent's default context budget, which it is also given explicitly
-                # (homeassistant.add_milo); milo-llm's own default is 2048.
-                "--n-ctx",
-                str(LLM_CONTEXT),
+                # --n-ctx stays at its default (4096): Milo's agent reads it from /v1/models.
             ),
         ),
     ]
