@@ -154,7 +154,7 @@ async def test_short_silence_does_not_speculate(
 ):
     """Audio that stops before `KEEP_SILENCE` of quiet is transcribed after audio-stop."""
     caplog.set_level(logging.INFO, logger="milo_services.stt.handler")
-    speech = padded(piper_speech[2], silence=KEEP_SILENCE / 3)
+    speech = padded(piper_speech[2], silence=KEEP_SILENCE / 4)
     text = await transcribe(servers[True], speech)
     assert speculative_replies(caplog) == 0
     assert wer(speech.text, text) <= 0.2, text

@@ -36,9 +36,11 @@ _LOGGER = logging.getLogger(__name__)
 # A voice command is seconds long; this bounds memory per connection, not normal use.
 MAX_AUDIO_SECONDS = 120.0
 # Silence kept after the last speech: room for soft word endings the energy measure misses.
-KEEP_SILENCE = 0.3
+# (0.15 to 0.3 s and no cut at all gave the same word error rate on the benchmark corpus.)
+KEEP_SILENCE = 0.2
 # Speculate once the kept silence has arrived (plus a frame, so resampling near the cut
-# already sees the samples after it).
+# already sees the samples after it): 0.22 s, before Home Assistant's shortest
+# end-of-speech wait ("aggressive", 0.25 s) is over.
 SPECULATE_AFTER = KEEP_SILENCE + FRAME_SECONDS
 
 
