@@ -42,7 +42,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er, 
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from .conftest import FakeCloud, Reply
@@ -364,17 +364,34 @@ async def test_service_calls_reach_the_satellite(
         await hass.services.async_call(ESPHOME, "milo_gesture", {"name": "moonwalk"}, blocking=True)
 
 
-async def test_the_head_sees_the_photograph(
+async def test_the_head_sees_and_greets_a_buddy(
     hass: HomeAssistant, milo_entry: MockConfigEntry
 ) -> None:
-    """The real head runs on the camera file: HA's sensors show the faces it finds."""
+    """The real head runs on the camera photograph: HA's sensors show the person it finds;
+    enrolled through the action, she is recognised (dlib), and HA gets the buddy event
+    that automations greet buddies with (see docs/satellite.md)."""
     await _until(
         lambda: _state(hass, "sensor.milo_faces_in_view") not in (None, "unknown", "0.0", "0"),
         within=120,
     )
     assert float(_state(hass, "sensor.milo_faces_in_view") or 0) >= 1
     await _until(lambda: _state(hass, "binary_sensor.milo_someone_present") == "on")
-    await _until(lambda: _state(hass, "sensor.milo_person_in_view") == "stranger")
+    await _until(lambda: _state(hass, "sensor.milo_person_in_view") == "stranger", within=60)
+
+    greetings = async_capture_events(hass, "esphome.milo_buddy")
+    await hass.services.async_call(ESPHOME, "milo_enroll_buddy", {"name": "Eileen"}, blocking=True)
+    await _until(lambda: _state(hass, "sensor.milo_person_in_view") == "Eileen", within=120)
+    await _until(lambda: greetings, within=30)
+    assert greetings[0].data["event"] == "appeared"
+    assert greetings[0].data["name"] == "Eileen"
+    device = dr.async_get(hass).async_get_device_by_connection(
+        (dr.CONNECTION_NETWORK_MAC, MAC.lower()), milo_entry.entry_id
+    )
+    assert device is not None
+    assert greetings[0].data["device_id"] == device.id
+    event = hass.states.get("event.milo_buddy")
+    assert event is not None
+    assert event.attributes["event_type"] == "appeared"
 
 
 async def test_timer_rings_on_milo(
