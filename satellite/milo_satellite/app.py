@@ -128,8 +128,13 @@ class SatelliteApp:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         if self.config.zeroconf:
+            # Bound to one address: announce that one (else the address others reach us at).
+            bound = None if self.config.host in ("", "0.0.0.0", "::") else self.config.host
             self._zeroconf = ZeroconfAnnouncer(
-                self.server.identity, self.server.port, encrypted=self.server.encrypted
+                self.server.identity,
+                self.server.port,
+                encrypted=self.server.encrypted,
+                host=bound,
             )
             try:
                 await self._zeroconf.start()

@@ -17,6 +17,8 @@ import base64
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 import io
+from ipaddress import ip_address
+import json
 import logging
 import math
 import os
@@ -25,6 +27,7 @@ import signal
 import socket
 import subprocess
 import time
+from typing import Any
 import wave
 
 from aiohttp import web
@@ -36,10 +39,13 @@ from homeassistant.components.assist_pipeline.pipeline import (
 )
 from homeassistant.components.assist_satellite import AssistSatelliteEntityFeature
 from homeassistant.components.esphome.const import CONF_NOISE_PSK, DOMAIN as ESPHOME
+from homeassistant.config_entries import SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er, intent
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
@@ -137,14 +143,21 @@ def photo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def zeroconf_flag() -> str:
+    """Tests that discover Milo parametrize this to --zeroconf."""
+    return "--no-zeroconf"
+
+
+@pytest.fixture
 def satellite(
-    socket_enabled: None, tmp_path: Path, mic_wav: Path, photo: Path
+    socket_enabled: None, tmp_path: Path, mic_wav: Path, photo: Path, zeroconf_flag: str
 ) -> Iterator[Satellite]:
     """`milo-satellite --simulate` on a free port, hearing `mic_wav`."""
     config = tmp_path / "milo.yaml"
     config.write_text(
         f"mac: '{MAC}'\n"
         "friendly_name: Milo\n"
+        "host: 127.0.0.1\n"
         "head:\n"
         "  recognition:\n"
         f"    buddies_file: {tmp_path / 'buddies.json'}\n"
@@ -159,7 +172,7 @@ def satellite(
             "--name", "milo",
             "--api-port", str(port),
             "--encryption-key", KEY,
-            "--no-zeroconf",
+            zeroconf_flag,
             "--mic-file", str(mic_wav),
             "--sound-dir", str(tmp_path / "sound"),
             "--camera", str(photo),
@@ -224,6 +237,74 @@ async def milo_entry(
     for entity_id in ("number.milo_head_pan", "assist_satellite.milo_assist_satellite"):
         await _until(lambda entity_id=entity_id: hass.states.get(entity_id) is not None)
     yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+_BROWSE = """
+import json, sys
+from zeroconf import IPVersion, Zeroconf
+zc = Zeroconf(ip_version=IPVersion.V4Only)
+try:
+    info = zc.get_service_info("_esphomelib._tcp.local.", sys.argv[1], timeout=20000)
+finally:
+    zc.close()
+print(json.dumps(info and {
+    "server": info.server, "port": info.port, "addresses": info.parsed_addresses(),
+    "properties": info.decoded_properties,
+}))
+"""
+
+
+def _browse(name: str) -> dict[str, Any]:
+    """Look `name` up over mDNS from the services environment (HA's test harness fakes
+    the network adapters in this process)."""
+    found = subprocess.run(
+        [str(VENV_PYTHON), "-c", _BROWSE, name],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    info = json.loads(found.stdout)
+    assert info is not None, f"{name} not found over mDNS"
+    return info  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("zeroconf_flag", ["--zeroconf"])
+async def test_discovered_and_adopted(
+    hass: HomeAssistant, mock_bluetooth: None, satellite: Satellite
+) -> None:
+    """Milo announces itself as _esphomelib._tcp; HA's ESPHome discovery flow finds it,
+    asks for the key (the announcement says it is encrypted) and adopts it."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    info = await asyncio.to_thread(_browse, "milo._esphomelib._tcp.local.")
+    assert info["server"] == "milo.local."
+    assert info["addresses"] == ["127.0.0.1"]  # the address it listens on
+    discovery = ZeroconfServiceInfo(
+        ip_address=ip_address("127.0.0.1"),
+        ip_addresses=[ip_address("127.0.0.1")],
+        port=info["port"],
+        hostname=info["server"],
+        type="_esphomelib._tcp.local.",
+        name="milo._esphomelib._tcp.local.",
+        properties=info["properties"],
+    )
+    result = await hass.config_entries.flow.async_init(
+        ESPHOME, context={"source": SOURCE_ZEROCONF}, data=discovery
+    )
+    assert result["step_id"] == "discovery_confirm"
+    assert result["description_placeholders"]["name"] == "Milo (milo)"  # friendly (host)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "encryption_key"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NOISE_PSK: KEY}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    assert entry.unique_id == MAC.lower()
+    await hass.async_block_till_done()
+    await _until(lambda: hass.states.get("assist_satellite.milo_assist_satellite") is not None)
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 
