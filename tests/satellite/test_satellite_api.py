@@ -311,6 +311,30 @@ async def test_encrypted_right_key(encrypted: Milo) -> None:
         await cli.disconnect()
 
 
+async def test_encrypted_garbage_closes_only_that_connection(encrypted: Milo) -> None:
+    cli = APIClient("127.0.0.1", encrypted.server.port, None, noise_psk=KEY)
+    await cli.connect(login=True)
+    try:
+        for garbage, answer in (
+            # A hello, then a handshake that is not one: told why.
+            (b"\x01\x00\x00" + b"\x01\x00\x05junk!", b"Bad handshake error byte"),
+            # Plaintext on an encrypted device: told to encrypt.
+            (b"\x00\x01\x07", b"Bad indicator byte"),
+            # A frame claiming 64 KiB, 200 bytes of it, then the end: closed, no hang.
+            (b"\x01\xff\xff" + os.urandom(200), b""),
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", encrypted.server.port)
+            writer.write(garbage)
+            writer.write_eof()
+            data = await asyncio.wait_for(reader.read(), 10)  # read() ends: it was closed
+            assert answer in data if answer else data == b"", data
+            writer.close()
+        info = await cli.device_info()  # the good client is still served
+        assert info.name == "milo-test"
+    finally:
+        await cli.disconnect()
+
+
 async def test_encrypted_wrong_key_is_refused(encrypted: Milo) -> None:
     wrong = base64.b64encode(os.urandom(32)).decode()
     cli = APIClient("127.0.0.1", encrypted.server.port, None, noise_psk=wrong)
