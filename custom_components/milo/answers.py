@@ -12,7 +12,7 @@ one fact; asked to word a forecast it can drop the rating or make up a wave heig
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import random
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,7 +66,7 @@ class Facts:
     figures: frozenset[str] = frozenset()  # an answer quotes at least one of these numbers
     brief: str = ""  # short facts line, added when the model left something out
     label: str = ""  # said before the model's words (a recorded forecast)
-    allowed_numbers: frozenset[str] = field(default_factory=frozenset)
+    allowed_numbers: frozenset[str] = frozenset()  # numbers a sentence may quote
 
     @classmethod
     def unavailable(cls, text: str, sarcasm: int, quips: Sequence[str]) -> Facts:
