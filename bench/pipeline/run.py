@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 import platform
 import statistics
@@ -36,7 +37,9 @@ from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
 PIPELINES = (PIPELINE_NAME, PEER_PIPELINE)
 KINDS = ("device", "weather", "surf", "small_talk")
 # "speech" = STT + TTS first audio: the part the peer swap changes (the agent is shared).
-STAGES = ("vad_end", "stt", "intent", "tts_first_audio", "speech", "total")
+# "stt_wait" = stt-vad-end -> stt-end: what HA waits for the transcript once its voice
+# activity detection has ended the audio (milo-stt's speculation works on this part).
+STAGES = ("vad_end", "stt", "stt_wait", "intent", "tts_first_audio", "speech", "total")
 MAX_FAILURES = 3
 
 
@@ -46,6 +49,7 @@ def _stages(result: RequestResult) -> dict[str, float | None]:
     return {
         "vad_end": t.vad_end,
         "stt": t.stt,
+        "stt_wait": None if t.stt is None or t.vad_end is None else t.stt - t.vad_end,
         "intent": t.intent,
         "tts_first_audio": t.tts_first_audio,
         "speech": speech,
@@ -103,6 +107,7 @@ async def _bench(rounds: int, run_dir: Path, finished_speaking: str) -> dict[str
                 print(
                     f"{name:<6} {request.kind:<10} total {sample['total'] or float('nan'):5.2f} s"
                     f"  stt {sample['stt'] or float('nan'):5.2f}"
+                    f" (wait {sample['stt_wait'] or float('nan'):5.2f})"
                     f"  intent {sample['intent'] or float('nan'):5.2f}"
                     f"  tts {sample['tts_first_audio'] or float('nan'):5.2f}"
                     f"  | {result.transcript}",
@@ -138,14 +143,16 @@ def _table(summary: dict[str, dict[str, dict[str, float | None]]]) -> str:
         return f"{milo / peer:.2f}x" if milo is not None and peer else "-"
 
     lines = [
-        "| kind | n | end of speech heard | STT | intent | TTS 1st | **total** | Peers total "
-        "| total Milo/Peers | speech (STT+TTS 1st) Milo / Peers | speech ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| kind | n | end of speech heard | STT | STT wait after VAD end, Milo / Peers | intent "
+        "| TTS 1st | **total** | Peers total | total Milo/Peers "
+        "| speech (STT+TTS 1st) Milo / Peers | speech ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in (*KINDS, "all"):
         milo, peer = summary[PIPELINE_NAME][kind], summary[PEER_PIPELINE][kind]
         lines.append(
             f"| {kind} | {milo['n']} | {cell(milo['vad_end'])} | {cell(milo['stt'])} "
+            f"| {cell(milo['stt_wait'])} / {cell(peer['stt_wait'])} "
             f"| {cell(milo['intent'])} | {cell(milo['tts_first_audio'])} "
             f"| **{cell(milo['total'])}** | {cell(peer['total'])} "
             f"| {ratio(milo['total'], peer['total'])} "
@@ -182,12 +189,15 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
     started = time.time()
+    load_before = os.getloadavg()
     report = asyncio.run(_bench(args.rounds, args.run_dir.resolve(), args.finished_speaking))
     report["finished_speaking"] = args.finished_speaking
     report["machine"] = {
-        "cpus": len(__import__("os").sched_getaffinity(0)),
+        "cpus": len(os.sched_getaffinity(0)),
         "platform": platform.platform(),
         "seconds": round(time.time() - started),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
