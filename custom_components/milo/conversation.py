@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import re
 from typing import Any, Literal, TypeAlias, override
 
 from homeassistant.components import conversation
@@ -329,14 +330,20 @@ class MiloConversationEntity(conversation.ConversationEntity):
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The chat log as OpenAI messages and the tools, trimmed to max history and budget.
 
-        The system prompt keeps its stable part first (persona, then HA's device prompt when
-        device tools are offered) and what changes every message last (HA's date and time,
-        then who the camera sees), so the server's prompt cache reuses the stable part.
+        Servers that cache prompt prefixes (milo-llm, llama.cpp, vLLM) reuse everything up to
+        the first token that differs from an earlier request. So what changes every message
+        (HA's date and time line, who the camera sees) moves from the system prompt to the
+        newest question: the system prompt, the tools and the earlier turns stay the same
+        from message to message, and only the newest turn is read again.
         """
         messages = [_to_message(content) for content in chat_log.content]
         system, rest = messages[0], messages[1:]
-        if context.situation:
-            system["content"] = f"{system['content']}\n{context.situation}"
+        system["content"], moment = _split_moment(system["content"])
+        facts = " ".join(part for part in (moment, context.situation) if part)
+        users = [i for i, message in enumerate(rest) if message["role"] == "user"]
+        if facts and users:
+            newest = rest[users[-1]]
+            rest[users[-1]] = {**newest, "content": f"({facts})\n{newest['content']}"}
         # Split into rounds, each starting at a user message, so a tool call is never
         # separated from its result.
         rounds: list[list[dict[str, Any]]] = []
@@ -360,7 +367,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             self._warned_prompt_size = True
             log(
                 "Not asking the model: %s. Raise the context size (milo-llm --n-ctx, or the "
-                "agent's Context size option), lower Max tokens per answer or Max history, "
+                "agent's Context size override), lower Max tokens per answer or Max history, "
                 "or shorten the extra instructions",
                 err,
             )
@@ -368,6 +375,18 @@ class MiloConversationEntity(conversation.ConversationEntity):
         LOGGER.warning("The model at %s failed: %s", self.entry.runtime_data.client.base_url, err)
         if isinstance(err, LLMAuthError):
             self.entry.async_start_reauth(self.hass)
+
+
+# The line HA adds to the system prompt (llm.DATE_TIME_PROMPT) when no tool tells the time.
+_DATE_TIME_LINE = re.compile(r"^Current time is [^\n]*\. Today's date is [^\n]*\.\n?", re.MULTILINE)
+
+
+def _split_moment(system: str) -> tuple[str, str]:
+    """The system prompt without HA's date and time line, and that line."""
+    if match := _DATE_TIME_LINE.search(system):
+        rest = system[: match.start()] + system[match.end() :]
+        return rest.rstrip("\n"), match.group().strip()
+    return system, ""
 
 
 def _to_message(content: conversation.Content) -> dict[str, Any]:

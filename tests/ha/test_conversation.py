@@ -114,7 +114,12 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
     system = request["messages"][0]["content"]
     assert "You are Milo" in system
     assert persona.SARCASM_STYLES[3] in system
-    assert request["messages"][-1] == {"role": "user", "content": "hello there"}
+    # HA's date and time line rides with the newest question, not in the system prompt.
+    assert request["messages"][-1] == {
+        "role": "user",
+        "content": "(Current time is 08:30:00. Today's date is 2026-06-01.)\nhello there",
+    }
+    assert "Current time" not in system
     assert "tools" not in request  # small talk needs none
     assert request["stream_options"] == {"include_usage": True}
 
@@ -238,10 +243,13 @@ async def test_tools_and_overview_fit_a_small_context(
     assert sum(map(message_tokens, request["messages"])) < 1100
 
 
-async def test_system_prompt_prefix_is_stable(
+async def test_only_the_newest_turn_changes(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud, smart_home: str, freezer: Any
 ) -> None:
-    """What changes per message comes last, so the server's prompt cache reuses the rest."""
+    """Each request repeats the last one up to its newest question, so prefix caches hit.
+
+    What changes every message (the time, who the camera sees) rides with the question.
+    """
     await setup_entry()
     cloud.default = Reply("Mm.")
     conversation_id = None
@@ -256,17 +264,24 @@ async def test_system_prompt_prefix_is_stable(
         conversation_id = result.conversation_id
     first, second, third, fourth = (r["messages"] for r in cloud.chat_requests())
 
-    def stable(messages: list[dict[str, Any]]) -> str:
-        system = messages[0]["content"]
-        return system[: system.index("Current time is")]
-
-    assert stable(first).startswith("You are Milo")
-    assert stable(first) == stable(second)  # small talk: persona only
-    assert stable(third) == stable(fourth)  # devices: persona, then HA's overview
-    assert stable(third).startswith(stable(first).rstrip())  # the persona is shared
-    assert first[0]["content"] != second[0]["content"]  # the clock moved
-    # The earlier turns follow unchanged.
-    assert second[1:3] == [first[1], {"role": "assistant", "content": "Mm."}]
+    assert first[0] == second[0]  # small talk: the persona, no clock
+    assert first[0]["content"].startswith("You are Milo")
+    assert first[1]["content"].startswith("(Current time is 08:31:")
+    assert first[1]["content"].endswith(" Today's date is 2026-06-01.)\nhi there")
+    assert second[1:3] == [
+        {"role": "user", "content": "hi there"},
+        {"role": "assistant", "content": "Mm."},
+    ]
+    assert second[-1]["content"].startswith("(Current time is 08:32:")
+    # Device questions: the persona, then HA's device overview, the same both times.
+    assert third[0] == fourth[0]
+    assert third[0]["content"].startswith(first[0]["content"])
+    assert "Static Context" in third[0]["content"]
+    assert fourth[1:-1] == [
+        *third[1:-1],
+        {"role": "user", "content": "is the kitchen lamp too bright for reading?"},
+        {"role": "assistant", "content": "Mm."},
+    ]
 
 
 async def test_prompt_too_large_for_the_model(
@@ -552,7 +567,11 @@ async def test_history_is_trimmed(hass: HomeAssistant, setup_entry, cloud: FakeC
         result = await ask(hass, f"question {turn}", conversation_id)
         conversation_id = result.conversation_id
     last = cloud.chat_requests()[-1]["messages"]
-    assert [m["content"].strip() for m in last[1:]] == ["question 1", "answer 1", "question 2"]
+    assert [m["content"].split("\n")[-1] for m in last[1:]] == [
+        "question 1",
+        "answer 1",
+        "question 2",
+    ]
 
 
 async def test_context_budget(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
@@ -611,18 +630,20 @@ async def test_buddy_awareness(
     await setup_entry(subentries=[agent_subentry(satellite_device=milo_satellite["device_id"])])
     cloud.reply("Jay! My favourite human. Don't tell the others.")
     await ask(hass, "hey it's me")
-    system = cloud.chat_requests()[0]["messages"][0]["content"]
-    assert "Your camera recognises your buddy Jay: you are talking to Jay." in system
+    question = cloud.chat_requests()[0]["messages"][-1]["content"]
+    assert "Your camera recognises your buddy Jay: you are talking to Jay.)\nhey it's me" in (
+        question
+    )
 
     hass.states.async_set("sensor.milo_person_in_view", "stranger")
     cloud.reply("Who are you?")
     await ask(hass, "hello")
-    assert "don't recognise" in cloud.chat_requests()[1]["messages"][0]["content"]
+    assert "don't recognise" in cloud.chat_requests()[1]["messages"][-1]["content"]
 
     hass.states.async_set("sensor.milo_person_in_view", "")
     cloud.reply("Hi.")
     await ask(hass, "hello")
-    assert "camera" not in cloud.chat_requests()[2]["messages"][0]["content"].split("\n")[-1]
+    assert "camera" not in cloud.chat_requests()[2]["messages"][-1]["content"]
 
 
 async def test_head_tools(
