@@ -158,3 +158,10 @@ async def test_short_silence_does_not_speculate(
     text = await transcribe(servers[True], speech)
     assert speculative_replies(caplog) == 0
     assert wer(speech.text, text) <= 0.2, text
+
+
+def test_speculation_flag():
+    from milo_services.stt.__main__ import get_parser
+
+    assert get_parser().parse_args([]).speculation is True
+    assert get_parser().parse_args(["--no-speculation"]).speculation is False
