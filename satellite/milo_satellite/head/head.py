@@ -176,7 +176,7 @@ class Head:
             await self._servos.stop()
         encoder, self._encoder = self._encoder, None
         if encoder is not None:
-            encoder.close()
+            await asyncio.to_thread(encoder.close)  # waits for a running recognition
         for pool in (self._vision_pool, self._recognition_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)

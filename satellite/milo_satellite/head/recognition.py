@@ -127,10 +127,12 @@ class FaceEncoderProcess:
 
     The worker starts at construction (loading the models takes about a second; a missing
     dlib is a HeadError right here) and is restarted if it dies (killed for memory, say).
+    Blocking calls, `close` included (it lets a running encoding finish): use a thread.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._closed = False
         self._pool: ProcessPoolExecutor | None = None
         self.calls = 0
         self.cpu_ms: deque[float] = deque(maxlen=1000)  # worker CPU time per encoding
@@ -154,6 +156,8 @@ class FaceEncoderProcess:
     def encode(self, image: np.ndarray, box: Box) -> np.ndarray:
         crop, face = face_crop(image, box)
         with self._lock:  # one face at a time: the worker has one core's worth of work
+            if self._closed:
+                raise HeadError("Face recognition has been stopped")
             try:
                 if self._pool is None:
                     self.worker_pid = self._start()
@@ -168,6 +172,7 @@ class FaceEncoderProcess:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._shutdown()
 
     def _shutdown(self) -> None:

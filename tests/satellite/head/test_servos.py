@@ -143,7 +143,7 @@ def test_backend_is_chosen_by_config() -> None:
 KEY = base64.b64encode(bytes(range(32))).decode()
 
 
-async def _wait_for(condition, limit_s: float = 10.0) -> None:
+async def _wait_for(condition, limit_s: float = 30.0) -> None:
     """Poll: the board's state changes arrive from another connection."""
     async with asyncio.timeout(limit_s):
         while not condition():  # noqa: ASYNC110

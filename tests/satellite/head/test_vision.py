@@ -178,6 +178,8 @@ def test_a_dead_worker_is_reported_and_replaced(images: dict, faces: dict) -> No
         np.testing.assert_allclose(again, first, atol=1e-6)
     finally:
         worker.close()
+    with pytest.raises(HeadError, match="stopped"):  # no new worker after close()
+        worker.encode(images[key], faces[key])
 
 
 def test_enrol_one_and_the_other_is_a_stranger(encodings: dict, tmp_path: Path) -> None:
