@@ -354,6 +354,9 @@ class MiloConversationEntity(conversation.ConversationEntity):
         max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
         if max_history > 0:
             rounds = rounds[-(max_history + 1) :]
+        # Earlier turns as they were spoken: their tool calls and results (a surf report is
+        # hundreds of tokens of JSON) are what the answers already say.
+        rounds = [*map(_spoken, rounds[:-1]), rounds[-1]] if rounds else rounds
         return fit(system, tools, rounds, budget)
 
     @staticmethod
@@ -387,6 +390,15 @@ def _split_moment(system: str) -> tuple[str, str]:
         rest = system[: match.start()] + system[match.end() :]
         return rest.rstrip("\n"), match.group().strip()
     return system, ""
+
+
+def _spoken(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A finished turn without its tool traffic: the question and what was said."""
+    return [
+        {"role": message["role"], "content": message["content"]}
+        for message in messages
+        if message["role"] == "user" or (message["role"] == "assistant" and message["content"])
+    ]
 
 
 def _to_message(content: conversation.Content) -> dict[str, Any]:

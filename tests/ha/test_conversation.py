@@ -159,6 +159,24 @@ async def test_device_turned_on_through_the_assist_api(
     assert "light.kitchen" in tool["content"]
 
 
+async def test_earlier_turns_go_without_their_tool_traffic(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A finished turn is sent as question and answer: its tool JSON stays in the chat log."""
+    await setup_entry()
+    cloud.reply(tool_calls=[("get_surf_forecast", {"spot": "West Strand"})])
+    cloud.reply("West Strand is mid.")
+    result = await ask(hass, "should I bring my board?")
+    cloud.reply("Because I said so.")
+    await ask(hass, "why?", result.conversation_id)
+    messages = cloud.chat_requests()[-1]["messages"]
+    assert [(m["role"], m["content"].split("\n")[-1]) for m in messages[1:]] == [
+        ("user", "should I bring my board?"),
+        ("assistant", "West Strand is mid."),
+        ("user", "why?"),
+    ]
+
+
 async def test_surf_tool_call(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
     """The model asks for the surf; the tool answers from the Open-Meteo cache."""
     await setup_entry()
