@@ -22,12 +22,15 @@ def test_exception_keys_exist() -> None:
 def test_flow_errors_exist() -> None:
     """Every form error the flows return is translated for its flow."""
     used = set(re.findall(r'(?:"base"|CONF_\w+): "(\w+)"', SOURCES))
-    used |= set(re.findall(r'errors\[CONF_\w+\] = "(\w+)"', SOURCES))
+    used |= set(re.findall(r'errors\[(?:CONF_\w+|key|"base")\] = "(\w+)"', SOURCES))
     assert {"cannot_connect", "invalid_auth", "no_models", "spot_exists"} <= used
-    known = set(STRINGS["config"]["error"])
+    assert {"invalid_url", "open_meteo_failed"} <= used
+    known = set(STRINGS["config"]["error"]) | set(STRINGS["options"]["error"])
     for subentry in STRINGS["config_subentries"].values():
         known |= set(subentry.get("error", {}))
     assert used <= known
+    # The options flow (Open-Meteo URLs) has its own error texts.
+    assert {"invalid_url", "open_meteo_failed"} <= set(STRINGS["options"]["error"])
 
 
 def test_entities_and_services_are_translated() -> None:

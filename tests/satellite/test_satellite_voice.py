@@ -535,6 +535,8 @@ async def test_music_resumes_where_it_was(
     send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
     send(client, Ev.VOICE_ASSISTANT_RUN_END)
     await eventually(lambda: len([p for p in milo.played() if p.name.endswith("media.wav")]) == 2)
+    # The resumed file is written as it plays: read it once it has played to the end.
+    await eventually(lambda: milo.voice.player.outcome.get("media") == "done", within=30)
     first, resumed = (wav_samples(p) for p in milo.played() if p.name.endswith("media.wav"))
     song = wav_samples(tts.files["long.wav"])
     assert 0 < len(first) < len(song)
