@@ -1,6 +1,6 @@
-"""The simulated Milo on the desk: milo-satellite with simulated servos and a camera that
-sees a face (as `--simulate` sets them up), a microphone that plays the demo's spoken
-requests on cue and a speaker that records, with timestamps, what Milo says."""
+"""The simulated Milo on the desk: `milo-satellite --simulate` (simulated servos, a camera
+reading a face picture) with a microphone command that plays the demo's spoken requests on
+cue and a sound command that records, with timestamps, what Milo says."""
 
 from __future__ import annotations
 
@@ -84,17 +84,7 @@ class SimulatedSatellite:
         return self.supervisor.logs_dir / "milo-satellite.log"
 
     def write_config(self, camera: Path) -> Path:
-        """The satellite's YAML config, as a user would write it (config.example.yaml).
-
-        Everything `--simulate` would do (simulated servos, a camera reading a file), except
-        that the microphone and speaker are commands: `--simulate` plays a single WAV file
-        once, and the demo has to speak several requests, each on cue.
-        """
-        python = shlex.quote(sys.executable)
-        mic = f"{python} {shlex.quote(str(DEVICES / 'mic_feed.py'))} --control "
-        mic += shlex.quote(str(self.control))
-        snd = f"{python} {shlex.quote(str(DEVICES / 'sound_sink.py'))} --rate {SOUND_RATE} "
-        snd += f"--dir {shlex.quote(str(self.sound_dir))}"
+        """The satellite's YAML config, as a user would write it (config.example.yaml)."""
         config = {
             "name": NAME,
             "friendly_name": "Milo",
@@ -102,12 +92,10 @@ class SimulatedSatellite:
             "api_port": self.port,
             "encryption_key": self.encryption_key or "",
             "zeroconf": False,
-            "audio": {"mic_command": mic, "snd_command": snd, "snd_rate": SOUND_RATE},
+            "audio": {"snd_rate": SOUND_RATE},
             "voice": {"wake_word": WAKE_WORD},
             "head": {
-                # A still picture cannot move as the head turns: a camera fixed to the desk.
-                "camera": {"source": str(camera), "mount": "fixed"},
-                "servos": {"backend": "simulated"},
+                "camera": {"source": str(camera)},
                 "recognition": {"buddies_file": str(self.run_dir / "buddies.json")},
             },
         }
@@ -119,6 +107,16 @@ class SimulatedSatellite:
         )
         return path
 
+    def _mic_command(self) -> str:
+        python = shlex.quote(sys.executable)
+        feed = shlex.quote(str(DEVICES / "mic_feed.py"))
+        return f"{python} {feed} --control {shlex.quote(str(self.control))}"
+
+    def _snd_command(self) -> str:
+        python = shlex.quote(sys.executable)
+        sink = shlex.quote(str(DEVICES / "sound_sink.py"))
+        return f"{python} {sink} --rate {SOUND_RATE} --dir {shlex.quote(str(self.sound_dir))}"
+
     async def start(self, limit_s: float) -> None:
         """Start the satellite and wait for its API port and its microphone."""
         await asyncio.to_thread(self._clean)
@@ -126,7 +124,13 @@ class SimulatedSatellite:
             write_face_image, self.repo, self.run_dir / "camera" / "face.png"
         )
         config = await asyncio.to_thread(self.write_config, camera)
-        argv = [str(self.repo / ".venv" / "bin" / "milo-satellite"), "--config", str(config)]
+        argv = [
+            str(self.repo / ".venv" / "bin" / "milo-satellite"),
+            *("--simulate", "--config", str(config)),
+            # --simulate's microphone plays one WAV once; the demo speaks several requests,
+            # each on cue, and timestamps the answers: both are commands, as on a Pi.
+            *("--mic-command", self._mic_command(), "--snd-command", self._snd_command()),
+        ]
         await self.supervisor.start("milo-satellite", argv, cwd=self.run_dir)
         await self.supervisor.wait_for_port("milo-satellite", self.port, limit_s)
         loop = asyncio.get_running_loop()
