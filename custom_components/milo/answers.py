@@ -58,8 +58,8 @@ class Facts:
 
     text: str  # the facts, for the model to word
     answer: str  # the whole in-character answer without a model
-    # The tool result for the chat log: the summary only, since later turns send the chat
-    # log to the model again and the structured report would crowd a small context.
+    # The tool result for HA's chat log (what its debug view shows): the summary only, not
+    # the hour-by-hour report.
     data: dict[str, Any]
     available: bool = True
     must_say: tuple[str, ...] = ()  # words every answer contains (the ratings)

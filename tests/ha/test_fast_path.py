@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 import dataclasses
-import json
 from typing import Any
 
+from homeassistant.components import conversation
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import chat_session
 import pytest
 
 from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, keep_facts
@@ -170,16 +171,25 @@ async def test_weather_answer_keeps_the_temperature(
     assert speech(result) == "Sunny. Enjoy it while it lasts. Right now it is sunny and 21°C."
 
 
-async def test_history_keeps_only_the_summary_of_a_fast_path_answer(
+async def test_chat_log_keeps_the_summary_and_history_sends_what_was_said(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
-    """Later turns resend the chat log: the surf tool result there is one sentence per spot."""
+    """HA's chat log holds a one-sentence-per-spot summary; the next turn sends only the
+    question and the answer, not the surf report."""
     await setup_entry()
     cloud.reply("Gnarly, 1.2 metres.")
     first = await ask(hass, "surf at east strand today?")
+    with (
+        chat_session.async_get_chat_session(hass, first.conversation_id) as session,
+        conversation.async_get_chat_log(hass, session) as chat_log,
+    ):
+        [tool] = [c for c in chat_log.content if isinstance(c, conversation.ToolResultContent)]
+    assert list(tool.result.data) == ["summary"]
+    summary = tool.result.data["summary"]
+    assert summary.startswith("The surf at East Strand is gnarly today. At 9am:")
     cloud.reply("Beep boop.")
     await ask(hass, "tell me a joke", first.conversation_id)
-    [tool] = [m for m in cloud.chat_requests()[1]["messages"] if m["role"] == "tool"]
-    result = json.loads(tool["content"])
-    assert list(result) == ["summary"]
-    assert result["summary"].startswith("The surf at East Strand is gnarly today. At 9am:")
+    messages = cloud.chat_requests()[1]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"].endswith("surf at east strand today?")
+    assert "Gnarly, 1.2 metres." in messages[2]["content"]
