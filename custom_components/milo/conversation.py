@@ -352,8 +352,12 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 rounds.append([])
             rounds[-1].append(message)
         max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
-        if max_history > 0:
-            rounds = rounds[-(max_history + 1) :]
+        if max_history > 0 and len(rounds) - 1 > max_history:
+            # Old turns go in blocks of half the history, not one per message: where the
+            # history starts then stays put for several messages, so a server that caches
+            # prompt prefixes reads only the newest turns again.
+            block = max(1, max_history // 2)
+            rounds = rounds[-(-(len(rounds) - 1 - max_history) // block) * block :]
         # Earlier turns as they were spoken: their tool calls and results (a surf report is
         # hundreds of tokens of JSON) are what the answers already say.
         rounds = [*map(_spoken, rounds[:-1]), rounds[-1]] if rounds else rounds

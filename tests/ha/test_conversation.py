@@ -592,6 +592,28 @@ async def test_history_is_trimmed(hass: HomeAssistant, setup_entry, cloud: FakeC
     ]
 
 
+async def test_history_starts_move_in_blocks(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Old turns are dropped two at a time (half of max history 4): the history's start
+    stays put for two messages in a row, so a prefix cache covers the earlier turns."""
+    await setup_entry(subentries=[agent_subentry(max_history=4, llm_hass_api=[])])
+    conversation_id = None
+    for turn in range(9):
+        cloud.reply(f"answer {turn}")
+        result = await ask(hass, f"question {turn}", conversation_id)
+        conversation_id = result.conversation_id
+    firsts, sizes = [], []
+    for request in cloud.chat_requests():
+        questions = [
+            m["content"].split("\n")[-1] for m in request["messages"] if m["role"] == "user"
+        ]
+        firsts.append(questions[0])
+        sizes.append(len(questions) - 1)  # earlier turns sent with the question
+    assert sizes == [0, 1, 2, 3, 4, 3, 4, 3, 4]
+    assert firsts[4:] == ["question 0", "question 2", "question 2", "question 4", "question 4"]
+
+
 async def test_context_budget(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
     """Long old turns are dropped to fit the model's context window."""
     await setup_entry(
