@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import math
 import re
 from typing import Any, Literal, TypeAlias, override
 
@@ -352,12 +353,13 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 rounds.append([])
             rounds[-1].append(message)
         max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
-        if max_history > 0 and len(rounds) - 1 > max_history:
+        excess = len(rounds) - 1 - max_history  # finished turns beyond max history
+        if max_history > 0 and excess > 0:
             # Old turns go in blocks of half the history, not one per message: where the
             # history starts then stays put for several messages, so a server that caches
             # prompt prefixes reads only the newest turns again.
             block = max(1, max_history // 2)
-            rounds = rounds[-(-(len(rounds) - 1 - max_history) // block) * block :]
+            rounds = rounds[math.ceil(excess / block) * block :]
         # Earlier turns as they were spoken: their tool calls and results (a surf report is
         # hundreds of tokens of JSON) are what the answers already say.
         rounds = [*map(_spoken, rounds[:-1]), rounds[-1]] if rounds else rounds
