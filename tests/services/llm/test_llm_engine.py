@@ -64,6 +64,32 @@ async def test_a_system_prompt_that_changes_at_its_end_reuses_the_rest(
     assert result.cached_tokens >= chat_model.count_tokens(MILO_PERSONA) + 5
 
 
+async def test_conversations_taking_turns_each_keep_their_history_cached(
+    engine: ChatEngine, chat_model: ChatModel
+) -> None:
+    """Two conversations (two satellites, say) alternate: each message reads only its new
+    turn, not the whole history again, though the other conversation ran in between."""
+
+    def conversation(name: str, turns: int) -> GenerationRequest:
+        messages: list = [{"role": "system", "content": MILO_PERSONA}]
+        for turn in range(turns):
+            messages.append({"role": "user", "content": f"{name} asks question number {turn}."})
+            messages.append({"role": "assistant", "content": f"{name} gets answer {turn}."})
+        messages.append({"role": "user", "content": f"{name} asks one more thing."})
+        return GenerationRequest(messages=messages, max_tokens=4)
+
+    history = [conversation("Ann", 3), conversation("Bob", 3)]
+    first = [(await run(engine, request))[1] for request in history]
+    # The next message of each: the previous prompt plus an answer and a question.
+    nxt = [conversation("Ann", 4), conversation("Bob", 4)]
+    ann = (await run(engine, nxt[0]))[1]
+    bob = (await run(engine, nxt[1]))[1]
+    persona_tokens = chat_model.count_tokens(MILO_PERSONA)
+    for before, after in ((first[0], ann), (first[1], bob)):
+        assert after.cached_tokens > persona_tokens + 30  # more than the system prompt
+        assert after.cached_tokens >= before.prompt_tokens - 12  # all but the last question
+
+
 async def test_without_prefix_cache_everything_is_processed(
     engine: ChatEngine, chat_model: ChatModel
 ) -> None:

@@ -26,7 +26,8 @@ DEFAULT_TEMPERATURE = 0.6
 REPLY_RESERVE_TOKENS = 128
 """Room always kept free for the answer when a request sets no `max_tokens`."""
 PREFIX_CACHE_SIZE = 4
-"""Saved system-prompt states (the persona always among them): ~25 MB each for 1000 tokens."""
+"""Saved prompt states, system prompts and conversations (the persona always among them):
+~25 MB each for 1000 tokens of the embedded model."""
 PROMPT_SLICE_TOKENS = 256
 """Prompt tokens evaluated between two checks for a client that went away."""
 
@@ -123,12 +124,16 @@ class ChatModel:
         started = time.perf_counter()
         messages, tokens, stop = self._fit(request)
         system = [m for m in messages if m["role"] in ("system", "developer")]
-        cached = self._restore_prefix(
-            tokens, self._system_prefix_len(system, request.tools), cancelled
-        )
+        prefix_len = self._system_prefix_len(system, request.tools)
+        cached = self._restore_prefix(tokens, prefix_len, cancelled)
         # All but the last prompt token; create_completion finds them cached.
         if not self._process(tokens, len(tokens) - 1, cancelled):
             return GenerationResult("cancelled", len(tokens), 0, cached, messages)
+        if self.prefix_cache_enabled and len(tokens) - 1 > max(prefix_len, cached):
+            # The conversation so far, for its next message: a request from another
+            # conversation in between (a second satellite, another client) would otherwise
+            # leave it to read its whole history again.
+            self._states.put(tuple(tokens[:-1]), self._llama.save_state())
 
         max_tokens = request.max_tokens or self.n_ctx - len(tokens)
         completion = cast(
@@ -199,8 +204,9 @@ class ChatModel:
         """Put the system prompt's KV state in place; returns prompt tokens already cached.
 
         Uses whichever is longer: what the KV cache holds from the last request,
-        or the saved state sharing most of this prompt (a prompt that only
-        changed near its end, like one with the time in it, reuses the rest).
+        or the saved state sharing most of this prompt (a system prompt, or a
+        conversation's previous prompt; a prompt that only changed near its end,
+        like one with the time in it, reuses the rest).
         The part of the system prompt still missing is processed and saved.
         """
         llama = self._llama
@@ -208,12 +214,12 @@ class ChatModel:
             llama.reset()
             return 0
         current = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
-        if current >= prefix_len or prefix_len <= 0:
-            return current
         saved_len, state = self._states.longest_match(tokens)
         if state is not None and saved_len > current:
             llama.load_state(state)
             current = saved_len
+        if current >= prefix_len or prefix_len <= 0:
+            return current
         if self._process(tokens, prefix_len, cancelled):
             self._states.put(tuple(tokens[:prefix_len]), llama.save_state())
         return current

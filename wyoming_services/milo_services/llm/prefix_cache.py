@@ -1,4 +1,4 @@
-"""Saved KV-cache states for system prompts, so each is processed only once.
+"""Saved KV-cache states for system prompts and conversations, so each is processed once.
 
 llama-cpp-python already reuses the KV cache when a prompt starts like the
 previous one, but one request with another system prompt (the Milo
@@ -38,7 +38,13 @@ class PrefixStateCache:
         return min(best_len, len(best_key)), self._states[best_key]
 
     def put(self, prefix: tuple[int, ...], state: LlamaState, *, pinned: bool = False) -> None:
-        """Store a snapshot; pinned ones (the default persona) are never evicted."""
+        """Store a snapshot; pinned ones (the default persona) are never evicted.
+
+        A snapshot whose tokens begin this one's (the same conversation one message
+        earlier) is dropped: this one serves every prompt that one would.
+        """
+        for key in [k for k in self._states if k not in self._pinned and prefix[: len(k)] == k]:
+            del self._states[key]
         self._states[prefix] = _without_logit_history(state)
         self._states.move_to_end(prefix)
         if pinned:
