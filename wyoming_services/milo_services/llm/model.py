@@ -129,11 +129,6 @@ class ChatModel:
         # All but the last prompt token; create_completion finds them cached.
         if not self._process(tokens, len(tokens) - 1, cancelled):
             return GenerationResult("cancelled", len(tokens), 0, cached, messages)
-        if self.prefix_cache_enabled and len(tokens) - 1 > max(prefix_len, cached):
-            # The conversation so far, for its next message: a request from another
-            # conversation in between (a second satellite, another client) would otherwise
-            # leave it to read its whole history again.
-            self._states.put(tuple(tokens[:-1]), self._llama.save_state())
 
         max_tokens = request.max_tokens or self.n_ctx - len(tokens)
         completion = cast(
@@ -167,6 +162,13 @@ class ChatModel:
                     finish_reason = choice["finish_reason"]
         finally:
             completion.close()
+        if self.prefix_cache_enabled and len(tokens) - 1 > max(prefix_len, cached):
+            # The conversation so far, answer included, for its next message: a request
+            # from another conversation in between (a second satellite, another client)
+            # would otherwise leave it to read its whole history again. Saved after the
+            # answer, so copying the state never delays the first token.
+            llama = self._llama
+            self._states.put(tuple(llama.input_ids[: llama.n_tokens].tolist()), llama.save_state())
 
         return GenerationResult(
             finish_reason=finish_reason,
