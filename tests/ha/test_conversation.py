@@ -576,14 +576,19 @@ async def test_device_commands_use_home_assistant_intents(
     assert cloud.chat_requests() == []
 
 
-async def test_history_is_trimmed(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
-    """Max history keeps the latest turns; the context budget drops more if needed."""
-    await setup_entry(subentries=[agent_subentry(max_history=1, llm_hass_api=[])])
+async def numbered_turns(hass: HomeAssistant, cloud: FakeCloud, count: int) -> None:
+    """One conversation of `count` turns: "question N" answered by "answer N"."""
     conversation_id = None
-    for turn in range(3):
+    for turn in range(count):
         cloud.reply(f"answer {turn}")
         result = await ask(hass, f"question {turn}", conversation_id)
         conversation_id = result.conversation_id
+
+
+async def test_history_is_trimmed(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """Max history keeps the latest turns; the context budget drops more if needed."""
+    await setup_entry(subentries=[agent_subentry(max_history=1, llm_hass_api=[])])
+    await numbered_turns(hass, cloud, 3)
     last = cloud.chat_requests()[-1]["messages"]
     assert [m["content"].split("\n")[-1] for m in last[1:]] == [
         "question 1",
@@ -598,11 +603,7 @@ async def test_history_starts_move_in_blocks(
     """Old turns are dropped two at a time (half of max history 4): the history's start
     stays put for two messages in a row, so a prefix cache covers the earlier turns."""
     await setup_entry(subentries=[agent_subentry(max_history=4, llm_hass_api=[])])
-    conversation_id = None
-    for turn in range(9):
-        cloud.reply(f"answer {turn}")
-        result = await ask(hass, f"question {turn}", conversation_id)
-        conversation_id = result.conversation_id
+    await numbered_turns(hass, cloud, 9)
     firsts, sizes = [], []
     for request in cloud.chat_requests():
         questions = [
