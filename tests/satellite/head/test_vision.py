@@ -107,6 +107,19 @@ def test_dlib_really_computed_the_encodings(encoder: FaceEncoder, encodings: dic
                 assert distance > 0.65, (who, other, variant, distance)
 
 
+@pytest.mark.parametrize("blas", [True, False])
+def test_the_log_says_when_dlib_has_no_blas(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, blas: bool
+) -> None:
+    """A prebuilt dlib works but costs ~5x the CPU per face: the user is told why."""
+    import dlib
+
+    monkeypatch.setattr(dlib, "DLIB_USE_BLAS", blas)
+    with caplog.at_level("INFO", logger="milo_satellite.head.recognition"):
+        FaceEncoder()
+    assert ("built without BLAS" in caplog.text) is not blas
+
+
 def test_same_encoding_as_the_face_recognition_package(
     encodings: dict, images: dict, faces: dict, tmp_path: Path
 ) -> None:
