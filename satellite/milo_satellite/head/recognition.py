@@ -14,7 +14,7 @@ it only the face with a little context around it: tens of kilobytes, not the fra
 
 The descriptor's convolutions are matrix products: a dlib built against OpenBLAS (`pip
 install dlib` with libopenblas-dev present) computes the same vector about 5x faster than
-one without, such as the prebuilt `dlib-bin` wheels. Which one is loaded is logged.
+one without, such as the prebuilt `dlib-bin` wheels; a dlib without BLAS is logged.
 """
 
 from __future__ import annotations
