@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+import shutil
 
 import numpy as np
+import onnx
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.event import Event
 from wyoming.info import Describe, Info
@@ -17,9 +20,16 @@ from wyoming.tts import (
 )
 
 from milo_services import __version__
+from milo_services.common.audio import pcm_to_float, resample
 from milo_services.stt.transcriber import Transcriber
-from milo_services.tts.engine import CONTEXT_FRAMES, FIRST_CHUNK_FRAMES
+from milo_services.tts.engine import (
+    CONTEXT_FRAMES,
+    FIRST_CHUNK_FRAMES,
+    FLOW_CONTEXT_FRAMES,
+    PiperEngine,
+)
 from milo_services.tts.synthesizer import Synthesizer
+from milo_services.tts.voice import embedded_voice, find_voice
 from tests.services.helpers import Speech, ThreadedServer, read_until, wer
 
 SENTENCES = [
@@ -55,6 +65,14 @@ def assert_plausible_speech(speech: Speech, text: str) -> None:
     assert np.mean(np.abs(samples) > 0.999) < 0.001  # not clipped to pieces
 
 
+async def hear(transcriber: Transcriber, speech: Speech) -> str:
+    """What whisper hears in the speech, told the surf spot's names."""
+    audio = resample(pcm_to_float(speech.pcm, 2, 1), speech.rate, 16000)
+    return await transcriber.transcribe(
+        audio, prompt=transcriber.prompt_for(["Portrush", "East Strand"])
+    )
+
+
 async def synthesize(server: ThreadedServer, text: str) -> Speech:
     async with server.client() as client:
         await client.write_event(Synthesize(text=text).event())
@@ -79,12 +97,7 @@ async def test_describe_advertises_streaming_and_the_embedded_voice(tts_server: 
 async def test_synthesize_speaks_the_text(tts_server: ThreadedServer, transcriber: Transcriber):
     speech = await synthesize(tts_server, REPLY)
     assert_plausible_speech(speech, REPLY)
-    # Whisper hears what was asked for.
-    from milo_services.common.audio import pcm_to_float, resample
-
-    audio = resample(pcm_to_float(speech.pcm, 2, 1), speech.rate, 16000)
-    prompt = transcriber.prompt_for(["Portrush", "East Strand"])
-    heard = await transcriber.transcribe(audio, prompt=prompt)
+    heard = await hear(transcriber, speech)
     assert wer(REPLY, heard) <= 0.2, heard
 
 
@@ -145,19 +158,41 @@ async def test_streams_and_requests_back_to_back_on_one_connection(tts_server: T
             assert audio_of(await read_until(client, "audio-stop")).seconds > 0.3
 
 
-async def test_long_sentence_is_vocoded_in_chunks_identical_to_the_whole(
+async def test_long_sentence_is_rendered_in_chunks_identical_to_the_whole(
     synthesizer: Synthesizer,
 ):
     engine = synthesizer.engine
     assert engine.streams_within_sentences
     phonemes = engine.phonemize("Milo watches the waves roll into the long sandy beach at dawn.")
     feed = engine.inputs(phonemes[0], None, None)
-    latent = engine.latent(feed)
-    assert latent.shape[2] > FIRST_CHUNK_FRAMES + CONTEXT_FRAMES
-    chunks = list(engine.vocode_chunks(latent, feed))
+    prior, mask = engine.prior(feed)
+    assert prior.shape[2] > FIRST_CHUNK_FRAMES + CONTEXT_FRAMES + FLOW_CONTEXT_FRAMES
+    chunks = list(engine.chunks(prior, mask, feed))
     assert len(chunks) >= 3
-    whole = engine.vocode(latent, feed)
+    whole = engine.vocode(engine.flow(prior, mask, feed), feed).reshape(-1)
+    assert np.concatenate(chunks).shape == whole.shape
     assert np.max(np.abs(np.concatenate(chunks) - whole)) < 1e-4
+
+
+async def test_a_voice_that_cannot_be_split_is_spoken_whole_sentence_at_a_time(
+    tmp_path: Path, transcriber: Transcriber
+):
+    """An export without the usual flow names: no chunking, but the same words."""
+    model = onnx.load(str(embedded_voice().model))
+    for node in model.graph.node:
+        node.name = node.name.replace("/flow/", "/renamed/")
+    path = tmp_path / "odd-export.onnx"
+    onnx.save(model, str(path))
+    shutil.copy(embedded_voice().config, tmp_path / "odd-export.onnx.json")
+    engine = PiperEngine(find_voice(str(path), []))
+    assert not engine.streams_within_sentences
+    text = SENTENCES[0]
+    pieces = list(engine.render(engine.phonemize(text)[0], None, None))
+    assert len(pieces) == 1
+    speech = Speech(text=text, pcm=pieces[0], rate=engine.sample_rate)
+    assert_plausible_speech(speech, text)
+    heard = await hear(transcriber, speech)
+    assert wer(text, heard) <= 0.2, heard
 
 
 async def test_a_long_reply_does_not_block_other_clients(tts_server: ThreadedServer):

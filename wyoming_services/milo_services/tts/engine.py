@@ -1,19 +1,20 @@
 """Piper synthesis that hands out audio before a sentence is fully rendered.
 
-A Piper voice is a VITS model: a text encoder, duration predictor and flow produce a latent
-sequence (one frame per 256 samples), then a convolutional vocoder turns it into audio. The
-vocoder is most of the work and only looks a few frames around each position, so the model
-is split in two at the vocoder input and the latent is vocoded in growing chunks with
-`CONTEXT_FRAMES` of overlap: the audio is identical to whole-sentence synthesis, but the
-first chunk is ready after a fraction of the time. Voices that can't be split (unusual
-exports) fall back to whole-sentence synthesis.
+A Piper voice is a VITS model: a text encoder and duration predictor give the sentence's
+prior (one frame per 256 samples), a flow turns it into the latent, and a convolutional
+vocoder turns that into audio. The flow and the vocoder, most of the work, only look a few
+frames around each position, so the model is split into three at start-up and the prior is
+taken through flow and vocoder in growing chunks with overlapping context: the audio is
+identical to whole-sentence synthesis, but the first chunk is ready after a fraction of the
+time. Voices that can't be split (unusual exports) fall back to whole-sentence synthesis.
 
 Everything here blocks; `Synthesizer` runs it off the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 import logging
 
 import numpy as np
@@ -27,9 +28,11 @@ from .voice import VoiceFiles
 
 _LOGGER = logging.getLogger(__name__)
 
-# 12 frames each side make chunked vocoding match whole-sentence output to < 1e-6
-# (8 leave errors of 1e-3); more only costs time.
+# Context each side that makes chunked output match whole-sentence output to < 1e-5:
+# the vocoder needs 12 frames (8 leave errors of 1e-3), the flow 32 (16 leave 1e-2,
+# 24 leave 3e-5); more only costs time.
 CONTEXT_FRAMES = 12
+FLOW_CONTEXT_FRAMES = 32
 FIRST_CHUNK_FRAMES = 24  # ~0.28 s of audio at 22.05 kHz: quick to render, long to play
 MAX_CHUNK_FRAMES = 256
 
@@ -39,9 +42,22 @@ _CALIBRATION_PEAK = 0.9
 _LIMITER_KNEE = 0.85
 
 
-def _split_model(model_path: str) -> tuple[bytes, bytes, str] | None:
-    """(front model, vocoder model, latent tensor name), or None if the voice can't be split."""
+@dataclass(frozen=True)
+class _Split:
+    """The voice as three models, and the tensor names where they meet."""
+
+    front: bytes  # inputs -> prior, mask
+    flow: bytes  # prior, mask -> latent
+    vocoder: bytes  # latent -> audio
+    prior: str
+    mask: str
+    latent: str
+
+
+def _split_model(model_path: str) -> _Split | None:
+    """The voice cut before its flow and before its vocoder, or None if it can't be."""
     model = onnx.load(model_path)
+    producers = {output: node for node in model.graph.node for output in node.output}
     latent = next(
         (
             node.input[0]
@@ -50,15 +66,50 @@ def _split_model(model_path: str) -> tuple[bytes, bytes, str] | None:
         ),
         None,
     )
-    if latent is None:
-        _LOGGER.warning("No vocoder input found in %s; not splitting it", model_path)
+    prior = next(
+        (node.input[0] for node in model.graph.node if node.name.startswith("/flow/")), None
+    )
+    masking = producers.get(latent or "")  # the flow's output times the frame mask
+    if latent is None or prior is None or masking is None or masking.op_type != "Mul":
+        _LOGGER.warning("No flow and vocoder found in %s; not splitting it", model_path)
         return None
+    mask = masking.input[1]
     inputs = [value.name for value in model.graph.input]
+    speaker = [name for name in inputs if name == "sid"]
     extractor = Extractor(model)
-    front = extractor.extract_model(inputs, [latent])
-    vocoder_inputs = [latent, *(name for name in inputs if name == "sid")]
-    vocoder = extractor.extract_model(vocoder_inputs, [model.graph.output[0].name])
-    return front.SerializeToString(), vocoder.SerializeToString(), latent
+
+    def extract(sources: list[str], targets: list[str]) -> bytes:
+        return extractor.extract_model(sources, targets).SerializeToString()
+
+    return _Split(
+        front=extract(inputs, [prior, mask]),
+        flow=extract([prior, mask, *speaker], [latent]),
+        vocoder=extract([latent, *speaker], [model.graph.output[0].name]),
+        prior=prior,
+        mask=mask,
+        latent=latent,
+    )
+
+
+def _chunk_bounds(frames: int) -> Iterator[tuple[int, int]]:
+    """Growing (start, end) frame ranges covering a sentence: small first, for a quick start."""
+    start, size = 0, FIRST_CHUNK_FRAMES
+    while start < frames:
+        end = min(frames, start + size)
+        yield start, end
+        start, size = end, min(size * 4, MAX_CHUNK_FRAMES)
+
+
+def _window(
+    run: Callable[[int, int], np.ndarray], frames: int, start: int, end: int, context: int
+) -> np.ndarray:
+    """`run`'s output for frames [start, end), computed with `context` frames each side so
+    that it equals the same span of `run(0, frames)`. Output is (batch, channels, time)
+    with a whole number of samples per frame."""
+    low, high = max(0, start - context), min(frames, end + context)
+    out = run(low, high)
+    hop = out.shape[-1] // (high - low)
+    return out[..., (start - low) * hop : (end - low) * hop]
 
 
 def _session(model: str | bytes) -> onnxruntime.InferenceSession:
@@ -94,25 +145,24 @@ class PiperEngine:
         self.files = files
         self.config = PiperConfig.from_dict(files.load_config())
         self.sample_rate = self.config.sample_rate
-        split = None
+        self._split: _Split | None = None
         try:
-            split = _split_model(str(files.model))
+            self._split = _split_model(str(files.model))
         except Exception:
             _LOGGER.exception("Could not split %s; audio starts only after each sentence", files)
-        if split is None:
+        if self._split is None:
             self._front = _session(str(files.model))
-            self._vocoder: onnxruntime.InferenceSession | None = None
-            self._latent = ""
         else:
-            front, vocoder, self._latent = split
-            self._front, self._vocoder = _session(front), _session(vocoder)
+            self._front = _session(self._split.front)
+            self._flow = _session(self._split.flow)
+            self._vocoder = _session(self._split.vocoder)
         # Only phonemization is used from PiperVoice; inference goes through our sessions.
         self._voice = PiperVoice(session=self._front, config=self.config)
-        self._gain = self._calibrate() if self._vocoder is not None else 1.0
+        self._gain = self._calibrate() if self._split is not None else 1.0
 
     @property
     def streams_within_sentences(self) -> bool:
-        return self._vocoder is not None
+        return self._split is not None
 
     def phonemize(self, text: str) -> list[list[str]]:
         """Phonemes per sentence (espeak-ng splits the text into sentences)."""
@@ -132,36 +182,54 @@ class PiperEngine:
         self, phonemes: list[str], speaker_id: int | None, length_scale: float | None
     ) -> Iterator[bytes]:
         feed = self.inputs(phonemes, speaker_id, length_scale)
-        if self._vocoder is None:
+        if self._split is None:
             audio = self._front.run(None, feed)[0].reshape(-1)
             peak = float(np.max(np.abs(audio))) if audio.size else 0.0
             yield to_pcm16(audio / peak if peak > 1e-8 else audio)  # Piper's own normalisation
             return
-        for audio in self.vocode_chunks(self.latent(feed), feed):
+        prior, mask = self.prior(feed)
+        for audio in self.chunks(prior, mask, feed):
             yield to_pcm16(soft_limit(audio * self._gain))
 
-    def latent(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        """The vocoder input for a sentence: (1, channels, frames)."""
-        return np.asarray(self._front.run(None, self._only(self._front, feed))[0])
+    def prior(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The flow's input for a sentence, (1, channels, frames), and its frame mask
+        (1, 1, frames). The voice's noise is drawn here, so what follows is deterministic."""
+        prior, mask = self._front.run(None, self._only(self._front, feed))
+        return np.asarray(prior), np.asarray(mask)
+
+    def flow(self, prior: np.ndarray, mask: np.ndarray, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The vocoder input for (a span of) a sentence's prior."""
+        assert self._split is not None
+        inputs = {**feed, self._split.prior: prior, self._split.mask: mask}
+        return np.asarray(self._flow.run(None, self._only(self._flow, inputs))[0])
 
     def vocode(self, latent: np.ndarray, feed: dict[str, np.ndarray]) -> np.ndarray:
-        assert self._vocoder is not None
-        inputs = self._only(self._vocoder, {**feed, self._latent: latent})
-        return np.asarray(self._vocoder.run(None, inputs)[0]).reshape(-1)
+        """Audio (1, 1, samples) for (a span of) a sentence's latent."""
+        assert self._split is not None
+        inputs = self._only(self._vocoder, {**feed, self._split.latent: latent})
+        return np.asarray(self._vocoder.run(None, inputs)[0]).reshape(1, 1, -1)
 
-    def vocode_chunks(
-        self, latent: np.ndarray, feed: dict[str, np.ndarray]
+    def chunks(
+        self, prior: np.ndarray, mask: np.ndarray, feed: dict[str, np.ndarray]
     ) -> Iterator[np.ndarray]:
-        """The same audio as `vocode(latent)`, in growing chunks with overlapping context."""
-        frames = latent.shape[2]
-        start, size = 0, FIRST_CHUNK_FRAMES
-        while start < frames:
-            end = min(frames, start + size)
-            low, high = max(0, start - CONTEXT_FRAMES), min(frames, end + CONTEXT_FRAMES)
-            audio = self.vocode(latent[:, :, low:high], feed)
-            hop = audio.size // (high - low)
-            yield audio[(start - low) * hop : (end - low) * hop]
-            start, size = end, min(size * 4, MAX_CHUNK_FRAMES)
+        """The same audio as `vocode(flow(prior))`, in growing chunks. The first chunk takes
+        only as much of the flow as it needs (a fraction of the sentence); the second takes
+        the rest of the flow in one go, which costs less than flowing chunk by chunk."""
+        frames = prior.shape[2]
+
+        def flow(low: int, high: int) -> np.ndarray:
+            return self.flow(prior[:, :, low:high], mask[:, :, low:high], feed)
+
+        def vocode(low: int, high: int) -> np.ndarray:
+            return self.vocode(latent[:, :, low:high], feed)
+
+        head = min(frames, FIRST_CHUNK_FRAMES + CONTEXT_FRAMES)
+        latent = _window(flow, frames, 0, head, FLOW_CONTEXT_FRAMES)
+        for start, end in _chunk_bounds(frames):
+            if latent.shape[2] < min(frames, end + CONTEXT_FRAMES):
+                rest = _window(flow, frames, head, frames, FLOW_CONTEXT_FRAMES)
+                latent = np.concatenate([latent, rest], axis=2)
+            yield _window(vocode, frames, start, end, CONTEXT_FRAMES).reshape(-1)
 
     def inputs(
         self, phonemes: list[str], speaker_id: int | None, length_scale: float | None
@@ -201,7 +269,8 @@ class PiperEngine:
         peak = 0.0
         for phonemes in self.phonemize(_CALIBRATION_TEXT):
             feed = self.inputs(phonemes, None, None)
-            peak = max(peak, float(np.max(np.abs(self.vocode(self.latent(feed), feed)))))
+            audio = self.vocode(self.flow(*self.prior(feed), feed), feed)
+            peak = max(peak, float(np.max(np.abs(audio))))
         gain = min(_MAX_GAIN, _CALIBRATION_PEAK / peak) if peak > 1e-6 else 1.0
         _LOGGER.debug("Voice %s: gain %.2f", self.files.name, gain)
         return gain
