@@ -50,6 +50,8 @@ _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 # A sentence ends at . ! or ? followed by white space (not the dot in "1.2").
 _SENTENCE_END = re.compile(r"[.!?]+\s+")
 _Delta = TypeVar("_Delta", bound=Mapping[str, Any])
+# A sentence sharing this many consecutive words with the prompt is recited, not said.
+RECITED_WORDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,23 +139,29 @@ async def async_weather_facts(
 
 
 async def keep_facts(
-    deltas: AsyncIterator[_Delta], facts: Facts
+    deltas: AsyncIterator[_Delta], facts: Facts, prompt: str = "", question: str = ""
 ) -> AsyncGenerator[_Delta | AssistantContentDeltaDict]:
     """Pass the model's wording on sentence by sentence, keeping it to the facts.
 
-    Tiny models like to drop the one thing that was asked ("A surf at East Strand today!")
-    or to invent one ("Six foot and glassy!"). Whole sentences are held back until they
-    end, so a sentence with a made-up number is never spoken; streaming TTS still starts
-    at the first good sentence.
+    Tiny models like to drop the one thing that was asked ("A surf at East Strand today!"),
+    to invent one ("Six foot and glassy!"), to recite their instructions (`prompt`: "You
+    are Milo, a desk robot...") or to parrot the `question`. Whole sentences are held back
+    until they end, so such a sentence is never spoken; streaming TTS still starts at the
+    first good sentence.
     """
     kept: list[str] = []
     buffer = ""
+    recited = _word_runs(prompt)
+    asked = _words(question)
 
     def accept(sentence: str) -> list[AssistantContentDeltaDict]:
         if not sentence.strip():
             return []
         if facts.invents_numbers(sentence):
             LOGGER.debug("Dropped a sentence with numbers not in the facts: %r", sentence)
+            return []
+        if recited & _word_runs(sentence) or (asked and _words(sentence) == asked):
+            LOGGER.debug("Dropped a sentence that recites the prompt or question: %r", sentence)
             return []
         out: list[AssistantContentDeltaDict] = []
         if not kept and facts.label:
@@ -181,6 +189,17 @@ async def keep_facts(
     elif not facts.complete(said):
         stop = "" if said.rstrip().endswith((".", "!", "?")) else "."
         yield {"content": f"{stop} {facts.brief}"}
+
+
+def _words(text: str) -> list[str]:
+    """The words of a text, case and punctuation ignored."""
+    return re.findall(r"[\w'°%]+", text.casefold())
+
+
+def _word_runs(text: str) -> set[tuple[str, ...]]:
+    """Every run of `RECITED_WORDS` consecutive words."""
+    words = _words(text)
+    return {tuple(words[i : i + RECITED_WORDS]) for i in range(len(words) - RECITED_WORDS + 1)}
 
 
 def _split_sentences(text: str) -> list[str]:

@@ -258,7 +258,9 @@ class MiloConversationEntity(conversation.ConversationEntity):
         request = {"role": "user", "content": f"Question: {question}\nFacts: {facts.text}"}
         try:
             messages, _tools = fit({"role": "system", "content": system}, [], [[request]], budget)
-            await self._async_stream_round(chat_log, messages, [], budget, facts=facts)
+            await self._async_stream_round(
+                chat_log, messages, [], budget, facts=facts, prompt=system, question=question
+            )
         except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
             await self._async_say(chat_log, persona.offline_answer(facts.answer))
@@ -297,9 +299,16 @@ class MiloConversationEntity(conversation.ConversationEntity):
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         budget: Budget,
+        *,
         facts: Facts | None = None,
+        prompt: str = "",
+        question: str = "",
     ) -> None:
-        """Stream one model response into the chat log (HA runs the tool calls)."""
+        """Stream one model response into the chat log (HA runs the tool calls).
+
+        With `facts`, the response is kept to them, without sentences that recite the
+        system `prompt` or parrot the `question` (`keep_facts`).
+        """
         runtime = self.entry.runtime_data
         estimate = sum(map(message_tokens, messages)) + tools_tokens(tools)
         LOGGER.debug(
@@ -318,7 +327,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         deltas = _to_deltas(events, estimate, allow_tools=bool(tools))
         if facts is not None:
-            deltas = keep_facts(deltas, facts)
+            deltas = keep_facts(deltas, facts, prompt, question)
         async for _content in chat_log.async_add_delta_content_stream(self.entity_id, deltas):
             pass
 

@@ -14,7 +14,10 @@ from typing import Literal
 
 Kind = Literal["surf", "weather", "milk", "troggs"]
 
-_SURF = re.compile(r"\b(surf\w*|serf\w*|waves|swell|barrels?|shred\w*|paddle out|good session)\b")
+# "ways like": how whisper tiny.en often hears "what are the waves like".
+_SURF = re.compile(
+    r"\b(surf\w*|serf\w*|waves|swell|barrels?|shred\w*|paddle out|good session|ways like)\b"
+)
 _WEATHER = re.compile(
     r"\b(weather|forecast|rain\w*|sunny|sunshine|temperature|umbrella|"
     r"how (hot|cold|warm|windy)|is it (hot|cold|warm|windy|wet)|snow\w*|jacket)\b"
@@ -69,5 +72,8 @@ def _find_spot(text: str, spot_names: list[str]) -> str | None:
 
 
 def _asks_about_conditions(text: str) -> bool:
-    """'How's West Strand looking?' is a surf question even without the word surf."""
-    return bool(re.search(r"\b(how|what)('s| is| are)?\b.*\b(look\w*|like|doing)\b", text))
+    """'How's West Strand looking?', 'Is West Strand any good?': surf without the word."""
+    return bool(
+        re.search(r"\b(how|what)('s| is| are)?\b.*\b(look\w*|like|doing)\b", text)
+        or re.search(r"\b(any good|worth (it|going)|pumping|firing|flat)\b", text)
+    )

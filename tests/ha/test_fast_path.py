@@ -36,6 +36,10 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("How is West Strand looking today?", FastIntent("surf", "today", "West Strand")),
         ("Surf report for east strand, please!", FastIntent("surf", "today", "East Strand")),
         ("Should I go surfing?", FastIntent("surf", "today", None)),
+        ("Is West Strand any good tomorrow?", FastIntent("surf", "tomorrow", "West Strand")),
+        ("is whiterocks pumping", FastIntent("surf", "today", "Whiterocks")),
+        # whisper tiny.en's usual mishearing of "waves".
+        ("What are the ways like in Portrush today?", FastIntent("surf", "today", None)),
         ("What's the weather like?", FastIntent("weather", "today")),
         ("Is it going to rain tomorrow?", FastIntent("weather", "tomorrow")),
         ("do I need an umbrella", FastIntent("weather", "today")),
@@ -58,6 +62,8 @@ def test_recognised(text: str, expected: FastIntent) -> None:
         "wave at me",
         "jeez relax bro",
         "turn on the east landing light",
+        "is the east bedroom light working",
+        "which ways can I go",
         "what time is it",
         "",
     ],
@@ -120,6 +126,22 @@ SURF_FACTS = Facts(
 async def test_keep_facts(chunks: tuple[str, ...], said: str) -> None:
     """The model's words pass sentence by sentence; the facts are always in the answer."""
     assert await _kept(SURF_FACTS, *chunks) == said
+
+
+async def test_keep_facts_drops_recited_prompt_and_parroted_question() -> None:
+    """A tiny model reciting its instructions or the question doesn't get to say it."""
+    prompt = "You are Milo, a desk robot. Be sarcastic but friendly: tease a little."
+    stream = _words(
+        "How is the surf at East Strand? Gnarly, you lucky thing. Answer: no\n",
+        "You are Milo, a desk robot. The surf at East Strand is gnarly, 1.2 metres.",
+    )
+    said = [
+        d.get("content") or ""
+        async for d in keep_facts(stream, SURF_FACTS, prompt, "how is the surf at east strand")
+    ]
+    assert "".join(said) == (
+        "Gnarly, you lucky thing. The surf at East Strand is gnarly, 1.2 metres."
+    )
 
 
 async def test_keep_facts_labels_recorded_data_first() -> None:
