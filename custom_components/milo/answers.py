@@ -151,7 +151,7 @@ async def keep_facts(
     """
     kept: list[str] = []
     buffer = ""
-    recited = _word_runs(prompt)
+    recited = _word_runs(_words(prompt))
     asked = _words(question)
 
     def accept(sentence: str) -> list[AssistantContentDeltaDict]:
@@ -160,7 +160,8 @@ async def keep_facts(
         if facts.invents_numbers(sentence):
             LOGGER.debug("Dropped a sentence with numbers not in the facts: %r", sentence)
             return []
-        if recited & _word_runs(sentence) or (asked and _words(sentence) == asked):
+        words = _words(sentence)
+        if recited & _word_runs(words) or (asked and words == asked):
             LOGGER.debug("Dropped a sentence that recites the prompt or question: %r", sentence)
             return []
         out: list[AssistantContentDeltaDict] = []
@@ -196,9 +197,8 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\w'°%]+", text.casefold())
 
 
-def _word_runs(text: str) -> set[tuple[str, ...]]:
+def _word_runs(words: list[str]) -> set[tuple[str, ...]]:
     """Every run of `RECITED_WORDS` consecutive words."""
-    words = _words(text)
     return {tuple(words[i : i + RECITED_WORDS]) for i in range(len(words) - RECITED_WORDS + 1)}
 
 
