@@ -1,21 +1,22 @@
 """Fast-path answers: the facts behind a surf or weather question, and how Milo says them.
 
-The embedded model is tiny. Asked to word "the forecast is unavailable" it often drops that
-one fact; asked to word a forecast it can drop the rating or make up a wave height. So:
+The facts come first, as a short line Milo says at once: Home Assistant starts speaking a
+streamed answer from its first 60 characters, so the answer's audio starts without
+waiting for the model. The model then adds one remark in character (`keep_remark`), and
+never gets to say a number: the embedded model is tiny, and asked to word a forecast it
+drops the rating or makes up a wave height. So:
 - unavailable data is answered from a template, in character, and no model is asked;
-- available data is worded by the model through `keep_facts`, which drops every sentence
-  holding a number the facts do not have, and adds a short facts line when the model left
-  out the rating or the figures (or the template, when the model said nothing usable);
-- a recorded (not live) forecast gets a label sentence before anything else is said.
+- available data is said as the facts line (a recorded, not live, forecast labelled
+  first), then the model's remark, or the template's quip when the model has none.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 import random
 import re
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.conversation import AssistantContentDeltaDict
 from homeassistant.core import HomeAssistant
@@ -23,8 +24,9 @@ from homeassistant.exceptions import HomeAssistantError
 
 from . import persona
 from .const import LOGGER
+from .spoken import number
 from .surf import RATING_ORDER, Rating, describe_day, describe_days, recorded_note
-from .weather import async_weather_report, describe_weather, weather_key_numbers
+from .weather import async_weather_report, describe_weather
 
 if TYPE_CHECKING:
     from .coordinator import SurfCoordinator
@@ -46,46 +48,38 @@ WEATHER_QUIPS = (
     "I refuse to guess. Guessing is how weather presenters get famous.",
 )
 SPOKEN_UNITS = {"m": "metres", "ft": "feet"}
-_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"\d")
 # A sentence ends at . ! or ? followed by white space (not the dot in "1.2").
 _SENTENCE_END = re.compile(r"[.!?]+\s+")
-_Delta = TypeVar("_Delta", bound=Mapping[str, Any])
 # A sentence sharing this many consecutive words with the prompt is recited, not said.
 RECITED_WORDS = 5
+# A remark is attitude, not a second report.
+MAX_REMARK_SENTENCES = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What a fast-path tool found, and what any answer about it must and must not say."""
+    """What a fast-path tool found, said as one line before any model is asked."""
 
-    text: str  # the facts, for the model to word
-    answer: str  # the whole in-character answer without a model
+    line: str  # said first: the recorded label if any, then the facts in brief
     # The tool result for HA's chat log (what its debug view shows): the summary only, not
     # the hour-by-hour report.
     data: dict[str, Any]
+    quip: str = ""  # the template's attitude, said when the model has no remark
     available: bool = True
-    must_say: tuple[str, ...] = ()  # words every answer contains (the ratings)
-    figures: frozenset[str] = frozenset()  # an answer quotes at least one of these numbers
-    brief: str = ""  # short facts line, added when the model left something out
-    label: str = ""  # said before the model's words (a recorded forecast)
-    allowed_numbers: frozenset[str] = frozenset()  # numbers a sentence may quote
+    # Words a remark must not use: the surf ratings the facts do not have.
+    contradictions: frozenset[str] = frozenset()
+
+    @property
+    def answer(self) -> str:
+        """The whole answer without a model."""
+        return f"{self.line} {self.quip}".strip()
 
     @classmethod
     def unavailable(cls, text: str, sarcasm: int, quips: Sequence[str]) -> Facts:
         """No data: the explanation, plus a quip in character; no model involved."""
-        answer = text if sarcasm == 0 else f"{text} {random.choice(quips)}"
-        return cls(text=text, answer=answer, data={"error": text}, available=False)
-
-    def complete(self, said: str) -> bool:
-        """Whether `said` has every rating and, when there are figures, one of them."""
-        lowered = said.casefold()
-        if not all(re.search(rf"\b{re.escape(w.casefold())}\b", lowered) for w in self.must_say):
-            return False
-        return not self.figures or bool(self.figures & _numbers(said))
-
-    def invents_numbers(self, sentence: str) -> bool:
-        """Whether a sentence quotes a number that is not in the facts."""
-        return not _numbers(sentence) <= self.allowed_numbers
+        quip = random.choice(quips) if sarcasm else ""
+        return cls(line=text, data={"error": text}, quip=quip, available=False)
 
 
 async def async_surf_facts(
@@ -99,20 +93,15 @@ async def async_surf_facts(
     except HomeAssistantError as err:
         LOGGER.warning("Surf forecast failed: %s", err)
         return Facts.unavailable(SURF_DOWN, sarcasm, SURF_QUIPS)
-    text = " ".join(describe_day(report) for report in reports)
-    ratings = [Rating(r["rating"]) for r in reports if r["rating"]]
+    ratings = {Rating(r["rating"]) for r in reports if r["rating"]}
     best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
     label = RECORDED_LABEL if recorded_note(reports) else ""
-    answer = persona.surf_template(text, best, sarcasm)
+    brief = " ".join(_surf_brief(report) for report in reports)
     return Facts(
-        text=text,
-        answer=f"{label} {answer}".strip(),
+        line=f"{label} {brief}".strip(),
         data={"summary": describe_days(reports)},
-        must_say=tuple(dict.fromkeys(str(r) for r in ratings)),
-        figures=frozenset(_num(h["wave_height"]) for r in reports for h in r["key_times"]),
-        brief=" ".join(_surf_brief(report) for report in reports),
-        label=label,
-        allowed_numbers=_numbers(text),
+        quip=persona.surf_quip(best, sarcasm),
+        contradictions=frozenset(str(r) for r in Rating if r not in ratings),
     )
 
 
@@ -128,68 +117,55 @@ async def async_weather_facts(
         LOGGER.warning("Weather lookup failed: %s", err)
         return Facts.unavailable(WEATHER_DOWN, sarcasm, WEATHER_QUIPS)
     text = describe_weather(report)
-    return Facts(
-        text=text,
-        answer=persona.weather_template(text, sarcasm),
-        data={"summary": text},
-        figures=frozenset(weather_key_numbers(report)),
-        brief=text,
-        allowed_numbers=_numbers(text),
-    )
+    return Facts(line=text, data={"summary": text}, quip=persona.weather_quip(sarcasm))
 
 
-async def keep_facts(
-    deltas: AsyncIterator[_Delta], facts: Facts, prompt: str = "", question: str = ""
-) -> AsyncGenerator[_Delta | AssistantContentDeltaDict]:
-    """Pass the model's wording on sentence by sentence, keeping it to the facts.
+async def keep_remark(
+    deltas: AsyncGenerator[Mapping[str, Any]], facts: Facts, prompt: str, question: str
+) -> AsyncGenerator[AssistantContentDeltaDict]:
+    """The model's remark after the facts line, sentence by sentence, kept to attitude.
 
-    Tiny models like to drop the one thing that was asked ("A surf at East Strand today!"),
-    to invent one ("Six foot and glassy!"), to recite their instructions (`prompt`: "You
-    are Milo, a desk robot...") or to parrot the `question`. Whole sentences are held back
-    until they end, so such a sentence is never spoken; streaming TTS still starts at the
-    first good sentence.
+    Tiny models like to repeat the facts with a figure changed ("Six foot and glassy!"),
+    to contradict the rating, to recite their instructions (`prompt`: "You are Milo, a
+    desk robot...") or to parrot the `question`. Whole sentences are held back until they
+    end, so such a sentence is never spoken; a sentence with a number is always dropped,
+    since the facts line said every number there is to say. Only content passes: the
+    remark continues the facts line's message.
     """
-    kept: list[str] = []
-    buffer = ""
-    recited = _word_runs(_words(prompt))
+    recited = _word_runs(_words(prompt)) | _word_runs(_words(facts.line))
     asked = _words(question)
+    kept = 0
 
-    def accept(sentence: str) -> list[AssistantContentDeltaDict]:
-        if not sentence.strip():
-            return []
-        if facts.invents_numbers(sentence):
-            LOGGER.debug("Dropped a sentence with numbers not in the facts: %r", sentence)
-            return []
+    def keep(sentence: str) -> bool:
         words = _words(sentence)
-        if recited & _word_runs(words) or (asked and words == asked):
-            LOGGER.debug("Dropped a sentence that recites the prompt or question: %r", sentence)
-            return []
-        out: list[AssistantContentDeltaDict] = []
-        if not kept and facts.label:
-            out.append({"content": f"{facts.label} "})
-        kept.append(sentence)
-        out.append({"content": sentence})
-        return out
+        if not words:
+            return False
+        if _NUMBER.search(sentence) or facts.contradictions & set(words):
+            LOGGER.debug("Dropped a remark that restates the facts: %r", sentence)
+            return False
+        if recited & _word_runs(words) or words == asked:
+            LOGGER.debug("Dropped a remark that recites the prompt or question: %r", sentence)
+            return False
+        return True
 
-    async for delta in deltas:
-        content = delta.get("content")
-        if not content:
-            yield delta
-            continue
-        buffer += str(content)
-        *sentences, buffer = _split_sentences(buffer)
-        for sentence in sentences:
-            for part in accept(sentence):
-                yield part
-    for part in accept(buffer):
-        yield part
-
-    said = "".join(kept)
-    if not said.strip():
-        yield {"content": facts.answer}
-    elif not facts.complete(said):
-        stop = "" if said.rstrip().endswith((".", "!", "?")) else "."
-        yield {"content": f"{stop} {facts.brief}"}
+    buffer = ""
+    try:
+        async for delta in deltas:
+            if not (content := delta.get("content")):
+                continue
+            *sentences, buffer = _split_sentences(buffer + str(content))
+            for sentence in filter(keep, sentences):
+                kept += 1
+                yield {"content": f" {sentence.strip()}"}
+                if kept == MAX_REMARK_SENTENCES:
+                    return  # the rest is not said, so the model need not write it
+        if keep(buffer):
+            kept += 1
+            yield {"content": f" {buffer.strip()}"}
+    finally:
+        await deltas.aclose()  # stops the model's stream when the remark is long enough
+    if not kept and facts.quip:
+        yield {"content": f" {facts.quip}"}
 
 
 def _words(text: str) -> list[str]:
@@ -219,17 +195,10 @@ def _surf_brief(report: Mapping[str, Any]) -> str:
         return describe_day(report)
     heights = sorted({h["wave_height"] for h in report["key_times"]})
     unit = report["key_times"][0]["wave_height_unit"]
-    spread = _num(heights[0]) if len(heights) == 1 else f"{_num(heights[0])} to {_num(heights[-1])}"
+    spread = number(heights[0])
+    if len(heights) > 1:
+        spread += f" to {number(heights[-1])}"
     return (
         f"{report['spot']} {report['day']}: {report['rating']}, "
         f"waves {spread} {SPOKEN_UNITS.get(unit, unit)}."
     )
-
-
-def _numbers(text: str) -> frozenset[str]:
-    """The numbers in a text, normalised ("10.50" and "10.5" are the same)."""
-    return frozenset(_num(float(n)) for n in _NUMBER.findall(text))
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"

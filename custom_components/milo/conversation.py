@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import dataclasses
 import math
 import re
 from typing import Any, Literal, TypeAlias, override
@@ -16,7 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
 
 from . import persona
-from .answers import Facts, async_surf_facts, async_weather_facts, keep_facts
+from .answers import Facts, async_surf_facts, async_weather_facts, keep_remark
 from .budget import (
     DATE_TIME_TOKENS,
     Budget,
@@ -49,9 +50,12 @@ from .const import (
 from .data import MiloConfigEntry
 from .fast_path import FastIntent, recognize
 from .satellite import Satellite
+from .spoken import AsideFilter
 from .tools import MiloAPI, ToolContext, format_tool
 
 LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
+# A remark after the facts is a sentence or two.
+REMARK_TOKENS = 40
 
 
 async def async_setup_entry(
@@ -196,8 +200,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         async def line() -> AsyncGenerator[_Delta]:
             yield {"role": "assistant", "content": text}
 
-        async for _content in chat_log.async_add_delta_content_stream(self.entity_id, line()):
-            pass
+        await self._async_add(chat_log, line())
 
     async def _async_fast_path(
         self,
@@ -237,36 +240,33 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 result=llm.ToolResult(data=facts.data, error=not facts.available),
             )
         )
-        if not facts.available:
-            # A tiny model drops "unavailable" too often: the template says it, in character.
+        if not facts.available or self._sarcasm == 0:
+            # Unavailable: a tiny model drops "unavailable" too often, so the template says
+            # it, in character. Sarcasm 0: the plain facts are the whole answer.
             await self._async_say(chat_log, facts.answer)
             return
-        await self._async_word(chat_log, user_input.text, facts, context, budget)
+        await self._async_add(
+            chat_log, self._facts_then_remark(user_input.text, facts, context, budget)
+        )
 
-    async def _async_word(
-        self,
-        chat_log: conversation.ChatLog,
-        question: str,
-        facts: Facts,
-        context: ToolContext,
-        budget: Budget,
-    ) -> None:
-        """Let the model put the facts in character; the template answers if it can't."""
-        system = persona.wording_prompt(self._persona_name, self._sarcasm)
+    async def _facts_then_remark(
+        self, question: str, facts: Facts, context: ToolContext, budget: Budget
+    ) -> AsyncGenerator[_Delta]:
+        """The facts line at once, so its audio starts now; then the model's remark."""
+        yield {"role": "assistant", "content": facts.line}
+        system = persona.remark_prompt(self._persona_name, self._sarcasm)
         if context.situation:
             system += " " + context.situation
-        request = {"role": "user", "content": f"Question: {question}\nFacts: {facts.text}"}
+        request = {"role": "user", "content": f"Question: {question}\nYou said: {facts.line}"}
+        budget = dataclasses.replace(budget, reply=min(budget.reply, REMARK_TOKENS))
         try:
             messages, _tools = fit({"role": "system", "content": system}, [], [[request]], budget)
-            await self._async_stream_round(
-                chat_log, messages, [], budget, facts=facts, prompt=system, question=question
-            )
+            remark = self._model_deltas(messages, [], budget)
+            async for delta in keep_remark(remark, facts, system, question):
+                yield delta
         except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
-            await self._async_say(chat_log, persona.offline_answer(facts.answer))
-            return
-        if not self._answered(chat_log):
-            await self._async_say(chat_log, facts.answer)
+            yield {"content": f" {persona.OFFLINE_SENTENCE}"}
 
     async def _async_run_model(
         self, chat_log: conversation.ChatLog, context: ToolContext, budget: Budget
@@ -279,7 +279,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         try:
             for _round in range(MAX_TOOL_ROUNDS):
                 messages, tools = self._messages(chat_log, context, offered, budget)
-                await self._async_stream_round(chat_log, messages, tools, budget)
+                await self._async_add(chat_log, self._model_deltas(messages, tools, budget))
                 if not chat_log.unresponded_tool_results:
                     break
             else:
@@ -293,22 +293,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
         if not self._answered(chat_log):
             await self._async_say(chat_log, persona.offline_answer())
 
-    async def _async_stream_round(
-        self,
-        chat_log: conversation.ChatLog,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        budget: Budget,
-        *,
-        facts: Facts | None = None,
-        prompt: str = "",
-        question: str = "",
-    ) -> None:
-        """Stream one model response into the chat log (HA runs the tool calls).
-
-        With `facts`, the response is kept to them, without sentences that recite the
-        system `prompt` or parrot the `question` (`keep_facts`).
-        """
+    def _model_deltas(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], budget: Budget
+    ) -> AsyncGenerator[_Delta]:
+        """One model response as chat log deltas (HA runs the tool calls)."""
         runtime = self.entry.runtime_data
         estimate = sum(map(message_tokens, messages)) + tools_tokens(tools)
         LOGGER.debug(
@@ -325,9 +313,12 @@ class MiloConversationEntity(conversation.ConversationEntity):
             temperature=float(self.options.get(CONF_TEMPERATURE, DEFAULT_TEMPERATURE)),
             max_tokens=budget.reply,
         )
-        deltas = _to_deltas(events, estimate, allow_tools=bool(tools))
-        if facts is not None:
-            deltas = keep_facts(deltas, facts, prompt, question)
+        return _to_deltas(events, estimate, allow_tools=bool(tools))
+
+    async def _async_add(
+        self, chat_log: conversation.ChatLog, deltas: AsyncIterator[_Delta]
+    ) -> None:
+        """Stream deltas into the chat log, where streaming TTS speaks them as they come."""
         async for _content in chat_log.async_add_delta_content_stream(self.entity_id, deltas):
             pass
 
@@ -447,9 +438,11 @@ async def _to_deltas(
 ) -> AsyncGenerator[_Delta]:
     """Turn the client's stream into chat log deltas.
 
-    A tool call whose arguments are not a JSON object is not run: it is recorded as an
-    external call with an error result, so the model sees what went wrong and can retry.
+    Bracketed asides are not spoken (`AsideFilter`). A tool call whose arguments are not
+    a JSON object is not run: it is recorded as an external call with an error result, so
+    the model sees what went wrong and can retry.
     """
+    spoken = AsideFilter()
     yield {"role": "assistant"}
     async for event in events:
         if event.usage:
@@ -459,8 +452,8 @@ async def _to_deltas(
                 estimate,
                 event.usage.cached_tokens,
             )
-        if event.content:
-            yield {"content": event.content}
+        if event.content and (content := spoken.feed(event.content)):
+            yield {"content": content}
         if not event.tool_calls or not allow_tools:
             continue
         calls: list[llm.ToolInput] = []

@@ -56,13 +56,13 @@ def system_prompt(persona_name: str, sarcasm: int, extra_instructions: str) -> s
     return prompt
 
 
-def wording_prompt(persona_name: str, sarcasm: int) -> str:
-    """System prompt for turning fetched facts into one in-character answer."""
+def remark_prompt(persona_name: str, sarcasm: int) -> str:
+    """System prompt for the one remark Milo adds after saying fetched facts."""
     style = SARCASM_STYLES[max(0, min(sarcasm, len(SARCASM_STYLES) - 1))]
     return (
-        f"You are {persona_name}, a desk robot. {style} Reword the facts you are given "
-        "as a short spoken answer of at most three sentences. Keep every number, place "
-        "and rating exactly as given; add nothing else."
+        f"You are {persona_name}, a desk robot. {style} You have just told the user the "
+        "facts below. Add one short spoken remark about them, in character. Use no "
+        "numbers and do not repeat the facts."
     )
 
 
@@ -75,23 +75,20 @@ def buddy_prompt(person: str) -> str:
     return f"Your camera recognises your buddy {person}: you are talking to {person}."
 
 
-def surf_template(facts: str, rating: str | None, sarcasm: int) -> str:
-    """An in-character surf answer without the model."""
+def surf_quip(rating: str | None, sarcasm: int) -> str:
+    """Milo's attitude about a surf rating, when the model has none to add."""
     if sarcasm == 0 or rating is None:
-        return facts
-    opener = {
+        return ""
+    return {
         "gnarly": "Surf's up, you toads!",
         "mid": "It's mid, brother. Enough to learn on.",
         "trash": "Top up your tan instead.",
     }[rating]
-    return f"{opener} {facts}"
 
 
-def weather_template(facts: str, sarcasm: int) -> str:
-    """An in-character weather answer without the model."""
-    if sarcasm == 0:
-        return facts
-    return f"{facts} Shocking, I know."
+def weather_quip(sarcasm: int) -> str:
+    """Milo's attitude about any weather, when the model has none to add."""
+    return "" if sarcasm == 0 else "Shocking, I know."
 
 
 def command_answer(speech: str, sarcasm: int) -> str:
@@ -111,6 +108,6 @@ def troggs_line() -> str:
     return random.choice(TROGGS_LINES)
 
 
-def offline_answer(answer: str | None = None) -> str:
+def offline_answer() -> str:
     """An answer while the model is unreachable, with the one sentence that says so."""
-    return f"{answer or random.choice(NO_ANSWER_LINES)} {OFFLINE_SENTENCE}"
+    return f"{random.choice(NO_ANSWER_LINES)} {OFFLINE_SENTENCE}"

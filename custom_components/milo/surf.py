@@ -38,6 +38,7 @@ from .const import (
     FORECAST_API_URL,
     MARINE_API_URL,
 )
+from .spoken import number
 
 PERIOD_CORRECTION = 1.5
 GNARLY_MIN_FT, GNARLY_MAX_FT = 3.0, 6.0
@@ -378,8 +379,8 @@ def describe_day(report: Mapping[str, Any]) -> str:
     for hour in report["key_times"]:
         clock = _clock(hour["time"])
         parts.append(
-            f"At {clock}: {_num(hour['wave_height'])} {hour['wave_height_unit']} waves, "
-            f"{_num(hour['wave_period_s'])} second period, "
+            f"At {clock}: {number(hour['wave_height'])} {hour['wave_height_unit']} waves, "
+            f"{number(hour['wave_period_s'])} second period, "
             f"{hour['wind_speed']} {hour['wind_speed_unit']} wind from the "
             f"{hour['wind_from']} ({hour['wind']})."
         )
@@ -406,7 +407,3 @@ def _clock(iso: str, *, with_day: bool = False) -> str:
     hour = moment.hour % 12 or 12
     text = f"{hour}{'am' if moment.hour < 12 else 'pm'}"
     return f"{moment.strftime('%A')} {text}" if with_day else text
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"

@@ -10,6 +10,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .spoken import number
 
 # Attributes of the weather entity worth saying out loud about "now".
 CURRENT_ATTRIBUTES = ("temperature", "apparent_temperature", "humidity", "wind_speed")
@@ -71,16 +72,16 @@ def describe_weather(report: dict[str, Any]) -> str:
     if now := report.get("now"):
         text = f"Right now it is {_condition(now['condition'])}"
         if "temperature" in now:
-            text += f" and {_num(now['temperature'])}{temp_unit}"
+            text += f" and {number(now['temperature'])}{temp_unit}"
         if "wind_speed" in now:
-            text += f", wind {_num(now['wind_speed'])} {wind_unit}"
+            text += f", wind {number(now['wind_speed'])} {wind_unit}"
         parts.append(text + ".")
     if forecast := report.get("forecast"):
         text = f"{report['day'].capitalize()}: {_condition(forecast.get('condition', ''))}"
         if "temperature" in forecast:
-            text += f", high {_num(forecast['temperature'])}{temp_unit}"
+            text += f", high {number(forecast['temperature'])}{temp_unit}"
         if "templow" in forecast:
-            text += f", low {_num(forecast['templow'])}{temp_unit}"
+            text += f", low {number(forecast['templow'])}{temp_unit}"
         if "precipitation_probability" in forecast:
             text += f", {forecast['precipitation_probability']}% chance of rain"
         parts.append(text + ".")
@@ -89,15 +90,5 @@ def describe_weather(report: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def weather_key_numbers(report: dict[str, Any]) -> tuple[str, ...]:
-    """The temperatures an answer about this report must not leave out."""
-    part = report.get("now") or report.get("forecast") or {}
-    return (_num(part["temperature"]),) if "temperature" in part else ()
-
-
 def _condition(condition: str) -> str:
     return condition.replace("partlycloudy", "partly cloudy").replace("-", " ") or "unknown"
-
-
-def _num(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, int | float) else str(value)

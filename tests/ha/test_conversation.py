@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.milo import persona, satellite
 from custom_components.milo.budget import message_tokens
 from custom_components.milo.const import MAX_TOOL_ROUNDS
+from custom_components.milo.conversation import REMARK_TOKENS
 
 from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
 
@@ -410,12 +411,11 @@ async def test_llm_down_gives_an_in_character_answer(
     result = await ask(hass, "what is the meaning of life")
     assert speech(result).endswith(persona.OFFLINE_SENTENCE)
 
-    # The fast path still knows the surf, from templates.
+    # The fast path still knows the surf: the facts come first, without the model.
     result = await ask(hass, "how's the surf at east strand today")
-    answer = speech(result)
-    assert answer.startswith("Surf's up, you toads! The surf at East Strand is gnarly today.")
-    assert answer.endswith(persona.OFFLINE_SENTENCE)
-    assert answer.count(persona.OFFLINE_SENTENCE) == 1
+    assert speech(result) == (
+        f"East Strand today: gnarly, waves 1.2 metres. {persona.OFFLINE_SENTENCE}"
+    )
 
 
 async def test_fallback_lines_reach_streaming_tts(
@@ -450,6 +450,16 @@ async def test_rejected_key_starts_reauth(
     assert [f["context"]["source"] for f in flows] == ["reauth"]
 
 
+async def test_bracketed_notes_are_not_said(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A tiny model echoing its bracketed note, or adding stage directions, says neither."""
+    await setup_entry()
+    cloud.reply("(You're talking to Eileen.) Hello there, Eileen. (smiles)")
+    result = await ask(hass, "hello milo")
+    assert speech(result) == "Hello there, Eileen."
+
+
 async def test_empty_model_answer(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
     """A model that says nothing still leaves Milo with something to say."""
     await setup_entry()
@@ -458,36 +468,32 @@ async def test_empty_model_answer(hass: HomeAssistant, setup_entry, cloud: FakeC
     assert speech(result).endswith(persona.OFFLINE_SENTENCE)
 
 
-async def test_fast_path_surf_is_worded_by_the_model(
+async def test_fast_path_surf_says_the_facts_then_a_remark(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
-    """The tool runs directly; the model only gets the facts to word, and no tools."""
+    """The tool runs directly; the facts are said at once; the model, without tools, only
+    adds a short remark."""
     await setup_entry()
-    cloud.reply("East Strand is gnarly today, 1.2 metres and offshore. Go!")
+    cloud.reply("Go on, get wet!")
     result = await ask(hass, "How's the surf at East Strand today?")
-    assert speech(result) == "East Strand is gnarly today, 1.2 metres and offshore. Go!"
+    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres. Go on, get wet!"
     [request] = cloud.chat_requests()
     assert "tools" not in request
-    assert request["messages"][1]["content"].startswith(
-        "Question: How's the surf at East Strand today?\nFacts: The surf at East Strand is "
-        "gnarly today."
+    assert request["max_tokens"] == REMARK_TOKENS
+    assert request["messages"][1]["content"] == (
+        "Question: How's the surf at East Strand today?\n"
+        "You said: East Strand today: gnarly, waves 1.2 metres."
     )
 
 
-async def test_fast_path_keeps_the_facts_a_tiny_model_drops(
+async def test_fast_path_remark_never_restates_the_figures(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
-    """If the wording leaves out the rating, the facts follow it in the same answer."""
+    """A remark with a number is dropped; with nothing left, the template's quip."""
     await setup_entry()
-    cloud.reply("A surf at East Strand today!")
+    cloud.reply("Six foot and glassy, 8 second period!")
     result = await ask(hass, "surf at east strand?")
-    assert (
-        speech(result)
-        == "A surf at East Strand today! East Strand today: gnarly, waves 1.2 metres."
-    )
-    cloud.reply("Waves, probably")
-    result = await ask(hass, "surf at east strand?")
-    assert speech(result).startswith("Waves, probably. East Strand today: gnarly, waves")
+    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres. Surf's up, you toads!"
 
 
 async def test_fast_path_surf_for_all_spots_when_none_named(
@@ -496,10 +502,10 @@ async def test_fast_path_surf_for_all_spots_when_none_named(
     """'Any waves tomorrow?' reports every spot for tomorrow."""
     await setup_entry()
     cloud.reply("Mid everywhere tomorrow.")
-    await ask(hass, "any waves tomorrow?")
-    facts = cloud.chat_requests()[0]["messages"][1]["content"]
-    assert "East Strand is mid tomorrow" in facts
-    assert "West Strand is mid tomorrow" in facts
+    result = await ask(hass, "any waves tomorrow?")
+    assert speech(result).startswith("East Strand tomorrow: mid, waves")
+    assert "West Strand tomorrow: mid, waves" in speech(result)
+    assert speech(result).endswith("Mid everywhere tomorrow.")
 
 
 async def test_fast_path_weather(
@@ -507,12 +513,12 @@ async def test_fast_path_weather(
 ) -> None:
     """Weather questions read the weather entity directly."""
     await setup_entry(subentries=[agent_subentry(weather_entity=weather)])
-    cloud.reply("Raining and 14 degrees. In Portrush. Shocking.")
+    cloud.reply("In Portrush. Shocking.")
     result = await ask(hass, "what's the weather like?")
-    assert speech(result) == "Raining and 14 degrees. In Portrush. Shocking."
-    facts = cloud.chat_requests()[0]["messages"][1]["content"]
-    assert "Right now it is rainy and 14°C, wind 22 km/h." in facts
-    assert "Today: rainy, high 15°C, low 9°C." in facts
+    assert speech(result) == (
+        "Right now it is rainy and 14°C, wind 22 km/h. Today: rainy, high 15°C, low 9°C. "
+        "In Portrush. Shocking."
+    )
 
 
 async def test_fast_path_without_weather_entity_or_spots(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-import dataclasses
 from typing import Any
 
 from homeassistant.components import conversation
@@ -11,7 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import chat_session
 import pytest
 
-from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, keep_facts
+from custom_components.milo import persona
+from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, keep_remark
 from custom_components.milo.fast_path import FastIntent, recognize
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
@@ -78,77 +78,71 @@ def test_east_and_west_need_the_default_spots() -> None:
     assert recognize("surf in the east", ["Bundoran"]) == FastIntent("surf", "today", None)
 
 
-async def _words(*chunks: str) -> AsyncIterator[dict[str, Any]]:
+async def _words(*chunks: str, closed: list[bool] | None = None) -> AsyncIterator[dict[str, Any]]:
     """A model's stream as chat log deltas, split where a real stream might split."""
-    yield {"role": "assistant"}
-    for chunk in chunks:
-        yield {"content": chunk}
+    try:
+        yield {"role": "assistant"}
+        for chunk in chunks:
+            yield {"content": chunk}
+    finally:
+        if closed is not None:
+            closed.append(True)
 
 
-async def _kept(facts: Facts, *chunks: str) -> str:
-    return "".join([d.get("content") or "" async for d in keep_facts(_words(*chunks), facts)])
+async def _remark(facts: Facts, *chunks: str, prompt: str = "", question: str = "") -> str:
+    stream = keep_remark(_words(*chunks), facts, prompt, question)
+    return "".join([d.get("content") or "" async for d in stream])
 
 
 SURF_FACTS = Facts(
-    text="The surf at East Strand is gnarly today. At 9am: 1.2 m waves, 10.5 second period.",
-    answer="Surf's up, you toads! The surf at East Strand is gnarly today.",
+    line="East Strand today: gnarly, waves 1.2 metres.",
     data={},
-    must_say=("gnarly",),
-    figures=frozenset({"1.2"}),
-    brief="East Strand today: gnarly, waves 1.2 metres.",
-    allowed_numbers=frozenset({"9", "1.2", "10.5"}),
+    quip="Surf's up, you toads!",
+    contradictions=frozenset({"mid", "trash"}),
 )
 
 
 @pytest.mark.parametrize(
     ("chunks", "said"),
     [
-        # Split mid-number and mid-sentence: whole sentences still come through unchanged.
-        (
-            ("Gnarly at East Strand, 1.", "2 metres at 9am! Go."),
-            "Gnarly at East Strand, 1.2 metres at 9am! Go.",
-        ),
-        # An invented figure drops its sentence; the real ones follow.
-        (
-            ("It's gnarly. Six foot, maybe 8 foot sets! ", "Paddle out."),
-            "It's gnarly. Paddle out. East Strand today: gnarly, waves 1.2 metres.",
-        ),
-        # No rating and no figure.
-        (("Waves, probably",), "Waves, probably. East Strand today: gnarly, waves 1.2 metres."),
-        # Nothing usable at all: the template answers.
-        (
-            ("Perfect 10 out of 10!",),
-            "Surf's up, you toads! The surf at East Strand is gnarly today.",
-        ),
-        (("",), "Surf's up, you toads! The surf at East Strand is gnarly today."),
+        # Split mid-sentence: whole sentences still come through unchanged.
+        (("Get out ", "there! Wax", " up."), " Get out there! Wax up."),
+        # A figure, invented or not, drops its sentence: the facts line said the figures.
+        (("Six foot, maybe 8 foot sets! ", "Paddle out."), " Paddle out."),
+        (("Waves of 1.", "2 metres! Wax up."), " Wax up."),
+        # A rating the facts do not have.
+        (("Total trash. Stay in bed",), " Stay in bed"),
+        # Attitude, not a second report: two sentences at most.
+        (("Go. Now. Seriously.",), " Go. Now."),
+        # Nothing usable at all: the template's quip.
+        (("Perfect 10 out of 10!",), " Surf's up, you toads!"),
+        (("",), " Surf's up, you toads!"),
     ],
 )
-async def test_keep_facts(chunks: tuple[str, ...], said: str) -> None:
-    """The model's words pass sentence by sentence; the facts are always in the answer."""
-    assert await _kept(SURF_FACTS, *chunks) == said
+async def test_keep_remark(chunks: tuple[str, ...], said: str) -> None:
+    """The model's remark passes sentence by sentence, never restating the facts."""
+    assert await _remark(SURF_FACTS, *chunks) == said
 
 
-async def test_keep_facts_drops_recited_prompt_and_parroted_question() -> None:
-    """A tiny model reciting its instructions or the question doesn't get to say it."""
+async def test_keep_remark_drops_recited_prompt_facts_and_parroted_question() -> None:
+    """A tiny model reciting its instructions, the facts or the question doesn't say it."""
     prompt = "You are Milo, a desk robot. Be sarcastic but friendly: tease a little."
-    stream = _words(
-        "How is the surf at East Strand? Gnarly, you lucky thing. Answer: no\n",
-        "You are Milo, a desk robot. The surf at East Strand is gnarly, 1.2 metres.",
+    said = await _remark(
+        SURF_FACTS,
+        "How is the surf at East Strand? You are Milo, a desk robot. ",
+        "East Strand today: gnarly, waves galore. Lucky you.",
+        prompt=prompt,
+        question="how is the surf at east strand",
     )
-    said = [
-        d.get("content") or ""
-        async for d in keep_facts(stream, SURF_FACTS, prompt, "how is the surf at east strand")
-    ]
-    assert "".join(said) == (
-        "Gnarly, you lucky thing. The surf at East Strand is gnarly, 1.2 metres."
-    )
+    assert said == " Lucky you."
 
 
-async def test_keep_facts_labels_recorded_data_first() -> None:
-    """A recorded forecast is announced before the model's first sentence."""
-    facts = dataclasses.replace(SURF_FACTS, label=RECORDED_LABEL)
-    said = await _kept(facts, "Gnarly, 1.2 metres!")
-    assert said == f"{RECORDED_LABEL} Gnarly, 1.2 metres!"
+async def test_keep_remark_stops_the_model_when_it_has_said_enough() -> None:
+    """Two sentences kept: the model's stream is closed rather than read to the end."""
+    closed: list[bool] = []
+    stream = keep_remark(_words("Go. Now.", " Three.", closed=closed), SURF_FACTS, "", "")
+    assert [d["content"] async for d in stream] == [" Go.", " Now."]
+    assert closed == [True]
 
 
 async def test_surf_unavailable_is_said_without_the_model(
@@ -166,31 +160,41 @@ async def test_surf_unavailable_is_said_without_the_model(
 async def test_recorded_forecast_is_labelled_in_the_answer(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud, unused_tcp_port: int
 ) -> None:
-    """Recorded data: the label comes first, from the model's wording or the template."""
+    """Recorded data: the label comes first, then the facts, then the remark."""
     cloud.marine["recorded"] = {"note": "demo sample"}
     entry = await setup_entry()
-    cloud.reply("East Strand is gnarly, 1.2 metres. Go!")
+    cloud.reply("Go!")
     result = await ask(hass, "surf at east strand today?")
-    assert speech(result) == f"{RECORDED_LABEL} East Strand is gnarly, 1.2 metres. Go!"
+    assert speech(result) == f"{RECORDED_LABEL} East Strand today: gnarly, waves 1.2 metres. Go!"
 
     entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
     answer = speech(await ask(hass, "surf at east strand today?"))
-    assert answer.startswith(f"{RECORDED_LABEL} Surf's up, you toads! The surf at East Strand")
+    assert answer == (
+        f"{RECORDED_LABEL} East Strand today: gnarly, waves 1.2 metres. {persona.OFFLINE_SENTENCE}"
+    )
 
 
-async def test_weather_answer_keeps_the_temperature(
-    hass: HomeAssistant, setup_entry, cloud: FakeCloud
-) -> None:
-    """A weather answer without the temperature gets the facts line."""
+async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
+    """A weather answer starts with the facts line; the model only adds attitude."""
     hass.states.async_set(
         "weather.home",
         "sunny",
         {"temperature": 21, "temperature_unit": "°C", "wind_speed_unit": "km/h"},
     )
     await setup_entry(subentries=[agent_subentry(weather_entity="weather.home")])
-    cloud.reply("Sunny. Enjoy it while it lasts")
+    cloud.reply("It is 25 degrees. Enjoy it while it lasts")
     result = await ask(hass, "what's the weather like")
-    assert speech(result) == "Sunny. Enjoy it while it lasts. Right now it is sunny and 21°C."
+    assert speech(result) == "Right now it is sunny and 21°C. Enjoy it while it lasts"
+
+
+async def test_sarcasm_zero_says_the_plain_facts(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """No attitude wanted: the facts line alone, and no model asked."""
+    await setup_entry(subentries=[agent_subentry(sarcasm=0), *spot_subentries()])
+    result = await ask(hass, "surf at east strand today?")
+    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres."
+    assert cloud.chat_requests() == []
 
 
 async def test_chat_log_keeps_the_summary_and_history_sends_what_was_said(
@@ -199,7 +203,7 @@ async def test_chat_log_keeps_the_summary_and_history_sends_what_was_said(
     """HA's chat log holds a one-sentence-per-spot summary; the next turn sends only the
     question and the answer, not the surf report."""
     await setup_entry()
-    cloud.reply("Gnarly, 1.2 metres.")
+    cloud.reply("Wax that board.")
     first = await ask(hass, "surf at east strand today?")
     with (
         chat_session.async_get_chat_session(hass, first.conversation_id) as session,
@@ -214,4 +218,4 @@ async def test_chat_log_keeps_the_summary_and_history_sends_what_was_said(
     messages = cloud.chat_requests()[1]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"].endswith("surf at east strand today?")
-    assert "Gnarly, 1.2 metres." in messages[2]["content"]
+    assert messages[2]["content"] == "East Strand today: gnarly, waves 1.2 metres. Wax that board."

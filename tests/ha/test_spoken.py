@@ -1,0 +1,36 @@
+"""Text as Milo speaks it: asides cut however the stream splits them, figures plain."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.milo.spoken import AsideFilter, number
+
+
+@pytest.mark.parametrize(
+    ("chunks", "said"),
+    [
+        (("Hello there.",), "Hello there."),
+        # The note Milo was given, echoed back: not said.
+        (("(You're talking to Eileen.) Hello there, Eileen.",), "Hello there, Eileen."),
+        # Split across chunks, nested, and in square brackets.
+        (("Fine", " (sighs", " deeply (again)", ") fine. [beep] ", "Done."), "Fine fine. Done."),
+        # Spaces collapse; none are left at the start or the end.
+        (("  Lamp  on. ", "\n"), "Lamp on."),
+        # An aside that never closes is not said either.
+        (("Sure. (whispers to itself",), "Sure."),
+        (("(smiles)",), ""),
+    ],
+)
+def test_asides_are_not_said(chunks: tuple[str, ...], said: str) -> None:
+    """Whatever the chunks, only the text outside brackets is spoken."""
+    spoken = AsideFilter()
+    assert "".join(spoken.feed(chunk) for chunk in chunks) == said
+
+
+@pytest.mark.parametrize(
+    ("value", "said"), [(1.2, "1.2"), (15.0, "15"), (3, "3"), (0.50, "0.5"), ("n/a", "n/a")]
+)
+def test_figures_are_read_plainly(value: float | str, said: str) -> None:
+    """No trailing zeros for TTS to read out."""
+    assert number(value) == said
