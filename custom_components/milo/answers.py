@@ -73,7 +73,13 @@ class Facts:
     @property
     def answer(self) -> str:
         """The whole answer without a model."""
-        return f"{self.line} {self.quip}".strip()
+        return f"{self.said}{self.quip}".strip()
+
+    @property
+    def said(self) -> str:
+        """The facts line as streamed. The trailing space tells a streaming TTS that its
+        last sentence is complete, so its audio starts before the model's remark comes."""
+        return f"{self.line} "
 
     @classmethod
     def unavailable(cls, text: str, sarcasm: int, quips: Sequence[str]) -> Facts:
@@ -130,7 +136,7 @@ async def keep_remark(
     desk robot...") or to parrot the `question`. Whole sentences are held back until they
     end, so such a sentence is never spoken; a sentence with a number is always dropped,
     since the facts line said every number there is to say. Only content passes: the
-    remark continues the facts line's message.
+    remark continues the facts line's message, which ends in a space (see `Facts.said`).
     """
     recited = _word_runs(_words(prompt)) | _word_runs(_words(facts.line))
     asked = _words(question)
@@ -155,17 +161,17 @@ async def keep_remark(
                 continue
             *sentences, buffer = _split_sentences(buffer + str(content))
             for sentence in filter(keep, sentences):
+                yield {"content": f"{' ' if kept else ''}{sentence.strip()}"}
                 kept += 1
-                yield {"content": f" {sentence.strip()}"}
                 if kept == MAX_REMARK_SENTENCES:
                     return  # the rest is not said, so the model need not write it
         if keep(buffer):
+            yield {"content": f"{' ' if kept else ''}{buffer.strip()}"}
             kept += 1
-            yield {"content": f" {buffer.strip()}"}
     finally:
         await deltas.aclose()  # stops the model's stream when the remark is long enough
-    if not kept and facts.quip:
-        yield {"content": f" {facts.quip}"}
+    if not kept:
+        yield {"content": facts.quip}
 
 
 def _words(text: str) -> list[str]:

@@ -253,7 +253,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         self, question: str, facts: Facts, context: ToolContext, budget: Budget
     ) -> AsyncGenerator[_Delta]:
         """The facts line at once, so its audio starts now; then the model's remark."""
-        yield {"role": "assistant", "content": facts.line}
+        yield {"role": "assistant", "content": facts.said}
         system = persona.remark_prompt(self._persona_name, self._sarcasm)
         if context.situation:
             system += " " + context.situation
@@ -266,7 +266,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 yield delta
         except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
-            yield {"content": f" {persona.OFFLINE_SENTENCE}"}
+            yield {"content": persona.OFFLINE_SENTENCE}
 
     async def _async_run_model(
         self, chat_log: conversation.ChatLog, context: ToolContext, budget: Budget

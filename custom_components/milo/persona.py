@@ -77,8 +77,10 @@ def buddy_prompt(person: str) -> str:
 
 def surf_quip(rating: str | None, sarcasm: int) -> str:
     """Milo's attitude about a surf rating, when the model has none to add."""
-    if sarcasm == 0 or rating is None:
+    if sarcasm == 0:
         return ""
+    if rating is None:
+        return "The sea is keeping its secrets."
     return {
         "gnarly": "Surf's up, you toads!",
         "mid": "It's mid, brother. Enough to learn on.",

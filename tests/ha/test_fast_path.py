@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import chat_session
 import pytest
 
@@ -15,7 +15,7 @@ from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, kee
 from custom_components.milo.fast_path import FastIntent, recognize
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
-from .test_conversation import ask, speech
+from .test_conversation import AGENT, ask, speech
 
 SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
 
@@ -106,17 +106,17 @@ SURF_FACTS = Facts(
     ("chunks", "said"),
     [
         # Split mid-sentence: whole sentences still come through unchanged.
-        (("Get out ", "there! Wax", " up."), " Get out there! Wax up."),
+        (("Get out ", "there! Wax", " up."), "Get out there! Wax up."),
         # A figure, invented or not, drops its sentence: the facts line said the figures.
-        (("Six foot, maybe 8 foot sets! ", "Paddle out."), " Paddle out."),
-        (("Waves of 1.", "2 metres! Wax up."), " Wax up."),
+        (("Six foot, maybe 8 foot sets! ", "Paddle out."), "Paddle out."),
+        (("Waves of 1.", "2 metres! Wax up."), "Wax up."),
         # A rating the facts do not have.
-        (("Total trash. Stay in bed",), " Stay in bed"),
+        (("Total trash. Stay in bed",), "Stay in bed"),
         # Attitude, not a second report: two sentences at most.
-        (("Go. Now. Seriously.",), " Go. Now."),
+        (("Go. Now. Seriously.",), "Go. Now."),
         # Nothing usable at all: the template's quip.
-        (("Perfect 10 out of 10!",), " Surf's up, you toads!"),
-        (("",), " Surf's up, you toads!"),
+        (("Perfect 10 out of 10!",), "Surf's up, you toads!"),
+        (("",), "Surf's up, you toads!"),
     ],
 )
 async def test_keep_remark(chunks: tuple[str, ...], said: str) -> None:
@@ -134,14 +134,14 @@ async def test_keep_remark_drops_recited_prompt_facts_and_parroted_question() ->
         prompt=prompt,
         question="how is the surf at east strand",
     )
-    assert said == " Lucky you."
+    assert said == "Lucky you."
 
 
 async def test_keep_remark_stops_the_model_when_it_has_said_enough() -> None:
     """Two sentences kept: the model's stream is closed rather than read to the end."""
     closed: list[bool] = []
     stream = keep_remark(_words("Go. Now.", " Three.", closed=closed), SURF_FACTS, "", "")
-    assert [d["content"] async for d in stream] == [" Go.", " Now."]
+    assert [d["content"] async for d in stream] == ["Go.", " Now."]
     assert closed == [True]
 
 
@@ -185,6 +185,30 @@ async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud:
     cloud.reply("It is 25 degrees. Enjoy it while it lasts")
     result = await ask(hass, "what's the weather like")
     assert speech(result) == "Right now it is sunny and 21°C. Enjoy it while it lasts"
+
+
+async def test_facts_line_streams_before_the_model_is_asked(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """The facts reach streaming TTS first, as a finished sentence: its trailing space is
+    what tells a sentence splitter the sentence ended, so audio needn't wait for the model."""
+    await setup_entry()
+    cloud.reply("Wax that board.")
+    first: list[tuple[str, int]] = []
+
+    def listen(_log: conversation.ChatLog, delta: dict[str, Any]) -> None:
+        if delta.get("content") and not first:
+            first.append((delta["content"], len(cloud.chat_requests())))
+
+    with (
+        chat_session.async_get_chat_session(hass) as session,
+        conversation.async_get_chat_log(hass, session, chat_log_delta_listener=listen),
+    ):
+        result = await conversation.async_converse(
+            hass, "surf at east strand today?", session.conversation_id, Context(), agent_id=AGENT
+        )
+    assert first == [("East Strand today: gnarly, waves 1.2 metres. ", 0)]
+    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres. Wax that board."
 
 
 async def test_sarcasm_zero_says_the_plain_facts(
