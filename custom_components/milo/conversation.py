@@ -50,7 +50,7 @@ from .const import (
 from .data import MiloConfigEntry
 from .fast_path import FastIntent, recognize
 from .satellite import Satellite
-from .spoken import AsideFilter
+from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
 
 LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
@@ -438,11 +438,11 @@ async def _to_deltas(
 ) -> AsyncGenerator[_Delta]:
     """Turn the client's stream into chat log deltas.
 
-    Bracketed asides are not spoken (`AsideFilter`). A tool call whose arguments are not
+    Asides and a speaker label are not spoken (`SpokenFilter`). A tool call whose arguments are not
     a JSON object is not run: it is recorded as an external call with an error result, so
     the model sees what went wrong and can retry.
     """
-    spoken = AsideFilter()
+    spoken = SpokenFilter()
     yield {"role": "assistant"}
     async for event in events:
         if event.usage:
@@ -456,6 +456,8 @@ async def _to_deltas(
             yield {"content": content}
         if not event.tool_calls or not allow_tools:
             continue
+        if rest := spoken.flush():
+            yield {"content": rest}
         calls: list[llm.ToolInput] = []
         failures: list[conversation.ToolResultContentDeltaDict] = []
         for request in event.tool_calls:
@@ -483,3 +485,5 @@ async def _to_deltas(
         yield {"tool_calls": calls}
         for failure in failures:
             yield failure
+    if rest := spoken.flush():
+        yield {"content": rest}

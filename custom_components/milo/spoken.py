@@ -1,8 +1,9 @@
-"""Text as Milo speaks it: asides in brackets cut, figures read plainly.
+"""Text as Milo speaks it: asides and speaker labels cut, figures read plainly.
 
-Small models write stage directions ("(smiles)", "[beep]") and echo the bracketed notes
-Milo gives them, such as who the camera sees ("(You're talking to Eileen.)"). Read aloud,
-both sound broken, so they are cut from the text as it streams, before TTS hears it.
+Small models write stage directions ("(smiles)", "[beep]"), echo the bracketed notes Milo
+gives them, such as who the camera sees ("(You're talking to Eileen.)"), and start with a
+speaker label as in a script ("Milo: Oh, hello."). Read aloud, all of these sound broken,
+so they are cut from the text as it streams, before TTS hears it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 OPENERS = {"(": ")", "[": "]"}
+# A first word this long is not a name, so it is not held back as a possible label.
+MAX_LABEL_CHARS = 20
 
 
-class AsideFilter:
-    """Drops bracketed asides from streamed text, chunk by chunk.
+class SpokenFilter:
+    """Drops bracketed asides and a leading speaker label from streamed text.
 
-    Brackets may open in one chunk and close in a later one. The spaces around a
-    dropped aside collapse to one, and none is left at the start.
+    Brackets may open in one chunk and close in a later one. The first word is held back
+    until the character after it shows whether it is a label ("Milo:"). The spaces around
+    a dropped part collapse to one, and none is left at the start. Call `flush()` at the
+    end of the stream for a first word that nothing followed.
     """
 
     def __init__(self) -> None:
@@ -24,25 +29,59 @@ class AsideFilter:
         self._closers: list[str] = []
         self._space = False  # a space is owed before the next spoken character
         self._started = False
+        self._label: str | None = ""  # the first word so far; None once it is decided
 
     def feed(self, text: str) -> str:
         """The spoken part of the next chunk."""
         out: list[str] = []
         for char in text:
-            if char in OPENERS:
-                self._closers.append(OPENERS[char])
-            elif self._closers:
-                if char == self._closers[-1]:
-                    self._closers.pop()
-            elif char.isspace():
-                self._space = self._started
-            else:
-                if self._space:
-                    out.append(" ")
-                    self._space = False
-                out.append(char)
-                self._started = True
+            if not self._held(char, out):
+                self._take(char, out)
         return "".join(out)
+
+    def _held(self, char: str, out: list[str]) -> bool:
+        """Whether `char` was taken while deciding if the first word is a label."""
+        if self._label is None or self._closers:
+            return False
+        if char.isalpha() or (self._label and (char.isalnum() or char in "'-")):
+            self._label += char
+            if len(self._label) <= MAX_LABEL_CHARS:
+                return True
+            out.append(self.flush())  # too long for a name: said as it is
+            return True
+        if char == ":" and self._label:
+            self._label = None  # a speaker label: not said
+            return True
+        if not self._label and char.isspace():
+            return True
+        out.append(self.flush())
+        return False
+
+    def flush(self) -> str:
+        """The first word, when the stream ended right after it."""
+        out: list[str] = []
+        self._say(self._label or "", out)
+        self._label = None
+        return "".join(out)
+
+    def _say(self, text: str, out: list[str]) -> None:
+        for char in text:
+            self._take(char, out)
+
+    def _take(self, char: str, out: list[str]) -> None:
+        if char in OPENERS:
+            self._closers.append(OPENERS[char])
+        elif self._closers:
+            if char == self._closers[-1]:
+                self._closers.pop()
+        elif char.isspace():
+            self._space = self._started
+        else:
+            if self._space:
+                out.append(" ")
+                self._space = False
+            out.append(char)
+            self._started = True
 
 
 def number(value: Any) -> str:

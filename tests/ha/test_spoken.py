@@ -1,10 +1,10 @@
-"""Text as Milo speaks it: asides cut however the stream splits them, figures plain."""
+"""Text as Milo speaks it: asides and labels cut however the stream splits them, figures plain."""
 
 from __future__ import annotations
 
 import pytest
 
-from custom_components.milo.spoken import AsideFilter, number
+from custom_components.milo.spoken import SpokenFilter, number
 
 
 @pytest.mark.parametrize(
@@ -20,12 +20,27 @@ from custom_components.milo.spoken import AsideFilter, number
         # An aside that never closes is not said either.
         (("Sure. (whispers to itself",), "Sure."),
         (("(smiles)",), ""),
+        # A speaker label at the start, whole or split, is not said; a colon later is.
+        (("Milo: Oh, hello.",), "Oh, hello."),
+        ((" Spec", "ter", ":", " Fine. Note: done."), "Fine. Note: done."),
+        # A first word that is not a label, and one that nothing follows.
+        (
+            (
+                "Sure",
+                " thing.",
+            ),
+            "Sure thing.",
+        ),
+        (("Sure",), "Sure"),
+        (("Supercalifragilisticexpialidocious: yes.",), "Supercalifragilisticexpialidocious: yes."),
+        (("It's 3:15.",), "It's 3:15."),
+        (("3:15 already?",), "3:15 already?"),
     ],
 )
-def test_asides_are_not_said(chunks: tuple[str, ...], said: str) -> None:
-    """Whatever the chunks, only the text outside brackets is spoken."""
-    spoken = AsideFilter()
-    assert "".join(spoken.feed(chunk) for chunk in chunks) == said
+def test_asides_and_labels_are_not_said(chunks: tuple[str, ...], said: str) -> None:
+    """Whatever the chunks, only the text outside brackets and labels is spoken."""
+    spoken = SpokenFilter()
+    assert "".join(spoken.feed(chunk) for chunk in chunks) + spoken.flush() == said
 
 
 @pytest.mark.parametrize(
