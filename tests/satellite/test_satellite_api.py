@@ -19,6 +19,7 @@ from aioesphomeapi import (
     LogLevel,
     MediaPlayerCommand,
     MediaPlayerEntityState,
+    MediaPlayerFormatPurpose,
     NumberState,
     RequiresEncryptionAPIError,
     SelectState,
@@ -95,7 +96,11 @@ async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
     assert isinstance(by_id["buddy"], EventInfo)
     assert by_id["buddy"].event_types == ["appeared", "left"]
     formats = by_id["media_player"].supported_formats
-    assert {(f.format, f.sample_rate, f.num_channels) for f in formats} == {("wav", 22050, 1)}
+    # Media in the speaker's own format; answers as the TTS engine makes them (any rate).
+    assert {(f.format, f.sample_rate, f.num_channels, f.purpose) for f in formats} == {
+        ("wav", 22050, 1, MediaPlayerFormatPurpose.DEFAULT),
+        ("wav", 0, 0, MediaPlayerFormatPurpose.ANNOUNCEMENT),
+    }
 
 
 async def test_keys_are_stable(milo: Milo, client: APIClient, tmp_path: Path) -> None:

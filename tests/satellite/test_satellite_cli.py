@@ -65,6 +65,16 @@ async def running(speech: Speech, tmp_path: Path) -> AsyncIterator[int]:
         proc.terminate()
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 0, (log + out).decode()[-3000:]
+        assert b" ERROR " not in out, out.decode()[-3000:]
+        assert b"Traceback" not in out, out.decode()[-3000:]
+
+
+async def test_stopping_with_home_assistant_connected_is_clean(running: int) -> None:
+    """Milo stopped while HA is connected says goodbye and logs no error (the fixture
+    stops it with this client still connected, then reads the log)."""
+    client = APIClient("127.0.0.1", running, None, noise_psk=KEY)
+    await client.connect(login=True)
+    assert (await client.device_info()).name == "milo-desk"
 
 
 async def test_simulated_satellite_with_real_head(running: int) -> None:

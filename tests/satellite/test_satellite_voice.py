@@ -38,6 +38,7 @@ from milo_satellite.voice.audio import (
     CommandMicrophone,
     CommandSink,
     PcmFormat,
+    decode,
     read_wav_as_mic_pcm,
 )
 from milo_satellite.voice.player import AudioPlayer
@@ -271,6 +272,29 @@ async def test_other_formats_are_decoded(
     n = min(len(got), len(expected))
     # 16 kHz in between loses the top octave; the speech itself is the same.
     assert np.corrcoef(got[:n], expected[:n])[0, 1] > 0.8
+
+
+async def test_streamed_answer_at_another_rate_plays_without_waiting(speech: Speech) -> None:
+    """An answer streamed as WAV at the TTS engine's rate (as HA passes it on) is resampled
+    as it arrives: the first audio comes out of 8 KB, not after ffmpeg's WAV read-ahead of
+    about 64 KB (1.5 s of speech, which the listener would wait for)."""
+    pcm = wav_samples(speech.answer_wav).tobytes()
+    streamed = speech.answer_wav.read_bytes()[:44]  # HA's header: length unknown (0)
+    header = streamed[:4] + b"\0\0\0\0" + streamed[8:40] + b"\0\0\0\0"
+    played = asyncio.Event()
+
+    async def source() -> AsyncIterator[bytes]:
+        yield header
+        yield pcm[: 8 * 1024]
+        await played.wait()  # the rest only once the first audio is out
+        yield pcm[8 * 1024 :]
+
+    out = bytearray()
+    async with asyncio.timeout(30):
+        async for chunk in decode(source(), PcmFormat(rate=48000)):
+            played.set()
+            out += chunk
+    assert abs(len(out) / 2 / 48000 - len(pcm) / 2 / 22050) < 0.05  # the whole answer
 
 
 async def test_media_player_reports_only_states_ha_maps(

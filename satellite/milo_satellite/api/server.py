@@ -198,6 +198,11 @@ class APIServer:
         _LOGGER.debug("%s connected", client.peer)
         try:
             await client.run()
+        except asyncio.CancelledError:
+            # Only stop() cancels a connection, and this task is the connection's top level:
+            # ending it normally keeps Python 3.11's start_server from logging the
+            # cancellation as an error at every shutdown.
+            _LOGGER.debug("%s closed at shutdown", client.peer)
         finally:
             if task is not None:
                 self._client_tasks.discard(task)

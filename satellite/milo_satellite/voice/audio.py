@@ -30,6 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 MIC_RATE = 16000
 MIC_CHUNK_BYTES = 1024  # 32 ms of 16 kHz 16-bit mono
 MAX_WAV_HEADER = 64 * 1024  # a "WAV" whose header goes on longer than this is refused
+RAW_PCM = {1: "u8", 2: "s16le", 3: "s24le", 4: "s32le"}  # ffmpeg's names, by WAV sample width
 
 
 class AudioError(Exception):
@@ -313,24 +314,33 @@ async def decode(source: AsyncIterator[bytes], fmt: PcmFormat) -> AsyncIterator[
             break
     if is_wav and header is None and len(head) == 0:
         return
-    if (
-        header is not None
-        and header.pcm
-        and (header.rate, header.channels, header.width) == (fmt.rate, fmt.channels, fmt.width)
-    ):
-        if rest := head[header.header_bytes :]:
-            yield rest
-        async for chunk in source:
+    if header is not None and header.pcm and header.width in RAW_PCM:
+        pcm = head[header.header_bytes :]
+        if (header.rate, header.channels, header.width) == (fmt.rate, fmt.channels, fmt.width):
+            if pcm:
+                yield pcm
+            async for chunk in source:
+                yield chunk
+            return
+        # ffmpeg's WAV reader holds back about 64 KB (1.5 s of a Piper voice) before its
+        # first output; raw PCM, with probing off, comes out after a few kilobytes.
+        raw = [
+            "-f", RAW_PCM[header.width], "-ar", str(header.rate), "-ac", str(header.channels),
+            "-probesize", "32", "-analyzeduration", "0",
+        ]  # fmt: skip
+        async for chunk in _ffmpeg(pcm, source, fmt, raw):
             yield chunk
         return
-    async for chunk in _ffmpeg(head, source, fmt):
+    async for chunk in _ffmpeg(head, source, fmt, []):
         yield chunk
 
 
-async def _ffmpeg(head: bytes, rest: AsyncIterator[bytes], fmt: PcmFormat) -> AsyncIterator[bytes]:
+async def _ffmpeg(
+    head: bytes, rest: AsyncIterator[bytes], fmt: PcmFormat, input_args: list[str]
+) -> AsyncIterator[bytes]:
     try:
         proc = await asyncio.create_subprocess_exec(
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
+            "ffmpeg", "-hide_banner", "-loglevel", "error", *input_args, "-i", "pipe:0",
             "-f", "s16le", "-ac", str(fmt.channels), "-ar", str(fmt.rate), "pipe:1",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

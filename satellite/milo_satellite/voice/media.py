@@ -43,16 +43,19 @@ class MediaController:
         self.player = player
         self.quiet = quiet
         fmt = player.sink.format
-        # HA converts media and TTS to this with ffmpeg, so playback needs no decoding.
-        wav = [
-            MediaFormat("wav", fmt.rate, fmt.channels, fmt.width, announcement=purpose)
-            for purpose in (False, True)
+        formats = [
+            # HA converts media to the speaker's own format, so playback needs no decoding.
+            MediaFormat("wav", fmt.rate, fmt.channels, fmt.width),
+            # Announcements and answers: WAV at any rate, so HA passes the TTS engine's
+            # stream on as it comes. Converting it, HA's ffmpeg would hold back the first
+            # 1.5 s of audio; a rate the speaker lacks is converted here as it streams.
+            MediaFormat("wav", announcement=True),
         ]
         self.entity = MediaPlayerEntity(
             "media_player",
             "Speaker",
             self.command,
-            formats=wav,
+            formats=formats,
             feature_flags=int(FEATURES),
             icon="mdi:speaker",
         )
