@@ -8,6 +8,7 @@ import asyncio
 import base64
 from dataclasses import dataclass
 import json
+import os
 from pathlib import Path
 import secrets
 import shlex
@@ -77,6 +78,7 @@ class SimulatedSatellite:
         )
         self.sound_dir = run_dir / "answers"
         self.control = run_dir / "mic.sock"
+        self.speaker = run_dir / "speaker.fifo"
 
     @property
     def log(self) -> Path:
@@ -113,9 +115,17 @@ class SimulatedSatellite:
         return f"{python} {feed} --control {shlex.quote(str(self.control))}"
 
     def _snd_command(self) -> str:
-        python = shlex.quote(sys.executable)
-        sink = shlex.quote(str(DEVICES / "sound_sink.py"))
-        return f"{python} {sink} --rate {SOUND_RATE} --dir {shlex.quote(str(self.sound_dir))}"
+        """Per clip, `cat` into the recorder's FIFO: it starts in a millisecond, like aplay."""
+        return shlex.join(["sh", "-c", f"exec cat > {shlex.quote(str(self.speaker))}"])
+
+    async def _start_speaker(self) -> None:
+        """The recorder behind the simulated speaker, running before the satellite plays."""
+        await asyncio.to_thread(os.mkfifo, self.speaker)
+        argv = [
+            sys.executable, str(DEVICES / "sound_sink.py"),
+            "--fifo", str(self.speaker), "--rate", str(SOUND_RATE), "--dir", str(self.sound_dir),
+        ]  # fmt: skip
+        await self.supervisor.start("speaker", argv, cwd=self.run_dir)
 
     async def start(self, limit_s: float) -> None:
         """Start the satellite and wait for its API port and its microphone."""
@@ -124,6 +134,7 @@ class SimulatedSatellite:
             write_face_image, self.repo, self.run_dir / "camera" / "face.png"
         )
         config = await asyncio.to_thread(self.write_config, camera)
+        await self._start_speaker()
         argv = [
             str(self.repo / ".venv" / "bin" / "milo-satellite"),
             *("--simulate", "--config", str(config)),
@@ -145,6 +156,7 @@ class SimulatedSatellite:
 
     def _clean(self) -> None:
         self.control.unlink(missing_ok=True)
+        self.speaker.unlink(missing_ok=True)
         if self.sound_dir.exists():
             shutil.rmtree(self.sound_dir)
         self.sound_dir.mkdir(parents=True)

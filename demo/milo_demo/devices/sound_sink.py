@@ -1,6 +1,10 @@
-"""A speaker that records: raw 16-bit PCM from stdin into one WAV file per utterance.
+"""A speaker that records: raw 16-bit PCM from a FIFO into one WAV file per utterance.
 
-Each burst of audio (separated by a pause in the data, or by the end of the stream) becomes
+The satellite's sound command is `cat` into the FIFO, one per clip, as `aplay` would be on a
+Pi; this recorder runs all along and already waits on the FIFO, so a clip's first byte is
+stamped when the satellite writes it. (Started per clip, a Python recorder would add its own
+start-up, 0.3-0.5 s on a 2-core VM, to every answer's time to first audio.) Each burst of
+audio (separated by a pause in the data, or by the writer closing the FIFO) becomes
 answer-NNN.wav, and a JSON line in sounds.jsonl records when its first byte arrived: the
 moment a person would have started hearing Milo.
 """
@@ -12,6 +16,7 @@ import json
 import os
 from pathlib import Path
 import select
+import signal
 import sys
 import time
 import wave
@@ -64,8 +69,9 @@ class Recorder:
 
 
 def main() -> None:
-    """Record stdin until it closes."""
+    """Record each clip written to the FIFO until terminated."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fifo", type=Path, required=True, help="the FIFO the clips come in")
     parser.add_argument("--dir", type=Path, required=True, help="where the WAV files go")
     parser.add_argument(
         "--gap", type=float, default=0.7, help="seconds without data that end an utterance"
@@ -74,17 +80,23 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=1)
     args = parser.parse_args()
     recorder = Recorder(args.dir, args.rate, args.channels)
-    fd = sys.stdin.buffer.fileno()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # finish the open file
     try:
         while True:
-            ready, _, _ = select.select([fd], [], [], args.gap)
-            if not ready:
+            fd = os.open(args.fifo, os.O_RDONLY)  # waits for the next clip's writer
+            try:
+                while True:
+                    ready, _, _ = select.select([fd], [], [], args.gap)
+                    if not ready:
+                        recorder.close()
+                        continue
+                    data = os.read(fd, 8192)
+                    if not data:
+                        break
+                    recorder.feed(data)
+            finally:
+                os.close(fd)
                 recorder.close()
-                continue
-            data = os.read(fd, 8192)
-            if not data:
-                break
-            recorder.feed(data)
     finally:
         recorder.close()
 
