@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 OPENERS = {"(": ")", "[": "]"}
+CLOSERS = frozenset(OPENERS.values())
 # A first word this long is not a name, so it is not held back as a possible label.
 MAX_LABEL_CHARS = 20
 
@@ -74,6 +75,8 @@ class SpokenFilter:
         elif self._closers:
             if char == self._closers[-1]:
                 self._closers.pop()
+        elif char in CLOSERS:
+            pass  # closes an aside that never opened ("right?)"): nothing to say
         elif char.isspace():
             self._space = self._started
         else:

@@ -20,6 +20,8 @@ from custom_components.milo.spoken import SpokenFilter, number
         # An aside that never closes is not said either.
         (("Sure. (whispers to itself",), "Sure."),
         (("(smiles)",), ""),
+        # A bracket that closes what never opened is not said either.
+        (("It's a joke, right?)",), "It's a joke, right?"),
         # A speaker label at the start, whole or split, is not said; a colon later is.
         (("Milo: Oh, hello.",), "Oh, hello."),
         ((" Spec", "ter", ":", " Fine. Note: done."), "Fine. Note: done."),

@@ -3,7 +3,8 @@
 The satellite's sound command is `cat` into the FIFO, one per clip, as `aplay` would be on a
 Pi; this recorder runs all along and already waits on the FIFO, so a clip's first byte is
 stamped when the satellite writes it. (Started per clip, a Python recorder would add its own
-start-up, 0.3-0.5 s on a 2-core VM, to every answer's time to first audio.) Each burst of
+start-up, 0.3-0.5 s on a 2-core VM, to every answer's time to first audio.) It reads at
+playback speed, so a clip takes as long to play as on a real speaker. Each burst of
 audio (separated by a pause in the data, or by the writer closing the FIFO) becomes
 answer-NNN.wav, and a JSON line in sounds.jsonl records when its first byte arrived: the
 moment a person would have started hearing Milo.
@@ -22,6 +23,7 @@ import time
 import wave
 
 WIDTH = 2
+BUFFER_S = 0.2  # how far ahead of playback a sound card's buffer lets the player write
 
 
 class Recorder:
@@ -39,7 +41,8 @@ class Recorder:
         self.frames = 0
 
     def feed(self, data: bytes) -> None:
-        """Append data, opening a new file at the start of an utterance."""
+        """Append data, opening a new file at the start of an utterance; then wait while the
+        data is ahead of playback, as a real speaker's small buffer makes the player wait."""
         if self.wav is None:
             self.first_at = time.time()
             self.index += 1
@@ -51,6 +54,9 @@ class Recorder:
             self.frames = 0
         self.wav.writeframes(data)
         self.frames += len(data) // (WIDTH * self.channels)
+        ahead = self.frames / self.rate - (time.time() - self.first_at) - BUFFER_S
+        if ahead > 0:
+            time.sleep(ahead)
 
     def close(self) -> None:
         """Finish the current file and log it."""
