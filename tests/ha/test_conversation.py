@@ -450,16 +450,6 @@ async def test_rejected_key_starts_reauth(
     assert [f["context"]["source"] for f in flows] == ["reauth"]
 
 
-async def test_bracketed_notes_are_not_said(
-    hass: HomeAssistant, setup_entry, cloud: FakeCloud
-) -> None:
-    """A tiny model echoing its bracketed note, or adding stage directions, says neither."""
-    await setup_entry()
-    cloud.reply("(You're talking to Eileen.) Hello there, Eileen. (smiles)")
-    result = await ask(hass, "hello milo")
-    assert speech(result) == "Hello there, Eileen."
-
-
 async def test_empty_model_answer(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
     """A model that says nothing still leaves Milo with something to say."""
     await setup_entry()
@@ -486,14 +476,30 @@ async def test_fast_path_surf_says_the_facts_then_a_remark(
     )
 
 
-async def test_fast_path_remark_never_restates_the_figures(
-    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+@pytest.mark.parametrize(
+    ("question", "reply", "said"),
+    [
+        # A tiny model echoing its bracketed note, or adding stage directions, says neither.
+        (
+            "hello milo",
+            "(You're talking to Eileen.) Hello there, Eileen. (smiles)",
+            "Hello there, Eileen.",
+        ),
+        # A fast-path remark with a number is dropped; with nothing left, the template's quip.
+        (
+            "surf at east strand?",
+            "Six foot and glassy, 8 second period!",
+            "East Strand today: gnarly, waves 1.2 metres. Surf's up, you toads!",
+        ),
+    ],
+)
+async def test_what_the_model_says_is_filtered(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, *, question: str, reply: str, said: str
 ) -> None:
-    """A remark with a number is dropped; with nothing left, the template's quip."""
+    """What is not for speaking, or restates the facts, is not said."""
     await setup_entry()
-    cloud.reply("Six foot and glassy, 8 second period!")
-    result = await ask(hass, "surf at east strand?")
-    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres. Surf's up, you toads!"
+    cloud.reply(reply)
+    assert speech(await ask(hass, question)) == said
 
 
 async def test_fast_path_surf_for_all_spots_when_none_named(
