@@ -259,14 +259,17 @@ class MiloConversationEntity(conversation.ConversationEntity):
             system += " " + context.situation
         request = {"role": "user", "content": f"Question: {question}\nYou said: {facts.line}"}
         budget = dataclasses.replace(budget, reply=min(budget.reply, REMARK_TOKENS))
+        remarked = False
         try:
             messages, _tools = fit({"role": "system", "content": system}, [], [[request]], budget)
             remark = self._model_deltas(messages, [], budget)
             async for delta in keep_remark(remark, facts, system, question):
+                remarked = True
                 yield delta
         except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
-            yield {"content": persona.OFFLINE_SENTENCE}
+            # After a sentence of remark the model failed mid-stream: a space between them.
+            yield {"content": f"{' ' if remarked else ''}{persona.OFFLINE_SENTENCE}"}
 
     async def _async_run_model(
         self, chat_log: conversation.ChatLog, context: ToolContext, budget: Budget
@@ -438,9 +441,9 @@ async def _to_deltas(
 ) -> AsyncGenerator[_Delta]:
     """Turn the client's stream into chat log deltas.
 
-    Asides and a speaker label are not spoken (`SpokenFilter`). A tool call whose arguments are not
-    a JSON object is not run: it is recorded as an external call with an error result, so
-    the model sees what went wrong and can retry.
+    Asides and a speaker label are not spoken (`SpokenFilter`). A tool call whose
+    arguments are not a JSON object is not run: it is recorded as an external call with an
+    error result, so the model sees what went wrong and can retry.
     """
     spoken = SpokenFilter()
     yield {"role": "assistant"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import json
 from typing import Any
 
 from homeassistant.components import conversation
@@ -209,6 +210,21 @@ async def test_facts_line_streams_before_the_model_is_asked(
         )
     assert first == [("East Strand today: gnarly, waves 1.2 metres. ", 0)]
     assert speech(result) == "East Strand today: gnarly, waves 1.2 metres. Wax that board."
+
+
+async def test_model_failing_mid_remark_keeps_what_was_said(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A stream that breaks after a sentence of remark: that sentence stays, then the
+    offline sentence, with a space between them."""
+    await setup_entry()
+    chunk = {"choices": [{"delta": {"content": "Wax up. Seriously"}}]}
+    failure = {"error": {"message": "model exploded"}}
+    cloud.reply(raw=[f"data: {json.dumps(chunk)}\n\n", f"data: {json.dumps(failure)}\n\n"])
+    result = await ask(hass, "surf at east strand today?")
+    assert speech(result) == (
+        f"East Strand today: gnarly, waves 1.2 metres. Wax up. {persona.OFFLINE_SENTENCE}"
+    )
 
 
 async def test_sarcasm_zero_says_the_plain_facts(
