@@ -9,6 +9,7 @@ from functools import partial
 import logging
 import os
 from pathlib import Path
+import sys
 import time
 from urllib.parse import urlparse
 
@@ -19,6 +20,15 @@ from .conversations import ConversationMemory
 from .embedded import embedded_model_path
 from .engine import ChatEngine
 from .http_api import create_app, start_http
+from .hub import (
+    TOKEN_ENV,
+    HubError,
+    HubReference,
+    default_cache_dir,
+    default_endpoint,
+    fetch_model,
+    parse_reference,
+)
 from .model import ChatModel
 from .persona import load_system_prompt
 from .wyoming_handler import DEFAULT_MAX_TOKENS, LlmEventHandler, build_info
@@ -52,9 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model",
-        type=Path,
+        type=model_argument,
         default=None,
-        help="GGUF model file (default: the embedded SmolLM2-135M-Instruct)",
+        help="GGUF model file, or a Hugging Face reference ORG/REPO:FILE.gguf, ORG/REPO:QUANT "
+        "or ORG/REPO, downloaded once into --model-cache "
+        "(default: the embedded SmolLM2-135M-Instruct)",
+    )
+    parser.add_argument(
+        "--model-cache",
+        type=Path,
+        default=default_cache_dir(),
+        help="where Hugging Face models are kept (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--hub-url",
+        type=hub_url,
+        default=default_endpoint(),
+        help="Hugging Face Hub or mirror to download from (default: $HF_ENDPOINT or %(default)s)",
     )
     parser.add_argument(
         "--n-ctx",
@@ -83,6 +107,43 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"longest answer to a Wyoming transcript, in tokens (default {DEFAULT_MAX_TOKENS})",
     )
     return parser
+
+
+def model_argument(text: str) -> Path | HubReference:
+    """An existing file wins; otherwise a Hub reference, checked before anything loads."""
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    try:
+        reference = parse_reference(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return path if reference is None else reference
+
+
+def hub_url(text: str) -> str:
+    url = urlparse(text)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+async def fetch_hub_model(reference: HubReference, args: argparse.Namespace) -> Path:
+    """The --model reference's GGUF from the cache, downloaded first when it isn't there."""
+    try:
+        return await fetch_model(
+            reference,
+            args.model_cache,
+            endpoint=args.hub_url,
+            token=os.environ.get(TOKEN_ENV),
+            progress=sys.stderr,
+        )
+    except HubError as err:
+        raise SystemExit(f"milo-llm: {err}") from None
+    except OSError as err:  # e.g. a cache directory that can't be written
+        raise SystemExit(
+            f"milo-llm: cannot store {reference} in {args.model_cache}: {err}"
+        ) from None
 
 
 def resolve_model(path: Path | None) -> Path:
@@ -126,7 +187,11 @@ class _LlmServer(ServiceServer):
 
 
 async def main(args: argparse.Namespace) -> None:
-    model_path = resolve_model(args.model)
+    model_path = (
+        await fetch_hub_model(args.model, args)
+        if isinstance(args.model, HubReference)
+        else resolve_model(args.model)
+    )
     system_prompt = load_system_prompt(args.system_prompt_file)
     _LOGGER.info("Loading %s (n_ctx=%d)", model_path, args.n_ctx)
     started = time.monotonic()
