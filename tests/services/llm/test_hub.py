@@ -22,6 +22,7 @@ import pytest
 from test_llm_cli import free_port, milo_llm
 
 from milo_services.llm import hub as hub_module
+from milo_services.llm.__main__ import build_parser
 from milo_services.llm.embedded import EMBEDDED_FILE, embedded_model_path
 from milo_services.llm.hub import (
     DownloadProgress,
@@ -368,21 +369,35 @@ def test_progress_is_a_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "endpoint", "message"),
     [
-        (["--model", "org:model.gguf"], "argument --model: 'org:model.gguf': 'org' is not"),
-        (["--model", "org/repo:x-00001-of-00002.gguf"], "split GGUF files"),
-        (["--hub-url", "ftp://mirror"], "argument --hub-url: 'ftp://mirror' is not an http"),
+        (["--model", "org:model.gguf"], None, "argument --model: 'org:model.gguf': 'org' is not"),
+        (["--model", "org/repo:x-00001-of-00002.gguf"], None, "split GGUF files"),
+        (["--hub-url", "ftp://mirror"], None, "argument --hub-url: 'ftp://mirror' is not an http"),
+        (["--model", "org/repo"], "mirror.example", "HF_ENDPOINT: 'mirror.example' is not"),
     ],
 )
-async def test_bad_references_exit_2_before_anything_loads(args: list[str], message: str) -> None:
+async def test_bad_references_exit_2_before_anything_loads(
+    args: list[str], endpoint: str | None, message: str
+) -> None:
+    env = {name: value for name, value in os.environ.items() if name != "HF_ENDPOINT"}
+    if endpoint is not None:
+        env["HF_ENDPOINT"] = endpoint
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "milo_services.llm", *args, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "milo_services.llm", *args, stderr=asyncio.subprocess.PIPE, env=env
     )
     async with asyncio.timeout(60):
         _stdout, stderr = await process.communicate()
     assert process.returncode == 2
     assert message in stderr.decode()
+
+
+def test_a_bad_hf_endpoint_does_not_stop_a_local_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HF_ENDPOINT may be set for other tools; it matters only to a Hub reference."""
+    monkeypatch.setenv("HF_ENDPOINT", "mirror.example")
+    args = build_parser().parse_args(["--model", __file__])
+    assert args.model == Path(__file__)
+    assert args.hub_url is None
 
 
 async def test_a_failed_download_ends_milo_llm_with_one_line(

@@ -21,6 +21,7 @@ from .embedded import embedded_model_path
 from .engine import ChatEngine
 from .http_api import create_app, start_http
 from .hub import (
+    ENDPOINT_ENV,
     TOKEN_ENV,
     HubError,
     HubReference,
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--hub-url",
         type=hub_url,
-        default=default_endpoint(),
+        default=None,
         help="Hugging Face Hub or mirror to download from (default: $HF_ENDPOINT or %(default)s)",
     )
     parser.add_argument(
@@ -253,7 +254,13 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def run() -> None:
-    args = build_parser().parse_args()
+    parser = build_parser()
+    args = parser.parse_args()
+    if isinstance(args.model, HubReference) and args.hub_url is None:
+        try:  # checked only when used: HF_ENDPOINT may be meant for other tools
+            args.hub_url = hub_url(default_endpoint())
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"{ENDPOINT_ENV}: {err}")
     setup_logging(args)
     if args.n_ctx < 256:
         raise SystemExit("milo-llm: --n-ctx must be at least 256")
