@@ -2,9 +2,9 @@
 
 A GGUF is downloaded once into a cache, then loaded from there without asking the network
 again. Our own small downloader (aiohttp is already milo-llm's HTTP library) rather than
-`huggingface_hub`: that package checks neither the sha256 the Hub announces nor the size
-before it hands over a file, shows progress only as a tqdm bar (noise in a journal), and
-asks the Hub again on every start. The protocol is the Hub's own, as `huggingface_hub`
+`huggingface_hub`: that package checks a download's size but not the sha256 the Hub
+announces, shows progress only as a tqdm bar (noise in a journal), and asks the Hub again
+on every start unless told to stay offline. The protocol is the Hub's own, as `huggingface_hub`
 speaks it: `HEAD {endpoint}/{repo}/resolve/main/{file}` answers with `X-Linked-Size` and
 `X-Linked-Etag` (the sha256 of an LFS file) and redirects to the CDN that serves the bytes;
 `GET {endpoint}/api/models/{repo}` lists a repository's files. `HF_ENDPOINT` points it at a
