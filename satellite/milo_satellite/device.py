@@ -18,6 +18,7 @@ binary_sensor  someone_present      HeadState.present
 camera         camera               Head.snapshot_jpeg
 button         center_head          Head.center
 select         wake_word            VoiceSatellite.set_wake_word (+ "milo")
+select         end_of_speech        VoiceSatellite.set_end_of_speech
 light          status_light         the voice phase (StatusLight)
 event          buddy                appeared / left (+ HA event esphome.milo_buddy)
 media_player   media_player         MediaController
@@ -118,7 +119,22 @@ class MiloDevice:
             icon="mdi:account-voice",
             category=pb.ENTITY_CATEGORY_CONFIG,
         )
-        for entity in (self.media.entity, self.mute, self.wake_word, self.status_light.entity):
+        self.end_of_speech = SelectEntity(
+            "end_of_speech",
+            "End of speech",
+            voice.end_of_speech_options(),
+            voice.set_end_of_speech,
+            state=str(voice.end_of_speech),
+            icon="mdi:account-voice-off",
+            category=pb.ENTITY_CATEGORY_CONFIG,
+        )
+        for entity in (
+            self.media.entity,
+            self.mute,
+            self.wake_word,
+            self.end_of_speech,
+            self.status_light.entity,
+        ):
             server.add_entity(entity)
             entity.attach(self._remember)
         voice.add_listener(self._voice_changed)
@@ -135,6 +151,12 @@ class MiloDevice:
                 voice.set_wake_word(wake_word)
             except ValueError as err:
                 _LOGGER.warning("Not restoring wake word: %s", err)
+        end_of_speech = prefs.get("end_of_speech")
+        if end_of_speech and end_of_speech != voice.end_of_speech:
+            try:
+                voice.set_end_of_speech(end_of_speech)
+            except ValueError as err:
+                _LOGGER.warning("Not restoring end of speech: %s", err)
         voice.set_muted(bool(prefs.get("muted", voice.muted)))
         voice.player.volume = float(prefs.get("volume", voice.player.volume))
         voice.player.muted = bool(prefs.get("speaker_muted", voice.player.muted))
@@ -145,6 +167,7 @@ class MiloDevice:
         light = self.status_light.entity.value
         self.preferences.update(
             wake_word=self.voice.wake_word,
+            end_of_speech=str(self.voice.end_of_speech),
             muted=self.voice.muted,
             volume=round(self.voice.player.volume, 3),
             speaker_muted=self.voice.player.muted,
@@ -155,6 +178,7 @@ class MiloDevice:
         voice = self.voice
         self.mute.set(voice.muted)
         self.wake_word.set(voice.wake_word)
+        self.end_of_speech.set(str(voice.end_of_speech))
         self.media.refresh()
         self.status_light.show("Muted" if voice.muted else voice.phase.value.capitalize())
         if self.head is not None:

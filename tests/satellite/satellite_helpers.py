@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import subprocess
 import sys
 import wave
 
+from aioesphomeapi import APIClient, VoiceAssistantEventType as Ev
 import numpy as np
 
 from milo_satellite.api import APIServer, DeviceIdentity
@@ -88,6 +89,46 @@ def make_speech(folder: Path) -> Speech:
         )  # fmt: skip
     utterance = silence(0.5) + wake + silence(0.4) + question + silence(2.0)
     return Speech(wake, question, answer, write_wav(folder / "utterance.wav", utterance, MIC_RATE))
+
+
+@dataclass
+class FakeHA:
+    """Records what the satellite sends, as HA's assist_satellite would receive it."""
+
+    starts: list[tuple[str, int, str | None]] = field(default_factory=list)
+    stops: list[bool] = field(default_factory=list)
+    audio: bytearray = field(default_factory=bytearray)
+    finished: list[bool] = field(default_factory=list)
+    answer_after: float = 0.0  # delay before answering a start (HA busy)
+
+    async def handle_start(
+        self, conversation_id: str, flags: int, _settings: object, wake_word: str | None
+    ) -> int | None:
+        self.starts.append((conversation_id, flags, wake_word))
+        await asyncio.sleep(self.answer_after)
+        return 0
+
+    async def handle_stop(self, abort: bool) -> None:
+        self.stops.append(abort)
+
+    async def handle_audio(self, data: bytes, _data2: bytes | None = None) -> None:
+        self.audio += data
+
+    async def handle_finished(self, msg: object) -> None:
+        self.finished.append(msg.success)  # type: ignore[attr-defined]
+
+
+def subscribe(client: APIClient, ha: FakeHA) -> None:
+    client.subscribe_voice_assistant(
+        handle_start=ha.handle_start,
+        handle_stop=ha.handle_stop,
+        handle_audio=ha.handle_audio,
+        handle_announcement_finished=ha.handle_finished,
+    )
+
+
+def send(client: APIClient, event: Ev, **data: str) -> None:
+    client.send_voice_assistant_event(event, data)
 
 
 @dataclass(frozen=True)

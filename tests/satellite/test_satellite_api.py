@@ -55,6 +55,7 @@ EXPECTED_ENTITIES = {
     "camera": "CameraInfo",
     "center_head": "ButtonInfo",
     "wake_word": "SelectInfo",
+    "end_of_speech": "SelectInfo",
     "status_light": "LightInfo",
     "buddy": "EventInfo",
     "media_player": "MediaPlayerInfo",
@@ -397,6 +398,7 @@ async def test_settings_from_ha_survive_a_restart(tmp_path: Path) -> None:
         entities, _ = await client.list_entities_services()
         key = {e.object_id: e.key for e in entities}
         client.select_command(key["wake_word"], "alexa")
+        client.select_command(key["end_of_speech"], "fast")
         client.switch_command(key["mute"], True)
         client.media_player_command(key["media_player"], volume=0.25)
         client.light_command(key["status_light"], state=False)
@@ -408,6 +410,8 @@ async def test_settings_from_ha_survive_a_restart(tmp_path: Path) -> None:
     second = await make_milo(tmp_path / "b", preferences=Preferences(state))
     try:
         assert second.voice.wake_word == "alexa"
+        assert second.voice.end_of_speech == "fast"
+        assert second.device.end_of_speech.value == "fast"  # what HA's select shows
         assert second.voice.muted
         assert second.voice.player.volume == 0.25
         assert second.device.status_light.entity.value.on is False

@@ -24,12 +24,15 @@ from aiohttp import web
 import numpy as np
 import pytest
 from satellite_helpers import (
+    FakeHA,
     Milo,
     Speech,
     eventually,
     make_milo,
     piper_say,
+    send,
     silence,
+    subscribe,
     wav_samples,
     write_wav,
 )
@@ -43,42 +46,6 @@ from milo_satellite.voice.audio import (
 )
 from milo_satellite.voice.player import AudioPlayer
 from milo_satellite.voice.satellite import Phase
-
-
-@dataclass
-class FakeHA:
-    """Records what the satellite sends, as HA's assist_satellite would receive it."""
-
-    starts: list[tuple[str, int, str | None]] = field(default_factory=list)
-    stops: list[bool] = field(default_factory=list)
-    audio: bytearray = field(default_factory=bytearray)
-    finished: list[bool] = field(default_factory=list)
-    answer_after: float = 0.0  # delay before answering a start (HA busy)
-
-    async def handle_start(
-        self, conversation_id: str, flags: int, _settings: object, wake_word: str | None
-    ) -> int | None:
-        self.starts.append((conversation_id, flags, wake_word))
-        await asyncio.sleep(self.answer_after)
-        return 0
-
-    async def handle_stop(self, abort: bool) -> None:
-        self.stops.append(abort)
-
-    async def handle_audio(self, data: bytes, _data2: bytes | None = None) -> None:
-        self.audio += data
-
-    async def handle_finished(self, msg: object) -> None:
-        self.finished.append(msg.success)  # type: ignore[attr-defined]
-
-
-def subscribe(client: APIClient, ha: FakeHA) -> None:
-    client.subscribe_voice_assistant(
-        handle_start=ha.handle_start,
-        handle_stop=ha.handle_stop,
-        handle_audio=ha.handle_audio,
-        handle_announcement_finished=ha.handle_finished,
-    )
 
 
 @dataclass
@@ -135,10 +102,6 @@ async def tts(speech: Speech) -> AsyncIterator[TTSServer]:
     server.base = f"http://127.0.0.1:{port}/tts"
     yield server
     await runner.cleanup()
-
-
-def send(client: APIClient, event: Ev, **data: str) -> None:
-    client.send_voice_assistant_event(event, data)
 
 
 async def wake_and_ask(milo: Milo, client: APIClient, ha: FakeHA, speech: Speech) -> None:

@@ -5,11 +5,14 @@ One run goes like this (HA's ESPHome integration is the other side):
 1. the wake word (or "Milo" in name mode) is heard; a chime plays;
 2. we send VoiceAssistantRequest(start) and buffer the microphone until HA answers
    with VoiceAssistantResponse; then the audio streams as VoiceAssistantAudio;
-3. HA's pipeline events arrive: at STT_VAD_END/STT_END streaming stops and Milo
-   "thinks" (optional thinking sound or sarcastic filler); the TTS URL comes with
+3. unless "End of speech" is "home assistant", Milo decides when the user has finished
+   (end_of_speech.py) and ends the audio with VoiceAssistantAudio(end=True): HA closes
+   the stream gracefully and answers without waiting for its own silence timeout;
+4. HA's pipeline events arrive: at STT_VAD_END/STT_END streaming stops (if it has not
+   already) and Milo "thinks" (optional thinking sound or sarcastic filler); the TTS URL comes with
    RUN_START and playback starts as soon as INTENT_PROGRESS says the answer is streaming
    (or at TTS_END at the latest);
-4. after playback we send VoiceAssistantAnnounceFinished; at RUN_END Milo goes back to
+5. after playback we send VoiceAssistantAnnounceFinished; at RUN_END Milo goes back to
    waiting for the wake word, or listens again when the agent asked a question.
 
 Announcements (and start_conversation, which is an announcement followed by a run
@@ -33,6 +36,7 @@ from aioesphomeapi.model import VoiceAssistantFeature
 from ..api import APIServer, ClientConnection
 from ..api.messages import pb
 from .audio import MIC_CHUNK_BYTES, MIC_RATE
+from .end_of_speech import DEFAULT_MODE, RULES, EndOfSpeech, EndOfSpeechMode
 from .player import AudioPlayer
 from .sounds import Sounds
 from .wakeword import NAME_MODE, NameSpotter, WakeWordDetector, WakeWordModel
@@ -72,6 +76,7 @@ class VoiceSettings:
     stt_uri: str = ""  # Wyoming STT for name mode, e.g. tcp://127.0.0.1:10300
     names: tuple[str, ...] = ("milo",)
     language: str = "en"
+    end_of_speech: EndOfSpeechMode = DEFAULT_MODE
     wake_sound: bool = True
     thinking: str = "off"  # off | sound | filler
     fillers: list[bytes] = field(default_factory=list)  # rendered filler phrases (PCM)
@@ -116,6 +121,8 @@ class VoiceSatellite:
         self.muted = False
         self.timers: dict[str, Any] = {}
         self.wake_word = ""
+        self.end_of_speech = settings.end_of_speech
+        self._end_of_speech: EndOfSpeech | None = None  # the run's, unless HA decides
         self._detectors: dict[str, WakeWordDetector] = {}
         self._name_spotter: NameSpotter | None = None
         self._listeners: list[Callable[[], None]] = []
@@ -181,6 +188,20 @@ class VoiceSatellite:
         _LOGGER.info("Wake word: %s", wake_word)
         self._changed()
 
+    def end_of_speech_options(self) -> list[str]:
+        return [str(mode) for mode in EndOfSpeechMode]
+
+    def set_end_of_speech(self, mode: str) -> None:
+        """Who decides that the user has finished: Milo (fast, balanced) or HA."""
+        try:
+            self.end_of_speech = EndOfSpeechMode(mode)
+        except ValueError:
+            raise ValueError(
+                f"unknown end of speech {mode!r}; known: {self.end_of_speech_options()}"
+            ) from None
+        _LOGGER.info("End of speech: %s", mode)
+        self._changed()
+
     def _close_name_spotter(self) -> None:
         if self._name_spotter is not None:
             self._name_spotter.close()
@@ -222,12 +243,22 @@ class VoiceSatellite:
         async for chunk in self.microphone.chunks():
             if self.muted:
                 continue
-            if self._streaming and self._client is not None:
-                self._client.send(pb.VoiceAssistantAudio(data=chunk))
-            elif self._waiting_for_response:
-                self._buffer += chunk
-                del self._buffer[:-MAX_BUFFER_BYTES]
+            if self._streaming or self._waiting_for_response:
+                self._stream(chunk)
             self._listen_for_words(chunk)
+
+    def _stream(self, chunk: bytes) -> None:
+        """To HA (or the buffer until HA is ready), through Milo's end of speech if on."""
+        detector = self._end_of_speech
+        audio = chunk if detector is None else detector.feed(chunk)
+        if self._waiting_for_response:
+            self._buffer += audio
+            del self._buffer[:-MAX_BUFFER_BYTES]
+            return  # a finished turn is acted on once HA is ready (_on_response)
+        if audio and self._client is not None:
+            self._client.send(pb.VoiceAssistantAudio(data=audio))
+        if detector is not None and detector.finished:
+            self._user_finished()
 
     def _listen_for_words(self, chunk: bytes) -> None:
         talking = self.player.playing or self.ringing
@@ -273,7 +304,11 @@ class VoiceSatellite:
         self._stop_ringing()
         self.player.stop()
         self._run = _Run(conversation_id=self._conversation_id, wake_word_phrase=phrase)
-        self._buffer = bytearray(prefix)
+        rule = RULES.get(self.end_of_speech)
+        self._end_of_speech = EndOfSpeech(rule) if rule is not None else None
+        self._buffer = bytearray(
+            prefix if self._end_of_speech is None else self._end_of_speech.feed(prefix)
+        )
         self._waiting_for_response = True
         self._client.send(
             pb.VoiceAssistantRequest(
@@ -334,10 +369,39 @@ class VoiceSatellite:
                 )
             )
         self._buffer.clear()
+        if self._end_of_speech is not None and self._end_of_speech.finished:
+            self._user_finished()  # all of it was said before HA was ready
+
+    def _user_finished(self) -> None:
+        """Milo heard the end of the request: end the audio; HA then transcribes at once.
+
+        VoiceAssistantAudio(end=True) ends the run's audio gracefully (HA's
+        handle_pipeline_stop(abort=False)); VoiceAssistantRequest(start=False) would abort.
+        """
+        detector = self._end_of_speech
+        if detector is not None:
+            _LOGGER.info(
+                "End of speech (%s) after %.2f s of audio%s",
+                self.end_of_speech,
+                detector.seconds,
+                ", sounded finished" if detector.sounded_finished else "",
+            )
+        if self._client is not None:
+            self._client.send(pb.VoiceAssistantAudio(end=True))
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        """The user's turn is over (decided here or by HA): stop streaming and think."""
+        self._end_streaming()
+        if self.phase is Phase.LISTENING:
+            self._set_phase(Phase.THINKING)
+            self._set_deadline(self.settings.answer_timeout_s, "No answer from Home Assistant")
+            self._think()
 
     def _end_streaming(self, *, tell_ha: bool = False) -> None:
         was_streaming = self._streaming or self._waiting_for_response
         self._streaming = self._waiting_for_response = False
+        self._end_of_speech = None
         self._buffer.clear()
         if was_streaming:
             self._cancel_deadline()
@@ -354,13 +418,9 @@ class VoiceSatellite:
         if event == EV.VOICE_ASSISTANT_RUN_START:
             run.tts_url = data.get("url", "")
         elif event in (EV.VOICE_ASSISTANT_STT_VAD_END, EV.VOICE_ASSISTANT_STT_END):
-            self._end_streaming()
             if event == EV.VOICE_ASSISTANT_STT_END:
                 _LOGGER.info("Heard: %r", data.get("text", ""))
-            if self.phase is Phase.LISTENING:
-                self._set_phase(Phase.THINKING)
-                self._set_deadline(self.settings.answer_timeout_s, "No answer from Home Assistant")
-                self._think()
+            self._stop_listening()
         elif event == EV.VOICE_ASSISTANT_INTENT_PROGRESS:
             if data.get("tts_start_streaming") == "1" and run.tts_url:
                 self._speak(run, run.tts_url)
