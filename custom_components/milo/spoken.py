@@ -1,23 +1,25 @@
 """Text as Milo speaks it: asides and speaker labels cut, figures read plainly.
 
-Small models write stage directions ("(smiles)", "[beep]"), echo the bracketed notes Milo
-gives them, such as who the camera sees ("(You're talking to Eileen.)"), and start with a
-speaker label as in a script ("Milo: Oh, hello."). Read aloud, all of these sound broken,
-so they are cut from the text as it streams, before TTS hears it.
+Small models write stage directions ("(smiles)", "[beep]", "*laughs*"), echo the
+bracketed notes Milo gives them, such as who the camera sees ("(You're talking to
+Eileen.)"), and start with a speaker label as in a script ("Milo: Oh, hello."). Read
+aloud, all of these sound broken, so they are cut from the text as it streams, before
+TTS hears it. Labels later in the text are the answer guards' (guards.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-OPENERS = {"(": ")", "[": "]"}
+# An asterisk opens and closes a stage direction ("*laughs*"); inside brackets it is text.
+OPENERS = {"(": ")", "[": "]", "*": "*"}
 CLOSERS = frozenset(OPENERS.values())
 # A first word this long is not a name, so it is not held back as a possible label.
 MAX_LABEL_CHARS = 20
 
 
 class SpokenFilter:
-    """Drops bracketed asides and a leading speaker label from streamed text.
+    """Drops bracketed and starred asides and a leading speaker label from streamed text.
 
     Brackets may open in one chunk and close in a later one. The first word is held back
     until the character after it shows whether it is a label ("Milo:"). The spaces around
@@ -70,11 +72,13 @@ class SpokenFilter:
             self._take(char, out)
 
     def _take(self, char: str, out: list[str]) -> None:
-        if char in OPENERS:
-            self._closers.append(OPENERS[char])
-        elif self._closers:
+        if self._closers:
             if char == self._closers[-1]:
                 self._closers.pop()
+            elif char in OPENERS and char != "*":
+                self._closers.append(OPENERS[char])
+        elif char in OPENERS:
+            self._closers.append(OPENERS[char])
         elif char in CLOSERS:
             pass  # closes an aside that never opened ("right?)"): nothing to say
         elif char.isspace():

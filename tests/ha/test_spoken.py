@@ -20,6 +20,17 @@ from custom_components.milo.spoken import SpokenFilter, number
         # An aside that never closes is not said either.
         (("Sure. (whispers to itself",), "Sure."),
         (("(smiles)",), ""),
+        # Starred stage directions, split or not; inside brackets a star is just text;
+        # starred emphasis ("**so**") is said.
+        (
+            (
+                "Oh *laughs* hi. *sm",
+                "iles* Bye.",
+            ),
+            "Oh hi. Bye.",
+        ),
+        (("(a *b) Hi.",), "Hi."),
+        (("It was **so** good.",), "It was so good."),
         # A bracket that closes what never opened is not said either.
         (("It's a joke, right?)",), "It's a joke, right?"),
         # A speaker label at the start, whole or split, is not said; a colon later is.

@@ -1,0 +1,173 @@
+"""Guards on what the model says in small talk, sentence by sentence as it streams.
+
+The embedded model is tiny. Left alone it repeats its earlier answers word for word,
+rambles for two hundred words, reads its own instructions back, calls itself Lara, makes
+up figures, writes the user's next line as a script ("User: ..."), and jokes about a gas
+leak. Each sentence is held until it ends and then kept or dropped; what is left is
+capped at about forty words, cut at a sentence end. When nothing is left, the caller says
+a line from the bank, so Milo is never silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+import re
+
+from .sentences import split_sentences, word_runs, words
+
+# About fifteen seconds of speech: longer is a lecture, not a chat.
+MAX_WORDS = 40
+# How many earlier turns a sentence must not repeat.
+REPEAT_TURNS = 5
+# "What's your name?", "who are you": answered from the bank, so always as Milo.
+IDENTITY = re.compile(
+    r"\b(what(?:'s| is) (?:your|ur) name|your name\b|"
+    r"who (?:are|r) (?:you|u)\b(?! (?:talking|speaking|looking|with|calling|waiting))|"
+    r"what are you(?: exactly)?\W*$|introduce yourself|tell me about yourself|"
+    r"are you (?:a |an )?(?:robot|human|person|real|alive|machine|ai)\b)"
+)
+# Safety, locks and alarms: plain answers, no jokes (the persona's danger zones).
+DANGER = re.compile(
+    r"\b(locks?|locked|unlock\w*|doors?|alarms?|smoke|fire|gas|leak\w*|burglar\w*|"
+    r"intruders?|break[- ]?in|broken in|secure|security|emergency|carbon monoxide|injur\w*|"
+    r"hurt|bleeding|police|ambulance|safe|unsafe|safety|stove|oven|hob|stranger)\b"
+)
+# Said with a wink, which is wrong when someone asks about a gas leak.
+SARCASM_MARKERS = re.compile(
+    r"\b(barnacle|toads?|dude|bro|brother|gnarly|lol|haha|ha ha|ugh|duh|genius|"
+    r"your highness|obviously|whatever|joke|kidding|funny|oh great|oh sure|wow|"
+    r"sarcas\w*|milk|troggs)\b"
+)
+# A mid-answer label ("User: ...") starts a line of script nobody asked for; the
+# assistant's own label ("Milo: ...") is dropped and its line kept.
+_LABEL = re.compile(r"^\s*([A-Za-z][\w' -]{0,19}):\s*")
+OWN_LABELS = frozenset({"assistant", "ai", "bot", "robot"})
+OTHER_LABELS = frozenset({"user", "human", "me", "you", "person", "q", "question", "a", "answer"})
+# Another name, or being human, is not who Milo is.
+_NAME_CLAIM = re.compile(
+    r"\b(?:my name is|my name's|name's|call me|i am called|i'm called)\s+(\w+)"
+)
+_HUMAN_CLAIM = re.compile(
+    r"\bi(?:'m| am) (?:just |only |really |actually )?(?:a |an )?(?:human|person|man|woman|girl|"
+    r"boy|lady|guy)\b"
+)
+_FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+@dataclass
+class AnswerGuard:
+    """Keeps the sentences of one streamed answer that are fit to say.
+
+    `feed` takes text as it streams and returns what may be spoken now; `finish` judges
+    the unfinished rest at the end of a stream (or before a tool call). `done` turns true
+    once the answer is long enough: the caller can stop the model there.
+    """
+
+    persona_name: str
+    # Sentences of the latest turns, each as its words (`sentences.heard`).
+    said_before: Collection[tuple[str, ...]] = ()
+    # Everything the model was given (instructions, notes, examples it may copy are
+    # excluded by the caller): sentences sharing a run of words with it are recited.
+    prompt: str = ""
+    question: str = ""
+    danger: bool = False
+    max_words: int = MAX_WORDS
+    kept: list[str] = field(default_factory=list)
+    done: bool = False
+    _buffer: str = ""
+    _count: int = 0
+
+    def __post_init__(self) -> None:
+        """Index the prompt once."""
+        self._recited = word_runs(words(self.prompt))
+        self._figures = set(_FIGURE.findall(f"{self.prompt} {self.question}"))
+        self._asked = words(self.question)
+        self._heard = set(self.said_before)
+
+    @property
+    def said(self) -> bool:
+        """Whether any sentence was kept."""
+        return bool(self.kept)
+
+    def feed(self, text: str) -> str:
+        """What may be said of the text streamed so far: only complete sentences."""
+        if self.done:
+            return ""
+        *sentences, self._buffer = split_sentences(self._buffer + text)
+        return "".join(self._say(sentence) for sentence in sentences)
+
+    def finish(self) -> str:
+        """What may be said of the unfinished rest."""
+        rest, self._buffer = self._buffer, ""
+        return "" if self.done else self._say(rest)
+
+    def _say(self, sentence: str) -> str:
+        if self.done:
+            return ""
+        kept = self._judge(sentence.strip())
+        if not kept:
+            return ""
+        sentence_words = words(kept)
+        if self._count + len(sentence_words) > self.max_words:
+            self.done = True
+            if self.kept:
+                return ""
+            kept = _cut(kept, self.max_words)
+        self._count += len(sentence_words)
+        self._heard.add(tuple(sentence_words))
+        prefix = " " if self.kept else ""
+        self.kept.append(kept)
+        return prefix + kept
+
+    def _judge(self, sentence: str) -> str:
+        """The sentence as it may be said, or "" to drop it."""
+        if label := _LABEL.match(sentence):
+            who = label.group(1).strip().casefold()
+            if who in OTHER_LABELS:
+                self.done = True  # the model is writing the user's lines: stop listening
+                return ""
+            if who in OWN_LABELS or who == self.persona_name.casefold():
+                sentence = sentence[label.end() :]
+        sentence_words = words(sentence)
+        if not sentence_words or not any(c.isalpha() for c in sentence):
+            return ""
+        reason = self._fault(sentence, sentence_words)
+        return "" if reason else sentence
+
+    def _fault(self, sentence: str, sentence_words: list[str]) -> str:
+        """Why a sentence is not said ("" when it is fine)."""
+        if tuple(sentence_words) in self._heard:
+            return "repeated"
+        if self._recited & word_runs(sentence_words) or sentence_words == self._asked:
+            return "recited"
+        if set(_FIGURE.findall(sentence)) - self._figures:
+            return "made-up figure"
+        lowered = sentence.casefold()
+        claim = _NAME_CLAIM.search(lowered)
+        if (claim and claim.group(1) != self.persona_name.casefold()) or _HUMAN_CLAIM.search(
+            lowered
+        ):
+            return "not Milo"
+        if self.danger and SARCASM_MARKERS.search(lowered):
+            return "sarcasm in a danger zone"
+        return ""
+
+
+def _cut(sentence: str, max_words: int) -> str:
+    """A run-on sentence cut at its last comma within the limit, else at the limit."""
+    spans = list(re.finditer(r"\S+", sentence))[:max_words]
+    head = sentence[: spans[-1].end()]
+    if (comma := head.rfind(",")) > len(head) // 3:
+        head = head[:comma]
+    return head.rstrip(",;: ") + "."
+
+
+def is_identity_question(text: str) -> bool:
+    """Whether the user asks who or what Milo is."""
+    return bool(IDENTITY.search(text.casefold()))
+
+
+def is_danger_zone(text: str) -> bool:
+    """Whether the request touches safety, locks or alarms."""
+    return bool(DANGER.search(text.casefold()))

@@ -1,0 +1,299 @@
+"""Milo's line bank: lines in its voice, loaded from YAML, checked, picked and searched.
+
+The embedded model is too small to hold a character on its own. The bank gives it one
+three ways: the lines nearest to a request are shown to the model as examples of the
+voice; a line stands in when the model's answer is unusable; and the easter eggs and
+fast-path quips are said straight from it. The shipped file can be extended or overridden
+by the user's own (see `load`). Pure Python, no Home Assistant, so loading runs in an
+executor and tests need no `hass`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+import random
+import string
+from typing import Any
+
+import yaml
+
+from .bm25 import BM25
+from .sentences import heard, words
+
+SHIPPED = Path(__file__).parent / "lines" / "milo_lines.yaml"
+SURF_RATINGS = frozenset({"gnarly", "mid", "trash", "unknown"})
+WEATHER_CONDITIONS = frozenset(
+    {
+        "rain",
+        "sunny",
+        "cloudy",
+        "windy",
+        "cold",
+        "warm",
+        "fog",
+        "snow",
+        "storm",
+        "clear",
+        "any",
+        "unknown",
+    }
+)
+# Each topic and the tags its lines must carry (empty: no tag).
+TOPICS: Mapping[str, frozenset[str]] = {
+    "identity": frozenset(),
+    "greeting": frozenset(),
+    "buddy_greeting": frozenset(),
+    "goodbye": frozenset(),
+    "comeback": frozenset(),
+    "compliment": frozenset(),
+    "joke": frozenset(),
+    "self": frozenset(),
+    "chat": frozenset(),
+    "surf": SURF_RATINGS,
+    "weather": WEATHER_CONDITIONS,
+    "fallback": frozenset(),
+    "thinking": frozenset(),
+    "offline": frozenset(),
+    "milk": frozenset(),
+    "troggs": frozenset(),
+    "dance": frozenset(),
+    "command": frozenset(),
+    "danger": frozenset(),
+}
+# Lines the model may be shown as examples of the voice, or say for a request it could not
+# answer. The rest belong to one moment (a command done, the server down, a buddy arriving).
+CONVERSATIONAL = frozenset(
+    {
+        "identity",
+        "greeting",
+        "goodbye",
+        "comeback",
+        "compliment",
+        "joke",
+        "self",
+        "chat",
+        "milk",
+        "troggs",
+        "dance",
+    }
+)
+PLACEHOLDERS: Mapping[str, frozenset[str]] = {"buddy_greeting": frozenset({"name", "person"})}
+DEFAULT_PLACEHOLDERS = frozenset({"name"})
+MAX_SARCASM = 3
+# A group without a sarcasm level is at the agent's default.
+DEFAULT_LEVEL = 2
+# A voice line is short: the whole spoken answer is capped at about forty words.
+MAX_LINE_WORDS = 30
+# How many of its latest picks a topic avoids repeating (fewer when it has fewer lines).
+RECENT_PICKS = 8
+GROUP_KEYS = frozenset({"topic", "tag", "sarcasm", "about", "lines", "replace"})
+
+
+class LineBankError(ValueError):
+    """A line bank file that cannot be used, with the entry at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line and its tags."""
+
+    text: str
+    topic: str
+    tag: str | None
+    sarcasm: int
+    about: str = ""
+
+
+class LineBank:
+    """Lines by topic and tag: picked at random without repeats, or ranked by a request."""
+
+    def __init__(self, lines: Sequence[Line]) -> None:
+        """Index the lines for retrieval."""
+        if not lines:
+            raise LineBankError("The line bank has no lines")
+        self.lines = tuple(lines)
+        # A group's `about` words say what its lines answer: they weigh as much as the text.
+        self._index = BM25(
+            [f"{line.text} {line.about} {line.about} {line.topic}" for line in self.lines]
+        )
+        self._recent: dict[tuple[str, str | None], deque[str]] = {}
+
+    def texts(self, topic: str, tag: str | None = None) -> list[str]:
+        """The raw texts of a topic (and tag), as written, placeholders unfilled."""
+        return [line.text for line in self.lines if line.topic == topic and line.tag == tag]
+
+    def has(self, topic: str, tag: str | None = None) -> bool:
+        """Whether any line has this topic (and tag)."""
+        return any(line.topic == topic and line.tag == tag for line in self.lines)
+
+    def pick(
+        self,
+        topic: str,
+        tag: str | None = None,
+        *,
+        sarcasm: int,
+        avoid: Collection[tuple[str, ...]] = (),
+        name: str = "Milo",
+        person: str = "",
+    ) -> str:
+        """A line of the topic at about this sarcasm, not one of the topic's latest picks.
+
+        `avoid` holds sentences said lately (as `sentences.heard` gives them): a line
+        containing one is not picked while another is left.
+        """
+        pool = _at_level([ln for ln in self.lines if ln.topic == topic and ln.tag == tag], sarcasm)
+        if not pool:
+            raise LineBankError(f"No lines for topic {topic!r}, tag {tag!r}")
+        recent = self._recent.setdefault((topic, tag), deque(maxlen=RECENT_PICKS))
+        said = set(avoid)
+        fresh = [ln for ln in pool if ln.text not in recent and not _said(ln, said, name, person)]
+        unsaid = [ln for ln in pool if not _said(ln, said, name, person)]
+        choice = random.choice(fresh or unsaid or pool)
+        recent.append(choice.text)
+        while len(recent) >= len(pool):  # keep a choice open for the next pick
+            recent.popleft()
+        return fill(choice.text, name=name, person=person)
+
+    def nearest(
+        self,
+        request: str,
+        *,
+        sarcasm: int,
+        count: int,
+        topics: Collection[str] = CONVERSATIONAL,
+        avoid: Collection[tuple[str, ...]] = (),
+        name: str = "Milo",
+    ) -> list[str]:
+        """Up to `count` lines of the topics nearest to `request` (none that share no word)."""
+        said = set(avoid)
+        allowed = {id(line) for line in _at_level(self.lines, sarcasm)}
+        ranked = sorted(
+            (
+                (score, index)
+                for index, score in enumerate(self._index.scores(request))
+                if score > 0
+                and self.lines[index].topic in topics
+                and id(self.lines[index]) in allowed
+                and not _said(self.lines[index], said, name, "")
+            ),
+            key=lambda item: (-item[0], item[1]),
+        )
+        return [fill(self.lines[index].text, name=name) for _score, index in ranked[:count]]
+
+
+def _at_level(lines: Iterable[Line], sarcasm: int) -> list[Line]:
+    """Lines at the agent's sarcasm or one below; failing that, the mildest there are."""
+    lines = list(lines)
+    near = [line for line in lines if sarcasm - 1 <= line.sarcasm <= sarcasm]
+    if near:
+        return near
+    milder = [line for line in lines if line.sarcasm <= sarcasm]
+    if milder:
+        return milder
+    mildest = min((line.sarcasm for line in lines), default=0)
+    return [line for line in lines if line.sarcasm == mildest]
+
+
+def _said(line: Line, said: set[tuple[str, ...]], name: str, person: str) -> bool:
+    if not said:
+        return False
+    text = fill(line.text, name=name, person=person)
+    return any(sentence in said for sentence in heard(text))
+
+
+def fill(text: str, *, name: str = "Milo", person: str = "") -> str:
+    """A line with its placeholders filled in."""
+    return text.format_map({"name": name, "person": person or "buddy"})
+
+
+def load(paths: Iterable[Path]) -> LineBank:
+    """The bank from YAML files, in order: the shipped file, then the user's.
+
+    A later file adds its groups' lines to the topic (and tag); a group with
+    `replace: true` first removes what earlier files had for that topic and tag.
+    Raises LineBankError naming the file and entry for anything malformed.
+    """
+    lines: list[Line] = []
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            raise LineBankError(f"{path}: cannot read the line bank: {err}") from err
+        for replaced, group in parse(data, str(path)):
+            if replaced:
+                lines = [ln for ln in lines if (ln.topic, ln.tag) != (group[0].topic, group[0].tag)]
+            lines.extend(group)
+    return LineBank(lines)
+
+
+def parse(data: Any, source: str) -> list[tuple[bool, list[Line]]]:
+    """The groups of one file: whether each replaces earlier lines, and its lines."""
+    if not isinstance(data, list):
+        raise LineBankError(f"{source}: expected a list of line groups, got {type(data).__name__}")
+    return [_group(entry, f"{source}, group {number}") for number, entry in enumerate(data, 1)]
+
+
+def _group(entry: Any, where: str) -> tuple[bool, list[Line]]:
+    if not isinstance(entry, dict):
+        raise LineBankError(f"{where}: expected a mapping with topic and lines")
+    if unknown := set(entry) - GROUP_KEYS:
+        raise LineBankError(f"{where}: unknown keys {sorted(unknown)}")
+    topic = entry.get("topic")
+    if not isinstance(topic, str) or topic not in TOPICS:
+        raise LineBankError(f"{where}: topic {topic!r} is not one of {sorted(TOPICS)}")
+    where = f"{where} ({topic})"
+    tag = entry.get("tag")
+    tags = TOPICS[topic]
+    if tags and tag not in tags:
+        raise LineBankError(f"{where}: tag {tag!r} is not one of {sorted(tags)}")
+    if not tags and tag is not None:
+        raise LineBankError(f"{where}: topic {topic!r} takes no tag, got {tag!r}")
+    sarcasm = _sarcasm(entry.get("sarcasm", DEFAULT_LEVEL), where)
+    about = entry.get("about", "")
+    if not isinstance(about, str):
+        raise LineBankError(f"{where}: about must be text")
+    raw = entry.get("lines")
+    if not isinstance(raw, list) or not raw:
+        raise LineBankError(f"{where}: lines must be a non-empty list")
+    lines = []
+    for number, item in enumerate(raw, 1):
+        at = f"{where}, line {number}"
+        if isinstance(item, dict):
+            if unknown := set(item) - {"text", "sarcasm"}:
+                raise LineBankError(f"{at}: unknown keys {sorted(unknown)}")
+            text, level = item.get("text"), _sarcasm(item.get("sarcasm", sarcasm), at)
+        else:
+            text, level = item, sarcasm
+        lines.append(Line(_text(text, topic, at), topic, tag, level, about))
+    return bool(entry.get("replace", False)), lines
+
+
+def _sarcasm(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SARCASM:
+        raise LineBankError(f"{where}: sarcasm must be a whole number from 0 to {MAX_SARCASM}")
+    return value
+
+
+def _text(value: Any, topic: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise LineBankError(f"{where}: the line must be non-empty text")
+    text = " ".join(value.split())
+    allowed = PLACEHOLDERS.get(topic, DEFAULT_PLACEHOLDERS)
+    try:
+        fields = {field for _lit, field, _spec, _conv in string.Formatter().parse(text) if field}
+    except ValueError as err:
+        raise LineBankError(f"{where}: {err} in {text!r} (write a brace as {{{{ or }}}})") from err
+    if unknown := fields - allowed:
+        raise LineBankError(
+            f"{where}: unknown placeholder {sorted(unknown)} in {text!r}; use {sorted(allowed)}"
+        )
+    if len(words(text)) > MAX_LINE_WORDS:
+        raise LineBankError(f"{where}: more than {MAX_LINE_WORDS} words: {text!r}")
+    if any(char.isdigit() for char in text):
+        raise LineBankError(f"{where}: no figures in a line (Milo never makes one up): {text!r}")
+    if any(char in text for char in "()[]*"):
+        raise LineBankError(f"{where}: no brackets or asterisks, they are not spoken: {text!r}")
+    return text

@@ -1,0 +1,133 @@
+"""The guards on the model's small talk, fed the way a stream arrives."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.milo.guards import (
+    AnswerGuard,
+    is_danger_zone,
+    is_identity_question,
+)
+from custom_components.milo.sentences import heard
+
+PROMPT = (
+    "You are Milo, a small desk robot with a camera and a moving head, living in a smart "
+    "home near Portrush on the North Coast.\nCurrent time is 08:30:00."
+)
+
+
+def run(guard: AnswerGuard, text: str, chunk: int = 3) -> str:
+    """The guard's output for `text` streamed in small chunks."""
+    out = "".join(guard.feed(text[i : i + chunk]) for i in range(0, len(text), chunk))
+    return out + guard.finish()
+
+
+def guard(**kwargs: object) -> AnswerGuard:
+    """A guard for Milo with the prompt above."""
+    return AnswerGuard("Milo", prompt=PROMPT, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Oh hello. Nice to see you!", "Oh hello. Nice to see you!"),
+        # Repeated within the answer.
+        ("That's a joke. That's a joke. Fine.", "That's a joke. Fine."),
+        # Recites the instructions.
+        (
+            "Sure. I am a small desk robot with a camera and a moving head. Ask away.",
+            "Sure. Ask away.",
+        ),
+        # Parrots the question.
+        ("How are you? Grand, thanks.", "Grand, thanks."),
+        # Makes up a figure; the time it was told is fine.
+        ("I'm 42 years old. It's 08:30:00 now.", "It's 08:30:00 now."),
+        # Claims another name, or to be human.
+        ("My name is Lara. I like the sea.", "I like the sea."),
+        ("I'm just a human with a camera. Hi.", "Hi."),
+        ("My name is Milo. Hi.", "My name is Milo. Hi."),
+        # Its own label goes; the user's starts a made-up script: the rest is not said.
+        ("Sure thing. Milo: Happy to. User: what now? Milo: Nothing.", "Sure thing. Happy to."),
+        # Nothing to say but punctuation.
+        ("... !", ""),
+    ],
+)
+def test_sentences_that_are_not_fit_to_say_are_dropped(text: str, said: str) -> None:
+    """Each fault drops its sentence; the rest is said with single spaces."""
+    assert run(guard(question="How are you?"), text) == said
+
+
+def test_sentences_said_in_earlier_turns_are_dropped() -> None:
+    """A sentence from the latest turns is not said again, whatever its case or commas."""
+    earlier = heard("Just a joke, eh? No fun at all.")
+    g = guard(said_before=earlier)
+    assert run(g, "just a joke eh! Robots are great.") == "Robots are great."
+
+
+def test_answers_are_capped_at_a_sentence_end() -> None:
+    """About forty words: the sentence that would go over is not said, and the guard is done."""
+    g = guard(max_words=12)
+    text = "One two three four five. Six seven eight nine ten. Eleven twelve thirteen. More."
+    assert run(g, text) == "One two three four five. Six seven eight nine ten."
+    assert g.done
+    assert g.feed("Anything else. ") == ""
+
+
+def test_a_run_on_first_sentence_is_cut_at_a_comma() -> None:
+    """One sentence over the cap is cut at its last comma within it, not dropped."""
+    g = guard(max_words=8)
+    assert run(g, "Well I think, you know, that the sea is big and wet and cold") == (
+        "Well I think, you know."
+    )
+    assert g.said
+
+
+def test_danger_zone_answers_have_no_jokes() -> None:
+    """Asked about a gas leak, a sentence with a wink is not said."""
+    g = guard(danger=True)
+    text = "Ugh, obviously get out. Leave the house and call for help. Haha, just kidding."
+    assert run(g, text) == "Leave the house and call for help."
+
+
+def test_nothing_said_leaves_the_guard_empty() -> None:
+    """The caller says a bank line when the guard kept nothing."""
+    g = guard(said_before=heard("Hello there."))
+    assert run(g, "Hello there.") == ""
+    assert not g.said
+
+
+@pytest.mark.parametrize(
+    ("text", "identity"),
+    [
+        ("What's your name?", True),
+        ("what is your name", True),
+        ("Who are you?", True),
+        ("Are you a robot?", True),
+        ("tell me about yourself", True),
+        ("What are you?", True),
+        ("Who are you talking to?", False),
+        ("what's the name of that song", False),
+        ("how are you", False),
+        ("what are you doing today?", False),
+    ],
+)
+def test_identity_questions(text: str, identity: bool) -> None:
+    """Questions about who Milo is, not any question with 'name' or 'you' in it."""
+    assert is_identity_question(text) is identity
+
+
+@pytest.mark.parametrize(
+    ("text", "danger"),
+    [
+        ("Is the front door locked?", True),
+        ("The smoke alarm is beeping", True),
+        ("I smell gas", True),
+        ("is the house secure? any security issues", True),
+        ("tell me a joke", False),
+        ("how are you", False),
+    ],
+)
+def test_danger_zones(text: str, danger: bool) -> None:
+    """Safety, locks and alarms."""
+    assert is_danger_zone(text) is danger
