@@ -7,25 +7,34 @@ never gets to say a number: the embedded model is tiny, and asked to word a fore
 drops the rating or makes up a wave height. So:
 - unavailable data is answered from a template, in character, and no model is asked;
 - available data is said as the facts line (a recorded, not live, forecast labelled
-  first), then the model's remark, or the template's quip when the model has none.
+  first), then the model's remark if it agrees with the facts (agreement.py), else a
+  line written for the rating or the weather (persona's quips).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 import random
 import re
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.conversation import AssistantContentDeltaDict
+from homeassistant.const import UnitOfLength, UnitOfSpeed, UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util.unit_conversion import (
+    DistanceConverter,
+    SpeedConverter,
+    TemperatureConverter,
+)
 
 from . import persona
+from .agreement import RemarkCheck, Truths, surf_truths, weather_truths
 from .const import LOGGER
 from .spoken import number
-from .surf import RATING_ORDER, Rating, describe_day, describe_days, recorded_note
+from .surf import RATING_ORDER, Rating, clock, describe_day, describe_days, recorded_note
 from .weather import async_weather_report, describe_weather
 
 if TYPE_CHECKING:
@@ -33,7 +42,9 @@ if TYPE_CHECKING:
 
 NO_SPOTS = "No surf spots are set up; add one in the Milo integration."
 SURF_DOWN = "The surf forecast service is not answering right now. No surf report from me, then."
-NO_WEATHER_ENTITY = "No weather entity is set up for me; pick one in my agent settings."
+NO_WEATHER_ENTITY = (
+    "There is no weather entity in this home; add a forecast, such as Met.no, to Home Assistant."
+)
 WEATHER_DOWN = "The weather entity is not answering right now. No forecast from me, then."
 RECORDED_LABEL = "Heads up: this is a recorded forecast, not a live one."
 # Said after an unavailable answer from sarcasm 1 up: attitude, never a guess at the data.
@@ -48,13 +59,12 @@ WEATHER_QUIPS = (
     "I refuse to guess. Guessing is how weather presenters get famous.",
 )
 SPOKEN_UNITS = {"m": "metres", "ft": "feet"}
-_NUMBER = re.compile(r"\d")
 # A sentence ends at . ! or ? followed by white space (not the dot in "1.2").
 _SENTENCE_END = re.compile(r"[.!?]+\s+")
-# A sentence sharing this many consecutive words with the prompt is recited, not said.
-RECITED_WORDS = 5
 # A remark is attitude, not a second report.
 MAX_REMARK_SENTENCES = 2
+# Spots said in full; more are said by name and rating only.
+SPOTS_IN_FULL = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +72,12 @@ class Facts:
     """What a fast-path tool found, said as one line before any model is asked."""
 
     line: str  # said first: the recorded label if any, then the facts in brief
-    # The tool result for HA's chat log (what its debug view shows): the summary only, not
-    # the hour-by-hour report.
+    # The tool result for HA's chat log (what its debug view shows): the full detail.
     data: dict[str, Any]
-    quip: str = ""  # the template's attitude, said when the model has no remark
+    quip: str = ""  # the line for this rating or weather, said when the model has none
     available: bool = True
-    # Words a remark must not use: the surf ratings the facts do not have.
-    contradictions: frozenset[str] = frozenset()
+    # What a remark may claim (agreement.py).
+    truths: Truths = field(default_factory=lambda: Truths(claims={}))
 
     @property
     def answer(self) -> str:
@@ -102,19 +111,18 @@ async def async_surf_facts(
     ratings = {Rating(r["rating"]) for r in reports if r["rating"]}
     best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
     label = RECORDED_LABEL if recorded_note(reports) else ""
-    brief = " ".join(_surf_brief(report) for report in reports)
     return Facts(
-        line=f"{label} {brief}".strip(),
+        line=f"{label} {surf_brief(reports)}".strip(),
         data={"summary": describe_days(reports)},
         quip=persona.surf_quip(best, sarcasm),
-        contradictions=frozenset(str(r) for r in Rating if r not in ratings),
+        truths=_surf_truths(reports),
     )
 
 
 async def async_weather_facts(
     hass: HomeAssistant, entity_id: str | None, day: str, sarcasm: int
 ) -> Facts:
-    """Weather facts from the agent's weather entity."""
+    """Weather facts from the agent's weather entity (or the home's forecast)."""
     if not entity_id:
         return Facts.unavailable(NO_WEATHER_ENTITY, sarcasm, WEATHER_QUIPS)
     try:
@@ -123,65 +131,69 @@ async def async_weather_facts(
         LOGGER.warning("Weather lookup failed: %s", err)
         return Facts.unavailable(WEATHER_DOWN, sarcasm, WEATHER_QUIPS)
     text = describe_weather(report)
-    return Facts(line=text, data={"summary": text}, quip=persona.weather_quip(sarcasm))
+    return Facts(
+        line=text,
+        data={"summary": text, "weather": report},
+        quip=persona.weather_quip(_main_condition(report), sarcasm),
+        truths=_weather_truths(report),
+    )
 
 
 async def keep_remark(
-    deltas: AsyncGenerator[Mapping[str, Any]], facts: Facts, prompt: str, question: str
+    deltas: AsyncGenerator[Mapping[str, Any]],
+    facts: Facts,
+    prompt: str,
+    question: str,
+    names: Collection[str] = (),
 ) -> AsyncGenerator[AssistantContentDeltaDict]:
-    """The model's remark after the facts line, sentence by sentence, kept to attitude.
+    """The model's remark after the facts line, sentence by sentence, if it agrees.
 
     Tiny models like to repeat the facts with a figure changed ("Six foot and glassy!"),
-    to contradict the rating, to recite their instructions (`prompt`: "You are Milo, a
-    desk robot...") or to parrot the `question`. Whole sentences are held back until they
-    end, so such a sentence is never spoken; a sentence with a number is always dropped,
-    since the facts line said every number there is to say. Only content passes: the
-    remark continues the facts line's message, which ends in a space (see `Facts.said`).
+    to contradict the forecast ("light rain" at 20 %), to recite their instructions
+    (`prompt`) or to parrot the `question`. Whole sentences are held back until they end
+    and checked (`RemarkCheck`), so such a sentence is never spoken, and the remark stops
+    at the first one: what follows a wrong claim is not trusted either. Nothing said: the
+    facts' own quip. Only content passes: the remark continues the facts line's message,
+    which ends in a space (see `Facts.said`).
     """
-    recited = _word_runs(_words(prompt)) | _word_runs(_words(facts.line))
-    asked = _words(question)
+    check = RemarkCheck(facts.truths, facts.line, prompt, question, names)
+    heard: list[str] = []
+    sentences = _sentences(deltas, heard)
     kept = 0
-
-    def keep(sentence: str) -> bool:
-        words = _words(sentence)
-        if not words:
-            return False
-        if _NUMBER.search(sentence) or facts.contradictions & set(words):
-            LOGGER.debug("Dropped a remark that restates the facts: %r", sentence)
-            return False
-        if recited & _word_runs(words) or words == asked:
-            LOGGER.debug("Dropped a remark that recites the prompt or question: %r", sentence)
-            return False
-        return True
-
-    buffer = ""
     try:
-        async for delta in deltas:
-            if not (content := delta.get("content")):
-                continue
-            *sentences, buffer = _split_sentences(buffer + str(content))
-            for sentence in filter(keep, sentences):
-                yield {"content": f"{' ' if kept else ''}{sentence.strip()}"}
-                kept += 1
-                if kept == MAX_REMARK_SENTENCES:
-                    return  # the rest is not said, so the model need not write it
-        if keep(buffer):
-            yield {"content": f"{' ' if kept else ''}{buffer.strip()}"}
+        async for sentence in sentences:
+            if (fault := check.fault(sentence)) is not None:
+                LOGGER.debug("Dropped a remark with %s: %r", fault, sentence)
+                break
+            yield {"content": f"{' ' if kept else ''}{sentence.strip()}"}
             kept += 1
+            if kept == MAX_REMARK_SENTENCES:
+                break  # the rest is not said, so the model need not write it
     finally:
-        await deltas.aclose()  # stops the model's stream when the remark is long enough
+        await sentences.aclose()
+        await deltas.aclose()  # stops the model's stream when the remark is done
     if not kept:
-        yield {"content": facts.quip}
+        if not "".join(heard).strip():
+            LOGGER.warning("The model had no remark to add to %r", facts.line)
+        if facts.quip:
+            yield {"content": facts.quip}
 
 
-def _words(text: str) -> list[str]:
-    """The words of a text, case and punctuation ignored."""
-    return re.findall(r"[\w'°%]+", text.casefold())
-
-
-def _word_runs(words: list[str]) -> set[tuple[str, ...]]:
-    """Every run of `RECITED_WORDS` consecutive words."""
-    return {tuple(words[i : i + RECITED_WORDS]) for i in range(len(words) - RECITED_WORDS + 1)}
+async def _sentences(
+    deltas: AsyncGenerator[Mapping[str, Any]], heard: list[str]
+) -> AsyncGenerator[str]:
+    """The streamed text's sentences as each one ends, then the unfinished rest; every
+    piece of text is also added to `heard`."""
+    buffer = ""
+    async for delta in deltas:
+        if content := delta.get("content"):
+            heard.append(str(content))
+            *complete, buffer = _split_sentences(buffer + str(content))
+            for sentence in complete:
+                if sentence.strip():
+                    yield sentence
+    if buffer.strip():
+        yield buffer
 
 
 def _split_sentences(text: str) -> list[str]:
@@ -195,16 +207,102 @@ def _split_sentences(text: str) -> list[str]:
     return parts
 
 
-def _surf_brief(report: Mapping[str, Any]) -> str:
-    """One short spoken line per spot: the rating and the wave heights of the key times."""
+def surf_brief(reports: Sequence[Mapping[str, Any]]) -> str:
+    """The spots' surf in at most two spoken sentences, best spot first when many."""
+    if len(reports) <= SPOTS_IN_FULL:
+        return " ".join(_spot_brief(report) for report in reports)
+    ranked = sorted(reports, key=lambda r: -RATING_ORDER.get(r["rating"], -1))
+    others = ", ".join(f"{r['spot']} {r['rating'] or 'no forecast'}" for r in ranked[1:])
+    return f"{_spot_brief(ranked[0])} Also: {others}."
+
+
+def _spot_brief(report: Mapping[str, Any]) -> str:
+    """One spot in one sentence: rating and best time, waves, period, wind, and the next
+    good session when the day is trash."""
     if report["rating"] is None:
         return describe_day(report)
-    heights = sorted({h["wave_height"] for h in report["key_times"]})
-    unit = report["key_times"][0]["wave_height_unit"]
-    spread = number(heights[0])
-    if len(heights) > 1:
-        spread += f" to {number(heights[-1])}"
-    return (
-        f"{report['spot']} {report['day']}: {report['rating']}, "
-        f"waves {spread} {SPOKEN_UNITS.get(unit, unit)}."
+    times = report["key_times"]
+    rating = report["rating"]
+    text = f"{report['spot']} {report['day']}: {rating}"
+    if rating != Rating.TRASH:
+        best = [t for t in times if t["rating"] == rating]
+        when = " and ".join(clock(t["time"]) for t in best)
+        text += " all day" if len(best) == len(times) > 1 else f" at {when}"
+        times = best
+    unit = times[0]["wave_height_unit"]
+    text += (
+        f", waves {_spread(t['wave_height'] for t in report['key_times'])} "
+        f"{SPOKEN_UNITS.get(unit, unit)}, "
+        f"{_spread(t['wave_period_s'] for t in times)} second period, "
+        f"{' then '.join(dict.fromkeys(t['wind'] for t in times))} wind"
     )
+    if rating == Rating.TRASH and (session := report.get("next_good_session")):
+        text += f"; next {session['rating']} session {_when(session['time'], report)}"
+    return text + "."
+
+
+def _spread(values: Any) -> str:
+    """'0.8 to 1.2', or one figure when they are all the same."""
+    ordered = sorted(set(values))
+    if len(ordered) == 1:
+        return number(ordered[0])
+    return f"{number(ordered[0])} to {number(ordered[-1])}"
+
+
+def _when(iso: str, report: Mapping[str, Any]) -> str:
+    """'today at 6pm', 'tomorrow at 6am': relative to when the question was asked."""
+    asked = date.fromisoformat(report["date"])
+    today = asked - timedelta(days=1) if report["day"] == "tomorrow" else asked
+    moment = datetime.fromisoformat(iso)
+    day = "today" if moment.date() == today else "tomorrow"
+    return f"{day} at {clock(iso)}"
+
+
+def _surf_truths(reports: Sequence[Mapping[str, Any]]) -> Truths:
+    """What the surf reports let a remark claim, in feet and km/h."""
+    times = [t for report in reports for t in report["key_times"]]
+    return surf_truths(
+        ratings={str(r["rating"]) for r in reports if r["rating"]},
+        wave_heights_ft=[
+            DistanceConverter.convert(t["wave_height"], t["wave_height_unit"], UnitOfLength.FEET)
+            for t in times
+        ],
+        winds={t["wind"] for t in times},
+        wind_speeds_kmh=[_kmh(t["wind_speed"], t["wind_speed_unit"]) for t in times],
+    )
+
+
+def _weather_truths(report: Mapping[str, Any]) -> Truths:
+    """What the weather report lets a remark claim, in °C and km/h."""
+    now, forecast = report.get("now", {}), report.get("forecast", {})
+    periods = list(report.get("periods", {}).values())
+    conditions = [p.get("condition") for p in (now, forecast, *periods)]
+    temperatures = [p.get("temperature") for p in (now, forecast, *periods)]
+    unit = report.get("temperature_unit") or UnitOfTemperature.CELSIUS
+    wind = now.get("wind_speed", forecast.get("wind_speed"))
+    return weather_truths(
+        conditions=[c for c in conditions if c],
+        temperatures_c=[
+            TemperatureConverter.convert(t, unit, UnitOfTemperature.CELSIUS)
+            for t in temperatures
+            if isinstance(t, int | float)
+        ],
+        rain_chance=report.get("rain_chance"),
+        wind_kmh=_kmh(wind, report.get("wind_speed_unit")) if wind is not None else None,
+    )
+
+
+def _kmh(speed: float, unit: str | None) -> float:
+    return SpeedConverter.convert(
+        speed, unit or UnitOfSpeed.KILOMETERS_PER_HOUR, UnitOfSpeed.KILOMETERS_PER_HOUR
+    )
+
+
+def _main_condition(report: Mapping[str, Any]) -> str | None:
+    """The weather the quip is about: now for today, the day's forecast for tomorrow."""
+    if "now" in report:
+        return str(report["now"]["condition"])
+    if condition := report.get("forecast", {}).get("condition"):
+        return str(condition)
+    periods = [p["condition"] for p in report.get("periods", {}).values()]
+    return max(periods, key=periods.count) if periods else None

@@ -77,6 +77,7 @@ from .const import (
     SUBENTRY_SURF_SPOT,
 )
 from .surf import Endpoints, Spot, SurfApiError, async_fetch_forecast
+from .weather import home_weather_entity
 
 DEFAULT_AGENT_OPTIONS: dict[str, Any] = {
     CONF_PERSONA_NAME: DEFAULT_NAME,
@@ -324,6 +325,9 @@ class _OptionsSubentryFlow(ConfigSubentryFlow):
     def _defaults(self) -> Mapping[str, Any]:
         raise NotImplementedError
 
+    def _placeholders(self) -> dict[str, str]:
+        return {}
+
     async def async_step_set_options(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
@@ -349,6 +353,7 @@ class _OptionsSubentryFlow(ConfigSubentryFlow):
             step_id="set_options",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or current),
             errors=errors,
+            description_placeholders=self._placeholders(),
         )
 
     async_step_user = async_step_set_options
@@ -360,6 +365,14 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
 
     def _defaults(self) -> Mapping[str, Any]:
         return {CONF_NAME: DEFAULT_NAME, **DEFAULT_AGENT_OPTIONS}
+
+    def _placeholders(self) -> dict[str, str]:
+        """Which forecast Milo uses when no weather entity is chosen."""
+        entity_id = home_weather_entity(self.hass)
+        state = self.hass.states.get(entity_id) if entity_id else None
+        if entity_id is None or state is None:
+            return {"home_weather": "none: this home has no weather entity yet"}
+        return {"home_weather": f"{state.name} ({entity_id})"}
 
     def _schema(self, current: Mapping[str, Any]) -> probatio.Schema:
         apis = [

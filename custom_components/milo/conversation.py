@@ -26,7 +26,7 @@ from .budget import (
     message_tokens,
     tools_tokens,
 )
-from .client import LLMAuthError, LLMError, StreamEvent
+from .client import LLMAuthError, LLMConnectionError, LLMError, StreamEvent
 from .const import (
     CONF_CONTEXT_SIZE,
     CONF_MAX_HISTORY,
@@ -52,6 +52,7 @@ from .fast_path import FastIntent, recognize
 from .satellite import Satellite
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
+from .weather import home_weather_entity
 
 LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
 # A remark after the facts is a sentence or two.
@@ -125,7 +126,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         context = ToolContext(
             coordinator=self.entry.runtime_data.surf,
-            weather_entity=self.options.get(CONF_WEATHER_ENTITY) or None,
+            weather_entity=self.options.get(CONF_WEATHER_ENTITY) or home_weather_entity(self.hass),
             satellite=satellite,
             situation=persona.buddy_prompt(satellite.person_in_view()) if satellite else "",
         )
@@ -263,13 +264,19 @@ class MiloConversationEntity(conversation.ConversationEntity):
         try:
             messages, _tools = fit({"role": "system", "content": system}, [], [[request]], budget)
             remark = self._model_deltas(messages, [], budget)
-            async for delta in keep_remark(remark, facts, system, question):
+            names = (self._persona_name, context.situation)
+            async for delta in keep_remark(remark, facts, system, question, names):
                 remarked = True
                 yield delta
         except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
-            # After a sentence of remark the model failed mid-stream: a space between them.
-            yield {"content": f"{' ' if remarked else ''}{persona.OFFLINE_SENTENCE}"}
+            # Only a server that cannot be reached is "offline"; one that answered with an
+            # error gets the line for the facts, unless a remark was already said.
+            if isinstance(err, LLMConnectionError):
+                # After a sentence of remark the stream broke: a space between them.
+                yield {"content": f"{' ' if remarked else ''}{persona.OFFLINE_SENTENCE}"}
+            elif not remarked and facts.quip:
+                yield {"content": facts.quip}
 
     async def _async_run_model(
         self, chat_log: conversation.ChatLog, context: ToolContext, budget: Budget

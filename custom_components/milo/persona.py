@@ -84,13 +84,34 @@ def surf_quip(rating: str | None, sarcasm: int) -> str:
     return {
         "gnarly": "Surf's up, you toads!",
         "mid": "It's mid, brother. Enough to learn on.",
-        "trash": "Top up your tan instead.",
+        "trash": "Go and wax your board instead.",
     }[rating]
 
 
-def weather_quip(sarcasm: int) -> str:
-    """Milo's attitude about any weather, when the model has none to add."""
-    return "" if sarcasm == 0 else "Shocking, I know."
+# Lines for HA's weather conditions: each must agree with its condition (agreement.py).
+WEATHER_LINES = {
+    "rainy": "Bring a brolly. And a sense of humour.",
+    "pouring": "Proper North Coast rain. Stay in and have some milk.",
+    "lightning": "Stay in. Even I'm not that brave.",
+    "lightning-rainy": "Stay in. Even I'm not that brave.",
+    "snowy": "Snow! Build a snow robot. Make it handsome, like me.",
+    "snowy-rainy": "Sleet. The weather is having an identity crisis.",
+    "hail": "Hail. The sky is throwing things again.",
+    "sunny": "Sunglasses on. Try to look as cool as me.",
+    "partlycloudy": "The sun and the clouds are taking turns. Very civilised.",
+    "cloudy": "Grey again. The North Coast's favourite colour.",
+    "fog": "Foggy. Even my camera has given up.",
+    "windy": "Hold on to your hat.",
+    "windy-variant": "Hold on to your hat.",
+    "clear-night": "Clear skies. Good night for stargazing.",
+}
+
+
+def weather_quip(condition: str | None, sarcasm: int) -> str:
+    """Milo's attitude about the weather's condition, when the model has none to add."""
+    if sarcasm == 0:
+        return ""
+    return WEATHER_LINES.get(condition or "", "Shocking, I know.")
 
 
 def command_answer(speech: str, sarcasm: int) -> str:

@@ -377,15 +377,15 @@ def describe_day(report: Mapping[str, Any]) -> str:
         return f"There is no forecast for {spot} {day} yet."
     parts = [f"The surf at {spot} is {report['rating']} {day}."]
     for hour in report["key_times"]:
-        clock = _clock(hour["time"])
         parts.append(
-            f"At {clock}: {number(hour['wave_height'])} {hour['wave_height_unit']} waves, "
+            f"At {clock(hour['time'])}, {hour['rating']}: "
+            f"{number(hour['wave_height'])} {hour['wave_height_unit']} waves, "
             f"{number(hour['wave_period_s'])} second period, "
             f"{hour['wind_speed']} {hour['wind_speed_unit']} wind from the "
             f"{hour['wind_from']} ({hour['wind']})."
         )
     if session := report.get("next_good_session"):
-        parts.append(f"Next decent session: {_clock(session['time'], with_day=True)}.")
+        parts.append(f"Next decent session: {clock(session['time'], with_day=True)}.")
     return " ".join(parts)
 
 
@@ -402,7 +402,8 @@ def recorded_note(reports: Sequence[Mapping[str, Any]]) -> str | None:
     return next((str(r["recorded"]) for r in reports if not r.get("live", True)), None)
 
 
-def _clock(iso: str, *, with_day: bool = False) -> str:
+def clock(iso: str, *, with_day: bool = False) -> str:
+    """An ISO time as it is said: '9am', 'Monday 6pm'."""
     moment = datetime.fromisoformat(iso)
     hour = moment.hour % 12 or 12
     text = f"{hour}{'am' if moment.hour < 12 else 'pm'}"

@@ -26,6 +26,10 @@ from custom_components.milo.conversation import REMARK_TOKENS
 from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
 
 AGENT = "conversation.milo"
+# What Milo says about East Strand on the recorded forecast's first day.
+EAST_TODAY = (
+    "East Strand today: gnarly at 9am, waves 1.2 metres, 10.5 second period, offshore wind."
+)
 
 
 async def ask(
@@ -200,7 +204,7 @@ async def test_weather_tool_call(
     result = await ask(hass, "do I need sunscreen for the trip?")
     assert speech(result) == "Sunny tomorrow. Don't get used to it."
     [tool] = tool_messages(cloud.chat_requests()[1])
-    assert "Tomorrow: sunny, high 18" in tool["content"]
+    assert "Tomorrow: sunny. High 18°C, low 11°C" in tool["content"]
     assert "5% chance of rain" in tool["content"]
 
 
@@ -413,9 +417,7 @@ async def test_llm_down_gives_an_in_character_answer(
 
     # The fast path still knows the surf: the facts come first, without the model.
     result = await ask(hass, "how's the surf at east strand today")
-    assert speech(result) == (
-        f"East Strand today: gnarly, waves 1.2 metres. {persona.OFFLINE_SENTENCE}"
-    )
+    assert speech(result) == f"{EAST_TODAY} {persona.OFFLINE_SENTENCE}"
 
 
 async def test_fallback_lines_reach_streaming_tts(
@@ -466,13 +468,13 @@ async def test_fast_path_surf_says_the_facts_then_a_remark(
     await setup_entry()
     cloud.reply("Go on, get wet!")
     result = await ask(hass, "How's the surf at East Strand today?")
-    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres. Go on, get wet!"
+    assert speech(result) == f"{EAST_TODAY} Go on, get wet!"
     [request] = cloud.chat_requests()
     assert "tools" not in request
     assert request["max_tokens"] == REMARK_TOKENS
     assert request["messages"][1]["content"] == (
         "Question: How's the surf at East Strand today?\n"
-        "You said: East Strand today: gnarly, waves 1.2 metres."
+        f"You said: {EAST_TODAY}"
     )
 
 
@@ -484,12 +486,6 @@ async def test_fast_path_surf_says_the_facts_then_a_remark(
             "hello milo",
             "(You're talking to Eileen.) Hello there, Eileen. (smiles)",
             "Hello there, Eileen.",
-        ),
-        # A fast-path remark with a number is dropped; with nothing left, the template's quip.
-        (
-            "surf at east strand?",
-            "Six foot and glassy, 8 second period!",
-            "East Strand today: gnarly, waves 1.2 metres. Surf's up, you toads!",
         ),
     ],
 )
@@ -509,8 +505,8 @@ async def test_fast_path_surf_for_all_spots_when_none_named(
     await setup_entry()
     cloud.reply("Mid everywhere tomorrow.")
     result = await ask(hass, "any waves tomorrow?")
-    assert speech(result).startswith("East Strand tomorrow: mid, waves")
-    assert "West Strand tomorrow: mid, waves" in speech(result)
+    assert speech(result).startswith("East Strand tomorrow: mid all day, waves")
+    assert "West Strand tomorrow: mid all day, waves" in speech(result)
     assert speech(result).endswith("Mid everywhere tomorrow.")
 
 
@@ -519,11 +515,11 @@ async def test_fast_path_weather(
 ) -> None:
     """Weather questions read the weather entity directly."""
     await setup_entry(subentries=[agent_subentry(weather_entity=weather)])
-    cloud.reply("In Portrush. Shocking.")
+    cloud.reply("Shocking. Truly shocking.")
     result = await ask(hass, "what's the weather like?")
     assert speech(result) == (
-        "Right now it is rainy and 14°C, wind 22 km/h. Today: rainy, high 15°C, low 9°C. "
-        "In Portrush. Shocking."
+        "Right now it is rainy and 14°C. High 15°C, low 9°C, wind 22 km/h, sticky. "
+        "Shocking. Truly shocking."
     )
 
 
@@ -534,7 +530,7 @@ async def test_fast_path_without_weather_entity_or_spots(
     entry = await setup_entry(subentries=[agent_subentry()])
     entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
     result = await ask(hass, "is it going to rain tomorrow?")
-    assert "No weather entity is set up" in speech(result)
+    assert "There is no weather entity in this home" in speech(result)
     result = await ask(hass, "surf today?")
     assert "No surf spots are set up" in speech(result)
 

@@ -12,11 +12,12 @@ from homeassistant.helpers import chat_session
 import pytest
 
 from custom_components.milo import persona
+from custom_components.milo.agreement import surf_truths
 from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, keep_remark
 from custom_components.milo.fast_path import FastIntent, recognize
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
-from .test_conversation import AGENT, ask, speech
+from .test_conversation import AGENT, EAST_TODAY, ask, speech
 
 SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
 
@@ -96,10 +97,11 @@ async def _remark(facts: Facts, *chunks: str, prompt: str = "", question: str = 
 
 
 SURF_FACTS = Facts(
-    line="East Strand today: gnarly, waves 1.2 metres.",
+    line="East Strand today: gnarly at 9am, waves 0.8 to 1.2 metres, 10.5 second period, "
+    "offshore wind.",
     data={},
     quip="Surf's up, you toads!",
-    contradictions=frozenset({"mid", "trash"}),
+    truths=surf_truths(["gnarly"], [3.9, 2.6], ["offshore"], [16.0]),
 )
 
 
@@ -108,11 +110,15 @@ SURF_FACTS = Facts(
     [
         # Split mid-sentence: whole sentences still come through unchanged.
         (("Get out ", "there! Wax", " up."), "Get out there! Wax up."),
-        # A figure, invented or not, drops its sentence: the facts line said the figures.
-        (("Six foot, maybe 8 foot sets! ", "Paddle out."), "Paddle out."),
-        (("Waves of 1.", "2 metres! Wax up."), "Wax up."),
-        # A rating the facts do not have.
-        (("Total trash. Stay in bed",), "Stay in bed"),
+        # A figure, invented or not: the facts line said the figures. The remark stops at
+        # the first sentence that fails, and nothing left means the line for the rating.
+        (("Six foot, maybe 8 foot sets! ", "Paddle out."), "Surf's up, you toads!"),
+        (("Waves of 1.", "2 metres! Wax up."), "Surf's up, you toads!"),
+        (("Paddle out. ", "Maybe 8 foot sets!"), "Paddle out."),
+        # A rating the facts do not have, or a claim they contradict.
+        (("Total trash. Stay in bed",), "Surf's up, you toads!"),
+        (("Wax up. Flat as a pond, though.",), "Wax up."),
+        (("Sunny too!",), "Surf's up, you toads!"),
         # Attitude, not a second report: two sentences at most.
         (("Go. Now. Seriously.",), "Go. Now."),
         # Nothing usable at all: the template's quip.
@@ -121,21 +127,39 @@ SURF_FACTS = Facts(
     ],
 )
 async def test_keep_remark(chunks: tuple[str, ...], said: str) -> None:
-    """The model's remark passes sentence by sentence, never restating the facts."""
+    """The model's remark passes sentence by sentence while it agrees with the facts."""
     assert await _remark(SURF_FACTS, *chunks) == said
 
 
-async def test_keep_remark_drops_recited_prompt_facts_and_parroted_question() -> None:
+async def test_an_empty_remark_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """A model that says nothing at all after the facts: the line for the rating, and a
+    warning in the log (a filtered remark is only a debug message)."""
+    assert await _remark(SURF_FACTS, "", " ") == "Surf's up, you toads!"
+    assert "The model had no remark to add" in caplog.text
+    caplog.clear()
+    assert await _remark(SURF_FACTS, "Total trash.") == "Surf's up, you toads!"
+    assert "The model had no remark to add" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "recital",
+    [
+        "How is the surf at East Strand?",
+        "You are Milo, a desk robot.",
+        "East Strand today: gnarly at last.",
+    ],
+)
+async def test_keep_remark_refuses_recited_prompt_facts_and_parroted_question(
+    recital: str,
+) -> None:
     """A tiny model reciting its instructions, the facts or the question doesn't say it."""
-    prompt = "You are Milo, a desk robot. Be sarcastic but friendly: tease a little."
     said = await _remark(
         SURF_FACTS,
-        "How is the surf at East Strand? You are Milo, a desk robot. ",
-        "East Strand today: gnarly, waves galore. Lucky you.",
-        prompt=prompt,
+        f"{recital} Lucky you.",
+        prompt="You are Milo, a desk robot. Be sarcastic but friendly: tease a little.",
         question="how is the surf at east strand",
     )
-    assert said == "Lucky you."
+    assert said == "Surf's up, you toads!"
 
 
 async def test_keep_remark_stops_the_model_when_it_has_said_enough() -> None:
@@ -166,13 +190,11 @@ async def test_recorded_forecast_is_labelled_in_the_answer(
     entry = await setup_entry()
     cloud.reply("Go!")
     result = await ask(hass, "surf at east strand today?")
-    assert speech(result) == f"{RECORDED_LABEL} East Strand today: gnarly, waves 1.2 metres. Go!"
+    assert speech(result) == f"{RECORDED_LABEL} {EAST_TODAY} Go!"
 
     entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
     answer = speech(await ask(hass, "surf at east strand today?"))
-    assert answer == (
-        f"{RECORDED_LABEL} East Strand today: gnarly, waves 1.2 metres. {persona.OFFLINE_SENTENCE}"
-    )
+    assert answer == f"{RECORDED_LABEL} {EAST_TODAY} {persona.OFFLINE_SENTENCE}"
 
 
 async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
@@ -183,9 +205,9 @@ async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud:
         {"temperature": 21, "temperature_unit": "°C", "wind_speed_unit": "km/h"},
     )
     await setup_entry(subentries=[agent_subentry(weather_entity="weather.home")])
-    cloud.reply("It is 25 degrees. Enjoy it while it lasts")
+    cloud.reply("Enjoy it while it lasts. It is 25 degrees.")
     result = await ask(hass, "what's the weather like")
-    assert speech(result) == "Right now it is sunny and 21°C. Enjoy it while it lasts"
+    assert speech(result) == "Right now it is sunny and 21°C. Enjoy it while it lasts."
 
 
 async def test_facts_line_streams_before_the_model_is_asked(
@@ -208,23 +230,34 @@ async def test_facts_line_streams_before_the_model_is_asked(
         result = await conversation.async_converse(
             hass, "surf at east strand today?", session.conversation_id, Context(), agent_id=AGENT
         )
-    assert first == [("East Strand today: gnarly, waves 1.2 metres. ", 0)]
-    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres. Wax that board."
+    assert first == [(f"{EAST_TODAY} ", 0)]
+    assert speech(result) == f"{EAST_TODAY} Wax that board."
 
 
 async def test_model_failing_mid_remark_keeps_what_was_said(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
-    """A stream that breaks after a sentence of remark: that sentence stays, then the
-    offline sentence, with a space between them."""
+    """A stream that breaks after a sentence of remark: that sentence stays, and nothing
+    says the brain is offline, since the server is up."""
     await setup_entry()
     chunk = {"choices": [{"delta": {"content": "Wax up. Seriously"}}]}
     failure = {"error": {"message": "model exploded"}}
     cloud.reply(raw=[f"data: {json.dumps(chunk)}\n\n", f"data: {json.dumps(failure)}\n\n"])
     result = await ask(hass, "surf at east strand today?")
-    assert speech(result) == (
-        f"East Strand today: gnarly, waves 1.2 metres. Wax up. {persona.OFFLINE_SENTENCE}"
-    )
+    assert speech(result) == f"{EAST_TODAY} Wax up."
+
+
+@pytest.mark.parametrize("reply", [{"status": 500}, {"text": ""}, {"text": "   "}])
+async def test_a_server_that_is_up_never_leaves_milo_offline_or_silent(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, reply: dict[str, Any]
+) -> None:
+    """An error from the server, or an empty remark: the line for the rating follows the
+    facts, never the offline sentence."""
+    await setup_entry()
+    cloud.reply(**reply)
+    answer = speech(await ask(hass, "surf at east strand today?"))
+    assert answer.startswith(f"{EAST_TODAY} ")
+    assert answer.removeprefix(f"{EAST_TODAY} ") in (persona.surf_quip("gnarly", 2),)
 
 
 async def test_sarcasm_zero_says_the_plain_facts(
@@ -233,7 +266,7 @@ async def test_sarcasm_zero_says_the_plain_facts(
     """No attitude wanted: the facts line alone, and no model asked."""
     await setup_entry(subentries=[agent_subentry(sarcasm=0), *spot_subentries()])
     result = await ask(hass, "surf at east strand today?")
-    assert speech(result) == "East Strand today: gnarly, waves 1.2 metres."
+    assert speech(result) == EAST_TODAY
     assert cloud.chat_requests() == []
 
 
@@ -252,10 +285,10 @@ async def test_chat_log_keeps_the_summary_and_history_sends_what_was_said(
         [tool] = [c for c in chat_log.content if isinstance(c, conversation.ToolResultContent)]
     assert list(tool.result.data) == ["summary"]
     summary = tool.result.data["summary"]
-    assert summary.startswith("The surf at East Strand is gnarly today. At 9am:")
+    assert summary.startswith("The surf at East Strand is gnarly today. At 9am, gnarly:")
     cloud.reply("Beep boop.")
     await ask(hass, "tell me a joke", first.conversation_id)
     messages = cloud.chat_requests()[1]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"].endswith("surf at east strand today?")
-    assert messages[2]["content"] == "East Strand today: gnarly, waves 1.2 metres. Wax that board."
+    assert messages[2]["content"] == f"{EAST_TODAY} Wax that board."

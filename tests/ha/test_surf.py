@@ -154,7 +154,10 @@ def test_describe_day() -> None:
     """The facts sentence names the spot, the rating and the key times."""
     text = describe_day(day_report(_forecast(EAST), "today", NOW, US))
     assert text.startswith("The surf at East Strand is gnarly today.")
-    assert "At 9am: 3.9 ft waves, 10.5 second period, 10 mph wind from the SW (offshore)." in text
+    assert (
+        "At 9am, gnarly: 3.9 ft waves, 10.5 second period, 10 mph wind from the SW (offshore)."
+        in text
+    )
     assert "Next decent session: Monday 8am." in text
     empty = day_report(_forecast(EAST), "today", NOW + timedelta(days=9), US)
     assert describe_day(empty) == "There is no forecast for East Strand today yet."
