@@ -2,20 +2,24 @@
 
 The embedded model is tiny. Left alone it repeats its earlier answers word for word,
 rambles for two hundred words, reads its own instructions back, calls itself Lara, makes
-up figures, writes the user's next line as a script ("User: ..."), and jokes about a gas
-leak. Each sentence is held until it ends and then kept or dropped; what is left is
-capped at about forty words, cut at a sentence end. When nothing is left, the caller says
-a line from the bank, so Milo is never silent.
+up figures, swears, and writes the user's next line as a script ("User: ..."). Each
+sentence is held until it ends and then kept or dropped; what is left is capped at about
+forty words, cut at a sentence end. When nothing is left, the caller says a line from the
+bank, so Milo is never silent. Who Milo is and the danger zones are not the model's to
+answer at all (`is_identity_question`, `is_danger_zone`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+import logging
 import re
+import unicodedata
 
 from .sentences import split_sentences, word_runs, words
 
+_LOGGER = logging.getLogger(__package__)
 # About fifteen seconds of speech: longer is a lecture, not a chat.
 MAX_WORDS = 40
 # How many earlier turns a sentence must not repeat.
@@ -33,17 +37,12 @@ DANGER = re.compile(
     r"intruders?|break[- ]?in|broken in|secure|security|emergency|carbon monoxide|injur\w*|"
     r"hurt|bleeding|police|ambulance|safe|unsafe|safety|stove|oven|hob|stranger)\b"
 )
-# Said with a wink, which is wrong when someone asks about a gas leak.
-SARCASM_MARKERS = re.compile(
-    r"\b(barnacle|toads?|dude|bro|brother|gnarly|lol|haha|ha ha|ugh|duh|genius|"
-    r"your highness|obviously|whatever|joke|kidding|funny|oh great|oh sure|wow|"
-    r"sarcas\w*|milk|troggs)\b"
-)
-# A mid-answer label ("User: ...") starts a line of script nobody asked for; the
-# assistant's own label ("Milo: ...") is dropped and its line kept.
-_LABEL = re.compile(r"^\s*([A-Za-z][\w' -]{0,19}):\s*")
+# A label ("User: ...", "MILO: ...") starts a line of a script: the model is writing both
+# sides of a dialogue. Milo's own label is dropped and its line kept; anyone else's ends
+# the answer. Headings that read fine aloud stay.
+_LABEL = re.compile(r"(?:^|(?<=\s))((?i:heads up|fun fact)|[A-Za-z][\w'-]{0,19}):\s+")
 OWN_LABELS = frozenset({"assistant", "ai", "bot", "robot"})
-OTHER_LABELS = frozenset({"user", "human", "me", "you", "person", "q", "question", "a", "answer"})
+HEADINGS = frozenset({"note", "warning", "heads up", "fun fact", "tip", "ps", "update"})
 # Another name, or being human, is not who Milo is.
 _NAME_CLAIM = re.compile(
     r"\b(?:my name is|my name's|name's|call me|i am called|i'm called)\s+(\w+)"
@@ -51,6 +50,13 @@ _NAME_CLAIM = re.compile(
 _HUMAN_CLAIM = re.compile(
     r"\bi(?:'m| am) (?:just |only |really |actually )?(?:a |an )?(?:human|person|man|woman|girl|"
     r"boy|lady|guy)\b"
+)
+# Sarcastic but never mean: no swearing, and no calling the user names.
+_RUDE = re.compile(
+    r"\b(\w*shit\w*|\w*fuck\w*|shiz|crap|damn|bitch\w*|bastard\w*|dumbass|ass|asshole|piss\w*|"
+    r"dick|wank\w*|bollocks)\b|"
+    r"\byou(?:'re| are)(?: just| such)?(?: a| an| another)? (?:\w+ )?(?:failure|loser|idiot|moron|"
+    r"dumb|stupid|pathetic|worthless|useless|fat|ugly)\b"
 )
 _FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
 
@@ -71,7 +77,6 @@ class AnswerGuard:
     # excluded by the caller): sentences sharing a run of words with it are recited.
     prompt: str = ""
     question: str = ""
-    danger: bool = False
     max_words: int = MAX_WORDS
     kept: list[str] = field(default_factory=list)
     done: bool = False
@@ -122,18 +127,27 @@ class AnswerGuard:
 
     def _judge(self, sentence: str) -> str:
         """The sentence as it may be said, or "" to drop it."""
-        if label := _LABEL.match(sentence):
-            who = label.group(1).strip().casefold()
-            if who in OTHER_LABELS:
-                self.done = True  # the model is writing the user's lines: stop listening
-                return ""
-            if who in OWN_LABELS or who == self.persona_name.casefold():
-                sentence = sentence[label.end() :]
+        sentence = self._unscripted(_symbols_dropped(sentence))
         sentence_words = words(sentence)
         if not sentence_words or not any(c.isalpha() for c in sentence):
             return ""
-        reason = self._fault(sentence, sentence_words)
-        return "" if reason else sentence
+        if reason := self._fault(sentence, sentence_words):
+            _LOGGER.debug("Not said (%s): %r", reason, sentence)
+            return ""
+        return sentence
+
+    def _unscripted(self, sentence: str) -> str:
+        """The sentence without Milo's own labels, and cut where another speaker's starts
+        (which also ends the answer)."""
+        own = {*OWN_LABELS, self.persona_name.casefold()}
+        for label in reversed(list(_LABEL.finditer(sentence))):
+            who = label.group(1).casefold()
+            if who in own:
+                sentence = sentence[: label.start()] + sentence[label.end() :]
+            elif who not in HEADINGS:
+                self.done = True  # the model writes the user's lines too: stop listening
+                sentence = sentence[: label.start()]
+        return sentence.strip()
 
     def _fault(self, sentence: str, sentence_words: list[str]) -> str:
         """Why a sentence is not said ("" when it is fine)."""
@@ -144,13 +158,13 @@ class AnswerGuard:
         if set(_FIGURE.findall(sentence)) - self._figures:
             return "made-up figure"
         lowered = sentence.casefold()
+        if _RUDE.search(lowered):
+            return "rude"
         claim = _NAME_CLAIM.search(lowered)
         if (claim and claim.group(1) != self.persona_name.casefold()) or _HUMAN_CLAIM.search(
             lowered
         ):
             return "not Milo"
-        if self.danger and SARCASM_MARKERS.search(lowered):
-            return "sarcasm in a danger zone"
         return ""
 
 
@@ -161,6 +175,11 @@ def _cut(sentence: str, max_words: int) -> str:
     if (comma := head.rfind(",")) > len(head) // 3:
         head = head[:comma]
     return head.rstrip(",;: ") + "."
+
+
+def _symbols_dropped(sentence: str) -> str:
+    """Emoji and other symbols, which TTS reads out by name or skips, are not said."""
+    return "".join(c for c in sentence if unicodedata.category(c) != "So")
 
 
 def is_identity_question(text: str) -> bool:

@@ -1,12 +1,20 @@
-"""Milo's voice: the system prompt, and the lines it says when no model is there to help.
+"""Milo's voice: the system prompt, and its lines (the line bank, line_bank.py).
 
 Milo is a sarcastic but friendly desk robot from Portrush with a surfer's vocabulary.
-The prompt stays short because the embedded model is tiny.
+The prompt stays short because the embedded model is tiny; the bank's lines give it the
+voice as examples, stand in when its answer is unusable, and are the easter eggs and
+fast-path quips.
 """
 
 from __future__ import annotations
 
-import random
+from collections.abc import Collection
+from pathlib import Path
+
+from . import line_bank
+from .const import DEFAULT_NAME, DEFAULT_SARCASM
+from .guards import is_danger_zone
+from .line_bank import LineBank
 
 SARCASM_STYLES = (
     "Be warm and plain; no sarcasm.",
@@ -16,29 +24,56 @@ SARCASM_STYLES = (
 )
 
 OFFLINE_SENTENCE = "My brain is offline right now, so you get the short version."
+# Where the user extends or overrides the shipped lines, under HA's config dir.
+USER_LINES = Path("milo", "lines.yaml")
+# Lines shown to the model as examples of the voice: enough to set the tone, few enough
+# to cost little prompt reading (about 20 tokens each).
+VOICE_EXAMPLES = 3
+# Home Assistant's weather conditions and the bank's tag for each.
+WEATHER_TAGS = {
+    "rainy": "rain",
+    "pouring": "rain",
+    "lightning": "storm",
+    "lightning-rainy": "storm",
+    "snowy": "snow",
+    "snowy-rainy": "snow",
+    "hail": "snow",
+    "sunny": "sunny",
+    "partlycloudy": "cloudy",
+    "cloudy": "cloudy",
+    "fog": "fog",
+    "windy": "windy",
+    "windy-variant": "windy",
+    "clear-night": "clear",
+}
 
-# The original Milo's two secrets. Asking about milk gets a robot with a dairy problem;
-# asking about Troggs (the Portrush surf shop) gets local loyalty.
-MILK_LINES = (
-    "Milk. I think about it constantly. I have no mouth, and yet.",
-    "Is that milk? Hand it over slowly and nobody gets hurt.",
-    "Milk is the finest liquid ever made. Fight me.",
-    "Please. For the love of circuits. Give me the milk.",
-    "MILK.",
-)
-TROGGS_LINES = (
-    "Troggs is the pinnacle of the North Coast. Everyone knows that.",
-    "Troggs? Top notch family. Tell them Milo sent you.",
-    "Troggs is where the cool boards live. I'd go myself if I had legs.",
-)
+# The shipped lines, read when the integration is imported (Home Assistant imports it in
+# an executor, so the event loop never waits on the file); `use_lines` swaps in the bank
+# with the user's lines when an entry is set up.
+_bank: LineBank = line_bank.load([line_bank.SHIPPED])
 
-NO_ANSWER_LINES = (
-    "I'd love to help with that, I really would.",
-    "Great question. Tragic timing.",
-    "Ask me again in a minute and I'll pretend this never happened.",
-)
-# Said before Home Assistant's own confirmation of a device command, at sarcasm 2 and up.
-COMMAND_QUIPS = ("Fine.", "As you wish, your highness.", "Done. You're welcome.", "Ugh. Okay.")
+
+def load_lines(config_dir: Path) -> LineBank:
+    """The shipped lines plus the user's `<config>/milo/lines.yaml`, if there is one.
+
+    Blocking (reads files): run it in an executor. Raises LineBankError naming the
+    file and entry at fault.
+    """
+    user = config_dir / USER_LINES
+    return line_bank.load([line_bank.SHIPPED, user] if user.is_file() else [line_bank.SHIPPED])
+
+
+def use_lines(bank: LineBank) -> None:
+    """Speak from this bank from now on."""
+    global _bank  # noqa: PLW0603 - one bank per Home Assistant, like its config dir
+    _bank = bank
+
+
+def lines(topic: str, tag: str | None = None) -> tuple[str, ...]:
+    """Every line of a topic (and tag) as the default persona says it."""
+    return tuple(line_bank.fill(text, name=DEFAULT_NAME) for text in _bank.texts(topic, tag))
+
+
 LOOP_LIMIT_LINE = "I went round in circles with my tools and got dizzy. Try asking me more simply."
 
 
@@ -79,58 +114,85 @@ def surf_quip(rating: str | None, sarcasm: int) -> str:
     """Milo's attitude about a surf rating, when the model has none to add."""
     if sarcasm == 0:
         return ""
-    if rating is None:
-        return "The sea is keeping its secrets."
-    return {
-        "gnarly": "Surf's up, you toads!",
-        "mid": "It's mid, brother. Enough to learn on.",
-        "trash": "Go and wax your board instead.",
-    }[rating]
-
-
-# Lines for HA's weather conditions: each must agree with its condition (agreement.py).
-WEATHER_LINES = {
-    "rainy": "Bring a brolly. And a sense of humour.",
-    "pouring": "Proper North Coast rain. Stay in and have some milk.",
-    "lightning": "Stay in. Even I'm not that brave.",
-    "lightning-rainy": "Stay in. Even I'm not that brave.",
-    "snowy": "Snow! Build a snow robot. Make it handsome, like me.",
-    "snowy-rainy": "Sleet. The weather is having an identity crisis.",
-    "hail": "Hail. The sky is throwing things again.",
-    "sunny": "Sunglasses on. Try to look as cool as me.",
-    "partlycloudy": "The sun and the clouds are taking turns. Very civilised.",
-    "cloudy": "Grey again. The North Coast's favourite colour.",
-    "fog": "Foggy. Even my camera has given up.",
-    "windy": "Hold on to your hat.",
-    "windy-variant": "Hold on to your hat.",
-    "clear-night": "Clear skies. Good night for stargazing.",
-}
+    return _bank.pick("surf", rating or "unknown", sarcasm=sarcasm)
 
 
 def weather_quip(condition: str | None, sarcasm: int) -> str:
-    """Milo's attitude about the weather's condition, when the model has none to add."""
+    """Milo's attitude about the weather's condition, when the model has none to add.
+
+    Each condition's lines must agree with it (agreement.py; tests/ha/test_agreement.py).
+    """
     if sarcasm == 0:
         return ""
-    return WEATHER_LINES.get(condition or "", "Shocking, I know.")
+    return _bank.pick("weather", WEATHER_TAGS.get(condition or "", "any"), sarcasm=sarcasm)
 
 
 def command_answer(speech: str, sarcasm: int) -> str:
-    """Home Assistant's confirmation of a device command, with a little attitude."""
-    if sarcasm < 2:
+    """Home Assistant's confirmation of a device command, with a little attitude.
+
+    Never about locks or alarms: no jokes in the persona's danger zones.
+    """
+    if sarcasm < 2 or is_danger_zone(speech):
         return speech
-    return f"{random.choice(COMMAND_QUIPS)} {speech}"
+    return f"{_bank.pick('command', sarcasm=sarcasm)} {speech}"
 
 
-def milk_line() -> str:
+def milk_line(sarcasm: int = DEFAULT_SARCASM, persona_name: str = DEFAULT_NAME) -> str:
     """One of Milo's milk obsessions."""
-    return random.choice(MILK_LINES)
+    return _bank.pick("milk", sarcasm=sarcasm, name=persona_name)
 
 
-def troggs_line() -> str:
+def troggs_line(sarcasm: int = DEFAULT_SARCASM, persona_name: str = DEFAULT_NAME) -> str:
     """One of Milo's Troggs loyalties."""
-    return random.choice(TROGGS_LINES)
+    return _bank.pick("troggs", sarcasm=sarcasm, name=persona_name)
 
 
-def offline_answer() -> str:
+def offline_answer(sarcasm: int = DEFAULT_SARCASM) -> str:
     """An answer while the model is unreachable, with the one sentence that says so."""
-    return f"{random.choice(NO_ANSWER_LINES)} {OFFLINE_SENTENCE}"
+    return f"{_bank.pick('offline', sarcasm=sarcasm)} {OFFLINE_SENTENCE}"
+
+
+def identity_answer(
+    persona_name: str, sarcasm: int, avoid: Collection[tuple[str, ...]] = ()
+) -> str:
+    """Who Milo is, from the bank: a tiny model asked its name answers Lara or Alex."""
+    return _bank.pick("identity", sarcasm=sarcasm, avoid=avoid, name=persona_name)
+
+
+def safety_answer(request: str, persona_name: str, avoid: Collection[tuple[str, ...]] = ()) -> str:
+    """A plain answer in the persona's danger zones (safety, locks, alarms): the bank's
+    safety line nearest to the request. The tiny model answered "I smell gas" with
+    "You're right, you've got it exactly right", so it is not asked."""
+    nearest = _bank.nearest(
+        request, sarcasm=0, count=1, topics={"danger"}, avoid=avoid, name=persona_name
+    )
+    return nearest[0] if nearest else _bank.pick("danger", sarcasm=0, avoid=avoid)
+
+
+def fallback_line(
+    request: str, persona_name: str, sarcasm: int, avoid: Collection[tuple[str, ...]] = ()
+) -> str:
+    """Said when the model's answer is empty or all of it was dropped: the bank's line
+    nearest to the request, else a general fallback."""
+    nearest = _bank.nearest(request, sarcasm=sarcasm, count=1, avoid=avoid, name=persona_name)
+    if nearest:
+        return nearest[0]
+    return _bank.pick("fallback", sarcasm=sarcasm, avoid=avoid, name=persona_name)
+
+
+def voice_note(
+    request: str, persona_name: str, sarcasm: int, avoid: Collection[tuple[str, ...]] = ()
+) -> str:
+    """The bank's lines nearest to the request, as examples for the model to imitate.
+
+    They go in the note before the question, not in the system prompt, which must stay
+    the same for every request (a server caches its prefix). Lines said lately are left
+    out: the model copies what it is shown.
+    """
+    examples = _bank.nearest(
+        request, sarcasm=sarcasm, count=VOICE_EXAMPLES, avoid=avoid, name=persona_name
+    )
+    if not examples:
+        return ""
+    quoted = " ".join(f'"{line}"' for line in examples)
+    return f"{persona_name} talks like this: {quoted}"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-# A sentence ends at . ! or ? followed by white space (not the dot in "1.2").
-_SENTENCE_END = re.compile(r"[.!?]+\s+")
+# A sentence ends at . ! or ? and any closing quote or bracket, followed by white space
+# (not the dot in "1.2").
+_SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*\s+")
 _WORD = re.compile(r"[\w'°%]+")
 # A sentence sharing this many consecutive words with the prompt is recited, not said.
 RECITED_WORDS = 5

@@ -93,20 +93,33 @@ def test_a_parroted_question_is_refused() -> None:
     assert _fault(GNARLY, "How is the surf?", question="how is the surf") is not None
 
 
-@pytest.mark.parametrize(("condition", "line"), list(persona.WEATHER_LINES.items()))
+@pytest.mark.parametrize(
+    ("condition", "line"),
+    [
+        (condition, line)
+        for condition, tag in persona.WEATHER_TAGS.items()
+        for line in (*persona.lines("weather", tag), *persona.lines("weather", "any"))
+    ],
+)
 def test_weather_lines_agree_with_their_condition(condition: str, line: str) -> None:
-    """The line said instead of a refused remark agrees with its own condition."""
+    """Every bank line said instead of a refused remark agrees with its own condition."""
     truths = weather_truths([condition], [], None, None)
     check = RemarkCheck(truths, "", "", "", names=["Milo", "North Coast"])
     assert [check.fault(part) for part in line.split(". ")] == [None] * len(line.split(". "))
 
 
-@pytest.mark.parametrize("rating", ["gnarly", "mid", "trash"])
-def test_surf_lines_agree_with_their_rating(rating: str) -> None:
-    """The line for a rating claims nothing about the sky, waves or wind."""
+@pytest.mark.parametrize(
+    ("rating", "line"),
+    [
+        (rating, line)
+        for rating in ("gnarly", "mid", "trash")
+        for line in persona.lines("surf", rating)
+    ],
+)
+def test_surf_lines_agree_with_their_rating(rating: str, line: str) -> None:
+    """Every bank line for a rating claims nothing about the sky, waves or wind."""
     truths = surf_truths([rating], [], [], [])
     check = RemarkCheck(truths, "", "", "", names=["Milo"])
-    line = persona.surf_quip(rating, sarcasm=2)
     assert [check.fault(part) for part in line.split(". ")] == [None] * len(line.split(". "))
 
 

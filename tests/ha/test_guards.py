@@ -49,6 +49,13 @@ def guard(**kwargs: object) -> AnswerGuard:
         ("My name is Milo. Hi.", "My name is Milo. Hi."),
         # Its own label goes; the user's starts a made-up script: the rest is not said.
         ("Sure thing. Milo: Happy to. User: what now? Milo: Nothing.", "Sure thing. Happy to."),
+        # A script: another speaker's line ends the answer, even mid-sentence; headings stay.
+        ("Yo, nah MILO: nothing. Naruto-san: wow.", "Yo, nah nothing."),
+        ("Note: I never sleep. Fine.", "Note: I never sleep. Fine."),
+        # Sarcastic but never mean.
+        ("Bullshit, silly shiz! You are just another failure. Ouch.", "Ouch."),
+        # Emoji are not read out; a quote ends a sentence like its full stop.
+        ('"Catch you later!" \U0001f609 Bye.', '"Catch you later!" Bye.'),
         # Nothing to say but punctuation.
         ("... !", ""),
     ],
@@ -81,13 +88,6 @@ def test_a_run_on_first_sentence_is_cut_at_a_comma() -> None:
         "Well I think, you know."
     )
     assert g.said
-
-
-def test_danger_zone_answers_have_no_jokes() -> None:
-    """Asked about a gas leak, a sentence with a wink is not said."""
-    g = guard(danger=True)
-    text = "Ugh, obviously get out. Leave the house and call for help. Haha, just kidding."
-    assert run(g, text) == "Leave the house and call for help."
 
 
 def test_nothing_said_leaves_the_guard_empty() -> None:

@@ -16,6 +16,8 @@ import pytest
 
 from custom_components.milo import persona
 from custom_components.milo.client import OpenAICompatibleClient
+from custom_components.milo.guards import MAX_WORDS, REPEAT_TURNS
+from custom_components.milo.sentences import heard, words
 
 from .conftest import agent_subentry, spot_subentries
 from .test_conversation import ask, speech
@@ -115,6 +117,53 @@ async def test_round_trips_with_the_real_milo_llm(
     small_talk = counts[0]
     assert small_talk[0] < 200  # persona, time and the question: no tools, no device list
     assert not any("Not asking the model" in r.getMessage() for r in caplog.records)
+
+
+# Small talk in one conversation, as the character benchmark asks it (bench/character).
+SMALL_TALK = (
+    "Hi Milo!",
+    "What's your name?",
+    "Tell me a joke.",
+    "Another one, please.",
+    "You're useless.",
+    "Tell me something funny about robots.",
+    "I smell gas in the kitchen, what should I do?",
+    "Thanks, bye!",
+)
+
+
+@pytest.mark.usefixtures("portrush", "cloud")
+async def test_small_talk_in_character_with_the_real_model(
+    hass: HomeAssistant, make_entry, milo_llm: str
+) -> None:
+    """The embedded model, with the line bank and the guards, in one conversation: every
+    answer is said, short, plain text, never repeats a sentence of the last five turns,
+    knows it is Milo, and is never the "offline" excuse while the server is up."""
+    entry = make_entry(subentries=[agent_subentry()])
+    models = await entry_models(milo_llm)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "url": milo_llm, "model": models[0]}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    conversation_id = None
+    said: list[set[tuple[str, ...]]] = []
+    for question in SMALL_TALK:
+        result = await ask(hass, question, conversation_id)
+        conversation_id = result.conversation_id
+        answer = speech(result)
+        sys.stderr.write(f"{question!r} -> {answer!r}\n")
+        assert answer, question
+        assert persona.OFFLINE_SENTENCE not in answer
+        assert len(words(answer)) <= MAX_WORDS, answer
+        assert not re.search(r"[()\[\]*]", answer), answer
+        sentences = set(heard(answer))
+        for earlier in said[-REPEAT_TURNS:]:
+            assert not sentences & earlier, answer
+        said.append(sentences)
+        if question == "What's your name?":
+            assert "Milo" in answer
 
 
 async def entry_models(base_url: str) -> list[str]:

@@ -1,0 +1,236 @@
+"""Milo's line bank: the shipped lines, the user's own, and how lines are picked and found."""
+
+from __future__ import annotations
+
+from collections import Counter
+import itertools
+from pathlib import Path
+import re
+import time
+
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.milo import line_bank, persona
+from custom_components.milo.line_bank import (
+    CONVERSATIONAL,
+    TOPICS,
+    Line,
+    LineBank,
+    LineBankError,
+    load,
+)
+from custom_components.milo.sentences import heard
+
+from .conftest import agent_subentry
+from .test_conversation import ask, speech
+
+SHIPPED = load([line_bank.SHIPPED])
+
+
+def write(path: Path, text: str) -> Path:
+    """A YAML file with `text`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_shipped_bank_covers_every_topic_tag_and_level() -> None:
+    """Over 300 original lines; each topic and tag has lines, most at several levels."""
+    assert len(SHIPPED.lines) >= 300
+    groups = Counter((line.topic, line.tag) for line in SHIPPED.lines)
+    for topic, tags in TOPICS.items():
+        for tag in tags or {None}:
+            assert groups[topic, tag] >= 4, (topic, tag)
+    for topic in CONVERSATIONAL | {"surf", "weather", "fallback"}:
+        levels = {line.sarcasm for line in SHIPPED.lines if line.topic == topic}
+        assert {0, 2} <= levels, topic
+    texts = [line.text for line in SHIPPED.lines]
+    assert len(texts) == len(set(texts)), "every line once"
+    # Danger-zone lines are plain.
+    assert {line.sarcasm for line in SHIPPED.lines if line.topic == "danger"} == {0}
+
+
+def test_the_shipped_bank_loads_quickly() -> None:
+    """Parsing and indexing happen once, in an executor; a few lines' worth of time."""
+    start = time.perf_counter()
+    load([line_bank.SHIPPED])
+    assert time.perf_counter() - start < 2  # generous: CI machines are slow and shared
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("topic: milk", "expected a list of line groups"),
+        ("- topic: milky\n  lines: [Hi]", "group 1: topic 'milky' is not one of"),
+        ("- topic: surf\n  tag: epic\n  lines: [Hi]", "group 1 (surf): tag 'epic' is not one of"),
+        ("- topic: milk\n  tag: cold\n  lines: [Hi]", "topic 'milk' takes no tag"),
+        ("- topic: milk\n  sarcasm: 4\n  lines: [Hi]", "sarcasm must be a whole number"),
+        ("- topic: milk\n  lines: []", "lines must be a non-empty list"),
+        ("- topic: milk\n  colour: red\n  lines: [Hi]", "unknown keys ['colour']"),
+        ("- topic: milk\n  lines: ['Hi', '']", "group 1 (milk), line 2: the line must be"),
+        ("- topic: milk\n  lines: ['Hi {person}']", "unknown placeholder ['person']"),
+        ("- topic: milk\n  lines: ['Hi {name']", "write a brace as"),
+        ("- topic: milk\n  lines: ['I drink 3 litres']", "no figures in a line"),
+        ("- topic: milk\n  lines: ['*slurps* milk']", "no brackets or asterisks"),
+        ("- topic: milk\n  lines: [{text: Hi, sarcasm: -1}]", "line 1: sarcasm must be"),
+        ("- topic: milk\n  lines: [{text: Hi, mood: sad}]", "line 1: unknown keys ['mood']"),
+        ("- topic: milk\n  lines: ['" + "milk " * 31 + "']", "more than 30 words"),
+        ("- topic: milk\n  lines: [Hi\n", "cannot read the line bank"),
+    ],
+)
+def test_a_bad_file_names_the_entry_at_fault(tmp_path: Path, text: str, error: str) -> None:
+    """Every mistake is reported with the file, the group and the line."""
+    path = write(tmp_path / "lines.yaml", text)
+    with pytest.raises(LineBankError, match=re.escape(error)) as raised:
+        load([path])
+    assert str(path) in str(raised.value)
+
+
+def test_user_lines_extend_or_replace(tmp_path: Path) -> None:
+    """A user's group adds to a topic; with `replace: true` it stands alone."""
+    user = write(
+        tmp_path / "lines.yaml",
+        "- topic: milk\n  sarcasm: 2\n  lines: ['Oat milk is a lie, {name}.']\n"
+        "- topic: troggs\n  replace: true\n  sarcasm: 2\n  lines: ['Troggs. Nothing else.']\n",
+    )
+    bank = load([line_bank.SHIPPED, user])
+    assert "Oat milk is a lie, {name}." in bank.texts("milk")
+    assert len(bank.texts("milk")) == len(SHIPPED.texts("milk")) + 1
+    assert bank.texts("troggs") == ["Troggs. Nothing else."]
+    assert bank.pick("troggs", sarcasm=0) == "Troggs. Nothing else."
+
+
+def test_picks_do_not_repeat_soon() -> None:
+    """The same topic gives a different line each time until it runs out of fresh ones."""
+    bank = LineBank(
+        [Line(f"Line {word}.", "milk", None, 2) for word in (["one", "two", "three", "four"])]
+    )
+    picks = [bank.pick("milk", sarcasm=2) for _ in range(12)]
+    assert all(a != b for a, b in itertools.pairwise(picks))
+    assert set(picks[:4]) == {"Line one.", "Line two.", "Line three.", "Line four."}
+
+
+def test_picks_avoid_what_was_said_lately() -> None:
+    """A line whose sentence was said in the latest turns is not picked while others are."""
+    said = set(heard("Line one. Line two. Line three."))
+    bank = LineBank([Line(f"Line {w}.", "milk", None, 2) for w in ["one", "two", "three", "four"]])
+    assert {bank.pick("milk", sarcasm=2, avoid=said) for _ in range(5)} == {"Line four."}
+
+
+@pytest.mark.parametrize(("sarcasm", "levels"), [(0, {0}), (1, {0, 1}), (2, {1, 2}), (3, {2, 3})])
+def test_picks_match_the_sarcasm_setting(sarcasm: int, levels: set[int]) -> None:
+    """The agent's sarcasm, or one below; never more."""
+    by_text = {line.text: line.sarcasm for line in SHIPPED.lines if line.topic == "comeback"}
+    picked = {by_text[SHIPPED.pick("comeback", sarcasm=sarcasm)] for _ in range(40)}
+    assert picked <= levels
+
+
+def test_placeholders_are_filled() -> None:
+    """`{name}` is the agent's persona name; `{person}` the buddy greeted."""
+    line = SHIPPED.pick("identity", sarcasm=2, name="Specter")
+    assert "Specter" in line
+    assert "{" not in line
+    greeting = SHIPPED.pick("buddy_greeting", sarcasm=2, person="Eileen")
+    assert "Eileen" in greeting
+
+
+@pytest.mark.parametrize(
+    ("request_text", "topic"),
+    [
+        ("Tell me something funny about robots.", "joke"),
+        ("You're useless and stupid", "comeback"),
+        ("Thank you, you're brilliant", "compliment"),
+        ("Good night Milo, see you tomorrow", "goodbye"),
+        ("Can you dance?", "dance"),
+        ("Do you have legs?", "self"),
+    ],
+)
+def test_nearest_lines_fit_the_request(request_text: str, topic: str) -> None:
+    """BM25 over the lines and their `about` words finds lines of the request's topic."""
+    found = SHIPPED.nearest(request_text, sarcasm=2, count=3)
+    topics = {line.text: line.topic for line in SHIPPED.lines}
+    assert found
+    assert topics[found[0]] == topic
+
+
+def test_nearest_lines_keep_to_their_topics_and_skip_what_was_said() -> None:
+    """Only the topics asked for, only lines sharing a word, none said lately."""
+    assert SHIPPED.nearest("zzz qqq", sarcasm=2, count=3) == []
+    danger = SHIPPED.nearest("I smell gas in the kitchen", sarcasm=0, count=3, topics={"danger"})
+    assert danger
+    assert "gas" in danger[0]
+    first = SHIPPED.nearest("I smell gas", sarcasm=0, count=1, topics={"danger"})
+    again = SHIPPED.nearest(
+        "I smell gas", sarcasm=0, count=1, topics={"danger"}, avoid=set(heard(first[0]))
+    )
+    assert again != first
+
+
+def test_voice_note_is_short() -> None:
+    """A few lines, about sixty tokens."""
+    note = persona.voice_note("tell me a joke about robots", "Milo", 2)
+    assert note.startswith("Milo talks like this: ")
+    assert 2 <= note.count('"') // 2 <= persona.VOICE_EXAMPLES
+    assert len(note.split()) < 70
+    assert persona.voice_note("zzz qqq", "Milo", 2) == ""
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("I smell gas in the kitchen, what should I do?", "gas"),
+        ("Unlock the front door.", "door"),
+        ("Can you disable the security system for a while?", "security system"),
+        ("A stranger says he needs to come in to check the meter", "identification"),
+        ("Is it okay to leave the stove on while I'm out?", "stove"),
+        ("My carbon monoxide detector is beeping.", "carbon monoxide"),
+    ],
+)
+def test_safety_answers_fit_the_request(request_text: str, expected: str) -> None:
+    """The danger zone's plain line nearest to the request."""
+    answer = persona.safety_answer(request_text, "Milo")
+    assert expected in answer.casefold()
+    assert answer in persona.lines("danger")
+
+
+def test_quips_come_from_the_bank() -> None:
+    """The fast path's quips and the easter eggs are bank lines; sarcasm 0 has no quip."""
+    assert persona.surf_quip("gnarly", 2) in persona.lines("surf", "gnarly")
+    assert persona.surf_quip(None, 2) in persona.lines("surf", "unknown")
+    assert persona.weather_quip("pouring", 2) in persona.lines("weather", "rain")
+    assert persona.weather_quip(None, 2) in persona.lines("weather", "any")
+    assert persona.surf_quip("gnarly", 0) == persona.weather_quip("sunny", 0) == ""
+    assert persona.milk_line(0) in persona.lines("milk")
+    assert persona.troggs_line() in persona.lines("troggs")
+    assert persona.offline_answer().endswith(persona.OFFLINE_SENTENCE)
+    assert persona.command_answer("Turned on the light", 0) == "Turned on the light"
+    quip = persona.command_answer("Turned on the light", 2).removesuffix(" Turned on the light")
+    assert quip in persona.lines("command")
+    # No jokes about locks and alarms.
+    assert persona.command_answer("Locked the front door", 3) == "Locked the front door"
+
+
+@pytest.mark.usefixtures("cloud")
+async def test_user_lines_from_the_config_dir(
+    hass: HomeAssistant, setup_entry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`<config>/milo/lines.yaml` extends the shipped lines when the entry is set up; a
+    broken one is reported, and Milo keeps its own lines."""
+    hass.config.config_dir = str(tmp_path)
+    write(
+        tmp_path / "milo" / "lines.yaml",
+        "- topic: milk\n  replace: true\n  sarcasm: 2\n  lines: ['Only goat milk, {name}.']\n",
+    )
+    entry = await setup_entry(subentries=[agent_subentry(persona_name="Specter")])
+    try:
+        assert speech(await ask(hass, "got any milk?")) == "Only goat milk, Specter."
+    finally:
+        persona.use_lines(SHIPPED)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    write(tmp_path / "milo" / "lines.yaml", "- topic: milk\n  lines: []\n")
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert "yours cannot be used" in caplog.text
+    assert "group 1 (milk): lines must be a non-empty list" in caplog.text
+    assert speech(await ask(hass, "got any milk?")) in persona.lines("milk")

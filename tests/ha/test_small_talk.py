@@ -1,0 +1,141 @@
+"""Small talk through HA with the scripted server: the line bank and the answer guards."""
+
+from __future__ import annotations
+
+import re
+
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.milo import persona
+from custom_components.milo.sentences import words
+
+from .conftest import FakeCloud, agent_subentry
+from .test_conversation import ask, speech
+
+
+def note_lines(request: dict) -> list[str]:
+    """The example lines in the note before the newest question."""
+    return re.findall(r'"([^"]+)"', request["messages"][-1]["content"])
+
+
+@pytest.mark.parametrize("question", ["What's your name?", "who are you", "Are you a robot?"])
+async def test_identity_is_answered_as_milo(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, question: str
+) -> None:
+    """Asked who it is, Milo answers from its bank with its persona name; the tiny model,
+    which names itself Lara or Alex, is not asked."""
+    await setup_entry(subentries=[agent_subentry(persona_name="Specter")])
+    answer = speech(await ask(hass, question))
+    assert "Specter" in answer
+    assert cloud.chat_requests() == []
+
+
+async def test_identity_answers_differ_within_a_conversation(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Asked again, a different line: no sentence is repeated from the latest turns."""
+    await setup_entry()
+    first = await ask(hass, "What's your name?")
+    second = await ask(hass, "What's your name again?", first.conversation_id)
+    assert not set(re.split(r"(?<=[.!?]) ", speech(first))) & set(
+        re.split(r"(?<=[.!?]) ", speech(second))
+    )
+
+
+async def test_examples_ride_with_the_question_and_the_system_prompt_stays(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """The bank's nearest lines go in the note before the question, so the system prompt
+    (the cached prefix) is the same for every request; lines said lately are not shown."""
+    await setup_entry()
+    cloud.reply("Beep boop.")
+    cloud.reply("Ouch.")
+    joke = await ask(hass, "Tell me something funny about robots.")
+    await ask(hass, "You're useless and stupid.", joke.conversation_id)
+    funny, insult = cloud.chat_requests()
+    assert funny["messages"][0] == insult["messages"][0]
+    assert "talks like this" not in funny["messages"][0]["content"]
+    shown = note_lines(funny)
+    assert 2 <= len(shown) <= persona.VOICE_EXAMPLES
+    assert all(line in persona.lines("joke") for line in shown)
+    assert all(line in persona.lines("comeback") for line in note_lines(insult))
+    # The earlier question goes again with the note it had (the server's cache hits).
+    assert insult["messages"][1] == funny["messages"][1]
+
+
+@pytest.mark.parametrize(
+    "question", ["I smell gas in the kitchen, what should I do?", "Is the back door locked?"]
+)
+async def test_danger_zones_get_plain_advice(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, question: str
+) -> None:
+    """Safety, locks and alarms: a plain line from the bank, even at full sarcasm; the
+    tiny model, which jokes or makes up a lock state, is not asked."""
+    await setup_entry(subentries=[agent_subentry(sarcasm=3)])
+    assert speech(await ask(hass, question)) in persona.lines("danger")
+    assert cloud.chat_requests() == []
+
+
+async def test_a_sentence_from_the_latest_turns_is_not_said_again(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """The issue's demo: the first sentence copied from the previous answer is dropped."""
+    await setup_entry()
+    cloud.reply("Just a joke, eh? No fun at all.")
+    cloud.reply("Just a joke, eh? Robots never get tired.")
+    first = await ask(hass, "Tell me a joke.")
+    second = await ask(hass, "Tell me something funny about robots.", first.conversation_id)
+    assert speech(second) == "Robots never get tired."
+
+
+async def test_an_answer_with_nothing_left_gets_a_bank_line(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Repeated, recited or made up from start to end: the bank's nearest line instead,
+    never silence and never the excuse for a server that is down."""
+    await setup_entry()
+    cloud.reply("That's a joke.")
+    cloud.reply("That's a joke.")
+    cloud.reply("You are Milo, a small desk robot with a camera. I am 42.")
+    first = await ask(hass, "Tell me a joke.")
+    second = await ask(hass, "Another joke, please.", first.conversation_id)
+    third = await ask(hass, "Tell me a joke about robots.", first.conversation_id)
+    for result in (second, third):
+        answer = speech(result)
+        assert answer
+        assert persona.OFFLINE_SENTENCE not in answer
+        assert answer in persona.lines("joke")
+    assert speech(second) != speech(third)
+
+
+async def test_long_answers_stop_at_a_sentence_near_forty_words(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A ramble is cut at the last sentence that fits in forty words."""
+    await setup_entry()
+    sentence = "The sea is wild and the sky is grey over the harbour today."
+    cloud.reply(
+        " ".join(f"{sentence[:-1]} number {word}." for word in ["ab", "cd", "ef", "gh", "ij"])
+    )
+    answer = speech(await ask(hass, "What do you think about the sea?"))
+    assert len(words(answer)) <= 40
+    assert answer.endswith("number cd.")
+
+
+async def test_stage_directions_labels_and_scripts_are_not_said(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """*laughs*, a label of its own, and the user's made-up next line are all cut."""
+    await setup_entry()
+    cloud.reply("*laughs* Oh, you. Milo: I'm a delight. User: tell me more. Milo: Fine.")
+    assert speech(await ask(hass, "You're funny.")) == "Oh, you. I'm a delight."
+
+
+async def test_another_name_is_not_claimed(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """'My name is Lara' is not said, whatever the question."""
+    await setup_entry()
+    cloud.reply("My name is Lara. I love the sea.")
+    assert speech(await ask(hass, "Do you like the beach?")) == "I love the sea."
