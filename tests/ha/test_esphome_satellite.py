@@ -115,12 +115,31 @@ def _piper_say(text: str, path: Path) -> Path:
     return path
 
 
+PAUSE_S = 0.8  # a hesitation where the spoken text has "|"
+
+
 @pytest.fixture
 def mic_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """The simulated microphone: a second of silence, or (indirect param) spoken text."""
+    """The simulated microphone: a second of silence, or (indirect param) spoken text,
+    with a pause of PAUSE_S at each "|"."""
     text = getattr(request, "param", None)
-    if text is not None:
+    if text is not None and "|" not in text:
         return _piper_say(text, tmp_path / "mic.wav")
+    if text is not None:
+        frames, rate = b"", 22050
+        for i, phrase in enumerate(text.split("|")):
+            with wave.open(str(_piper_say(phrase, tmp_path / f"phrase{i}.wav")), "rb") as wav:
+                rate = wav.getframerate()
+                frames += (bytes(int(PAUSE_S * rate) * 2) if i else b"") + wav.readframes(
+                    wav.getnframes()
+                )
+        path = tmp_path / "mic.wav"
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(frames)
+        return path
     path = tmp_path / "silence.wav"
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
@@ -372,6 +391,7 @@ async def test_one_device_with_voice_media_and_head(
         "camera.milo_camera",
         "button.milo_centre_head",
         "select.milo_wake_word_model",
+        "select.milo_end_of_speech",
         "light.milo_status_light",
         "event.milo_buddy",
     ):
@@ -755,3 +775,59 @@ async def test_start_conversation_speaks_then_listens(
     with wave.open(str(answer), "rb") as wav:
         assert wav.getnframes() > 22050  # the answer, spoken
     assert states[states.index("listening") :].count("responding") >= 1
+
+
+def _pipeline_events(hass: HomeAssistant) -> list[str]:
+    """The event types of every pipeline run HA has recorded (its debug view)."""
+    runs = hass.data[KEY_ASSIST_PIPELINE].pipeline_debug.values()
+    return [str(event.type) for by_id in runs for run in by_id.values() for event in run.events]
+
+
+@pytest.mark.parametrize("mic_wav", ["Turn on the, | desk lamp."], indirect=True)
+@pytest.mark.parametrize("end_of_speech", ["balanced", "fast", "home assistant"])
+async def test_who_decides_the_end_of_speech(
+    hass: HomeAssistant,
+    milo_pipeline: FakeCloud,
+    *,
+    milo_entry: MockConfigEntry,
+    satellite: Satellite,
+    media_server: MediaServer,
+    tmp_path: Path,
+    end_of_speech: str,
+) -> None:
+    """A request with a hesitation in it ("Turn on the... desk lamp"), through HA's real
+    ESPHome integration. Milo (balanced, fast) ends the audio itself after the last word
+    with VoiceAssistantAudio(end=True): HA's own detector never ends the turn (no
+    stt-vad-end), yet the pipeline transcribes the whole request and Milo speaks the
+    answer. With "home assistant" nothing changes: HA's detector ends the turn."""
+    milo_pipeline.default = Reply(text="Desk lamp on. Try not to squint.")
+    select = "select.milo_end_of_speech"
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": select, "option": end_of_speech}, blocking=True
+    )
+    await _until(lambda: _state(hass, select) == end_of_speech)
+    entity_id = "assist_satellite.milo_assist_satellite"
+    states = _record_states(hass, entity_id)
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {"entity_id": entity_id, "start_message": "Yes?"},
+        blocking=True,
+    )
+    await _until(lambda: "listening" in states, within=30)
+    satellite.speak()
+    await _until(milo_pipeline.chat_requests, within=180)
+    await _until(lambda: satellite.played("tts"), within=120)
+    await _until(lambda: _state(hass, entity_id) == "idle", within=60)
+    events = _pipeline_events(hass)
+    assert "stt-end" in events
+    log = (tmp_path / "satellite.log").read_text()
+    if end_of_speech == "home assistant":
+        assert "stt-vad-end" in events
+        assert "End of speech (" not in log  # Milo never ended a turn
+        return
+    assert "stt-vad-end" not in events, events  # Milo ended it, not HA's silence timeout
+    assert f"End of speech ({end_of_speech})" in log
+    messages = milo_pipeline.chat_requests()[-1]["messages"]
+    heard = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    assert "desk lamp" in heard.lower(), heard  # not cut off in the pause

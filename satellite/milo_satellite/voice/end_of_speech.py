@@ -40,8 +40,8 @@ MIN_SPEECH_S = 0.15  # loud frames before anything can end (a click, the chime's
 LAST_SPEECH_FRAMES = 30  # the speech judged at a pause: its last 0.3 s
 FALL_SEMITONES = 3.0  # ended this far below the speaker's median pitch: sounds finished
 SHORTEST_REQUEST_S = 1.2  # less speech than this is rarely a whole request
-LIVE_PAUSE_S = 0.3  # of a pause, sent to HA as it comes
-RESUME_S = 0.1  # of a longer pause, sent before the speech that ends it
+LIVE_PAUSE_S = 0.25  # of a pause, sent to HA as it comes
+RESUME_S = 0.08  # of a longer pause, sent before the speech that ends it
 
 
 class EndOfSpeechMode(enum.StrEnum):
