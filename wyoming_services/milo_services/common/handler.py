@@ -18,7 +18,7 @@ from wyoming.info import Describe, Info, SelectProgram
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 
-from .protocol import EventLimits, ProtocolError, read_event
+from .protocol import EventLimits, ProtocolError, ReadTimeouts, read_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,11 +85,13 @@ class ServiceHandler(AsyncEventHandler):
         if name not in {program.name for program in programs}:
             raise EventError("unknown-program", f"this server has no program named {name!r}")
 
-    async def run(self) -> None:
+    async def run(self, timeouts: ReadTimeouts | None = None) -> None:
+        """Serve the connection until it closes; `timeouts` (from the server) bound how long
+        a started event and an idle connection may take."""
         self._task = asyncio.current_task()
         try:
             while not self._stopping:
-                event = await read_event(self.reader, self.limits)
+                event = await read_event(self.reader, self.limits, timeouts, lambda: self.busy)
                 if event is None:
                     break
                 _LOGGER.debug("%s -> %s", self.peer, event.type)

@@ -12,10 +12,12 @@ import signal
 import socket
 from urllib.parse import urlparse
 
+from wyoming.error import Error
+from wyoming.event import async_write_event
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from .handler import ServiceHandler
-from .protocol import MAX_LINE_BYTES
+from .protocol import MAX_LINE_BYTES, ReadTimeouts
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -25,6 +27,18 @@ WYOMING_SERVICE_TYPE = "_wyoming._tcp.local."
 
 # How long running requests may take to finish once shutdown starts.
 _STOP_GRACE_SECONDS = 5.0
+# Home Assistant opens one connection per request; a few satellites talking at once need a
+# handful. The cap bounds what idle or hostile connections can hold (buffers, slots).
+DEFAULT_MAX_CONNECTIONS = 32
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Connections served at once (more are refused with `too-many-connections`) and the
+    read timeouts each gets (`--max-connections`, `--read-timeout`, `--idle-timeout`)."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    timeouts: ReadTimeouts = field(default_factory=ReadTimeouts)
 
 
 class ServiceServer:
@@ -34,7 +48,9 @@ class ServiceServer:
     cancels) open connections on `stop()`, which is what tests and SIGTERM need.
     """
 
-    def __init__(self, uri: str, handler_factory: HandlerFactory) -> None:
+    def __init__(
+        self, uri: str, handler_factory: HandlerFactory, limits: ServerLimits | None = None
+    ) -> None:
         parsed = urlparse(uri)
         if parsed.scheme == "tcp":
             if parsed.hostname is None or parsed.port is None:
@@ -49,6 +65,7 @@ class ServiceServer:
         self.uri = uri
         self._parsed = parsed
         self._factory = handler_factory
+        self.limits = limits or ServerLimits()
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], ServiceHandler] = {}
 
@@ -74,12 +91,15 @@ class ServiceServer:
         _LOGGER.info("Listening on %s", self.uri)
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= self.limits.max_connections:
+            await _refuse(writer, self.limits.max_connections)
+            return
         handler = self._factory(reader, writer)
         task = asyncio.current_task()
         assert task is not None
         self._connections[task] = handler
         try:
-            await handler.run()
+            await handler.run(self.limits.timeouts)
         finally:
             self._connections.pop(task, None)
 
@@ -100,6 +120,17 @@ class ServiceServer:
             await asyncio.to_thread(Path(self._parsed.path).unlink, missing_ok=True)
         self._server = None
         _LOGGER.info("Stopped %s", self.uri)
+
+
+async def _refuse(writer: asyncio.StreamWriter, limit: int) -> None:
+    peer = writer.get_extra_info("peername") or "local client"
+    _LOGGER.warning("Refusing a connection from %s: %d connections already open", peer, limit)
+    text = f"the server already has {limit} connections open; try again later"
+    with contextlib.suppress(ConnectionError):
+        await async_write_event(Error(text=text, code="too-many-connections").event(), writer)
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
 
 
 @dataclass(frozen=True)
