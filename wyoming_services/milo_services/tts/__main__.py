@@ -11,10 +11,11 @@ import logging
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
 
 from .. import __version__
-from ..common.cli import add_service_args, setup_logging
+from ..common.cli import add_service_args, server_limits, setup_logging
 from ..common.server import ServiceServer, run_service
 from .engine import PiperEngine
-from .handler import TtsHandler
+from .handler import MAX_REQUEST_TEXT_BYTES, TtsHandler
+from .sentences import MAX_SENTENCE_CHARS
 from .synthesizer import SpeechSettings, Synthesizer
 from .voice import EMBEDDED_VOICE_NAME, find_voice
 
@@ -25,7 +26,11 @@ DEFAULT_PORT = 10200
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="milo-tts", description="Milo's voice: Wyoming text-to-speech with Piper"
+        prog="milo-tts",
+        description="Milo's voice: Wyoming text-to-speech with Piper",
+        epilog=f"Limits: {MAX_REQUEST_TEXT_BYTES // 1024} KiB of text per request "
+        "('text-too-long' error); sentences over "
+        f"{MAX_SENTENCE_CHARS} characters are spoken in pieces cut at clause marks.",
     )
     add_service_args(parser, default_port=DEFAULT_PORT, zeroconf_name="milo-tts")
     parser.add_argument(
@@ -99,7 +104,11 @@ def load_synthesizer(args: argparse.Namespace) -> Synthesizer:
 
 async def main(args: argparse.Namespace, synthesizer: Synthesizer) -> None:
     info = build_info(synthesizer.engine)
-    server = ServiceServer(args.uri, partial(TtsHandler, info=info, synthesizer=synthesizer))
+    server = ServiceServer(
+        args.uri,
+        partial(TtsHandler, info=info, synthesizer=synthesizer),
+        server_limits(args),
+    )
     try:
         await run_service(server, zeroconf_name=args.zeroconf)
     finally:

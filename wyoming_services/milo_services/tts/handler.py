@@ -5,6 +5,9 @@
   soon as it is complete (audio-start before the first audio, audio-stop after the last),
   then `synthesize-stopped`. Home Assistant also sends the whole text as a `synthesize`
   inside the stream for older servers; that copy is ignored so nothing is spoken twice.
+
+A request's text is limited to `MAX_REQUEST_TEXT_BYTES` (UTF-8): more gets a `text-too-long`
+error. Within that, streamed text waiting for a sentence end is bounded by the splitter.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import ClassVar
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
@@ -26,6 +30,7 @@ from wyoming.tts import (
 )
 
 from ..common.handler import EventError, ServiceHandler
+from ..common.protocol import EventLimits
 from .sentences import SentenceSplitter
 from .synthesizer import Synthesizer
 
@@ -33,9 +38,27 @@ _LOGGER = logging.getLogger(__name__)
 
 SAMPLES_PER_CHUNK = 2048
 _END_OF_STREAM = None
+# About an hour of speech: more than anyone sends a speaker, small enough that one request
+# can't queue the voice for a day.
+MAX_REQUEST_TEXT_BYTES = 64 * 1024
+
+
+def _check_length(text: str, sent_before: int = 0) -> int:
+    """Bytes of text in the request so far; `text-too-long` past the limit."""
+    total = sent_before + len(text.encode("utf-8", "surrogatepass"))
+    if total > MAX_REQUEST_TEXT_BYTES:
+        raise EventError(
+            "text-too-long",
+            f"more than {MAX_REQUEST_TEXT_BYTES} bytes of text in one request; "
+            "send long texts as several requests",
+        )
+    return total
 
 
 class TtsHandler(ServiceHandler):
+    # Text comes in `data`; no TTS event carries a payload.
+    limits: ClassVar[EventLimits] = EventLimits(max_payload_bytes=0)
+
     def __init__(
         self,
         reader: asyncio.StreamReader,
@@ -48,6 +71,7 @@ class TtsHandler(ServiceHandler):
         self._splitter: SentenceSplitter | None = None
         self._sentences: asyncio.Queue[str | None] | None = None
         self._stream_task: asyncio.Task[None] | None = None
+        self._stream_bytes = 0
 
     async def handle_request(self, event: Event) -> bool:
         if Synthesize.is_type(event.type):
@@ -56,6 +80,7 @@ class TtsHandler(ServiceHandler):
                 return True
             await self._finish_stream_task()
             synthesize = Synthesize.from_event(event)
+            _check_length(synthesize.text)
             await self._speak_once(synthesize.text, self._speaker(synthesize.voice))
             return True
         if SynthesizeStart.is_type(event.type):
@@ -64,6 +89,7 @@ class TtsHandler(ServiceHandler):
             await self._finish_stream_task()
             start = SynthesizeStart.from_event(event)
             self._splitter = SentenceSplitter()
+            self._stream_bytes = 0
             self._sentences = asyncio.Queue()
             self._stream_task = asyncio.create_task(
                 self._speak_stream(self._sentences, self._speaker(start.voice))
@@ -72,7 +98,9 @@ class TtsHandler(ServiceHandler):
         if SynthesizeChunk.is_type(event.type):
             if self._splitter is None or self._sentences is None:
                 raise EventError("stream-not-started", "synthesize-chunk before synthesize-start")
-            for sentence in self._splitter.add(SynthesizeChunk.from_event(event).text):
+            text = SynthesizeChunk.from_event(event).text
+            self._stream_bytes = _check_length(text, self._stream_bytes)
+            for sentence in self._splitter.add(text):
                 self._sentences.put_nowait(sentence)
             return True
         if SynthesizeStop.is_type(event.type):

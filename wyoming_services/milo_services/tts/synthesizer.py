@@ -17,7 +17,8 @@ import queue
 import threading
 from typing import Any, TypeVar
 
-from .engine import PiperEngine
+from .engine import PiperEngine, release_memory
+from .sentences import split_sentences
 
 _T = TypeVar("_T")
 
@@ -51,9 +52,13 @@ class _PriorityWorker:
         self._thread.start()
 
     async def run(self, priority: int, func: Callable[..., _T], *args: object) -> _T:
+        return await self.post(priority, func, *args)
+
+    def post(self, priority: int, func: Callable[..., _T], *args: object) -> asyncio.Future[_T]:
+        """Queue `func(*args)`; the result comes in the future (awaiting it is optional)."""
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._jobs.put(_Job(priority, next(self._order), future, lambda: func(*args)))
-        return await future
+        return future
 
     def _work(self) -> None:
         while True:
@@ -91,6 +96,7 @@ class Synthesizer:
         self.settings = settings
         self.default_speaker_id = engine.speaker_id(settings.speaker)
         self._worker = _PriorityWorker()
+        self._speaking = 0
 
     @property
     def sample_rate(self) -> int:
@@ -100,19 +106,28 @@ class Synthesizer:
         self, text: str, speaker: str | None = None, first: bool = True
     ) -> AsyncIterator[bytes]:
         """16-bit mono PCM for `text`, piece by piece, each sentence followed by the
-        configured silence. `first`: no audio of this reply has been sent yet (urgent)."""
+        configured silence. `first`: no audio of this reply has been sent yet (urgent).
+        The text is phonemized a sentence at a time, so a long text is many small steps."""
         speaker_id = self.default_speaker_id if speaker is None else self.engine.speaker_id(speaker)
         silence = bytes(2 * int(self.settings.sentence_silence * self.sample_rate))
         priority = URGENT if first else LATER
-        for phonemes in await self._worker.run(priority, self.engine.phonemize, text):
-            pieces: Iterator[bytes] = self.engine.render(
-                phonemes, speaker_id, self.settings.length_scale
-            )
-            while (piece := await self._worker.run(priority, next, pieces, None)) is not None:
-                priority = LATER
-                yield piece
-            if silence:
-                yield silence
+        step = self._worker.run
+        self._speaking += 1
+        try:
+            for sentence in split_sentences(text):
+                for phonemes in await step(priority, self.engine.phonemize, sentence):
+                    pieces: Iterator[bytes] = self.engine.render(
+                        phonemes, speaker_id, self.settings.length_scale
+                    )
+                    while (piece := await step(priority, next, pieces, None)) is not None:
+                        priority = LATER
+                        yield piece
+                    if silence:
+                        yield silence
+        finally:
+            self._speaking -= 1
+            if not self._speaking:  # nobody is being answered: give the memory back
+                self._worker.post(LATER, release_memory)
 
     def close(self) -> None:
         self._worker.close()
