@@ -12,10 +12,10 @@ import faster_whisper
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
 from .. import __version__
-from ..common.cli import add_service_args, setup_logging
+from ..common.cli import add_service_args, server_limits, setup_logging
 from ..common.server import ServiceServer, run_service
 from .biasing import merge_phrases
-from .handler import SttHandler
+from .handler import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, MAX_CHUNK_BYTES, SttHandler
 from .transcriber import (
     DEFAULT_COMPUTE_TYPE,
     EMBEDDED_MODEL_NAME,
@@ -30,7 +30,11 @@ DEFAULT_PORT = 10300
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="milo-stt", description="Milo's ears: Wyoming speech-to-text with faster-whisper"
+        prog="milo-stt",
+        description="Milo's ears: Wyoming speech-to-text with faster-whisper",
+        epilog=f"Limits: {MAX_AUDIO_SECONDS:.0f} s of audio per request ('audio-too-long'), "
+        f"{MAX_AUDIO_BYTES // 2**20} MiB of audio held per connection ('audio-too-large'), "
+        f"{MAX_CHUNK_BYTES // 2**20} MiB per audio chunk ('too-large').",
     )
     add_service_args(parser, default_port=DEFAULT_PORT, zeroconf_name="milo-stt")
     parser.add_argument(
@@ -147,6 +151,7 @@ async def main(args: argparse.Namespace, transcriber: Transcriber) -> None:
             hotwords=hotwords,
             speculate=args.speculation,
         ),
+        server_limits(args),
     )
     try:
         await run_service(server, zeroconf_name=args.zeroconf)

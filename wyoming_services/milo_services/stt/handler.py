@@ -9,15 +9,23 @@ The transcript is the same as without speculation, by construction: the model al
 audio cut `KEEP_SILENCE` after the last speech (see `SpeechTracker`), and a speculative result
 is used only when the audio it was made from is identical, sample for sample, to what the
 model would get at `audio-stop`. Otherwise (the user spoke again, a new request) it is dropped.
+
+Limits: a connection holds at most `MAX_AUDIO_BYTES` of audio (its request and those still
+waiting for a transcript) and a request at most `MAX_AUDIO_SECONDS`. Conversion to 16 kHz
+runs on its own worker thread, never on the event loop, one at a time (bounded memory).
+Audio with nothing louder than the quietest speech (digital silence) is answered with an
+empty transcript without using the model, which would spend seconds inventing words.
 """
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import contextlib
 from dataclasses import dataclass, field
 import logging
 import time
+from typing import ClassVar
 
 import numpy as np
 from wyoming.asr import Transcribe, Transcript
@@ -27,14 +35,21 @@ from wyoming.info import Info
 
 from ..common.audio import check_format, pcm_to_float, resample
 from ..common.handler import EventError, ServiceHandler
+from ..common.protocol import EventLimits
 from .biasing import merge_phrases
-from .speech_tracker import FRAME_SECONDS, SpeechTracker
+from .speech_tracker import FRAME_SECONDS, QUIETEST_SPEECH_DB, SpeechTracker
 from .transcriber import SAMPLE_RATE, Transcriber
 
 _LOGGER = logging.getLogger(__name__)
 
-# A voice command is seconds long; this bounds memory per connection, not normal use.
+# A voice command is seconds long; these bound memory and work per connection, not normal
+# use. 8 MiB is 262 s of Home Assistant's 16 kHz 16-bit mono, 44 s of 48 kHz 32-bit stereo.
 MAX_AUDIO_SECONDS = 120.0
+MAX_AUDIO_BYTES = 8 * 1024 * 1024
+# A real chunk is tens of milliseconds (a few KiB); 1 MiB is 20 ms of the widest format.
+MAX_CHUNK_BYTES = 1024 * 1024
+# Format changes within one request (each starts a run with its own buffers).
+MAX_FORMAT_CHANGES = 16
 # Silence kept after the last speech: room for soft word endings the energy measure misses.
 # (0.15 to 0.3 s and no cut at all gave the same word error rate on the benchmark corpus.)
 KEEP_SILENCE = 0.2
@@ -44,19 +59,53 @@ KEEP_SILENCE = 0.2
 SPECULATE_AFTER = KEEP_SILENCE + FRAME_SECONDS
 
 
+# Conversions run here, one at a time: off the event loop, and at most one conversion's
+# buffers in memory whatever the number of clients.
+_CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt-convert")
+_BLOCK_BYTES = 64 * 1024
+
+
+_FrozenRun = tuple[int, int, int, tuple[bytes, ...]]  # rate, width, channels, chunks
+
+
 @dataclass
 class _Run:
-    """Contiguous audio in one format, kept as raw bytes until the stream ends."""
+    """Contiguous audio in one format, kept as raw bytes until the stream ends: in blocks
+    that never change once full, so a snapshot copies at most one block's worth."""
 
     rate: int
     width: int
     channels: int
-    data: bytearray = field(default_factory=bytearray)
+    blocks: list[bytes] = field(default_factory=list)
+    tail: bytearray = field(default_factory=bytearray)
+
+    def extend(self, audio: bytes) -> None:
+        self.tail += audio
+        if len(self.tail) >= _BLOCK_BYTES:
+            self.blocks.append(bytes(self.tail))
+            self.tail.clear()
+
+    def frozen(self) -> _FrozenRun:
+        return (self.rate, self.width, self.channels, (*self.blocks, bytes(self.tail)))
+
+
+@dataclass(frozen=True)
+class _Audio:
+    """The audio of an utterance at one moment, safe to convert on another thread."""
+
+    runs: tuple[_FrozenRun, ...]
+    speech_end: float | None
 
     def to_model_input(self) -> np.ndarray:
-        return resample(
-            pcm_to_float(bytes(self.data), self.width, self.channels), self.rate, SAMPLE_RATE
-        )
+        """16 kHz mono float32, cut `KEEP_SILENCE` after the last speech (blocking)."""
+        parts = [
+            resample(pcm_to_float(b"".join(chunks), width, channels), rate, SAMPLE_RATE)
+            for rate, width, channels, chunks in self.runs
+        ]
+        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        if self.speech_end is not None:
+            audio = audio[: round((self.speech_end + KEEP_SILENCE) * SAMPLE_RATE)]
+        return audio
 
 
 @dataclass
@@ -65,9 +114,11 @@ class _Utterance:
 
     runs: list[_Run] = field(default_factory=list)
     seconds: float = 0.0
+    size: int = 0  # bytes
     speech: SpeechTracker = field(default_factory=SpeechTracker)
 
-    def add(self, chunk: AudioChunk) -> None:
+    def add(self, chunk: AudioChunk, room: int) -> None:
+        """Keep `chunk`; `room`: bytes this utterance may hold in all."""
         check_format(chunk.rate, chunk.width, chunk.channels)
         last = self.runs[-1] if self.runs else None
         if last is None or (last.rate, last.width, last.channels) != (
@@ -75,23 +126,29 @@ class _Utterance:
             chunk.width,
             chunk.channels,
         ):
+            if len(self.runs) > MAX_FORMAT_CHANGES:
+                raise EventError(
+                    "bad-event", f"more than {MAX_FORMAT_CHANGES} format changes in one request"
+                )
             last = _Run(chunk.rate, chunk.width, chunk.channels)
             self.runs.append(last)
         self.seconds += len(chunk.audio) / (chunk.rate * chunk.width * chunk.channels)
+        self.size += len(chunk.audio)
         if self.seconds > MAX_AUDIO_SECONDS:
             raise EventError(
                 "audio-too-long", f"more than {MAX_AUDIO_SECONDS:.0f} s of audio in one request"
             )
-        last.data.extend(chunk.audio)
+        if self.size > room:
+            raise EventError(
+                "audio-too-large",
+                f"more than {MAX_AUDIO_BYTES} bytes of audio held for one connection "
+                "(send 16 kHz 16-bit mono)",
+            )
+        last.extend(chunk.audio)
         self.speech.feed(pcm_to_float(chunk.audio, chunk.width, chunk.channels), chunk.rate)
 
-    def to_model_input(self) -> np.ndarray:
-        """16 kHz mono float32, cut `KEEP_SILENCE` after the last speech heard so far."""
-        parts = [run.to_model_input() for run in self.runs]
-        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-        if self.speech.speech_end is not None:
-            audio = audio[: round((self.speech.speech_end + KEEP_SILENCE) * SAMPLE_RATE)]
-        return audio
+    def snapshot(self) -> _Audio:
+        return _Audio(tuple(run.frozen() for run in self.runs), self.speech.speech_end)
 
 
 @dataclass(frozen=True)
@@ -110,18 +167,24 @@ class _Job:
 
 @dataclass
 class _Speculation:
-    job: _Job
+    job: asyncio.Task[_Job]
     speech_end: float | None
     task: asyncio.Task[str]
     started: float = field(default_factory=time.monotonic)
 
+    def cancel(self) -> None:
+        self.task.cancel()
+        self.job.cancel()
 
-def _quietly(task: asyncio.Task[str]) -> None:
+
+def _quietly(task: asyncio.Task[object]) -> None:
     if not task.cancelled():
         task.exception()
 
 
 class SttHandler(ServiceHandler):
+    limits: ClassVar[EventLimits] = EventLimits(max_payload_bytes=MAX_CHUNK_BYTES)
+
     def __init__(
         self,
         reader: asyncio.StreamReader,
@@ -140,6 +203,7 @@ class SttHandler(ServiceHandler):
         self._utterance: _Utterance | None = None
         self._speculation: _Speculation | None = None
         self._replying: asyncio.Task[None] | None = None
+        self._waiting_bytes = 0  # audio of requests still waiting for their transcript
 
     @property
     def busy(self) -> bool:
@@ -158,7 +222,7 @@ class SttHandler(ServiceHandler):
         if AudioChunk.is_type(event.type):
             if self._utterance is None:
                 raise EventError("audio-not-started", "audio-chunk received before audio-start")
-            self._utterance.add(AudioChunk.from_event(event))
+            self._utterance.add(AudioChunk.from_event(event), MAX_AUDIO_BYTES - self._waiting_bytes)
             if self._speculate:
                 self._update_speculation(self._utterance)
             return True
@@ -167,6 +231,7 @@ class SttHandler(ServiceHandler):
                 raise EventError("audio-not-started", "audio-stop received before audio-start")
             utterance, request, speculation = self._utterance, self._request, self._speculation
             self._utterance, self._request, self._speculation = None, Transcribe(), None
+            self._waiting_bytes += utterance.size
             # Reply from a task so the read loop notices a client that leaves meanwhile
             # (disconnect() then drops its transcription if it hasn't started).
             self._replying = asyncio.create_task(
@@ -183,14 +248,15 @@ class SttHandler(ServiceHandler):
             self._drop_speculation()
             speculation = None
         if speculation is None and utterance.speech.trailing_silence >= SPECULATE_AFTER:
-            job = self._job(utterance, self._request)
+            job = asyncio.create_task(self._job(utterance.snapshot(), self._request))
             task = asyncio.create_task(self._run(job))
-            task.add_done_callback(_quietly)  # a dropped one's failure is nobody's business
+            for each in (job, task):  # a dropped one's failure is nobody's business
+                each.add_done_callback(_quietly)
             self._speculation = _Speculation(job, utterance.speech.speech_end, task)
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:
-            self._speculation.task.cancel()
+            self._speculation.cancel()
             self._speculation = None
 
     async def _reply(
@@ -211,8 +277,9 @@ class SttHandler(ServiceHandler):
             await self._send_error("transcription-failed", f"{type(err).__name__}: {err}")
             self.writer.close()  # ends the connection's read loop too
         finally:
+            self._waiting_bytes -= utterance.size
             if speculation is not None:
-                speculation.task.cancel()  # unused, or already done
+                speculation.cancel()  # unused, or already done
 
     async def disconnect(self) -> None:
         self._drop_speculation()
@@ -221,30 +288,38 @@ class SttHandler(ServiceHandler):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._replying
 
-    def _job(self, utterance: _Utterance, request: Transcribe) -> _Job:
+    async def _job(self, audio: _Audio, request: Transcribe) -> _Job:
         phrases = merge_phrases(self._hotwords, request.transcript_names, request.transcript_terms)
         prompt = self._transcriber.prompt_for(phrases) if phrases else None
-        return _Job(utterance.to_model_input(), request.language, prompt)
+        samples = await asyncio.get_running_loop().run_in_executor(_CONVERTER, audio.to_model_input)
+        return _Job(samples, request.language, prompt)
 
-    async def _run(self, job: _Job) -> str:
-        return await self._transcriber.transcribe(job.audio, job.language, job.prompt)
+    async def _run(self, job: asyncio.Task[_Job]) -> str:
+        ready = await job
+        return await self._transcriber.transcribe(ready.audio, ready.language, ready.prompt)
 
     async def _transcribe(
         self, utterance: _Utterance, request: Transcribe, speculation: _Speculation | None
     ) -> Event:
         language = request.language or self._transcriber.options.language
-        if utterance.seconds == 0:
+        if not utterance.speech.heard_sound:
+            _LOGGER.info(
+                "%.1f s of audio with nothing louder than %.0f dBFS: empty transcript, "
+                "model not run",
+                utterance.seconds,
+                QUIETEST_SPEECH_DB,
+            )
             return Transcript(text="", language=language).event()
         stopped = time.monotonic()
-        job = self._job(utterance, request)
-        if speculation is not None and speculation.job.same_as(job):
+        job = await self._job(utterance.snapshot(), request)
+        if speculation is not None and (await speculation.job).same_as(job):
             how = f"speculatively, started {stopped - speculation.started:.2f} s before audio-stop"
             text = await speculation.task
         else:
             if speculation is not None:
-                speculation.task.cancel()  # out of the queue before this job goes in
+                speculation.cancel()  # out of the queue before this job goes in
             how = "after audio-stop"
-            text = await self._run(job)
+            text = await self._transcriber.transcribe(job.audio, job.language, job.prompt)
         _LOGGER.info(
             "Transcribed %.1f s of audio (%.1f s used) %s; ready %.2f s after audio-stop: %s",
             utterance.seconds,

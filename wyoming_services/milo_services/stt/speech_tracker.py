@@ -10,7 +10,7 @@ when more audio arrives: the speech end computed while streaming is the same one
 at `audio-stop`, and both cut the audio at the same sample.
 
 A frame is speech when it is louder than the background noise by `_ABOVE_NOISE_DB`, and
-louder than `_QUIETEST_SPEECH_DB` in any case. The noise floor follows quieter frames at once
+louder than `QUIETEST_SPEECH_DB` in any case. The noise floor follows quieter frames at once
 and louder ones slowly, so a long sentence doesn't raise it to speech level.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 FRAME_SECONDS = 0.02
 _ABOVE_NOISE_DB = 12.0
-_QUIETEST_SPEECH_DB = -65.0  # dBFS; digital silence never counts as speech
+QUIETEST_SPEECH_DB = -65.0  # dBFS; digital silence never counts as speech
 _FLOOR_RISE_DB_PER_FRAME = 0.1  # 5 dB per second
 _SILENT_DB = -100.0
 
@@ -31,6 +31,7 @@ class SpeechTracker:
     def __init__(self) -> None:
         self.seconds = 0.0  # audio fed so far
         self.speech_end: float | None = None  # end of the last speech frame, in seconds
+        self.heard_sound = False  # a frame louder than QUIETEST_SPEECH_DB, speech or not
         self._floor_db: float | None = None
         self._pending = np.zeros(0, dtype=np.float32)
         self._rate = 0
@@ -67,6 +68,7 @@ class SpeechTracker:
         else:
             floor = min(level, floor + _FLOOR_RISE_DB_PER_FRAME)
         self._frames_done += seconds
-        if level > max(_QUIETEST_SPEECH_DB, floor + _ABOVE_NOISE_DB):
+        self.heard_sound = self.heard_sound or level > QUIETEST_SPEECH_DB
+        if level > max(QUIETEST_SPEECH_DB, floor + _ABOVE_NOISE_DB):
             self.speech_end = self._frames_done
         self._floor_db = floor
