@@ -279,6 +279,7 @@ async def _main(
     print(f"starting milo-llm and Home Assistant (a minute or two; logs in {logs})", flush=True)
     started = time.monotonic()
     await stack.start()
+    report.meta["facts"] = {"weather": stack.facts.weather, "surf": stack.facts.surf}
     print(f"ready in {time.monotonic() - started:.0f} s: Home Assistant at {stack.hass.base_url}")
     bench = Bench(stack, conversations, args.seeds)
     try:

@@ -20,6 +20,9 @@ from .rubric import CHECKS, Turn
 
 # The agent's note before the newest question: "(Current time is ... )\nWhat's up?"
 _NOTE = re.compile(r"^\((.*)\)\n", re.DOTALL)
+# Quoted lines in a prompt are examples of what to say (the line bank's voice), not
+# instructions: saying one is in character, not a recital.
+_QUOTED = re.compile(r"\"[^\"\n]{3,}\"")
 
 
 @dataclass
@@ -65,7 +68,7 @@ def told(model_requests: Iterable[dict[str, Any]]) -> tuple[str, str]:
                 given.append(content)
         for tool in body.get("tools") or []:
             instructions.append(str((tool.get("function") or {}).get("description") or ""))
-    return "\n".join(instructions), "\n".join(given)
+    return _QUOTED.sub(" / ", "\n".join(instructions)), "\n".join(given)
 
 
 def judge(

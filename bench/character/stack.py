@@ -29,6 +29,7 @@ from .recorder import ModelRecorder
 SERVICE_START_S = 180.0
 SETUP_S = 60.0
 PIPELINE = "Milo character benchmark"
+_NOT_FACTS = {"friendly_name", "attribution", "supported_features", "datetime"}
 LLM_SERVICE = "milo-llm"
 
 
@@ -141,9 +142,16 @@ class CharacterStack:
         # reads the stand-in, the report fails.
         async with stage("read the recorded surf forecast", SETUP_S, self.hass.log):
             surf = await poll(self._surf_reports, 0.5)
+        # What an answer could say: the figures and the spoken summaries, not the
+        # bookkeeping (dates, bearings' friendly names, attribution) of the raw responses.
+        attributes = {k: v for k, v in state["attributes"].items() if k not in _NOT_FACTS}
+        days = [
+            {k: v for k, v in day.items() if k not in _NOT_FACTS}
+            for day in forecast["response"][weather_entity]["forecast"]
+        ]
         return Facts(
-            weather=json.dumps([state["attributes"], forecast["response"]]),
-            surf=json.dumps(surf),
+            weather=json.dumps({"now": attributes, "days": days}),
+            surf=" ".join(str(report["summary"]) for report in surf),
         )
 
     async def _surf_reports(self) -> list[Any] | None:

@@ -443,7 +443,8 @@ def test_what_the_model_was_told_splits_instructions_from_facts() -> None:
                 {"role": "assistant", "content": "It is 9 o'clock somewhere."},
                 {
                     "role": "user",
-                    "content": "(Current time is 08:30:00.)\nQuestion: How's the surf?\n"
+                    "content": '(Current time is 08:30:00. Milo talks like this: "Surf is up, '
+                    "you lovely toads.\")\nQuestion: How's the surf?\n"
                     "You said: East Strand today: mid, waves 1.2 to 1.5 metres.",
                 },
                 {"role": "tool", "tool_call_id": "1", "content": '{"period": 9}'},
@@ -454,6 +455,8 @@ def test_what_the_model_was_told_splits_instructions_from_facts() -> None:
     instructions, given = told(recorded)
     assert "small desk robot" in instructions
     assert "Current time is 08:30:00." in instructions
+    assert "Milo talks like this:" in instructions
+    assert "lovely toads" not in instructions + given  # an example line: neither
     assert "Surf for a spot." in instructions
     assert "East Strand today: mid" in given
     assert '"period": 9' in given
