@@ -3,12 +3,25 @@
 One real Home Assistant, one simulated satellite and one milo-llm serve two Assist
 pipelines that differ only in speech: "Milo" (milo-stt + milo-tts) and "Peers"
 (wyoming-faster-whisper + wyoming-piper on the same whisper tiny.en and piper joe voice).
-Each request is spoken once per pipeline, in alternating order (ABBA), so drift and
-caches favour neither. Reports medians per kind and the split STT / intent-LLM / TTS.
+Every request is played through three configurations, in ABBA order (A B C, then C B A)
+so drift and caches favour none:
 
-    .venv-ha/bin/python bench/pipeline/run.py [--rounds 1] [--out bench/results/pipeline.json]
+- "Milo": the Milo pipeline, the satellite deciding the end of speech (its "End of
+  speech" select, --end-of-speech, default balanced);
+- "Milo, HA end": the Milo pipeline, HA's own end-of-speech detection (select on
+  "home assistant": how every satellite works today);
+- "Peers": the peer pipeline with HA's end-of-speech detection.
 
-Needs .venv-peers (bench/setup-peers).
+HA's "Finished speaking detection" is --finished-speaking for all three. Reports median
+and p90 per kind and the split: end of speech heard by HA (stt-vad-end; none when the
+satellite ended the audio), STT, STT wait, intent/LLM, TTS first audio.
+
+    .venv-ha/bin/python bench/pipeline/run.py [--rounds 1] [--end-of-speech balanced]
+        [--out bench/results/pipeline.json]
+
+Needs .venv-peers (bench/setup-peers). With two configurations one round took 12.4 min on
+the 2-core VM, start-up included; expect about 18 min for three: run it with nohup and
+follow the log.
 """
 
 from __future__ import annotations
@@ -34,7 +47,8 @@ from milo_demo.scenario import BENCH_REQUESTS, DEMO_REQUESTS  # noqa: E402
 from milo_demo.speech import synthesize_requests  # noqa: E402
 from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
 
-PIPELINES = (PIPELINE_NAME, PEER_PIPELINE)
+MILO, MILO_HA_END, PEERS = "Milo", "Milo, HA end", "Peers"
+HA_DECIDES = "home assistant"  # the satellite's End of speech option that leaves it to HA
 KINDS = ("device", "weather", "surf", "small_talk")
 # "speech" = STT + TTS first audio: the part the peer swap changes (the agent is shared).
 # "stt_wait" = stt-vad-end -> stt-end: what HA waits for the transcript once its voice
@@ -62,7 +76,30 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-async def _bench(rounds: int, run_dir: Path, finished_speaking: str) -> dict[str, object]:
+def _p90(values: list[float | None]) -> float | None:
+    present = sorted(v for v in values if v is not None)
+    return present[min(len(present) - 1, round(0.9 * (len(present) - 1)))] if present else None
+
+
+async def _use(stack: DemoStack, config: str, configs: dict[str, tuple[str, str]]) -> None:
+    """Switch the satellite to one configuration: its pipeline and who ends the speech."""
+    pipeline, end_of_speech = configs[config]
+    await stack.use_pipeline(pipeline)
+    selects = await stack.hass.entities_of(stack.configured.entries["esphome"], "select")
+    entity_id = next(e["entity_id"] for e in selects if e["entity_id"].endswith("end_of_speech"))
+    await stack.hass.call_service(
+        "select", "select_option", entity_id=entity_id, option=end_of_speech
+    )
+
+
+async def _bench(
+    rounds: int, run_dir: Path, finished_speaking: str, end_of_speech: str
+) -> dict[str, object]:
+    configs = {
+        MILO: (PIPELINE_NAME, end_of_speech),
+        MILO_HA_END: (PIPELINE_NAME, HA_DECIDES),
+        PEERS: (PEER_PIPELINE, HA_DECIDES),
+    }
     stack = DemoStack(StackOptions(repo=REPO, run_dir=run_dir, peers=True, default_ports=False))
     requests = BENCH_REQUESTS * rounds
     samples: list[dict[str, object]] = []
@@ -78,24 +115,24 @@ async def _bench(rounds: int, run_dir: Path, finished_speaking: str) -> dict[str
         )
         by_text = {s.request.text: s for s in spoken}
         # One warm-up request per pipeline: first-use costs are not what a user waits for.
-        for name in PIPELINES:
-            await stack.use_pipeline(name)
+        for name in configs:
+            await _use(stack, name, configs)
             await play_request(stack, by_text[DEMO_REQUESTS[3].text])
         for index, request in enumerate(requests):
-            order = PIPELINES if index % 2 == 0 else PIPELINES[::-1]
+            order = list(configs) if index % 2 == 0 else list(configs)[::-1]
             for name in order:
-                await stack.use_pipeline(name)
+                await _use(stack, name, configs)
                 try:
                     result = await play_request(stack, by_text[request.text])
                 except StageError as err:
                     # One lost request is a data point (an error), not the end of the run.
-                    print(f"{name:<6} {request.kind:<10} FAILED: {err}", flush=True)
+                    print(f"{name:<12} {request.kind:<10} FAILED: {err}", flush=True)
                     failures += 1
                     if failures > MAX_FAILURES:
                         raise
                     continue
                 sample = {
-                    "pipeline": name,
+                    "configuration": name,
                     "kind": request.kind,
                     "request": request.text,
                     "transcript": result.transcript,
@@ -105,7 +142,7 @@ async def _bench(rounds: int, run_dir: Path, finished_speaking: str) -> dict[str
                 }
                 samples.append(sample)
                 print(
-                    f"{name:<6} {request.kind:<10} total {sample['total'] or float('nan'):5.2f} s"
+                    f"{name:<12} {request.kind:<10} total {sample['total'] or float('nan'):5.2f} s"
                     f"  stt {sample['stt'] or float('nan'):5.2f}"
                     f" (wait {sample['stt_wait'] or float('nan'):5.2f})"
                     f"  intent {sample['intent'] or float('nan'):5.2f}"
@@ -117,19 +154,20 @@ async def _bench(rounds: int, run_dir: Path, finished_speaking: str) -> dict[str
         leftovers = await stack.stop()
     if leftovers:
         print("WARNING: processes left running:", leftovers)
-    return {"samples": samples, "summary": _summarise(samples)}
+    return {"configurations": configs, "samples": samples, "summary": _summarise(samples)}
 
 
 def _summarise(samples: list[dict[str, object]]) -> dict[str, object]:
     summary: dict[str, object] = {}
-    for name in PIPELINES:
-        mine = [s for s in samples if s["pipeline"] == name]
+    for name in (MILO, MILO_HA_END, PEERS):
+        mine = [s for s in samples if s["configuration"] == name]
         per_kind = {}
         for kind in (*KINDS, "all"):
             rows = [s for s in mine if kind in ("all", s["kind"])]
             per_kind[kind] = {
                 "n": len(rows),
                 **{stage: _median([r[stage] for r in rows]) for stage in STAGES},  # type: ignore[misc]
+                "total_p90": _p90([r["total"] for r in rows]),  # type: ignore[misc]
             }
         summary[name] = per_kind
     return summary
@@ -143,32 +181,20 @@ def _table(summary: dict[str, dict[str, dict[str, float | None]]]) -> str:
         return f"{milo / peer:.2f}x" if milo is not None and peer else "-"
 
     lines = [
-        "| kind | n | end of speech heard | STT | STT wait after VAD end, Milo / Peers | intent "
-        "| TTS 1st | **total** | Peers total | total Milo/Peers "
-        "| speech (STT+TTS 1st) Milo / Peers | speech ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| kind | n | configuration | end of speech heard by HA | STT | STT wait after VAD end "
+        "| intent | TTS 1st | **total** (median) | total p90 | total / Peers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in (*KINDS, "all"):
-        milo, peer = summary[PIPELINE_NAME][kind], summary[PEER_PIPELINE][kind]
-        lines.append(
-            f"| {kind} | {milo['n']} | {cell(milo['vad_end'])} | {cell(milo['stt'])} "
-            f"| {cell(milo['stt_wait'])} / {cell(peer['stt_wait'])} "
-            f"| {cell(milo['intent'])} | {cell(milo['tts_first_audio'])} "
-            f"| **{cell(milo['total'])}** | {cell(peer['total'])} "
-            f"| {ratio(milo['total'], peer['total'])} "
-            f"| {cell(milo['speech'])} / {cell(peer['speech'])} "
-            f"| {ratio(milo['speech'], peer['speech'])} |"
-        )
-    lines.append("")
-    lines.append(
-        "Peers split (median s): "
-        + ", ".join(
-            f"{kind}: STT {cell(summary[PEER_PIPELINE][kind]['stt'])} / intent "
-            f"{cell(summary[PEER_PIPELINE][kind]['intent'])} / TTS 1st "
-            f"{cell(summary[PEER_PIPELINE][kind]['tts_first_audio'])}"
-            for kind in (*KINDS, "all")
-        )
-    )
+        peer = summary[PEERS][kind]
+        for name in (MILO, MILO_HA_END, PEERS):
+            row = summary[name][kind]
+            lines.append(
+                f"| {kind} | {row['n']} | {name} | {cell(row['vad_end'])} | {cell(row['stt'])} "
+                f"| {cell(row['stt_wait'])} | {cell(row['intent'])} "
+                f"| {cell(row['tts_first_audio'])} | **{cell(row['total'])}** "
+                f"| {cell(row['total_p90'])} | {ratio(row['total'], peer['total'])} |"
+            )
     return "\n".join(lines)
 
 
@@ -184,14 +210,23 @@ def main() -> None:
         "--finished-speaking",
         choices=("default", "relaxed", "aggressive"),
         default="default",
-        help="the satellite's end-of-speech detection setting in HA (default: default)",
+        help="HA's Finished speaking detection for the satellite (default: default)",
+    )
+    parser.add_argument(
+        "--end-of-speech",
+        choices=("fast", "balanced"),
+        default="balanced",
+        help="the satellite's End of speech setting for the Milo configuration",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
     started = time.time()
     load_before = os.getloadavg()
-    report = asyncio.run(_bench(args.rounds, args.run_dir.resolve(), args.finished_speaking))
+    report = asyncio.run(
+        _bench(args.rounds, args.run_dir.resolve(), args.finished_speaking, args.end_of_speech)
+    )
     report["finished_speaking"] = args.finished_speaking
+    report["end_of_speech"] = args.end_of_speech
     report["machine"] = {
         "cpus": len(os.sched_getaffinity(0)),
         "platform": platform.platform(),
