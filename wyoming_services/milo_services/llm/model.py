@@ -10,6 +10,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 import json
 import logging
+import os
 from pathlib import Path
 import threading
 import time
@@ -25,9 +26,13 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_TEMPERATURE = 0.6
 REPLY_RESERVE_TOKENS = 128
 """Room always kept free for the answer when a request sets no `max_tokens`."""
-PREFIX_CACHE_SIZE = 4
-"""Saved prompt states, system prompts and conversations (the persona always among them):
-~25 MB each for 1000 tokens of the embedded model."""
+SYSTEM_STATES = 6
+"""Saved states of system prompts with their tools (the persona always among them). Each
+serves every new conversation that starts with it, so they live apart from conversations'
+states: a burst of other conversations must not push the agent's prompt out. ~25 MB per
+1000 tokens with the embedded model."""
+CONVERSATION_STATES = 4
+"""Saved states of recent conversations, for their next message."""
 PROMPT_SLICE_TOKENS = 256
 """Prompt tokens evaluated between two checks for a client that went away."""
 
@@ -74,15 +79,21 @@ class ChatModel:
         self,
         model_path: Path,
         *,
+        weights: Path | None = None,
         n_ctx: int = 4096,
         threads: int | None = None,
         prefix_cache: bool = True,
     ) -> None:
+        """`weights`: the file to load when it is not `model_path` but a faster copy of it."""
         self.model_path = model_path
         self.model_id = model_path.stem
         self.prefix_cache_enabled = prefix_cache
+        # Prompts too get half the cores by default, not llama.cpp's all of them: the rest
+        # of the voice pipeline (STT, TTS, HA) shares the machine, and threads that outnumber
+        # the free cores wait on each other (3x slower prompts on a busy 2-core VM).
+        threads = threads or max(1, (os.cpu_count() or 1) // 2)
         self._llama = Llama(
-            model_path=str(model_path),
+            model_path=str(weights or model_path),
             n_ctx=n_ctx,
             n_threads=threads,
             n_threads_batch=threads,
@@ -95,7 +106,8 @@ class ChatModel:
             bos_token=_token_text(self._llama, self._llama.token_bos()),
             eos_token=_token_text(self._llama, self._llama.token_eos()),
         )
-        self._states = PrefixStateCache(PREFIX_CACHE_SIZE)
+        self._systems = PrefixStateCache(SYSTEM_STATES)
+        self._conversations = PrefixStateCache(CONVERSATION_STATES)
         self._grammars: dict[str, LlamaGrammar] = {}
 
     def close(self) -> None:
@@ -111,7 +123,7 @@ class ChatModel:
         prefix = tokens[: self._system_prefix_len(system, [])]
         self._llama.reset()
         self._llama.eval(prefix)
-        self._states.put(tuple(prefix), self._llama.save_state(), pinned=True)
+        self._systems.put(tuple(prefix), self._llama.save_state(), pinned=True)
         return len(prefix)
 
     def generate(
@@ -168,7 +180,9 @@ class ChatModel:
             # would otherwise leave it to read its whole history again. Saved after the
             # answer, so copying the state never delays the first token.
             llama = self._llama
-            self._states.put(tuple(llama.input_ids[: llama.n_tokens].tolist()), llama.save_state())
+            self._conversations.put(
+                tuple(llama.input_ids[: llama.n_tokens].tolist()), llama.save_state()
+            )
 
         return GenerationResult(
             finish_reason=finish_reason,
@@ -216,14 +230,18 @@ class ChatModel:
             llama.reset()
             return 0
         current = Llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
-        saved_len, state = self._states.longest_match(tokens)
+        saved_len, state = max(
+            self._systems.longest_match(tokens),
+            self._conversations.longest_match(tokens),
+            key=lambda match: match[0],
+        )
         if state is not None and saved_len > current:
             llama.load_state(state)
             current = saved_len
         if current >= prefix_len or prefix_len <= 0:
             return current
         if self._process(tokens, prefix_len, cancelled):
-            self._states.put(tuple(tokens[:prefix_len]), llama.save_state())
+            self._systems.put(tuple(tokens[:prefix_len]), llama.save_state())
         return current
 
     def _process(self, tokens: list[int], end: int, cancelled: threading.Event) -> bool:
