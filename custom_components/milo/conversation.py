@@ -1,4 +1,4 @@
-"""Milo's conversation agents: the fast path first, then the model with tools, streamed."""
+"""Milo's conversation agents: HA's own agent first, then the fast path, then the model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_PROMPT, MATCH_ALL
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, llm
+from homeassistant.helpers import device_registry as dr, intent, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
 
@@ -48,13 +48,16 @@ from .const import (
     SUBENTRY_CONVERSATION,
 )
 from .data import MiloConfigEntry
+from .exposed_names import async_home_names
 from .fast_path import FastIntent, recognize
 from .satellite import Satellite
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
 from .weather import home_weather_entity
 
-LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind"}
+# Greetings are Milo's to answer, in its own voice, and the weather: its fast path says
+# more than HA's one-line answer (when a weather entity is exposed to Assist).
+LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind", "HassGetWeather"}
 # A remark after the facts is a sentence or two.
 REMARK_TOKENS = 40
 
@@ -153,13 +156,21 @@ class MiloConversationEntity(conversation.ConversationEntity):
         except conversation.ConverseError as err:
             return err.as_conversation_result()
 
-        fast = recognize(user_input.text, [s.name for s in self._spots(context)])
-        if fast is not None:
-            await self._async_fast_path(user_input, chat_log, context, fast, budget)
-        elif not (
+        # HA's own agent first, so Milo never does worse than HA alone; then Milo's word
+        # rules, which stand back for anything about the home; then the model.
+        if not (
             llm.LLM_API_ASSIST in hass_apis and await self._async_local_intent(user_input, chat_log)
         ):
-            await self._async_run_model(chat_log, context, budget)
+            home = async_home_names(
+                self.hass,
+                persona_name=self._persona_name,
+                own_device_id=self.options.get(CONF_SATELLITE_DEVICE),
+            )
+            fast = recognize(user_input.text, [s.name for s in self._spots(context)], home)
+            if fast is not None:
+                await self._async_fast_path(user_input, chat_log, context, fast, budget)
+            else:
+                await self._async_run_model(chat_log, context, budget)
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
     async def _async_budget(self) -> Budget:
@@ -177,16 +188,41 @@ class MiloConversationEntity(conversation.ConversationEntity):
     async def _async_local_intent(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
     ) -> bool:
-        """Let HA's own intents handle device commands they understand exactly."""
-        response = await conversation.async_handle_intents(
-            self.hass,
-            user_input,
-            chat_log,
-            # Greetings are Milo's to answer, in its own voice.
-            intent_filter=lambda result: result.intent.name in LOCAL_INTENTS_SKIPPED,
-        )
-        if response is None:
+        """Let HA's own agent answer what it can, as it would on its own.
+
+        Its whole path: sentence triggers, intents, and the gazetteer that matches wordings
+        and near-miss names no sentence template has (the pipeline's "prefer local" path
+        skips that). It works on a copy of the chat log, so a sentence it declines leaves no
+        trace; one it handles keeps its tool call and result, and Milo says its answer.
+        """
+        agent = conversation.async_get_agent(self.hass, conversation.HOME_ASSISTANT_AGENT)
+        if not isinstance(agent, conversation.ConversationEntity):
             return False
+        trial = dataclasses.replace(chat_log, content=chat_log.content.copy(), delta_listener=None)
+        try:
+            response = (await agent._async_handle_message(user_input, trial)).response
+        except intent.IntentError as err:
+            # A sentence of an intent whose integration isn't loaded ("what's the weather
+            # like" without the weather integration): not HA's to answer here.
+            LOGGER.debug("Home Assistant's agent could not handle %r: %s", user_input.text, err)
+            return False
+        # Its tool calls and results; its last line is what it said, which Milo says below.
+        steps = [
+            content
+            for content in trial.content[len(chat_log.content) :]
+            if isinstance(content, conversation.ToolResultContent)
+            or (isinstance(content, conversation.AssistantContent) and content.tool_calls)
+        ]
+        ran = {
+            call.tool_name
+            for step in steps
+            if isinstance(step, conversation.AssistantContent)
+            for call in step.tool_calls or ()
+        }
+        if _declined(response) or ran & LOCAL_INTENTS_SKIPPED:
+            return False
+        for step in steps:
+            chat_log.async_add_assistant_content_without_tools(step)
         speech = response.speech.get("plain", {}).get("speech") or "Done."
         await self._async_say(chat_log, persona.command_answer(speech, self._sarcasm))
         return True
@@ -394,6 +430,18 @@ class MiloConversationEntity(conversation.ConversationEntity):
         LOGGER.warning("The model at %s failed: %s", self.entry.runtime_data.client.base_url, err)
         if isinstance(err, LLMAuthError):
             self.entry.async_start_reauth(self.hass)
+
+
+def _declined(response: intent.IntentResponse) -> bool:
+    """Whether HA's agent matched nothing it could act on, as HA's "prefer local" path
+    judges: an intent that matched and then failed is still HA's to answer."""
+    return response.response_type is intent.IntentResponseType.ERROR and (
+        response.error_code
+        not in (
+            intent.IntentResponseErrorCode.FAILED_TO_HANDLE,
+            intent.IntentResponseErrorCode.UNKNOWN,
+        )
+    )
 
 
 # The line HA adds to the system prompt (llm.DATE_TIME_PROMPT) when no tool tells the time.

@@ -2,7 +2,9 @@
 
 The embedded model is tiny and unreliable at calling tools, so surf, weather and the two
 easter eggs are spotted here with word rules, like the original robot did, and their tools
-run directly. Device commands are left to Home Assistant's own intents.
+run directly. The rules stand back for requests about the home (a device, list or area is
+named, a device command, an indoor temperature): those are for Home Assistant's intents or
+the model with the Assist tools.
 """
 
 from __future__ import annotations
@@ -12,18 +14,36 @@ from dataclasses import dataclass
 import re
 from typing import Literal
 
+from .home_names import NO_NAMES, HomeNames
+
 Kind = Literal["surf", "weather", "milk", "troggs"]
 
+# Whole words only: "Surface lamp", "Shredder" and "Milk frother" are not surf or milk.
 # "ways like": how whisper tiny.en often hears "what are the waves like".
 _SURF = re.compile(
-    r"\b(surf\w*|serf\w*|waves|swell|barrels?|shred\w*|paddle out|good session|ways like)\b"
+    r"\b(surf(s|ing|in|er|ers|able|board|boards|y)?|serf(s|ing|in)?|waves|swells?|barrels?|"
+    r"shred(s|ding|din)?|paddle out|good session|ways like)\b"
 )
 _WEATHER = re.compile(
-    r"\b(weather|forecast|rain\w*|sunny|sunshine|temperature|umbrella|"
-    r"how (hot|cold|warm|windy)|is it (hot|cold|warm|windy|wet)|snow\w*|jacket)\b"
+    r"\b(weather|forecast|rain(s|ing|y|fall)?|sunny|sunshine|temperature|umbrella|"
+    r"how (hot|cold|warm|windy)|is it (hot|cold|warm|windy|wet)|snow(s|ing|y|fall)?|jacket)\b"
 )
-_MILK = re.compile(r"\bmilk\w*\b")
+_MILK = re.compile(r"\bmilk(s|y|shakes?)?\b")
 _TROGGS = re.compile(r"\btrogg?s?\b")
+# A device command ("turn on the snow globe", "could you play some surf rock") or a list
+# ("add milk to my list") is for the home even when the device or list isn't exposed.
+_HOME_REQUEST = re.compile(
+    r"^((hey |ok |okay )?milo |please |(can|could|would|will) (you|u) )*"
+    r"(turn|switch|add|put|remove|delete|set|open|close|lock|unlock|start|stop|pause|resume|"
+    r"play|dim|brighten|activate|run|toggle|cancel)\b"
+    r"|\b(my|the|a) (\w+ )?lists?\b"
+)
+# Indoors, a temperature is the thermostat's or a sensor's, never the outdoor forecast.
+_INDOORS = re.compile(
+    r"\b(inside|indoors|in here|in the house|upstairs|downstairs|rooms?|kitchen|bedroom|"
+    r"bathroom|lounge|hall|hallway|landing|office|study|garage|attic|loft|basement|cellar|"
+    r"nursery|conservatory|thermostat|heating|heater|radiator|air ?con\w*)\b"
+)
 _TOMORROW = re.compile(r"\b(tomorrow|tommorow|tomorow|tmrw|tmr|the morrow)\b")
 _COMPASS = {"east": "East Strand", "west": "West Strand"}
 # Words too common to identify a spot on their own.
@@ -39,15 +59,20 @@ class FastIntent:
     spot: str | None = None
 
 
-def recognize(text: str, spot_names: Iterable[str]) -> FastIntent | None:
-    """Return the fast-path intent of `text`, or None to let the model answer."""
+def recognize(
+    text: str, spot_names: Iterable[str], home: HomeNames = NO_NAMES
+) -> FastIntent | None:
+    """Return the fast-path intent of `text`, or None to leave it to HA's intents or the
+    model: always when it names one of the `home`'s devices, lists or places."""
     lowered = " ".join(re.sub(r"[^\w\s'-]", " ", text.casefold()).split())
+    if _HOME_REQUEST.search(lowered) or home.named_in(lowered):
+        return None
     day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
     spot = _find_spot(lowered, list(spot_names))
     if _SURF.search(lowered) or (spot and _asks_about_conditions(lowered)):
         return FastIntent("surf", day, spot)
     if _WEATHER.search(lowered):
-        return FastIntent("weather", day)
+        return None if _INDOORS.search(lowered) else FastIntent("weather", day)
     if _MILK.search(lowered):
         return FastIntent("milk")
     if _TROGGS.search(lowered):

@@ -256,7 +256,7 @@ async def test_tools_and_overview_fit_a_small_context(
     """In a small context the overview shrinks to the named devices, then tools drop out."""
     await setup_entry(subentries=[agent_subentry(context_size=1200, max_tokens=100)])
     cloud.default = Reply("Fine.")
-    await ask(hass, "is the kitchen lamp too bright for reading?", device_id=smart_home)
+    await ask(hass, "is the kitchen lamp good enough for reading?", device_id=smart_home)
     [request] = cloud.chat_requests()
     system = request["messages"][0]["content"]
     assert "Static Context" not in system
@@ -279,7 +279,7 @@ async def test_only_the_newest_turn_changes(
     for text in (
         "hi there",
         "tell me a joke",
-        "is the kitchen lamp too bright for reading?",
+        "is the kitchen lamp good enough for reading?",
         "and the kitchen ceiling light, too bright as well?",
     ):
         freezer.tick(61)
@@ -302,7 +302,7 @@ async def test_only_the_newest_turn_changes(
     assert "Static Context" in third[0]["content"]
     assert fourth[1:-1] == [
         *third[1:-1],
-        {"role": "user", "content": "is the kitchen lamp too bright for reading?"},
+        {"role": "user", "content": "is the kitchen lamp good enough for reading?"},
         {"role": "assistant", "content": "Mm."},
     ]
 

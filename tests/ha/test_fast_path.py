@@ -15,6 +15,7 @@ from custom_components.milo import persona
 from custom_components.milo.agreement import surf_truths
 from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, keep_remark
 from custom_components.milo.fast_path import FastIntent, recognize
+from custom_components.milo.home_names import HomeNames
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
 from .test_conversation import AGENT, EAST_TODAY, ask, speech
@@ -68,11 +69,42 @@ def test_recognised(text: str, expected: FastIntent) -> None:
         "which ways can I go",
         "what time is it",
         "",
+        # Rule words inside names, device commands and lists: requests about the home.
+        "is the surface lamp on",
+        "is the shredder running",
+        "turn on the snow globe",
+        "can you turn on the milk frother",
+        "Add milk to my shopping list",
+        "put milk on the list",
+        "play some surf rock",
+        # A temperature indoors is the thermostat's, not the forecast's.
+        "what is the temperature in the kitchen",
+        "how warm is the bedroom",
+        "what temperature is the thermostat set to",
+        "is it cold in here",
     ],
 )
 def test_left_to_the_model_or_intents(text: str) -> None:
     """Everything else is for HA's intents or the model."""
     assert recognize(text, SPOTS) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("is the surf rock speaker loud", None),
+        ("how's the weather station doing", None),
+        ("is the surf good", FastIntent("surf")),
+        ("what's the weather like", FastIntent("weather")),
+        ("is it cold in the garden", None),
+        ("is it cold outside", FastIntent("weather")),
+    ],
+)
+def test_the_homes_names_are_left_to_the_home(text: str, expected: FastIntent | None) -> None:
+    """A sentence that names an exposed device or an area is not Milo's to answer; the
+    same rule words outside the names are."""
+    home = HomeNames.of(["Surf rock speaker", "Weather station", "Garden"])
+    assert recognize(text, SPOTS, home) == expected
 
 
 def test_east_and_west_need_the_default_spots() -> None:

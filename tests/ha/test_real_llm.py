@@ -97,7 +97,7 @@ async def test_round_trips_with_the_real_milo_llm(
         assert persona.OFFLINE_SENTENCE not in answer
 
         lamp = await ask(
-            hass, "is the kitchen lamp too bright for reading?", chat.conversation_id, smart_home
+            hass, "is the kitchen lamp good enough for reading?", chat.conversation_id, smart_home
         )
         assert persona.OFFLINE_SENTENCE not in speech(lamp)
 
