@@ -12,9 +12,14 @@ import pytest
 from wyoming.event import Event, async_write_event
 
 from milo_services.common.audio import check_format, pcm_to_float, resample
-from milo_services.common.protocol import EventLimits, ProtocolError, read_event
+from milo_services.common.protocol import EventLimits, ProtocolError, ReadTimeouts, read_event
 from milo_services.stt.biasing import build_prompt, merge_phrases
-from milo_services.tts.sentences import SentenceSplitter, split_sentences
+from milo_services.tts.sentences import (
+    MAX_SENTENCE_CHARS,
+    SentenceSplitter,
+    split_long,
+    split_sentences,
+)
 
 LIMITS = EventLimits(max_data_bytes=1000, max_payload_bytes=5000)
 
@@ -86,6 +91,49 @@ async def test_bad_headers(header: dict[str, object], code: str):
     with pytest.raises(ProtocolError) as err:
         await read_event(reader_with(json.dumps(header).encode() + b"\n"), LIMITS)
     assert err.value.code == code
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"type": "x", "data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}\n",
+        b'{"type": "x", "data": {"n": ' + b"1" * 4301 + b"}}\n",
+        b'{"type": "x"}\xff\n',
+    ],
+    ids=["deep", "huge-int", "bad-utf8"],
+)
+async def test_json_python_refuses_is_bad_json(line: bytes):
+    reader = asyncio.StreamReader(limit=1024 * 1024)
+    reader.feed_data(line)
+    reader.feed_eof()
+    with pytest.raises(ProtocolError) as err:
+        await read_event(reader, LIMITS)
+    assert err.value.code == "bad-json"
+
+
+async def test_a_started_event_must_arrive_in_time():
+    reader = asyncio.StreamReader()
+    reader.feed_data(b'{"type": "describe", "data_length": 10}\n{"a"')  # then nothing
+    with pytest.raises(ProtocolError) as err:
+        await read_event(reader, LIMITS, ReadTimeouts(frame=0.2, idle=60))
+    assert err.value.code == "read-timeout"
+
+
+async def test_idle_connections_close_unless_a_request_is_in_progress():
+    reader = asyncio.StreamReader()
+    with pytest.raises(ProtocolError) as err:
+        await read_event(reader, LIMITS, ReadTimeouts(frame=60, idle=0.2))
+    assert err.value.code == "idle-timeout"
+
+    busy = [True, True, False]  # answering for two idle periods, then done
+    with pytest.raises(ProtocolError):
+        await read_event(reader, LIMITS, ReadTimeouts(frame=60, idle=0.1), lambda: busy.pop(0))
+    assert busy == []
+
+    reader.feed_data(b'{"type": "ping"}\n')  # an event read in pieces resumes intact
+    event = await read_event(reader, LIMITS, ReadTimeouts(frame=1, idle=1))
+    assert event is not None
+    assert event.type == "ping"
 
 
 @given(st.binary(max_size=300))
@@ -168,6 +216,29 @@ def test_sentences_other_boundaries():
     assert split_sentences("- lights on\n\n- heating off") == ["- lights on", "- heating off"]
     assert split_sentences("好的。我们走吧！") == ["好的。", "我们走吧！"]  # noqa: RUF001
     assert split_sentences("Wait... what?! Okay") == ["Wait...", "what?!", "Okay"]
+
+
+def test_long_sentences_are_cut_at_clauses_then_spaces_then_hard():
+    clauses = "the tide is turning, " * 40
+    pieces = split_sentences(clauses)
+    assert all(len(piece) <= MAX_SENTENCE_CHARS and piece.endswith(",") for piece in pieces)
+    assert " ".join(pieces) == clauses.strip()
+    words = split_sentences("surf " * 200)
+    assert all(len(piece) <= MAX_SENTENCE_CHARS for piece in words)
+    assert " ".join(words).split() == ["surf"] * 200  # cut between words, none lost
+    assert [len(piece) for piece in split_long("x" * 1000, 400)] == [400, 400, 200]
+    phonemes = list("h\u0259lo\u028a, w\u025c\u02d0ld ") * 50  # the voice's phonemes, the same way
+    assert all(len(piece) <= 100 and piece[-1] in ", " for piece in split_long(phonemes, 100)[:-1])
+
+
+def test_streamed_text_without_an_end_is_held_back_only_so_far():
+    splitter = SentenceSplitter()
+    spoken = [s for _ in range(2000) for s in splitter.add("Mr. ")]  # never a sentence end
+    assert spoken
+    assert all(len(sentence) <= MAX_SENTENCE_CHARS for sentence in spoken)
+    assert len(splitter.finish()) <= MAX_SENTENCE_CHARS
+    flood = split_sentences("." * 100_000 + "!" * 100_000)  # one run, scanned once
+    assert all(len(piece) <= MAX_SENTENCE_CHARS for piece in flood)
 
 
 def test_biasing_prompt_order_and_budget():
