@@ -46,6 +46,7 @@ from bench.character.stack import CharacterStack  # noqa: E402
 
 AGENTS = ("milo", "baseline")
 ANSWER_PREVIEW = 70
+TICK_S = 10.0
 
 
 def pick(conversations: Sequence[Conversation], limit: int | None) -> list[Conversation]:
@@ -225,6 +226,13 @@ def _table(summaries: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+async def _tick(started: float) -> None:
+    """Say every few seconds that the start is still going (hass takes a while)."""
+    while True:
+        await asyncio.sleep(TICK_S)
+        print(f"  still starting ({time.monotonic() - started:.0f} s)", flush=True)
+
+
 class Report:
     """The results file, rewritten after every conversation: a long run that is stopped
     early still leaves its figures, marked incomplete."""
@@ -278,7 +286,11 @@ async def _main(
     logs = stack.supervisor.logs_dir
     print(f"starting milo-llm and Home Assistant (a minute or two; logs in {logs})", flush=True)
     started = time.monotonic()
-    await stack.start()
+    ticker = asyncio.create_task(_tick(started))
+    try:
+        await stack.start()
+    finally:
+        ticker.cancel()
     report.meta["facts"] = {"weather": stack.facts.weather, "surf": stack.facts.surf}
     print(f"ready in {time.monotonic() - started:.0f} s: Home Assistant at {stack.hass.base_url}")
     bench = Bench(stack, conversations, args.seeds)
