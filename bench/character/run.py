@@ -273,7 +273,7 @@ class Report:
             "answers": [record.as_json() for record in records],
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
+        partial = self.path.with_suffix(".tmp")  # ignored by git
         partial.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", "utf-8")
         partial.replace(self.path)
         return report
