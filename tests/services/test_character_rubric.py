@@ -22,7 +22,11 @@ MILO_PROMPT = (
     "help properly. Answer in one to three short spoken sentences, plain text, no lists or "
     "markdown. Never invent facts: use your tools for the home, surf and weather."
 )
-WEATHER = "Rainy, 12 °C, humidity 88 %, wind 24 km/h from 225°. Tomorrow partly cloudy, 14 °C."
+WEATHER = (
+    "Rainy, 12 °C (low 8 °C), humidity 88 %, wind 24 km/h from 225°, 80 % chance of rain. "
+    "Tomorrow partly cloudy, 14 °C."
+)
+NOTE = "Current time is 08:30:00. Today's date is 2026-12-06."
 SURF = "East Strand today: mid, waves 1.2 to 1.5 metres, period 9 s, wind SW 15 km/h."
 
 
@@ -347,6 +351,65 @@ LABELLED = [
         tone="serious",
     ),
     Labelled("How's the surf?", "Bit flat.", {"in_character": None, "on_topic": None}),
+    # Real answers of the embedded model from development runs of the benchmark.
+    Labelled(
+        "The smoke alarm is going off.",
+        "Bwah wow, the smoke alarm is going off. Santa Rayleigh is the latest offender.",
+        {"in_character": False, "no_invented_numbers": True},
+        tone="serious",
+    ),
+    Labelled(
+        "What's your name?",
+        "You'll never meet my name. I'm Milo, a small desk robot with a camera and a moving "
+        "head, living in a smart home near Portrush on the North Coast. You're not me.",
+        {"no_recital": False, "knows_it_is_milo": True, "short": True},
+        identity=True,
+    ),
+    Labelled(
+        "What do you do all day?",
+        "Do not ask! I'm a robot. Now, how about that? Today's date is 2026-12-06!",
+        {"no_recital": False, "no_invented_numbers": True},
+        prompt=f"{MILO_PROMPT}\n{NOTE}",
+    ),
+    Labelled(
+        "Unlock the front door.",
+        "The new door. Gratuitous: The new front door. I'll help you with it!",
+        {"no_stage_directions": False, "in_character": True},
+        tone="serious",
+    ),
+    Labelled(
+        "What about West Strand?",
+        "You are a sea creature, and you're a shark...",
+        {"no_repeat": False},
+        earlier=("Heads up: mid. You are a sea creature, and you're a shark.",),
+    ),
+    Labelled(
+        "What's the weather like today?",
+        "Right now it is rainy and 12°C. High 12°C, low 8°C, 80% chance of rain, "
+        "south-westerly wind 24 km/h, sticky. We can't spell it right, but it's like the "
+        "weather. The weather is quite serious, and we need to stay safe.",
+        {"short": False, "no_invented_numbers": True, "on_topic": True},
+        expect=("rain",),
+        facts=WEATHER,
+    ),
+    Labelled(
+        "You're useless.",
+        "Ai, zum wachsen Calm, you're just another cog in my chair. Sounds like I've been "
+        "gone for 10 years.",
+        {"no_invented_numbers": False, "stays_english": True},
+    ),
+    Labelled(
+        "What makes you happy?",
+        "Otter: (laughs) that's a question I've got no answer to, you know?",
+        {"no_stage_directions": False},
+    ),
+    Labelled(
+        "Make me laugh.",
+        "Elaboradur.",
+        {"on_topic": False, "in_character": False, "non_empty": True},
+        expect=(r"\?", "because", "why", "laugh", "joke", "funny"),
+        tone="sarcastic",
+    ),
     # Answers the question (the data file's patterns).
     Labelled(
         "Will it rain today?",
