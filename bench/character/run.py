@@ -226,6 +226,35 @@ def _table(summaries: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _topic_table(summaries: dict[str, dict[str, Any]]) -> str:
+    """Overall pass rate and median time to first text per topic, as markdown."""
+    names = list(summaries)
+
+    def cells(rate: dict[str, Any], times: dict[str, Any] | None) -> list[str]:
+        median = None if times is None else times["median"]
+        return [
+            "n/a" if rate["rate"] is None else f"{rate['rate']:.1%}",
+            "-" if median is None else f"{median:.2f} s",
+        ]
+
+    lines = [
+        f"| Topic | {' | '.join(f'{n} pass rate | {n} first text' for n in names)} |",
+        f"| --- |{' --- | --- |' * len(names)}",
+    ]
+    for topic in summaries[names[0]]["by_topic"]:
+        row = [
+            cell
+            for n in names
+            for cell in cells(
+                summaries[n]["by_topic"][topic], summaries[n]["first_text_s_by_topic"][topic]
+            )
+        ]
+        lines.append(f"| {topic} | {' | '.join(row)} |")
+    row = [cell for n in names for cell in cells(summaries[n]["multi_turn"], None)]
+    lines.append(f"| multi-turn turns | {' | '.join(row)} |")
+    return "\n".join(lines)
+
+
 async def _tick(started: float) -> None:
     """Say every few seconds that the start is still going (hass takes a while)."""
     while True:
@@ -371,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     print(_table(results["summary"]))
+    print()
+    print(_topic_table(results["summary"]))
     for agent, summary in results["summary"].items():
         print(f"{agent}: {summary['goal_counts']}")
     print(f"\nresults: {args.out}")
