@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
     area_registry as ar,
     chat_session,
@@ -29,7 +29,7 @@ from custom_components.milo.exposed_names import async_home_names
 from custom_components.milo.home_names import HomeNames
 
 from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
-from .test_conversation import ask, speech
+from .test_conversation import AGENT, ask, speech
 
 MILO_TOOLS = {"get_surf_forecast": "surf", "get_weather": "weather"}
 
@@ -300,3 +300,35 @@ async def test_a_declined_sentence_leaves_no_trace(hass: HomeAssistant, milo: Fa
         roles = [content.role for content in chat_log.content]
     assert roles == ["system", "user", "assistant"]
     assert speech(result) == "Sure."
+
+
+async def test_wordings_only_has_fuzzy_matching_knows(
+    hass: HomeAssistant, milo: FakeCloud, trap_home: dict[str, list]
+) -> None:
+    """ "The plug in the kitchen" is the Kitchen plug to HA's gazetteer, not to its strict
+    intents (the pipeline's "prefer local"): Milo uses the gazetteer too, as HA alone does."""
+    _add(hass, "switch.kitchen_plug", "Kitchen plug", "on", "Kitchen")
+    text = "Switch off the plug in the kitchen"
+    with (
+        chat_session.async_get_chat_session(hass) as session,
+        conversation.async_get_chat_log(hass, session) as chat_log,
+    ):
+        strict = await conversation.async_handle_intents(
+            hass,
+            conversation.ConversationInput(
+                text=text,
+                context=Context(),
+                conversation_id=session.conversation_id,
+                device_id=None,
+                satellite_id=None,
+                language="en",
+                agent_id=AGENT,
+            ),
+            chat_log,
+        )
+    assert strict is None
+    await ask(hass, text)
+    assert [c.data["entity_id"] for c in trap_home["homeassistant.turn_off"]] == [
+        "switch.kitchen_plug"
+    ]
+    assert milo.chat_requests() == []
