@@ -49,6 +49,7 @@ from .const import (
 )
 from .data import MiloConfigEntry
 from .exposed_names import async_home_names
+from .notes import SentNotes, split_moment, with_note
 from .fast_path import FastIntent, recognize
 from .satellite import Satellite
 from .spoken import SpokenFilter
@@ -100,6 +101,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             self._attr_supported_features = conversation.ConversationEntityFeature.CONTROL
         # A prompt too big for the model is a setup problem: say so once, not every turn.
         self._warned_prompt_size = False
+        self._notes = SentNotes()
 
     @property
     @override
@@ -377,20 +379,22 @@ class MiloConversationEntity(conversation.ConversationEntity):
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The chat log as OpenAI messages and the tools, trimmed to max history and budget.
 
-        Servers that cache prompt prefixes (milo-llm, llama.cpp, vLLM) reuse everything up to
-        the first token that differs from an earlier request. So what changes every message
-        (HA's date and time line, who the camera sees) moves from the system prompt to the
-        newest question: the system prompt, the tools and the earlier turns stay the same
-        from message to message, and only the newest turn is read again.
+        Built so that a server caching prompt prefixes reads only the newest turn: what
+        changes every message rides with the questions (see notes.py), and the tools go out
+        in a fixed order.
         """
         messages = [_to_message(content) for content in chat_log.content]
         system, rest = messages[0], messages[1:]
-        system["content"], moment = _split_moment(system["content"])
-        facts = " ".join(part for part in (moment, context.situation) if part)
+        system["content"], moment = split_moment(system["content"])
+        sent = self._notes.of(chat_log.conversation_id)
         users = [i for i, message in enumerate(rest) if message["role"] == "user"]
-        if facts and users:
-            newest = rest[users[-1]]
-            rest[users[-1]] = {**newest, "content": f"({facts})\n{newest['content']}"}
+        if users:
+            # Set once per question: a second tool round sends the same note again.
+            note = " ".join(p for p in (moment, context.situation) if p)
+            sent.setdefault(users[-1], note)
+        for index in users:
+            note = sent.get(index, "")
+            rest[index] = {**rest[index], "content": with_note(rest[index]["content"], note)}
         # Split into rounds, each starting at a user message, so a tool call is never
         # separated from its result.
         rounds: list[list[dict[str, Any]]] = []
@@ -409,7 +413,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
         # Earlier turns as they were spoken: their tool calls and results (a surf report is
         # hundreds of tokens of JSON) are what the answers already say.
         rounds = [*map(_spoken, rounds[:-1]), rounds[-1]] if rounds else rounds
-        return fit(system, tools, rounds, budget)
+        messages, kept = fit(system, tools, rounds, budget)
+        # Relevance picked them (fit drops the least relevant); a fixed order sends the
+        # same set of tools as the same prompt text every time.
+        return messages, sorted(kept, key=lambda tool: str(tool["function"]["name"]))
 
     @staticmethod
     def _answered(chat_log: conversation.ChatLog) -> bool:
@@ -442,18 +449,6 @@ def _declined(response: intent.IntentResponse) -> bool:
             intent.IntentResponseErrorCode.UNKNOWN,
         )
     )
-
-
-# The line HA adds to the system prompt (llm.DATE_TIME_PROMPT) when no tool tells the time.
-_DATE_TIME_LINE = re.compile(r"^Current time is [^\n]*\. Today's date is [^\n]*\.\n?", re.MULTILINE)
-
-
-def _split_moment(system: str) -> tuple[str, str]:
-    """The system prompt without HA's date and time line, and that line."""
-    if match := _DATE_TIME_LINE.search(system):
-        rest = system[: match.start()] + system[match.end() :]
-        return rest.rstrip("\n"), match.group().strip()
-    return system, ""
 
 
 def _spoken(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
