@@ -49,8 +49,8 @@ from .const import (
 )
 from .data import MiloConfigEntry
 from .exposed_names import async_home_names
-from .notes import SentNotes, split_moment, with_note
 from .fast_path import FastIntent, recognize
+from .notes import SentNotes, split_moment, with_note
 from .satellite import Satellite
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
