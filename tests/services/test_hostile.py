@@ -247,6 +247,15 @@ async def test_tts_streamed_text_without_sentence_end_is_not_hoarded(tts: Servic
     tts.assert_healthy()
 
 
+async def test_tts_stream_left_waiting_for_text_is_closed_as_idle(tts: Service):
+    """A stream that is never finished must not hold its connection for ever: once what it
+    was sent is spoken, waiting for more text counts as idle."""
+    async with raw(tts) as (reader, writer):
+        await async_write_event(SynthesizeStart().event(), writer)
+        await async_write_event(SynthesizeChunk(text="Hello there. And").event(), writer)
+        assert (await error_then_close(reader)).code == "idle-timeout"
+
+
 @pytest.mark.parametrize("streamed", [False, True])
 async def test_tts_text_over_the_request_limit_is_refused(tts: Service, streamed: bool):
     text = "Surf's up. " * (MAX_REQUEST_TEXT_BYTES // 11 + 1)

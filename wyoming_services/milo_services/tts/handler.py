@@ -72,6 +72,7 @@ class TtsHandler(ServiceHandler):
         self._sentences: asyncio.Queue[str | None] | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_bytes = 0
+        self._awaiting_text = False  # a stream has spoken all it was sent so far
 
     async def handle_request(self, event: Event) -> bool:
         if Synthesize.is_type(event.type):
@@ -115,8 +116,9 @@ class TtsHandler(ServiceHandler):
 
     @property
     def busy(self) -> bool:
+        """Speaking counts; a stream waiting for the client's next text does not (idle)."""
         streaming = self._stream_task is not None and not self._stream_task.done()
-        return super().busy or streaming
+        return super().busy or (streaming and not self._awaiting_text)
 
     def _speaker(self, voice: SynthesizeVoice | None) -> str | None:
         if voice is None or voice.name not in (None, self._synthesizer.engine.files.name):
@@ -136,7 +138,7 @@ class TtsHandler(ServiceHandler):
     ) -> None:
         started = False
         try:
-            while (sentence := await sentences.get()) is not _END_OF_STREAM:
+            while (sentence := await self._next_sentence(sentences)) is not _END_OF_STREAM:
                 _LOGGER.debug("Speaking streamed sentence: %s", sentence)
                 async for pcm in self._synthesizer.speak(sentence, speaker, first=not started):
                     started = await self._send_audio(pcm, started)
@@ -150,6 +152,13 @@ class TtsHandler(ServiceHandler):
             _LOGGER.exception("Streaming synthesis failed for %s", self.peer)
             await self._send_error("synthesis-failed", f"{type(err).__name__}: {err}")
             self.writer.close()  # ends the connection's read loop too
+
+    async def _next_sentence(self, sentences: asyncio.Queue[str | None]) -> str | None:
+        self._awaiting_text = sentences.empty()
+        try:
+            return await sentences.get()
+        finally:
+            self._awaiting_text = False
 
     async def _send_audio(self, pcm: bytes, started: bool) -> bool:
         if not started:
