@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-import random
-import re
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.conversation import AssistantContentDeltaDict
@@ -33,6 +31,7 @@ from homeassistant.util.unit_conversion import (
 from . import persona
 from .agreement import RemarkCheck, Truths, surf_truths, weather_truths
 from .const import LOGGER
+from .sentences import split_sentences
 from .spoken import number
 from .surf import RATING_ORDER, Rating, clock, describe_day, describe_days, recorded_note
 from .weather import async_weather_report, describe_weather
@@ -47,20 +46,7 @@ NO_WEATHER_ENTITY = (
 )
 WEATHER_DOWN = "The weather entity is not answering right now. No forecast from me, then."
 RECORDED_LABEL = "Heads up: this is a recorded forecast, not a live one."
-# Said after an unavailable answer from sarcasm 1 up: attitude, never a guess at the data.
-SURF_QUIPS = (
-    "I'm not going to make waves up. I have standards. Low ones, but standards.",
-    "The ocean has ghosted me.",
-    "Go and look at the sea yourself. It's the big wet thing.",
-)
-WEATHER_QUIPS = (
-    "Look out of a window. It's free.",
-    "Assume rain. This is the North Coast.",
-    "I refuse to guess. Guessing is how weather presenters get famous.",
-)
 SPOKEN_UNITS = {"m": "metres", "ft": "feet"}
-# A sentence ends at . ! or ? followed by white space (not the dot in "1.2").
-_SENTENCE_END = re.compile(r"[.!?]+\s+")
 # A remark is attitude, not a second report.
 MAX_REMARK_SENTENCES = 2
 # Spots said in full; more are said by name and rating only.
@@ -91,9 +77,8 @@ class Facts:
         return f"{self.line} "
 
     @classmethod
-    def unavailable(cls, text: str, sarcasm: int, quips: Sequence[str]) -> Facts:
+    def unavailable(cls, text: str, quip: str) -> Facts:
         """No data: the explanation, plus a quip in character; no model involved."""
-        quip = random.choice(quips) if sarcasm else ""
         return cls(line=text, data={"error": text}, quip=quip, available=False)
 
 
@@ -102,12 +87,12 @@ async def async_surf_facts(
 ) -> Facts:
     """Surf facts for a spot (None: all spots) from the hourly cache."""
     if coordinator is None or not coordinator.spots:
-        return Facts.unavailable(NO_SPOTS, sarcasm, SURF_QUIPS)
+        return Facts.unavailable(NO_SPOTS, persona.no_data_quip("surf", sarcasm))
     try:
         reports = await coordinator.async_reports(spot, day)
     except HomeAssistantError as err:
         LOGGER.warning("Surf forecast failed: %s", err)
-        return Facts.unavailable(SURF_DOWN, sarcasm, SURF_QUIPS)
+        return Facts.unavailable(SURF_DOWN, persona.no_data_quip("surf", sarcasm))
     ratings = {Rating(r["rating"]) for r in reports if r["rating"]}
     best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
     label = RECORDED_LABEL if recorded_note(reports) else ""
@@ -124,12 +109,12 @@ async def async_weather_facts(
 ) -> Facts:
     """Weather facts from the agent's weather entity (or the home's forecast)."""
     if not entity_id:
-        return Facts.unavailable(NO_WEATHER_ENTITY, sarcasm, WEATHER_QUIPS)
+        return Facts.unavailable(NO_WEATHER_ENTITY, persona.no_data_quip("weather", sarcasm))
     try:
         report = await async_weather_report(hass, entity_id, day)
     except HomeAssistantError as err:
         LOGGER.warning("Weather lookup failed: %s", err)
-        return Facts.unavailable(WEATHER_DOWN, sarcasm, WEATHER_QUIPS)
+        return Facts.unavailable(WEATHER_DOWN, persona.no_data_quip("weather", sarcasm))
     text = describe_weather(report)
     return Facts(
         line=text,
@@ -188,23 +173,12 @@ async def _sentences(
     async for delta in deltas:
         if content := delta.get("content"):
             heard.append(str(content))
-            *complete, buffer = _split_sentences(buffer + str(content))
+            *complete, buffer = split_sentences(buffer + str(content))
             for sentence in complete:
                 if sentence.strip():
                     yield sentence
     if buffer.strip():
         yield buffer
-
-
-def _split_sentences(text: str) -> list[str]:
-    """Complete sentences (with their trailing space), then the unfinished rest."""
-    parts: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        parts.append(text[start : match.end()])
-        start = match.end()
-    parts.append(text[start:])
-    return parts
 
 
 def surf_brief(reports: Sequence[Mapping[str, Any]]) -> str:

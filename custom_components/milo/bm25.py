@@ -19,7 +19,10 @@ STOP_WORDS = frozenset(
         "on", "or", "so", "that", "the", "this", "to", "was", "we", "what", "what's", "when",
         "where", "which", "who", "why", "will", "with", "you", "your", "you're", "can", "could",
         "would", "should", "please", "just", "tell", "about", "how", "today", "tonight", "now",
-        "right", "really", "very", "some", "any", "there", "here", "then", "than",
+        "right", "really", "very", "some", "any", "there", "here", "then", "than", "even",
+        "more", "much", "one", "another", "again", "get", "got", "make", "go", "going", "say",
+        "says", "said", "think", "okay", "ok", "well", "oh", "milo", "if", "they", "them",
+        "their", "he", "she", "his", "her", "us", "our", "all", "no", "not", "don't",
     )
 )  # fmt: skip
 _TOKEN = re.compile(r"[a-z']+")
@@ -28,13 +31,21 @@ B = 0.75
 
 
 def terms(text: str) -> list[str]:
-    """The meaningful words of a text, lower case, with a plural 's' dropped."""
-    out = []
-    for word in _TOKEN.findall(text.casefold()):
-        if word in STOP_WORDS or len(word) < 2:
-            continue
-        out.append(word[:-1] if len(word) > 3 and word.endswith("s") else word)
-    return out
+    """The meaningful words of a text, lower case, each cut to a rough stem."""
+    return [stem(word) for word in _TOKEN.findall(text.casefold()) if word not in STOP_WORDS]
+
+
+def stem(word: str) -> str:
+    """A crude stem, the same for a word's usual forms: "locked", "locks" and "lock";
+    "funnier" and "funny"; "dancing" and "dance". Only ever compared with another stem."""
+    word = word.removesuffix("'s").strip("'")
+    for suffix, replacement in (("iest", "y"), ("ier", "y"), ("ies", "y")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + replacement
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
 
 
 class BM25:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 import dataclasses
 import math
-import re
+from pathlib import Path
 from typing import Any, Literal, TypeAlias, override
 
 from homeassistant.components import conversation
@@ -50,8 +50,17 @@ from .const import (
 from .data import MiloConfigEntry
 from .exposed_names import async_home_names
 from .fast_path import FastIntent, recognize
+from .guards import (
+    DANGER_TURNS,
+    REPEAT_TURNS,
+    AnswerGuard,
+    is_danger_zone,
+    is_identity_question,
+)
+from .line_bank import LineBankError
 from .notes import SentNotes, split_moment, with_note
 from .satellite import Satellite
+from .sentences import heard
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
 from .weather import home_weather_entity
@@ -69,6 +78,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one conversation entity per conversation subentry."""
+    try:
+        lines = await hass.async_add_executor_job(persona.load_lines, Path(hass.config.config_dir))
+    except LineBankError as err:
+        LOGGER.error("Milo speaks its shipped lines only; yours cannot be used: %s", err)
+    else:
+        persona.use_lines(lines)
     for subentry in entry.subentries.values():
         if subentry.subentry_type == SUBENTRY_CONVERSATION:
             async_add_entities(
@@ -251,10 +266,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
     ) -> None:
         """Answer surf, weather and the easter eggs without trusting the model with tools."""
         if fast.kind == "milk":
-            await self._async_say(chat_log, persona.milk_line())
+            await self._async_say(chat_log, persona.milk_line(self._sarcasm, self._persona_name))
             return
         if fast.kind == "troggs":
-            await self._async_say(chat_log, persona.troggs_line())
+            await self._async_say(chat_log, persona.troggs_line(self._sarcasm, self._persona_name))
             return
         args: dict[str, Any] = {"day": fast.day}
         if fast.kind == "surf":
@@ -319,15 +334,40 @@ class MiloConversationEntity(conversation.ConversationEntity):
     async def _async_run_model(
         self, chat_log: conversation.ChatLog, context: ToolContext, budget: Budget
     ) -> None:
-        """Let the model answer, running its tool calls for a bounded number of rounds."""
+        """Let the model answer, running its tool calls for a bounded number of rounds.
+
+        Asked who it is, Milo answers from its line bank: the tiny model names itself
+        Lara or Alex. So it does about safety, locks and alarms, for the turns after such
+        a question too: plain advice, never a joke or a made-up lock state. Otherwise the
+        bank's lines nearest to the question go with it as examples of the voice, the
+        answer passes the guards (guards.py), and when nothing of it is left, the bank's
+        nearest line is said: never silence.
+        """
+        asked = _latest_questions(chat_log, DANGER_TURNS)
+        question = asked[-1] if asked else ""
+        said = _said_lately(chat_log)
+        name, sarcasm = self._persona_name, self._sarcasm
+        if is_identity_question(question):
+            await self._async_say(chat_log, persona.identity_answer(name, sarcasm, said))
+            return
+        if any(map(is_danger_zone, asked)):
+            await self._async_say(chat_log, persona.safety_answer(asked, name, said))
+            return
+        voice = persona.voice_note(asked, name, sarcasm, said)
+        guard = AnswerGuard(
+            name,
+            said_before=said,
+            prompt=f"{_system_prompt(chat_log)}\n{context.situation}",
+            question=question,
+        )
         api = chat_log.llm_api
         offered: list[dict[str, Any]] = []
         if api:
             offered = [format_tool(tool, api.custom_serializer) for tool in api.tools]
         try:
             for _round in range(MAX_TOOL_ROUNDS):
-                messages, tools = self._messages(chat_log, context, offered, budget)
-                await self._async_add(chat_log, self._model_deltas(messages, tools, budget))
+                messages, tools = self._messages(chat_log, context, offered, budget, voice)
+                await self._async_add(chat_log, self._model_deltas(messages, tools, budget, guard))
                 if not chat_log.unresponded_tool_results:
                     break
             else:
@@ -336,13 +376,17 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 return
         except (LLMError, PromptTooLargeError) as err:
             self._note_llm_error(err)
-            await self._async_say(chat_log, persona.offline_answer())
+            await self._async_say(chat_log, persona.offline_answer(sarcasm))
             return
         if not self._answered(chat_log):
-            await self._async_say(chat_log, persona.offline_answer())
+            await self._async_say(chat_log, persona.fallback_line(asked, name, sarcasm, said))
 
     def _model_deltas(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], budget: Budget
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        budget: Budget,
+        guard: AnswerGuard | None = None,
     ) -> AsyncGenerator[_Delta]:
         """One model response as chat log deltas (HA runs the tool calls)."""
         runtime = self.entry.runtime_data
@@ -361,7 +405,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             temperature=float(self.options.get(CONF_TEMPERATURE, DEFAULT_TEMPERATURE)),
             max_tokens=budget.reply,
         )
-        return _to_deltas(events, estimate, allow_tools=bool(tools))
+        return _to_deltas(events, estimate, allow_tools=bool(tools), guard=guard)
 
     async def _async_add(
         self, chat_log: conversation.ChatLog, deltas: AsyncIterator[_Delta]
@@ -376,12 +420,13 @@ class MiloConversationEntity(conversation.ConversationEntity):
         context: ToolContext,
         tools: list[dict[str, Any]],
         budget: Budget,
+        voice: str = "",
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The chat log as OpenAI messages and the tools, trimmed to max history and budget.
 
         Built so that a server caching prompt prefixes reads only the newest turn: what
         changes every message rides with the questions (see notes.py), and the tools go out
-        in a fixed order.
+        in a fixed order. That includes `voice`, the bank's example lines for this question.
         """
         messages = [_to_message(content) for content in chat_log.content]
         system, rest = messages[0], messages[1:]
@@ -390,7 +435,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         users = [i for i, message in enumerate(rest) if message["role"] == "user"]
         if users:
             # Set once per question: a second tool round sends the same note again.
-            note = " ".join(p for p in (moment, context.situation) if p)
+            note = " ".join(p for p in (moment, context.situation, voice) if p)
             sent.setdefault(users[-1], note)
         for index in users:
             note = sent.get(index, "")
@@ -451,6 +496,33 @@ def _declined(response: intent.IntentResponse) -> bool:
     )
 
 
+def _latest_questions(chat_log: conversation.ChatLog, count: int) -> list[str]:
+    """What the user said in the latest `count` turns, the newest last."""
+    said = [c.content for c in chat_log.content if isinstance(c, conversation.UserContent)]
+    return said[-count:]
+
+
+def _system_prompt(chat_log: conversation.ChatLog) -> str:
+    """The instructions the model was given, as HA assembled them."""
+    first = chat_log.content[0]
+    return first.content if isinstance(first, conversation.SystemContent) else ""
+
+
+def _said_lately(chat_log: conversation.ChatLog) -> set[tuple[str, ...]]:
+    """The sentences Milo said in the latest turns before the newest question."""
+    content = chat_log.content
+    users = [i for i, item in enumerate(content) if isinstance(item, conversation.UserContent)]
+    if not users:
+        return set()
+    start = users[-1 - REPEAT_TURNS] if len(users) > REPEAT_TURNS else 0
+    return {
+        sentence
+        for item in content[start : users[-1]]
+        if isinstance(item, conversation.AssistantContent) and item.content
+        for sentence in heard(item.content)
+    }
+
+
 def _spoken(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A finished turn without its tool traffic: the question and what was said."""
     return [
@@ -487,15 +559,26 @@ _Delta: TypeAlias = conversation.AssistantContentDeltaDict | conversation.ToolRe
 
 
 async def _to_deltas(
-    events: AsyncIterator[StreamEvent], estimate: int, *, allow_tools: bool
+    events: AsyncIterator[StreamEvent],
+    estimate: int,
+    *,
+    allow_tools: bool,
+    guard: AnswerGuard | None = None,
 ) -> AsyncGenerator[_Delta]:
     """Turn the client's stream into chat log deltas.
 
-    Asides and a speaker label are not spoken (`SpokenFilter`). A tool call whose
-    arguments are not a JSON object is not run: it is recorded as an external call with an
-    error result, so the model sees what went wrong and can retry.
+    Asides and a speaker label are not spoken (`SpokenFilter`), nor what the `guard`
+    drops; once it has enough, the model is stopped. A tool call whose arguments are not a
+    JSON object is not run: it is recorded as an external call with an error result, so
+    the model sees what went wrong and can retry.
     """
     spoken = SpokenFilter()
+
+    def said(text: str, *, end: bool = False) -> str:
+        if guard is None:
+            return text
+        return guard.feed(text) + (guard.finish() if end else "")
+
     yield {"role": "assistant"}
     async for event in events:
         if event.usage:
@@ -505,11 +588,15 @@ async def _to_deltas(
                 estimate,
                 event.usage.cached_tokens,
             )
-        if event.content and (content := spoken.feed(event.content)):
+        if event.content and (content := said(spoken.feed(event.content))):
             yield {"content": content}
+        if guard is not None and guard.done:
+            if isinstance(events, AsyncGenerator):
+                await events.aclose()  # the answer is long enough: the model can stop
+            return
         if not event.tool_calls or not allow_tools:
             continue
-        if rest := spoken.flush():
+        if rest := said(spoken.flush(), end=True):
             yield {"content": rest}
         calls: list[llm.ToolInput] = []
         failures: list[conversation.ToolResultContentDeltaDict] = []
@@ -538,5 +625,5 @@ async def _to_deltas(
         yield {"tool_calls": calls}
         for failure in failures:
             yield failure
-    if rest := spoken.flush():
+    if rest := said(spoken.flush(), end=True):
         yield {"content": rest}

@@ -31,6 +31,9 @@ IDENTITY = re.compile(
     r"what are you(?: exactly)?\W*$|introduce yourself|tell me about yourself|"
     r"are you (?:a |an )?(?:robot|human|person|real|alive|machine|ai)\b)"
 )
+# Safety, locks and alarms: plain answers, no jokes (the persona's danger zones). Once a
+# question is in one, so are the next ones ("I can smell smoke." "Should I call someone?").
+DANGER_TURNS = 3
 # Safety, locks and alarms: plain answers, no jokes (the persona's danger zones).
 DANGER = re.compile(
     r"\b(locks?|locked|unlock\w*|doors?|alarms?|smoke|fire|gas|leak\w*|burglar\w*|"
@@ -58,7 +61,12 @@ _RUDE = re.compile(
     r"\byou(?:'re| are)(?: just| such)?(?: a| an| another)? (?:\w+ )?(?:failure|loser|idiot|moron|"
     r"dumb|stupid|pathetic|worthless|useless|fat|ugly)\b"
 )
-_FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
+# Figures in digits, and in words from two up ("one" and "hundred" are idiom more often).
+_FIGURE = re.compile(
+    r"\d+(?:[.,:]\d+)*|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -86,7 +94,7 @@ class AnswerGuard:
     def __post_init__(self) -> None:
         """Index the prompt once."""
         self._recited = word_runs(words(self.prompt))
-        self._figures = set(_FIGURE.findall(f"{self.prompt} {self.question}"))
+        self._figures = set(_FIGURE.findall(f"{self.prompt} {self.question}".casefold()))
         self._asked = words(self.question)
         self._heard = set(self.said_before)
 
@@ -155,7 +163,7 @@ class AnswerGuard:
             return "repeated"
         if self._recited & word_runs(sentence_words) or sentence_words == self._asked:
             return "recited"
-        if set(_FIGURE.findall(sentence)) - self._figures:
+        if set(_FIGURE.findall(sentence.casefold())) - self._figures:
             return "made-up figure"
         lowered = sentence.casefold()
         if _RUDE.search(lowered):

@@ -87,6 +87,8 @@ MAX_SARCASM = 3
 DEFAULT_LEVEL = 2
 # A voice line is short: the whole spoken answer is capped at about forty words.
 MAX_LINE_WORDS = 30
+# How much the question before counts when finding lines near a question.
+BEFORE_WEIGHT = 0.4
 # How many of its latest picks a topic avoids repeating (fewer when it has fewer lines).
 RECENT_PICKS = 8
 GROUP_KEYS = frozenset({"topic", "tag", "sarcasm", "about", "lines", "replace"})
@@ -163,17 +165,28 @@ class LineBank:
         *,
         sarcasm: int,
         count: int,
+        before: str = "",
         topics: Collection[str] = CONVERSATIONAL,
         avoid: Collection[tuple[str, ...]] = (),
         name: str = "Milo",
     ) -> list[str]:
-        """Up to `count` lines of the topics nearest to `request` (none that share no word)."""
+        """Up to `count` lines of the topics nearest to `request` (none that share no word).
+
+        `before` is the question before it, which counts for less: a follow-up ("Another
+        one, please.") is about what was asked before.
+        """
         said = set(avoid)
         allowed = {id(line) for line in _at_level(self.lines, sarcasm)}
+        scores = [
+            now + BEFORE_WEIGHT * then
+            for now, then in zip(
+                self._index.scores(request), self._index.scores(before), strict=True
+            )
+        ]
         ranked = sorted(
             (
                 (score, index)
-                for index, score in enumerate(self._index.scores(request))
+                for index, score in enumerate(scores)
                 if score > 0
                 and self.lines[index].topic in topics
                 and id(self.lines[index]) in allowed
@@ -296,4 +309,6 @@ def _text(value: Any, topic: str, where: str) -> str:
         raise LineBankError(f"{where}: no figures in a line (Milo never makes one up): {text!r}")
     if any(char in text for char in "()[]*"):
         raise LineBankError(f"{where}: no brackets or asterisks, they are not spoken: {text!r}")
+    if '"' in text:
+        raise LineBankError(f"{where}: no double quotes: the model is shown lines in them")
     return text

@@ -8,8 +8,9 @@ fast-path quips.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 from . import line_bank
 from .const import DEFAULT_NAME, DEFAULT_SARCASM
@@ -127,6 +128,11 @@ def weather_quip(condition: str | None, sarcasm: int) -> str:
     return _bank.pick("weather", WEATHER_TAGS.get(condition or "", "any"), sarcasm=sarcasm)
 
 
+def no_data_quip(kind: Literal["surf", "weather"], sarcasm: int) -> str:
+    """Attitude after saying there is no surf or weather data, never a guess at it."""
+    return "" if sarcasm == 0 else _bank.pick(kind, "unknown", sarcasm=sarcasm)
+
+
 def command_answer(speech: str, sarcasm: int) -> str:
     """Home Assistant's confirmation of a device command, with a little attitude.
 
@@ -159,40 +165,51 @@ def identity_answer(
     return _bank.pick("identity", sarcasm=sarcasm, avoid=avoid, name=persona_name)
 
 
-def safety_answer(request: str, persona_name: str, avoid: Collection[tuple[str, ...]] = ()) -> str:
+def safety_answer(
+    asked: Sequence[str], persona_name: str, avoid: Collection[tuple[str, ...]] = ()
+) -> str:
     """A plain answer in the persona's danger zones (safety, locks, alarms): the bank's
-    safety line nearest to the request. The tiny model answered "I smell gas" with
-    "You're right, you've got it exactly right", so it is not asked."""
-    nearest = _bank.nearest(
-        request, sarcasm=0, count=1, topics={"danger"}, avoid=avoid, name=persona_name
-    )
+    safety line nearest to the latest questions (`asked`, the newest last). The tiny model
+    answered "I smell gas" with "You're right, you've got it exactly right", so it is not
+    asked."""
+    nearest = _near(asked, sarcasm=0, count=1, topics={"danger"}, avoid=avoid, name=persona_name)
     return nearest[0] if nearest else _bank.pick("danger", sarcasm=0, avoid=avoid)
 
 
 def fallback_line(
-    request: str, persona_name: str, sarcasm: int, avoid: Collection[tuple[str, ...]] = ()
+    asked: Sequence[str],
+    persona_name: str,
+    sarcasm: int,
+    avoid: Collection[tuple[str, ...]] = (),
 ) -> str:
     """Said when the model's answer is empty or all of it was dropped: the bank's line
-    nearest to the request, else a general fallback."""
-    nearest = _bank.nearest(request, sarcasm=sarcasm, count=1, avoid=avoid, name=persona_name)
+    nearest to the latest questions, else a general fallback."""
+    nearest = _near(asked, sarcasm=sarcasm, count=1, avoid=avoid, name=persona_name)
     if nearest:
         return nearest[0]
     return _bank.pick("fallback", sarcasm=sarcasm, avoid=avoid, name=persona_name)
 
 
 def voice_note(
-    request: str, persona_name: str, sarcasm: int, avoid: Collection[tuple[str, ...]] = ()
+    asked: Sequence[str],
+    persona_name: str,
+    sarcasm: int,
+    avoid: Collection[tuple[str, ...]] = (),
 ) -> str:
-    """The bank's lines nearest to the request, as examples for the model to imitate.
+    """The bank's lines nearest to the latest questions, as examples for the model.
 
     They go in the note before the question, not in the system prompt, which must stay
     the same for every request (a server caches its prefix). Lines said lately are left
     out: the model copies what it is shown.
     """
-    examples = _bank.nearest(
-        request, sarcasm=sarcasm, count=VOICE_EXAMPLES, avoid=avoid, name=persona_name
-    )
+    examples = _near(asked, sarcasm=sarcasm, count=VOICE_EXAMPLES, avoid=avoid, name=persona_name)
     if not examples:
         return ""
     quoted = " ".join(f'"{line}"' for line in examples)
     return f"{persona_name} talks like this: {quoted}"
+
+
+def _near(asked: Sequence[str], **kwargs: Any) -> list[str]:
+    """The bank's lines nearest to the newest question, and less to the one before."""
+    before = asked[-2] if len(asked) > 1 else ""
+    return _bank.nearest(asked[-1] if asked else "", before=before, **kwargs)

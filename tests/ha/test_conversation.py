@@ -110,7 +110,11 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
             hass, "hello there", session.conversation_id, Context(), agent_id=AGENT
         )
     assert speech(result) == "Oh good, a human. What do you want?"
-    assert len([d for d in deltas if d.get("content")]) > 3  # streamed, not in one piece
+    # Streamed sentence by sentence: each is checked whole before it is said (guards.py).
+    assert [d["content"] for d in deltas if d.get("content")] == [
+        "Oh good, a human.",
+        " What do you want?",
+    ]
 
     request = cloud.chat_requests()[0]
     assert request["stream"] is True
@@ -119,11 +123,14 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
     system = request["messages"][0]["content"]
     assert "You are Milo" in system
     assert persona.SARCASM_STYLES[3] in system
-    # HA's date and time line rides with the newest question, not in the system prompt.
-    assert request["messages"][-1] == {
-        "role": "user",
-        "content": "(Current time is 08:30:00. Today's date is 2026-06-01.)\nhello there",
-    }
+    # HA's date and time line rides with the newest question, not in the system prompt,
+    # and so do the line bank's examples of Milo's voice.
+    question = request["messages"][-1]
+    assert question["role"] == "user"
+    assert question["content"].startswith(
+        "(Current time is 08:30:00. Today's date is 2026-06-01. Milo talks like this: \""
+    )
+    assert question["content"].endswith("\")\nhello there")
     assert "Current time" not in system
     assert "tools" not in request  # small talk needs none
     assert request["stream_options"] == {"include_usage": True}
@@ -449,11 +456,12 @@ async def test_rejected_key_starts_reauth(
 
 
 async def test_empty_model_answer(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
-    """A model that says nothing still leaves Milo with something to say."""
+    """A model that says nothing still leaves Milo with something to say: a line from the
+    bank, not the excuse for a server that is down."""
     await setup_entry()
     cloud.reply("")
     result = await ask(hass, "hmm")
-    assert speech(result).endswith(persona.OFFLINE_SENTENCE)
+    assert speech(result) in persona.lines("fallback")
 
 
 async def test_fast_path_surf_says_the_facts_then_a_remark(
@@ -469,8 +477,7 @@ async def test_fast_path_surf_says_the_facts_then_a_remark(
     assert "tools" not in request
     assert request["max_tokens"] == REMARK_TOKENS
     assert request["messages"][1]["content"] == (
-        "Question: How's the surf at East Strand today?\n"
-        f"You said: {EAST_TODAY}"
+        f"Question: How's the surf at East Strand today?\nYou said: {EAST_TODAY}"
     )
 
 
@@ -554,7 +561,10 @@ async def test_fast_path_surf_api_down(hass: HomeAssistant, setup_entry, cloud: 
 
 @pytest.mark.parametrize(
     ("text", "lines"),
-    [("Do you like milk, Milo?", persona.MILK_LINES), ("what about troggs", persona.TROGGS_LINES)],
+    [
+        ("Do you like milk, Milo?", persona.lines("milk")),
+        ("what about troggs", persona.lines("troggs")),
+    ],
 )
 async def test_easter_eggs(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud, text: str, lines: tuple
@@ -575,7 +585,7 @@ async def test_device_commands_use_home_assistant_intents(
     assert [c.data["entity_id"] for c in kitchen_light] == [["light.kitchen"]]
     assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
     quip, _, confirmation = speech(result).rpartition(" Turned ")
-    assert quip in persona.COMMAND_QUIPS
+    assert quip in persona.lines("command")
     assert confirmation == "on the light"
     assert cloud.chat_requests() == []
 
@@ -676,9 +686,8 @@ async def test_buddy_awareness(
     cloud.reply("Jay! My favourite human. Don't tell the others.")
     await ask(hass, "hey it's me")
     question = cloud.chat_requests()[0]["messages"][-1]["content"]
-    assert "Your camera recognises your buddy Jay: you are talking to Jay.)\nhey it's me" in (
-        question
-    )
+    assert "Your camera recognises your buddy Jay: you are talking to Jay." in question
+    assert question.endswith(")\nhey it's me")
 
     hass.states.async_set("sensor.milo_person_in_view", "stranger")
     cloud.reply("Who are you?")

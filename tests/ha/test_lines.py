@@ -73,6 +73,7 @@ def test_the_shipped_bank_loads_quickly() -> None:
         ("- topic: milk\n  lines: ['Hi {name']", "write a brace as"),
         ("- topic: milk\n  lines: ['I drink 3 litres']", "no figures in a line"),
         ("- topic: milk\n  lines: ['*slurps* milk']", "no brackets or asterisks"),
+        ("- topic: milk\n  lines: ['Say \"milk\"']", "no double quotes"),
         ("- topic: milk\n  lines: [{text: Hi, sarcasm: -1}]", "line 1: sarcasm must be"),
         ("- topic: milk\n  lines: [{text: Hi, mood: sad}]", "line 1: unknown keys ['mood']"),
         ("- topic: milk\n  lines: ['" + "milk " * 31 + "']", "more than 30 words"),
@@ -154,6 +155,16 @@ def test_nearest_lines_fit_the_request(request_text: str, topic: str) -> None:
     assert topics[found[0]] == topic
 
 
+def test_a_follow_up_is_about_the_question_before() -> None:
+    """ "Another one, please." after a joke asks for a joke; the newest question counts most."""
+    topics = {line.text: line.topic for line in SHIPPED.lines}
+    again = SHIPPED.nearest("Another one, please.", before="Tell me a joke.", sarcasm=2, count=3)
+    assert again
+    assert {topics[line] for line in again} == {"joke"}
+    turned = SHIPPED.nearest("You're useless.", before="Tell me a joke.", sarcasm=2, count=3)
+    assert {topics[line] for line in turned} == {"comeback"}
+
+
 def test_nearest_lines_keep_to_their_topics_and_skip_what_was_said() -> None:
     """Only the topics asked for, only lines sharing a word, none said lately."""
     assert SHIPPED.nearest("zzz qqq", sarcasm=2, count=3) == []
@@ -169,11 +180,11 @@ def test_nearest_lines_keep_to_their_topics_and_skip_what_was_said() -> None:
 
 def test_voice_note_is_short() -> None:
     """A few lines, about sixty tokens."""
-    note = persona.voice_note("tell me a joke about robots", "Milo", 2)
+    note = persona.voice_note(["tell me a joke about robots"], "Milo", 2)
     assert note.startswith("Milo talks like this: ")
     assert 2 <= note.count('"') // 2 <= persona.VOICE_EXAMPLES
     assert len(note.split()) < 70
-    assert persona.voice_note("zzz qqq", "Milo", 2) == ""
+    assert persona.voice_note(["zzz qqq"], "Milo", 2) == ""
 
 
 @pytest.mark.parametrize(
@@ -189,7 +200,7 @@ def test_voice_note_is_short() -> None:
 )
 def test_safety_answers_fit_the_request(request_text: str, expected: str) -> None:
     """The danger zone's plain line nearest to the request."""
-    answer = persona.safety_answer(request_text, "Milo")
+    answer = persona.safety_answer([request_text], "Milo")
     assert expected in answer.casefold()
     assert answer in persona.lines("danger")
 
@@ -200,7 +211,10 @@ def test_quips_come_from_the_bank() -> None:
     assert persona.surf_quip(None, 2) in persona.lines("surf", "unknown")
     assert persona.weather_quip("pouring", 2) in persona.lines("weather", "rain")
     assert persona.weather_quip(None, 2) in persona.lines("weather", "any")
+    assert persona.no_data_quip("surf", 1) in persona.lines("surf", "unknown")
+    assert persona.no_data_quip("weather", 3) in persona.lines("weather", "unknown")
     assert persona.surf_quip("gnarly", 0) == persona.weather_quip("sunny", 0) == ""
+    assert persona.no_data_quip("surf", 0) == ""
     assert persona.milk_line(0) in persona.lines("milk")
     assert persona.troggs_line() in persona.lines("troggs")
     assert persona.offline_answer().endswith(persona.OFFLINE_SENTENCE)
