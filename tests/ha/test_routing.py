@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
     area_registry as ar,
     chat_session,
     entity_registry as er,
     floor_registry as fr,
+    intent,
 )
 from homeassistant.setup import async_setup_component
 import pytest
@@ -332,3 +334,17 @@ async def test_wordings_only_has_fuzzy_matching_knows(
         "switch.kitchen_plug"
     ]
     assert milo.chat_requests() == []
+
+
+async def test_weather_is_milos_even_when_ha_could_answer(
+    hass: HomeAssistant, milo: FakeCloud
+) -> None:
+    """With its weather entity exposed, HA's intents can answer the weather in a line; Milo
+    leaves its own fuller answer in charge."""
+    assert await async_setup_component(hass, "weather", {})
+    async_expose_entity(hass, conversation.DOMAIN, "weather.home", True)
+    ha_alone = await conversation.async_converse(
+        hass, "what's the weather like", None, Context(), language="en"
+    )
+    assert ha_alone.response.response_type is intent.IntentResponseType.QUERY_ANSWER
+    assert await _route(hass, milo, "what's the weather like") == "weather"
