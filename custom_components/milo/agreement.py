@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 import re
 
+from .sentences import split_sentences, word_runs, words
+
 
 class Topic(StrEnum):
     """What a remark can claim about the weather or the sea."""
@@ -36,6 +38,7 @@ class Topic(StrEnum):
     BIG = "big"
     GOOD_SURF = "good surf"
     CHOP = "chop"
+    GRIM = "grim"
 
 
 def _set(text: str) -> frozenset[str]:
@@ -98,6 +101,11 @@ CLAIMS: Mapping[Topic, tuple[frozenset[str], frozenset[str]]] = {
         _set("choppy chop messy onshore bumpy blown"),
         _set("glassy clean offshore smooth"),
     ),
+    # Only the gloomy words: "lovely" on a wet day is sarcasm, which is Milo's job.
+    Topic.GRIM: (
+        _set("nightmare awful terrible dreadful horrible miserable grim rotten bleak disaster"),
+        _set(""),
+    ),
 }
 RATINGS = _set("gnarly mid trash")
 NEGATIONS = _set("no not never without nothing zero hardly none nor cannot nae")
@@ -110,8 +118,6 @@ NUMBER_WORDS = _set(
 )
 # Capitalised, but not names: "I", "I'm", "OK".
 NOT_NAMES = frozenset({"i", "i'm", "i'd", "i'll", "i've", "ok"})
-# A sentence sharing this many consecutive words with the facts or the prompt recites them.
-RECITED_WORDS = 5
 
 # Home Assistant's weather conditions, grouped by what they let a remark say.
 RAINY = frozenset({"rainy", "pouring", "lightning-rainy", "snowy-rainy", "lightning", "hail"})
@@ -124,6 +130,7 @@ CLOUDED = frozenset(
 WINDY = frozenset({"windy", "windy-variant"})
 # Thresholds in °C, %, km/h and feet: where "cold", "warm", "windy", "flat" and "big" start
 # being true, and stop being false. In between, both are fine.
+GLOOMY = RAINY | SNOWY | {"cloudy", "fog", "windy", "windy-variant", "exceptional"}
 COLD_BELOW, NOT_COLD_FROM = 13.0, 10.0
 WARM_FROM, NOT_WARM_BELOW = 17.0, 20.0
 RAIN_LIKELY_FROM, DRY_BELOW = 40.0, 50.0
@@ -131,7 +138,8 @@ WINDY_FROM, CALM_BELOW = 25.0, 30.0
 FLAT_BELOW_FT, NOT_FLAT_FROM_FT = 2.0, 1.5
 BIG_FROM_FT, NOT_BIG_BELOW_FT = 4.0, 5.0
 
-_WORD = re.compile(r"[\w'°%]+")
+# A name: a capitalised word, its possessive "'s" aside.
+_NAME = re.compile(r"\b[A-Z][\w']*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,8 @@ def weather_truths(
             not said & RAINY and chance < DRY_BELOW,
         )
     if said:
+        wet = bool(said & GLOOMY) or (rain_chance or 0) >= RAIN_LIKELY_FROM
+        claims[Topic.GRIM] = _either(wet, True)
         claims[Topic.SNOW] = _either(bool(said & SNOWY), not said & SNOWY)
         claims[Topic.SUN] = _either(bool(said & SUNNY), not said <= {"sunny"})
         claims[Topic.CLOUD] = _either(bool(said & CLOUDED), bool(said & {"sunny", "clear-night"}))
@@ -199,6 +209,7 @@ def surf_truths(
         claims[Topic.GOOD_SURF] = _either(
             "gnarly" in ratings, bool({"mid", "trash"} & set(ratings))
         )
+        claims[Topic.GRIM] = _either(bool({"mid", "trash"} & set(ratings)), True)
     if winds:
         claims[Topic.CHOP] = _either(
             "onshore" in winds, bool({"offshore", "cross-offshore"} & set(winds))
@@ -210,16 +221,10 @@ def surf_truths(
     return Truths(claims=claims, ratings=frozenset(ratings))
 
 
-def words(text: str) -> list[str]:
-    """The words of a text, case, curly quotes and a possessive "'s" ignored."""
-    found = _WORD.findall(text.replace("\u2019", "'").casefold())
-    return [word.removesuffix("'s") for word in found]
-
-
-def word_runs(text: str) -> set[tuple[str, ...]]:
-    """Every run of `RECITED_WORDS` consecutive words of a text."""
-    found = words(text)
-    return {tuple(found[i : i + RECITED_WORDS]) for i in range(len(found) - RECITED_WORDS + 1)}
+def _words(text: str) -> list[str]:
+    """The words of a text as `sentences.words` hears them, curly apostrophes and a
+    possessive "'s" aside ("isn't" typed with a curly apostrophe, "sun's")."""
+    return [word.removesuffix("'s") for word in words(text.replace("\u2019", "'"))]
 
 
 class RemarkCheck:
@@ -231,13 +236,13 @@ class RemarkCheck:
         """`facts` is the line said; `prompt` the model's instructions; `names` the proper
         names the remark may use besides those in the facts (the persona's own name)."""
         self._truths = truths
-        self._recited = word_runs(facts) | word_runs(prompt)
-        self._question = words(question)
-        self._names = {w for text in (facts, *names) for w in words(text)}
+        self._recited = word_runs(_words(facts)) | word_runs(_words(prompt))
+        self._question = _words(question)
+        self._names = {w for text in (facts, *names) for w in _words(text)}
 
     def fault(self, sentence: str) -> str | None:
         """Why this sentence must not be said, or None when it may."""
-        found = words(sentence)
+        found = _words(sentence)
         if not found:
             return "empty"
         if any(char.isdigit() for char in sentence) or NUMBER_WORDS & set(found):
@@ -246,7 +251,7 @@ class RemarkCheck:
             return f"a rating the facts do not have ({', '.join(sorted(stray))})"
         if name := self._stray_name(sentence):
             return f"a name the facts do not have ({name})"
-        if self._recited & word_runs(sentence) or found == self._question:
+        if self._recited & word_runs(found) or found == self._question:
             return "a recital of the facts, the instructions or the question"
         for topic, claim in _claims(found):
             allowed = self._truths.claims.get(topic, frozenset())
@@ -258,10 +263,10 @@ class RemarkCheck:
 
     def _stray_name(self, sentence: str) -> str | None:
         """A capitalised word inside the sentence (not its first) that the facts lack."""
-        for part in re.split(r"[.!?]+\s+", sentence.strip()):
-            for token in _WORD.findall(part.replace("\u2019", "'"))[1:]:
-                name = token.removesuffix("'s")
-                if name[:1].isupper() and name.casefold() not in self._names | NOT_NAMES:
+        for part in split_sentences(sentence.strip().replace("\u2019", "'")):
+            for match in _NAME.finditer(part):
+                name = match.group().removesuffix("'s")
+                if match.start() > 0 and name.casefold() not in self._names | NOT_NAMES:
                     return name
         return None
 

@@ -159,7 +159,7 @@ def _hour(entry: Mapping[str, Any]) -> int:
 
 
 def _from_hours(hours: list[dict[str, Any]], now: datetime | None) -> dict[str, Any]:
-    """Morning, midday and evening (those still to come), sunshine, and the day's range."""
+    """Morning, midday and evening (today: those still to come), and the sunshine hours."""
     periods: dict[str, dict[str, Any]] = {}
     for name, (start, end) in PERIODS.items():
         if now is not None and start <= now.hour:
@@ -172,7 +172,7 @@ def _from_hours(hours: list[dict[str, Any]], now: datetime | None) -> dict[str, 
             } | ({"temperature": max(temperatures)} if temperatures else {})
     ahead = [h for h in hours if now is None or _hour(h) >= now.hour]
     sunshine = sum(SUNSHINE_SHARE.get(h.get("condition", ""), 0.0) for h in ahead)
-    return {"periods": periods, "sunshine_hours": round(sunshine), "hours": len(hours)}
+    return {"periods": periods, "sunshine_hours": round(sunshine)}
 
 
 def _rain_and_humidity(report: Mapping[str, Any], hours: list[dict[str, Any]]) -> dict[str, Any]:
@@ -265,7 +265,7 @@ def _figures(report: Mapping[str, Any], temp_unit: str) -> str:
         parts.append(f"low {number(forecast['templow'])}{temp_unit}")
     if "rain_chance" in report:
         parts.append(f"{number(report['rain_chance'])}% chance of {report['rain_kind']}")
-    wind = report.get("now", forecast)
+    wind = report["now"] if "wind_speed" in report.get("now", {}) else forecast
     if "wind_speed" in wind:
         text = f"wind {number(round(wind['wind_speed']))} {report.get('wind_speed_unit') or ''}"
         if "wind_bearing" in wind and isinstance(wind["wind_bearing"], int | float):

@@ -92,6 +92,27 @@ template:
              'condition': 'partlycloudy', 'temperature': 14, 'templow': 9, 'wind_speed': 15,
              'wind_bearing': 200, 'precipitation_probability': 20}}
           ] }}}}
+        # Hourly for today and tomorrow, so Milo can say the morning, midday and evening:
+        # today rain clearing to cloud, tomorrow cloud then sun.
+        forecast_hourly: >-
+          {{%- set ns = namespace(hours=[]) -%}}
+          {{%- for h in range(48) -%}}
+            {{%- set hour = h % 24 -%}}
+            {{%- set today = ['rainy', 'cloudy', 'partlycloudy', 'rainy'] -%}}
+            {{%- set tomorrow = ['cloudy', 'sunny', 'partlycloudy', 'clear-night'] -%}}
+            {{%- set part = 3 if hour < 6 or hour >= 21 else (0 if hour < 11 else
+                                                             (1 if hour < 17 else 2)) -%}}
+            {{%- set sky = (today if h < 24 else tomorrow)[part] -%}}
+            {{%- set ns.hours = ns.hours + [{{
+              'datetime': (today_at('00:00') + timedelta(hours=h)).isoformat(),
+              'condition': sky,
+              'temperature': ((8 if h < 24 else 9) + (4 if h < 24 else 5)
+                              * (1 - ((hour - 14) / 10) ** 2)) | round(0),
+              'precipitation': 1.2 if sky == 'rainy' else 0,
+              'precipitation_probability': 80 if sky == 'rainy' else 10,
+              'humidity': 88 if h < 24 else 70}}] -%}}
+          {{%- endfor -%}}
+          {{{{ ns.hours }}}}
 """
 
 LIGHT_ENTITY = "light.desk_lamp"

@@ -48,6 +48,9 @@ def _fault(truths: Truths, sentence: str, question: str = "") -> str | None:
         (GNARLY, "Flat as a pond."),
         (GNARLY, "Total mush today."),
         (FLAT, "Choppy and messy."),
+        # Gloom about a good day.
+        (GNARLY, "What a nightmare."),
+        (HEATWAVE, "Miserable, isn't it."),
         # Ratings, numbers and names the facts do not have.
         (FLAT, "Properly gnarly."),
         (GNARLY, "Six foot and glassy!"),
@@ -72,6 +75,8 @@ def test_contradicting_remarks_are_refused(truths: Truths, remark: str) -> None:
         (PARTLY_CLOUDY, "No rain to speak of, so no excuses."),
         (POURING, "Bring a brolly, it's chucking it down."),
         (POURING, "Grey and gloomy, my favourite."),
+        (POURING, "Miserable. Lovely weather for ducks."),
+        (FLAT, "What a nightmare."),
         (HEATWAVE, "Sunglasses on, it's a scorcher."),
         (HEATWAVE, "Not a cloud about."),
         (SNOW, "Snowman time, wrap up, it's freezing."),

@@ -289,7 +289,7 @@ async def test_a_server_that_is_up_never_leaves_milo_offline_or_silent(
     cloud.reply(**reply)
     answer = speech(await ask(hass, "surf at east strand today?"))
     assert answer.startswith(f"{EAST_TODAY} ")
-    assert answer.removeprefix(f"{EAST_TODAY} ") in (persona.surf_quip("gnarly", 2),)
+    assert answer.removeprefix(f"{EAST_TODAY} ") in persona.lines("surf", "gnarly")
 
 
 async def test_sarcasm_zero_says_the_plain_facts(

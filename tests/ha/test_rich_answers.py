@@ -200,3 +200,43 @@ async def test_options_form_names_the_home_forecast(hass: HomeAssistant, setup_e
     assert result["description_placeholders"] == {
         "home_weather": "Forecast Home (weather.forecast_home)"
     }
+
+
+@pytest.mark.parametrize(
+    ("daily", "hours", "said"),
+    [
+        # The kind of rain: from the sky's condition first, then the amount and how many
+        # hours it falls in.
+        ({"condition": "lightning-rainy", "precipitation_probability": 90}, [],
+         "90% chance of thunderstorms"),
+        ({"condition": "pouring", "precipitation_probability": 95}, [], "95% chance of heavy rain"),
+        ({"condition": "rainy", "precipitation_probability": 60, "precipitation": 1.0}, [],
+         "60% chance of light rain"),
+        ({"condition": "rainy", "precipitation_probability": 60, "precipitation": 12}, [],
+         "60% chance of heavy rain"),
+        ({"condition": "cloudy", "precipitation_probability": 40},
+         [_hour(2, 15, "rainy", precipitation=0.8), _hour(2, 16, "cloudy")],
+         "40% chance of showers"),
+        ({"condition": "snowy", "precipitation_probability": 70}, [], "70% chance of snow"),
+        # Sticky above 65 % humidity, not at it.
+        ({"condition": "cloudy", "humidity": 66}, [], "sticky"),
+    ],
+)  # fmt: skip
+async def test_kinds_of_rain_and_sticky(
+    hass: HomeAssistant, portrush: None, daily: dict, hours: list, said: str
+) -> None:
+    """What the second sentence calls the rain, and when it says sticky."""
+    entry = {"datetime": "2026-06-02T12:00:00+01:00", "temperature": 14, **daily}
+    config = {
+        "name": "Sky",
+        "condition": "cloudy",
+        "temperature": "{{ 14 }}",
+        "humidity": "{{ 65 }}",
+        "forecast_daily": f"{{{{ {[entry]} }}}}",
+        "forecast_hourly": f"{{{{ {hours} }}}}",
+    }
+    assert await async_setup_component(hass, "template", {"template": [{"weather": [config]}]})
+    await hass.async_block_till_done()
+    facts = await async_weather_facts(hass, "weather.sky", "tomorrow", sarcasm=2)
+    assert said in facts.line
+    assert ("sticky" in facts.line) is (said == "sticky")
