@@ -31,8 +31,10 @@ SYSTEM_STATES = 6
 serves every new conversation that starts with it, so they live apart from conversations'
 states: a burst of other conversations must not push the agent's prompt out. ~25 MB per
 1000 tokens with the embedded model."""
-CONVERSATION_STATES = 4
-"""Saved states of recent conversations, for their next message."""
+CONVERSATION_STATES = 12
+"""Saved states of recent conversations, for their next message: enough for the one-turn
+requests that come between two messages of a voice conversation (the agent's remarks
+after surf and weather facts, a second satellite). ~7 MB for 300 tokens."""
 PROMPT_SLICE_TOKENS = 256
 """Prompt tokens evaluated between two checks for a client that went away."""
 
