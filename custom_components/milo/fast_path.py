@@ -64,7 +64,7 @@ def recognize(
 ) -> FastIntent | None:
     """Return the fast-path intent of `text`, or None to leave it to HA's intents or the
     model: always when it names one of the `home`'s devices, lists or places."""
-    lowered = " ".join(re.sub(r"[^\w\s'-]", " ", text.casefold()).split())
+    lowered = _lowered(text)
     if _HOME_REQUEST.search(lowered) or home.named_in(lowered):
         return None
     day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
@@ -72,12 +72,22 @@ def recognize(
     if _SURF.search(lowered) or (spot and _asks_about_conditions(lowered)):
         return FastIntent("surf", day, spot)
     if _WEATHER.search(lowered):
-        return None if _INDOORS.search(lowered) else FastIntent("weather", day)
+        return None if indoors(lowered) else FastIntent("weather", day)
     if _MILK.search(lowered):
         return FastIntent("milk")
     if _TROGGS.search(lowered):
         return FastIntent("troggs")
     return None
+
+
+def indoors(text: str) -> bool:
+    """Whether `text` is about a place inside ("in the kitchen", "upstairs", the thermostat),
+    whose temperature is a sensor's or the thermostat's, not the forecast's."""
+    return bool(_INDOORS.search(_lowered(text)))
+
+
+def _lowered(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s'-]", " ", text.casefold()).split())
 
 
 def _find_spot(text: str, spot_names: list[str]) -> str | None:

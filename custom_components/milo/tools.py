@@ -20,6 +20,7 @@ import probatio
 
 from .budget import TOOLS_TOKENS, estimate_tokens, tool_tokens
 from .const import DAYS, DOMAIN, LOGGER
+from .fast_path import indoors
 from .relevance import Device, ToolWords, devices, named_devices, rank, words
 from .satellite import PAN_RANGE, TILT_RANGE, Satellite
 from .surf import describe_days
@@ -236,6 +237,9 @@ class MiloAPI(llm.API):
     async def async_get_api_instance(self, llm_context: llm.LLMContext) -> llm.APIInstance:
         """Return the relevant tools, and HA's device prompt if a device tool is among them."""
         tools = milo_tools(self.hass, self._context)
+        if indoors(self._request):
+            # "How warm is the bedroom": a sensor or the thermostat (Assist), not the forecast.
+            tools = [tool for tool in tools if not isinstance(tool, WeatherTool)]
         device_prompt = ""
         known: list[Device] = []
         serializer: Callable[[Any], Any] = llm.selector_serializer

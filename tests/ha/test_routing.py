@@ -274,11 +274,13 @@ async def test_traps_act_on_the_home(
 async def test_indoor_temperature_gets_the_assist_tools(
     hass: HomeAssistant, milo: FakeCloud
 ) -> None:
-    """An indoor temperature HA's intents don't answer goes to the model with HA's tools."""
+    """An indoor temperature HA's intents don't answer goes to the model with HA's tools,
+    and without the outdoor forecast's."""
     await ask(hass, "how warm is the bedroom")
     [request] = milo.chat_requests()
     tools = [tool["function"]["name"] for tool in request.get("tools", [])]
     assert "homeassistant__GetLiveContext" in tools
+    assert "get_weather" not in tools
 
 
 async def test_milos_own_satellite_name_is_not_a_trap(hass: HomeAssistant, milo: FakeCloud) -> None:
