@@ -19,6 +19,7 @@ from typing import Any
 
 from milo_demo.errors import poll, stage
 from milo_demo.ha_api import HaApiError
+from milo_demo.hass_config import WEATHER_ENTITY
 from milo_demo.homeassistant import HomeAssistant
 from milo_demo.open_meteo import OpenMeteoStandIn
 from milo_demo.processes import Supervisor, free_port
@@ -125,19 +126,25 @@ class CharacterStack:
         return str(pipeline["id"])
 
     async def _read_facts(self) -> Facts:
-        """The weather entity's state and forecast, and the surf report for both days."""
+        """The weather entity's state and forecasts, and the surf report for both days."""
         assert self.hass.ws is not None
         ws = self.hass.ws
-        weather_entity = "weather.demo_weather"
+        weather_entity = WEATHER_ENTITY
         state = await self.hass.state(weather_entity)
-        forecast = await ws.call(
-            "call_service",
-            domain="weather",
-            service="get_forecasts",
-            service_data={"type": "daily"},
-            target={"entity_id": weather_entity},
-            return_response=True,
-        )
+        forecasts: dict[str, list[dict[str, Any]]] = {}
+        for kind in ("daily", "hourly"):
+            try:
+                answer = await ws.call(
+                    "call_service",
+                    domain="weather",
+                    service="get_forecasts",
+                    service_data={"type": kind},
+                    target={"entity_id": weather_entity},
+                    return_response=True,
+                )
+            except HaApiError:
+                continue  # the entity has no forecast of this kind
+            forecasts[kind] = answer["response"][weather_entity]["forecast"]
         # The options flow reloads Milo's entry in the background: until the reloaded entry
         # reads the stand-in, the report fails.
         async with stage("read the recorded surf forecast", SETUP_S, self.hass.log):
@@ -145,12 +152,12 @@ class CharacterStack:
         # What an answer could say: the figures and the spoken summaries, not the
         # bookkeeping (dates, bearings' friendly names, attribution) of the raw responses.
         attributes = {k: v for k, v in state["attributes"].items() if k not in _NOT_FACTS}
-        days = [
-            {k: v for k, v in day.items() if k not in _NOT_FACTS}
-            for day in forecast["response"][weather_entity]["forecast"]
-        ]
+        forecast = {
+            kind: [{k: v for k, v in item.items() if k not in _NOT_FACTS} for item in items]
+            for kind, items in forecasts.items()
+        }
         return Facts(
-            weather=json.dumps({"now": attributes, "days": days}),
+            weather=json.dumps({"now": attributes, **forecast}),
             surf=" ".join(str(report["summary"]) for report in surf),
         )
 
