@@ -13,4 +13,5 @@ The small public surface, one module per concern:
 - `server`: `ServiceServer` (tcp:// or unix://, port 0 allowed, graceful `stop()`),
   `run_service()` (runs until SIGTERM/SIGINT, with zeroconf announcements) and `Announcement`.
 - `audio`: PCM conversion to 16 kHz mono float32 in memory (`pcm_to_float`, `resample`).
+- `memory`: `release_memory()`, which hands heap freed by a big request back to the system.
 """

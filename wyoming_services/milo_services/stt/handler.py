@@ -35,6 +35,7 @@ from wyoming.info import Info
 
 from ..common.audio import check_format, pcm_to_float, resample
 from ..common.handler import EventError, ServiceHandler
+from ..common.memory import release_memory
 from ..common.protocol import EventLimits
 from .biasing import merge_phrases
 from .speech_tracker import FRAME_SECONDS, QUIETEST_SPEECH_DB, SpeechTracker
@@ -287,6 +288,8 @@ class SttHandler(ServiceHandler):
             self._replying.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._replying
+        self._utterance = None  # its audio goes, then the memory goes back
+        _CONVERTER.submit(release_memory)
 
     async def _job(self, audio: _Audio, request: Transcribe) -> _Job:
         phrases = merge_phrases(self._hotwords, request.transcript_names, request.transcript_terms)

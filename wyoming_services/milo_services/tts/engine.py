@@ -14,7 +14,6 @@ Everything here blocks; `Synthesizer` runs it off the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-import ctypes
 from dataclasses import dataclass
 import logging
 
@@ -124,26 +123,9 @@ def _session(model: str | bytes) -> onnxruntime.InferenceSession:
     # session (or another process on a small board) runs: 1.5x slower on two cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # ONNX Runtime's arena keeps the largest sentence's buffers for ever; plain malloc lets
-    # `release_memory()` give them back (405 -> 229 MB after a long reply; same speed).
+    # `common.memory.release_memory()` give them back (405 -> 229 MB after a long reply).
     options.enable_cpu_mem_arena = False
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):  # not glibc (musl, macOS): nothing to call
-        return None
-    return trim
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def release_memory() -> None:
-    """Return the heap that finished replies freed to the system (glibc keeps it)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def soft_limit(audio: np.ndarray, knee: float = _LIMITER_KNEE) -> np.ndarray:

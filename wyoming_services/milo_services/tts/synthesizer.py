@@ -17,7 +17,8 @@ import queue
 import threading
 from typing import Any, TypeVar
 
-from .engine import PiperEngine, release_memory
+from ..common.memory import release_memory
+from .engine import PiperEngine
 from .sentences import split_sentences
 
 _T = TypeVar("_T")
