@@ -14,8 +14,14 @@ import time
 from urllib.parse import urlparse
 
 from .. import __version__
-from ..common.cli import add_service_args, setup_logging
-from ..common.server import Announcement, HandlerFactory, ServiceServer, run_service
+from ..common.cli import add_service_args, server_limits, setup_logging
+from ..common.server import (
+    Announcement,
+    HandlerFactory,
+    ServerLimits,
+    ServiceServer,
+    run_service,
+)
 from .conversations import ConversationMemory
 from .embedded import embedded_model_path
 from .engine import ChatEngine
@@ -174,9 +180,13 @@ class _LlmServer(ServiceServer):
     """
 
     def __init__(
-        self, uri: str, factory: HandlerFactory, stop_others: Callable[[], Awaitable[None]]
+        self,
+        uri: str,
+        factory: HandlerFactory,
+        stop_others: Callable[[], Awaitable[None]],
+        limits: ServerLimits | None = None,
     ) -> None:
-        super().__init__(uri, factory)
+        super().__init__(uri, factory, limits)
         self._stop_others = stop_others
 
     async def start(self) -> None:
@@ -250,6 +260,7 @@ async def main(args: argparse.Namespace) -> None:
                 max_tokens=args.max_tokens,
             ),
             stop_http_and_model,
+            server_limits(args),
         )
         await run_service(server, zeroconf_name=args.zeroconf, extra_announcements=announcements)
     finally:
