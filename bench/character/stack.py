@@ -102,6 +102,11 @@ class CharacterStack:
         created, self.agent_entity = await self.hass.add_milo(self.recorder.base_url, None)
         entry_id = created["result"]["entry_id"]
         await self.hass.set_surf_source(entry_id, self.open_meteo.base_url)
+        # Saving the options reloads the entry, unless that lands while the reload that
+        # add_milo's agent options started is still setting up (the update listener is not
+        # back yet): then the surf stays on the public API. Reload once more, for certain.
+        assert self.hass.rest is not None
+        await self.hass.rest.post(f"/api/config/config_entries/entry/{entry_id}/reload")
         self.pipeline_id = await self._create_pipeline()
         self.facts = await self._read_facts()
 
