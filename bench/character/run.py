@@ -275,7 +275,13 @@ class Report:
             "git_commit": _git("rev-parse", "HEAD"),
             # What the run used that the commit does not have (other work in progress).
             "git_uncommitted": _git(
-                "status", "--porcelain", "--", "custom_components", "wyoming_services", "bench"
+                "status",
+                "--porcelain",
+                "--",
+                "custom_components",
+                "wyoming_services",
+                "demo",
+                "bench",
             ).splitlines(),
             "machine": {
                 "cpus": len(os.sched_getaffinity(0)),
