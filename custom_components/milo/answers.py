@@ -13,7 +13,7 @@ drops the rating or makes up a wave height. So:
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,8 @@ from homeassistant.util.unit_conversion import (
 
 from . import persona
 from .agreement import RemarkCheck, Truths, surf_truths, weather_truths
-from .const import LOGGER
+from .const import DEFAULT_NAME, LOGGER
+from .guards import AnswerGuard
 from .sentences import split_sentences
 from .spoken import number
 from .surf import RATING_ORDER, Rating, clock, describe_day, describe_days, recorded_note
@@ -129,28 +130,36 @@ async def keep_remark(
     facts: Facts,
     prompt: str,
     question: str,
-    names: Collection[str] = (),
+    *,
+    persona_name: str = DEFAULT_NAME,
+    situation: str = "",
 ) -> AsyncGenerator[AssistantContentDeltaDict]:
     """The model's remark after the facts line, sentence by sentence, if it agrees.
 
     Tiny models like to repeat the facts with a figure changed ("Six foot and glassy!"),
     to contradict the forecast ("light rain" at 20 %), to recite their instructions
-    (`prompt`) or to parrot the `question`. Whole sentences are held back until they end
-    and checked (`RemarkCheck`), so such a sentence is never spoken, and the remark stops
-    at the first one: what follows a wrong claim is not trusted either. Nothing said: the
-    facts' own quip. Only content passes: the remark continues the facts line's message,
-    which ends in a space (see `Facts.said`).
+    (`prompt`) or to parrot the `question`, and they swear or stop mid-phrase like in any
+    answer. Whole sentences are held back until they end, pass the guards of every answer
+    (`AnswerGuard`) and are checked against the facts (`RemarkCheck`), so such a sentence
+    is never spoken, and the remark stops at the first one: what follows a wrong claim is
+    not trusted either. Nothing said: the facts' own quip. Only content passes: the remark
+    continues the facts line's message, which ends in a space (see `Facts.said`).
     """
-    check = RemarkCheck(facts.truths, facts.line, prompt, question, names)
+    guard = AnswerGuard(persona_name, prompt=prompt, question=question)
+    check = RemarkCheck(facts.truths, facts.line, prompt, question, (persona_name, situation))
     heard: list[str] = []
     sentences = _sentences(deltas, heard)
     kept = 0
     try:
-        async for sentence in sentences:
-            if (fault := check.fault(sentence)) is not None:
-                LOGGER.debug("Dropped a remark with %s: %r", fault, sentence)
+        async for piece, last in sentences:
+            said = (guard.feed(piece) + (guard.finish() if last else "")).strip()
+            # The guard is done when another speaker's line starts: a script, not a remark.
+            unfit = not said or guard.done
+            fault = "what no answer may say (guards.py)" if unfit else check.fault(said)
+            if fault is not None:
+                LOGGER.debug("Dropped a remark with %s: %r", fault, piece)
                 break
-            yield {"content": f"{' ' if kept else ''}{sentence.strip()}"}
+            yield {"content": f"{' ' if kept else ''}{said}"}
             kept += 1
             if kept == MAX_REMARK_SENTENCES:
                 break  # the rest is not said, so the model need not write it
@@ -166,9 +175,9 @@ async def keep_remark(
 
 async def _sentences(
     deltas: AsyncGenerator[Mapping[str, Any]], heard: list[str]
-) -> AsyncGenerator[str]:
-    """The streamed text's sentences as each one ends, then the unfinished rest; every
-    piece of text is also added to `heard`."""
+) -> AsyncGenerator[tuple[str, bool]]:
+    """The streamed text's sentences as each one ends, then the unfinished rest (marked
+    True); every piece of text is also added to `heard`."""
     buffer = ""
     async for delta in deltas:
         if content := delta.get("content"):
@@ -176,9 +185,9 @@ async def _sentences(
             *complete, buffer = split_sentences(buffer + str(content))
             for sentence in complete:
                 if sentence.strip():
-                    yield sentence
+                    yield sentence, False
     if buffer.strip():
-        yield buffer
+        yield buffer, True
 
 
 def surf_brief(reports: Sequence[Mapping[str, Any]]) -> str:

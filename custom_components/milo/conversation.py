@@ -317,8 +317,14 @@ class MiloConversationEntity(conversation.ConversationEntity):
         try:
             messages, _tools = fit({"role": "system", "content": system}, [], [[request]], budget)
             remark = self._model_deltas(messages, [], budget)
-            names = (self._persona_name, context.situation)
-            async for delta in keep_remark(remark, facts, system, question, names):
+            async for delta in keep_remark(
+                remark,
+                facts,
+                system,
+                question,
+                persona_name=self._persona_name,
+                situation=context.situation,
+            ):
                 remarked = True
                 yield delta
         except (LLMError, PromptTooLargeError) as err:
