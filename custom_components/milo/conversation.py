@@ -61,6 +61,7 @@ from .line_bank import LineBankError
 from .notes import SentNotes, split_moment, with_note
 from .satellite import Satellite
 from .sentences import heard
+from .speech_stream import spaced_sentences
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
 from .weather import home_weather_entity
@@ -417,7 +418,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
         self, chat_log: conversation.ChatLog, deltas: AsyncIterator[_Delta]
     ) -> None:
         """Stream deltas into the chat log, where streaming TTS speaks them as they come."""
-        async for _content in chat_log.async_add_delta_content_stream(self.entity_id, deltas):
+        spaced = spaced_sentences(deltas)
+        async for _content in chat_log.async_add_delta_content_stream(self.entity_id, spaced):
             pass
 
     def _messages(
@@ -532,7 +534,8 @@ def _said_lately(chat_log: conversation.ChatLog) -> set[tuple[str, ...]]:
 def _spoken(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A finished turn without its tool traffic: the question and what was said."""
     return [
-        {"role": message["role"], "content": message["content"]}
+        # Stripped: an answer ends with the space that told streaming TTS it was complete.
+        {"role": message["role"], "content": message["content"].strip()}
         for message in messages
         if message["role"] == "user" or (message["role"] == "assistant" and message["content"])
     ]

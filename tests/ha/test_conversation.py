@@ -110,10 +110,11 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
             hass, "hello there", session.conversation_id, Context(), agent_id=AGENT
         )
     assert speech(result) == "Oh good, a human. What do you want?"
-    # Streamed sentence by sentence: each is checked whole before it is said (guards.py).
+    # Streamed sentence by sentence: each is checked whole before it is said (guards.py),
+    # and goes with the space after it, which tells streaming TTS it is complete.
     assert [d["content"] for d in deltas if d.get("content")] == [
-        "Oh good, a human.",
-        " What do you want?",
+        "Oh good, a human. ",
+        "What do you want? ",
     ]
 
     request = cloud.chat_requests()[0]
@@ -440,7 +441,7 @@ async def test_fallback_lines_reach_streaming_tts(
             hass, "tell me a joke", session.conversation_id, Context(), agent_id=AGENT
         )
     streamed = "".join(d.get("content") or "" for d in deltas)
-    assert streamed.endswith(persona.OFFLINE_SENTENCE)
+    assert streamed.endswith(f"{persona.OFFLINE_SENTENCE} ")
 
 
 async def test_rejected_key_starts_reauth(
