@@ -38,8 +38,8 @@ QUIETEST_SPEECH_DB = -65.0  # dBFS; quieter never counts (digital silence)
 FLOOR_RISE_DB = 0.05  # per frame (5 dB/s): a long sentence doesn't become the floor
 MIN_SPEECH_S = 0.15  # loud frames before anything can end (a click, the chime's tail)
 LAST_SPEECH_FRAMES = 30  # the speech judged at a pause: its last 0.3 s
-FALL_SEMITONES = 3.0  # ended this far below the speaker's median pitch: sounds finished
-SHORTEST_REQUEST_S = 1.2  # less speech than this is rarely a whole request
+FALL_SEMITONES = 2.5  # ended this far below the speaker's median pitch: sounds finished
+SHORTEST_REQUEST_S = 1.0  # less speech than this is rarely a whole request
 LIVE_PAUSE_S = 0.25  # of a pause, sent to HA as it comes
 RESUME_S = 0.08  # of a longer pause, sent before the speech that ends it
 
