@@ -10,6 +10,8 @@ nothing changes: HA's own voice activity detection ends the turn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+import subprocess
 
 from aioesphomeapi import APIClient, VoiceAssistantEventType as Ev
 import numpy as np
@@ -137,6 +139,44 @@ def test_the_end_comes_after_the_last_word_not_in_the_pause(request_speech: Requ
         assert detector.finished_at is not None
         assert detector.finished_at > len(audio) / 32000
         assert detector.feed(silence(1.0)) == b""  # nothing after the end
+
+
+def _espeak(text: str, folder: Path) -> bytes:
+    """espeak-ng's voice (its statements fall clearly in pitch), without its own silence."""
+    wav = folder / "espeak.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True, timeout=60
+    )
+    pcm = read_wav_as_mic_pcm(wav)
+    loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > 300)
+    return pcm[2 * loud[0] : 2 * loud[-1] + 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "sounds_finished"),
+    [("Turn off the kitchen lights.", True), ("Turn on the,", False)],
+)
+def test_fast_ends_a_finished_statement_sooner(
+    tmp_path: Path, text: str, sounds_finished: bool
+) -> None:
+    """`fast` ends a statement whose voice fell after the short silence, and waits the full
+    one after a phrase that stops mid-way; `balanced` always waits the full one. (Seconds
+    of audio fed, not of the clock.)"""
+    audio = silence(0.3) + _espeak(text, tmp_path)
+    spoken = len(audio) / 32000
+    fast = RULES[EndOfSpeechMode.FAST]
+    for mode, wait in (
+        (EndOfSpeechMode.FAST, fast.finished_silence_s if sounds_finished else None),
+        (EndOfSpeechMode.BALANCED, None),
+    ):
+        detector = EndOfSpeech(RULES[mode])
+        detector.feed(audio + silence(2.0))
+        assert detector.finished_at is not None
+        waited = detector.finished_at - spoken
+        expected = wait if wait is not None else RULES[mode].unfinished_silence_s
+        assert expected <= waited < expected + 0.05, (mode, waited)
+        if mode == EndOfSpeechMode.FAST:
+            assert detector.sounded_finished is sounds_finished
 
 
 def test_a_silent_turn_ends_at_the_hard_maximum() -> None:
