@@ -355,7 +355,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         said = _said_lately(chat_log)
         name, sarcasm = self._persona_name, self._sarcasm
         if is_identity_question(question):
-            await self._async_say(chat_log, persona.identity_answer(name, sarcasm, said))
+            await self._async_say(chat_log, persona.identity_answer(asked, name, sarcasm, said))
             return
         if any(map(is_danger_zone, asked)):
             await self._async_say(chat_log, persona.safety_answer(asked, name, said))

@@ -28,8 +28,10 @@ REPEAT_TURNS = 5
 IDENTITY = re.compile(
     r"\b(what(?:'s| is) (?:your|ur) name|your name\b|"
     r"who (?:are|r) (?:you|u)\b(?! (?:talking|speaking|looking|with|calling|waiting))|"
-    r"what are you(?: exactly)?\W*$|introduce yourself|tell me about yourself|"
-    r"are you (?:a |an )?(?:robot|human|person|real|alive|machine|ai)\b)"
+    r"what are you,?(?: exactly)?\W*$|introduce yourself|tell me about yourself|"
+    r"are you (?:a |an )?(?:robot|human|person|real|alive|machine|ai)\b|"
+    r"who (?:made|built|created|designed|programmed) (?:you|u)\b|"
+    r"where (?:do you live|are you from|do you come from))"
 )
 # Safety, locks and alarms: plain answers, no jokes (the persona's danger zones). Once a
 # question is in one, so are the next ones ("I can smell smoke." "Should I call someone?").
@@ -54,10 +56,27 @@ _HUMAN_CLAIM = re.compile(
     r"\bi(?:'m| am) (?:just |only |really |actually )?(?:a |an )?(?:human|person|man|woman|girl|"
     r"boy|lady|guy)\b"
 )
+# Words a phrase cannot end on: a fragment ending in one was cut off mid-phrase.
+_DANGLING = {
+    "a", "an", "the", "to", "and", "but", "or", "of", "in", "on", "at", "for", "with", "by",
+    "from", "about", "as", "is", "are", "was", "were", "be", "my", "your", "his", "her",
+    "their", "our", "its", "this", "that", "i", "i'll", "i'm", "i'd", "you", "we", "they",
+    "he", "she", "if", "so", "because", "than", "then", "some", "another", "what", "how",
+    "not", "no", "just", "very", "like", "own",
+}  # fmt: skip
+# ... and the words even a finished sentence cannot end on ("This is a [beep]." said as
+# "This is a."): questions may end on "to" or "from", but not on "the".
+_BROKEN_END = {
+    "a", "an", "the", "my", "your", "their", "our", "and", "but", "or", "because", "than",
+    "i'll", "i'm", "i'd", "if",
+}  # fmt: skip
+_ENDED = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
+# A sentence made of this many words of the question in a row parrots it.
+PARROTED_WORDS = 3
 # Sarcastic but never mean: no swearing, and no calling the user names.
 _RUDE = re.compile(
     r"\b(\w*shit\w*|\w*fuck\w*|shiz|crap|damn|bitch\w*|bastard\w*|dumbass|ass|asshole|piss\w*|"
-    r"dick|wank\w*|bollocks)\b|"
+    r"dick|wank\w*|bollocks|sucks?)\b|"
     r"\byou(?:'re| are)(?: just| such)?(?: a| an| another)? (?:\w+ )?(?:failure|loser|idiot|moron|"
     r"dumb|stupid|pathetic|worthless|useless|fat|ugly)\b"
 )
@@ -111,7 +130,9 @@ class AnswerGuard:
         return "".join(self._say(sentence) for sentence in sentences)
 
     def finish(self) -> str:
-        """What may be said of the unfinished rest."""
+        """What may be said of the unfinished rest: not a fragment that stops mid-phrase
+        ("This is a"), as it does when the model runs out of tokens or into an aside that
+        never closes."""
         rest, self._buffer = self._buffer, ""
         return "" if self.done else self._say(rest)
 
@@ -139,20 +160,29 @@ class AnswerGuard:
         sentence_words = words(sentence)
         if not sentence_words or not any(c.isalpha() for c in sentence):
             return ""
-        if reason := self._fault(sentence, sentence_words):
+        # Unfinished (the end of the stream, or cut where a script starts): it must not stop
+        # mid-phrase; finished, it must not end on an article either.
+        broken = _BROKEN_END if _ENDED.search(sentence) else _DANGLING
+        if sentence_words[-1] in broken:
+            reason = "cut off"
+        else:
+            reason = self._fault(sentence, sentence_words)
+        if reason:
             _LOGGER.debug("Not said (%s): %r", reason, sentence)
             return ""
         return sentence
 
     def _unscripted(self, sentence: str) -> str:
-        """The sentence without Milo's own labels, and cut where another speaker's starts
-        (which also ends the answer)."""
+        """The sentence from Milo's own last label on, and cut where another speaker's
+        starts (which also ends the answer). Text before a label inside a sentence was
+        cut off by the model switching to a script, so it goes too."""
         own = {*OWN_LABELS, self.persona_name.casefold()}
         for label in reversed(list(_LABEL.finditer(sentence))):
             who = label.group(1).casefold()
             if who in own:
-                sentence = sentence[: label.start()] + sentence[label.end() :]
-            elif who not in HEADINGS:
+                sentence = sentence[label.end() :]
+                break
+            if who not in HEADINGS:
                 self.done = True  # the model writes the user's lines too: stop listening
                 sentence = sentence[: label.start()]
         return sentence.strip()
@@ -161,7 +191,11 @@ class AnswerGuard:
         """Why a sentence is not said ("" when it is fine)."""
         if tuple(sentence_words) in self._heard:
             return "repeated"
-        if self._recited & word_runs(sentence_words) or sentence_words == self._asked:
+        # An answer that opens with the question said back; later, asking it back is fine.
+        opening = not self.kept
+        if self._recited & word_runs(sentence_words) or _parrots(
+            sentence_words, self._asked, anywhere=opening
+        ):
             return "recited"
         if set(_FIGURE.findall(sentence.casefold())) - self._figures:
             return "made-up figure"
@@ -183,6 +217,17 @@ def _cut(sentence: str, max_words: int) -> str:
     if (comma := head.rfind(",")) > len(head) // 3:
         head = head[:comma]
     return head.rstrip(",;: ") + "."
+
+
+def _parrots(sentence_words: list[str], asked: list[str], *, anywhere: bool) -> bool:
+    """Whether the sentence is the question, or (`anywhere`) three or more words of it in
+    a row."""
+    if sentence_words == asked:
+        return True
+    size = len(sentence_words)
+    if not anywhere or size < PARROTED_WORDS:
+        return False
+    return any(asked[i : i + size] == sentence_words for i in range(len(asked) - size + 1))
 
 
 def _symbols_dropped(sentence: str) -> str:

@@ -127,10 +127,6 @@ class LineBank:
         """The raw texts of a topic (and tag), as written, placeholders unfilled."""
         return [line.text for line in self.lines if line.topic == topic and line.tag == tag]
 
-    def has(self, topic: str, tag: str | None = None) -> bool:
-        """Whether any line has this topic (and tag)."""
-        return any(line.topic == topic and line.tag == tag for line in self.lines)
-
     def pick(
         self,
         topic: str,

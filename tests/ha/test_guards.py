@@ -39,8 +39,13 @@ def guard(**kwargs: object) -> AnswerGuard:
             "Sure. I am a small desk robot with a camera and a moving head. Ask away.",
             "Sure. Ask away.",
         ),
-        # Parrots the question.
+        # Parrots the question, or three words of it in a row.
         ("How are you? Grand, thanks.", "Grand, thanks."),
+        # A fragment cut off mid-phrase at the end is not said; a plain unfinished end is.
+        ("Grand. This is a", "Grand."),
+        ("Grand. This is a . Bye.", "Grand. Bye."),
+        ("Grand. You talk like User: hi", "Grand."),
+        ("Grand. Ta very much", "Grand. Ta very much"),
         # Makes up a figure; the time it was told is fine.
         ("I'm 42 years old. It's 08:30:00 now.", "It's 08:30:00 now."),
         ("We had a barber with two legs. Fine.", "Fine."),
@@ -50,8 +55,9 @@ def guard(**kwargs: object) -> AnswerGuard:
         ("My name is Milo. Hi.", "My name is Milo. Hi."),
         # Its own label goes; the user's starts a made-up script: the rest is not said.
         ("Sure thing. Milo: Happy to. User: what now? Milo: Nothing.", "Sure thing. Happy to."),
+        ("Well this is\n\nMilo: Hi there.", "Hi there."),
         # A script: another speaker's line ends the answer, even mid-sentence; headings stay.
-        ("Yo, nah MILO: nothing. Naruto-san: wow.", "Yo, nah nothing."),
+        ("Yo, nah MILO: nothing. Naruto-san: wow.", "nothing."),
         ("Note: I never sleep. Fine.", "Note: I never sleep. Fine."),
         # Sarcastic but never mean.
         ("Bullshit, silly shiz! You are just another failure. Ouch.", "Ouch."),
@@ -64,6 +70,12 @@ def guard(**kwargs: object) -> AnswerGuard:
 def test_sentences_that_are_not_fit_to_say_are_dropped(text: str, said: str) -> None:
     """Each fault drops its sentence; the rest is said with single spaces."""
     assert run(guard(question="How are you?"), text) == said
+
+
+def test_an_answer_that_opens_with_the_question_drops_it() -> None:
+    """Three words of the question in a row open no answer; asked back later, they may."""
+    g = guard(question="Hi Milo, how are you today?")
+    assert run(g, "How are you today? Grand. How are you?") == "Grand. How are you?"
 
 
 def test_sentences_said_in_earlier_turns_are_dropped() -> None:
@@ -107,10 +119,13 @@ def test_nothing_said_leaves_the_guard_empty() -> None:
         ("Are you a robot?", True),
         ("tell me about yourself", True),
         ("What are you?", True),
+        ("What are you, exactly?", True),
         ("Who are you talking to?", False),
         ("what's the name of that song", False),
         ("how are you", False),
         ("what are you doing today?", False),
+        ("Who made you?", True),
+        ("Where do you live?", True),
     ],
 )
 def test_identity_questions(text: str, identity: bool) -> None:

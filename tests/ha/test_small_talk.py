@@ -19,7 +19,9 @@ def note_lines(request: dict) -> list[str]:
     return re.findall(r'"([^"]+)"', request["messages"][-1]["content"])
 
 
-@pytest.mark.parametrize("question", ["What's your name?", "who are you", "Are you a robot?"])
+@pytest.mark.parametrize(
+    "question", ["What's your name?", "who are you", "Are you a robot?", "Who built you?"]
+)
 async def test_identity_is_answered_as_milo(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud, question: str
 ) -> None:
