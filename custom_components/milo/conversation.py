@@ -439,15 +439,14 @@ class MiloConversationEntity(conversation.ConversationEntity):
         messages = [_to_message(content) for content in chat_log.content]
         system, rest = messages[0], messages[1:]
         system["content"], moment = split_moment(system["content"])
-        sent = self._notes.of(chat_log.conversation_id)
         users = [i for i, message in enumerate(rest) if message["role"] == "user"]
-        if users:
-            # Set once per question: a second tool round sends the same note again.
-            note = " ".join(p for p in (moment, context.situation, voice) if p)
-            sent.setdefault(users[-1], note)
+        fresh = " ".join(p for p in (moment, context.situation, voice) if p)
         for index in users:
-            note = sent.get(index, "")
-            rest[index] = {**rest[index], "content": with_note(rest[index]["content"], note)}
+            question = rest[index]["content"]
+            note = self._notes.note(
+                chat_log.conversation_id, index, question, fresh if index == users[-1] else ""
+            )
+            rest[index] = {**rest[index], "content": with_note(question, note)}
         # Split into rounds, each starting at a user message, so a tool call is never
         # separated from its result.
         rounds: list[list[dict[str, Any]]] = []

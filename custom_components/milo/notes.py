@@ -39,12 +39,20 @@ class SentNotes:
     def __init__(self, max_conversations: int = MAX_CONVERSATIONS) -> None:
         """Keep the notes of this many conversations, the least recently used dropped."""
         self._max = max_conversations
-        self._notes: OrderedDict[str, dict[int, str]] = OrderedDict()
+        self._notes: OrderedDict[str, dict[int, tuple[str, str]]] = OrderedDict()
 
-    def of(self, conversation_id: str) -> dict[int, str]:
-        """One conversation's notes by the question's place in its chat log; fill it in."""
+    def note(self, conversation_id: str, index: int, question: str, fresh: str) -> str:
+        """The note the question at `index` of the chat log went out with.
+
+        A question not sent before goes with `fresh`, and keeps it: a second tool round
+        sends the same note again. The question is compared too, because HA starts a new
+        chat log under the same id when a client picks its own conversation ids.
+        """
         notes = self._notes.setdefault(conversation_id, {})
         self._notes.move_to_end(conversation_id)
         while len(self._notes) > self._max:
             self._notes.popitem(last=False)
-        return notes
+        sent = notes.get(index)
+        if sent is None or sent[0] != question:
+            sent = notes[index] = (question, fresh)
+        return sent[1]
