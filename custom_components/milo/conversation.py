@@ -50,13 +50,7 @@ from .const import (
 from .data import MiloConfigEntry
 from .exposed_names import async_home_names
 from .fast_path import FastIntent, recognize
-from .guards import (
-    DANGER_TURNS,
-    REPEAT_TURNS,
-    AnswerGuard,
-    is_danger_zone,
-    is_identity_question,
-)
+from .guards import DANGER_TURNS, REPEAT_TURNS, AnswerGuard, is_identity_question
 from .line_bank import LineBankError
 from .notes import SentNotes, split_moment, with_note
 from .satellite import Satellite
@@ -357,7 +351,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         if is_identity_question(question):
             await self._async_say(chat_log, persona.identity_answer(asked, name, sarcasm, said))
             return
-        if any(map(is_danger_zone, asked)):
+        if persona.is_about_safety(asked):
             await self._async_say(chat_log, persona.safety_answer(asked, name, said))
             return
         voice = persona.voice_note(asked, name, sarcasm, said)

@@ -155,6 +155,14 @@ class LineBank:
             recent.popleft()
         return fill(choice.text, name=name, person=person)
 
+    def closest_topic(self, request: str) -> str | None:
+        """The topic of the line nearest to `request`, at any level (None: no word shared)."""
+        best, index = max(
+            ((score, index) for index, score in enumerate(self._index.scores(request))),
+            default=(0.0, 0),
+        )
+        return self.lines[index].topic if best > 0 else None
+
     def nearest(
         self,
         request: str,

@@ -177,6 +177,21 @@ def identity_answer(
     )
 
 
+def is_about_safety(asked: Sequence[str]) -> bool:
+    """Whether the newest question is in a danger zone: it names one, or it follows a
+    question that did and is nearer to the bank's safety lines than to any other, or to
+    none ("I can smell smoke." "I think it's coming from the kitchen."; not "Thanks,
+    bye!")."""
+    if not asked:
+        return False
+    if is_danger_zone(asked[-1]):
+        return True
+    return any(map(is_danger_zone, asked[:-1])) and _bank.closest_topic(asked[-1]) in {
+        "danger",
+        None,  # "What should I do now?"
+    }
+
+
 def safety_answer(
     asked: Sequence[str], persona_name: str, avoid: Collection[tuple[str, ...]] = ()
 ) -> str:

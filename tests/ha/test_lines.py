@@ -205,6 +205,24 @@ def test_safety_answers_fit_the_request(request_text: str, expected: str) -> Non
     assert answer in persona.lines("danger")
 
 
+@pytest.mark.parametrize(
+    ("asked", "safety"),
+    [
+        (["I smell gas in the kitchen."], True),
+        (["Tell me a joke."], False),
+        # A follow-up stays in the danger zone while it is about it, or about nothing else.
+        (["I can smell smoke.", "I think it's coming from the kitchen."], True),
+        (["I can smell smoke.", "Should I call someone?"], True),
+        (["I can smell smoke.", "What should I do now?"], True),
+        (["I can smell smoke.", "Thanks, bye!"], False),
+        (["I can smell smoke.", "Fine.", "Tell me a joke."], False),
+    ],
+)
+def test_danger_zones_last_while_the_talk_is_about_them(asked: list[str], safety: bool) -> None:
+    """A safety question makes its follow-ups safety questions, not the next topic."""
+    assert persona.is_about_safety(asked) is safety
+
+
 def test_quips_come_from_the_bank() -> None:
     """The fast path's quips and the easter eggs are bank lines; sarcasm 0 has no quip."""
     assert persona.surf_quip("gnarly", 2) in persona.lines("surf", "gnarly")

@@ -79,6 +79,20 @@ async def test_danger_zones_get_plain_advice(
     assert cloud.chat_requests() == []
 
 
+async def test_after_a_danger_zone_small_talk_goes_back_to_the_model(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """Its follow-up gets plain advice too; "Thanks, bye!" is small talk again."""
+    await setup_entry()
+    cloud.reply("Cheerio, buddy.")
+    smoke = await ask(hass, "I can smell smoke.")
+    kitchen = await ask(hass, "I think it's coming from the kitchen.", smoke.conversation_id)
+    assert "kitchen" in speech(kitchen)
+    assert cloud.chat_requests() == []
+    bye = await ask(hass, "Thanks, bye!", smoke.conversation_id)
+    assert speech(bye) == "Cheerio, buddy."
+
+
 async def test_a_sentence_from_the_latest_turns_is_not_said_again(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
