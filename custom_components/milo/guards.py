@@ -33,8 +33,9 @@ IDENTITY = re.compile(
     r"who (?:made|built|created|designed|programmed) (?:you|u)\b|"
     r"where (?:do you live|are you from|do you come from))"
 )
-# Safety, locks and alarms: plain answers, no jokes (the persona's danger zones). Once a
-# question is in one, so are the next ones ("I can smell smoke." "Should I call someone?").
+# Safety, locks and alarms: plain answers, no jokes (the persona's danger zones). A
+# question this many turns back still makes a follow-up about it one ("I can smell smoke."
+# "Should I call someone?"; persona.is_about_safety).
 DANGER_TURNS = 3
 # Safety, locks and alarms: plain answers, no jokes (the persona's danger zones).
 DANGER = re.compile(
