@@ -3,11 +3,12 @@
 Home Assistant ends a turn after a fixed stretch of silence (0.7 s by default) judged by
 MicroVad, whose speech probability lags the audio by about half a second: HA hears the
 end about 1.2 s after the last word. Here the pause is timed by loudness against the
-room's noise floor, which knows at once, and judged by how the speech before it ended:
-a voice that fell in pitch (a finished statement, "...the desk lamp.") ends the turn after
-a short silence; one that stopped level or high ("turn on the...") waits longer, so a
-person searching for a word is not cut off. MicroVad still has to have heard speech,
-so a door slam or the fridge never ends (or starts) a turn. Measured in bench/truncation.
+room's noise floor, which knows at once; MicroVad still has to have heard speech, so a
+door slam or the fridge never ends (or starts) a turn. `balanced` ends the turn after a
+second of silence, longer than people hesitate mid-phrase ("turn on the... desk lamp").
+`fast` also judges how the speech before a pause ended: a voice that fell in pitch (a
+finished statement) ends the turn after a short silence; one that stopped level or high
+waits the full second. Measured in bench/truncation (docs/satellite.md).
 
 The satellite then sends VoiceAssistantAudio(end=True); HA's own detector and timeout
 stay the fallback. So that HA does not end the turn first in a long hesitation, a pause
@@ -107,6 +108,7 @@ class EndOfSpeech:
         self._held: deque[bytes] = deque(maxlen=round(RESUME_S * 100))  # a long pause's end
         self._finished_frames = round(rule.finished_silence_s * 100)
         self._unfinished_frames = round(rule.unfinished_silence_s * 100)
+        self._judges = self._finished_frames < self._unfinished_frames  # else pitch is moot
 
     @property
     def seconds(self) -> float:
@@ -136,16 +138,20 @@ class EndOfSpeech:
             self._speech_frames += 1
             self._silent_frames = 0
             self.sounded_finished = None
-            hz = pitch_hz(self._window)
-            tone = semitones(hz) if hz else 0.0
-            self._last_speech.append(tone)
-            if hz:
-                self._pitches.append(tone)
+            if self._judges:
+                self._follow_pitch()
         elif self._speech_frames >= MIN_SPEECH_S * 100:
             self._silent_frames += 1
         if self._frames >= self.rule.max_s * 100 or self._pause_ends_turn():
             self.finished = True
             self.finished_at = self.seconds
+
+    def _follow_pitch(self) -> None:
+        hz = pitch_hz(self._window)
+        tone = semitones(hz) if hz else 0.0
+        self._last_speech.append(tone)
+        if hz:
+            self._pitches.append(tone)
 
     def _is_loud(self, samples: np.ndarray) -> bool:
         level = 10.0 * math.log10(float(np.mean(samples * samples)) / 32768.0**2 + 1e-12)
@@ -157,7 +163,7 @@ class EndOfSpeech:
     def _pause_ends_turn(self) -> bool:
         if not self._heard_voice or self._silent_frames < self._finished_frames:
             return False
-        if self.sounded_finished is None:
+        if self.sounded_finished is None and self._judges:
             self.sounded_finished = self._sounds_finished()
         return self.sounded_finished or self._silent_frames >= self._unfinished_frames
 
