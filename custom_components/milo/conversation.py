@@ -371,6 +371,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 await self._async_add(chat_log, self._model_deltas(messages, tools, budget, guard))
                 if not chat_log.unresponded_tool_results:
                     break
+                guard.allow(_tool_results_of_question(chat_log))
             else:
                 LOGGER.debug("Tool loop limit of %s rounds reached", MAX_TOOL_ROUNDS)
                 await self._async_say(chat_log, persona.LOOP_LIMIT_LINE)
@@ -507,6 +508,17 @@ def _system_prompt(chat_log: conversation.ChatLog) -> str:
     """The instructions the model was given, as HA assembled them."""
     first = chat_log.content[0]
     return first.content if isinstance(first, conversation.SystemContent) else ""
+
+
+def _tool_results_of_question(chat_log: conversation.ChatLog) -> str:
+    """What the tools found for the newest question, as the model reads it."""
+    results: list[str] = []
+    for content in reversed(chat_log.content):
+        if isinstance(content, conversation.UserContent):
+            break
+        if isinstance(content, conversation.ToolResultContent):
+            results.append(json_dumps(content.tool_result))
+    return "\n".join(results)
 
 
 def _said_lately(chat_log: conversation.ChatLog) -> set[tuple[str, ...]]:

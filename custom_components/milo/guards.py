@@ -118,6 +118,10 @@ class AnswerGuard:
         self._asked = words(self.question)
         self._heard = set(self.said_before)
 
+    def allow(self, facts: str) -> None:
+        """Let the answer say the figures in `facts` (what its tools found)."""
+        self._figures |= set(_FIGURE.findall(facts.casefold()))
+
     @property
     def said(self) -> bool:
         """Whether any sentence was kept."""

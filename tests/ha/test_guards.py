@@ -78,6 +78,13 @@ def test_an_answer_that_opens_with_the_question_drops_it() -> None:
     assert run(g, "How are you today? Grand. How are you?") == "Grand. How are you?"
 
 
+def test_figures_the_tools_found_may_be_said() -> None:
+    """A figure from a tool result is a fact, not made up."""
+    g = guard()
+    g.allow('{"temperature": 21.5}')
+    assert run(g, "It's 21.5 degrees in the kitchen. Or 30.") == "It's 21.5 degrees in the kitchen."
+
+
 def test_sentences_said_in_earlier_turns_are_dropped() -> None:
     """A sentence from the latest turns is not said again, whatever its case or commas."""
     earlier = heard("Just a joke, eh? No fun at all.")

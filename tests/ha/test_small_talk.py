@@ -11,7 +11,7 @@ from custom_components.milo import persona
 from custom_components.milo.sentences import words
 
 from .conftest import FakeCloud, agent_subentry
-from .test_conversation import ask, speech
+from .test_conversation import ask, speech, weather  # noqa: F401 - a fixture
 
 
 def note_lines(request: dict) -> list[str]:
@@ -155,3 +155,17 @@ async def test_another_name_is_not_claimed(
     await setup_entry()
     cloud.reply("My name is Lara. I love the sea.")
     assert speech(await ask(hass, "Do you like the beach?")) == "I love the sea."
+
+
+async def test_figures_the_tools_found_are_said_and_no_others(
+    hass: HomeAssistant,
+    setup_entry,
+    cloud: FakeCloud,
+    weather: str,  # noqa: F811
+) -> None:
+    """After a tool call, its figures are facts; a figure nothing gave is still dropped."""
+    await setup_entry(subentries=[agent_subentry(weather_entity=weather)])
+    cloud.reply(tool_calls=[("get_weather", {"day": "tomorrow"})])
+    cloud.reply("A high of 18 tomorrow. And 25 the day after.")
+    result = await ask(hass, "do I need sunscreen for the trip?")
+    assert speech(result) == "A high of 18 tomorrow."
