@@ -19,6 +19,7 @@ from homeassistant.components.blueprint.errors import MissingInput
 from homeassistant.components.blueprint.models import Blueprint, BlueprintInputs
 from homeassistant.components.blueprint.schemas import BLUEPRINT_SCHEMA
 from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import yaml as yaml_util
 import pytest
@@ -179,7 +180,8 @@ async def test_surf_alarm_on_the_way_up(
 ) -> None:
     """Milo's real rating sensors: trash -> mid and mid -> gnarly alarm, downgrades don't."""
     await setup_entry()
-    assert hass.states.get(EAST).state == "gnarly"  # the recorded forecast's
+    east = hass.states.get(EAST)
+    assert east is not None and east.state == "gnarly"  # the recorded forecast's
     notify = async_mock_service(hass, "notify", "mobile_app_phone")
     announce = async_mock_service(hass, "assist_satellite", "announce")
     await automate(
@@ -215,19 +217,27 @@ async def test_surf_alarm_on_the_way_up(
 async def test_surf_alarm_only_for_chosen_ratings(
     hass: HomeAssistant, freezer: Any, setup_entry: Callable[..., Any], automate: Callable[..., Any]
 ) -> None:
-    """With only gnarly chosen and no satellites, mid is quiet and nothing is announced."""
+    """With only gnarly chosen and no satellites, mid is quiet and nothing is announced.
+
+    The spot is called by the name the user gave its device.
+    """
     await setup_entry()
+    entity = er.async_get(hass).async_get(EAST)
+    assert entity is not None and entity.device_id is not None
+    dr.async_get(hass).async_update_device(entity.device_id, name_by_user="The Strand")
     calls: list[ServiceCall] = async_mock_service(hass, "notify", "mobile_app_phone")
     announce = async_mock_service(hass, "assist_satellite", "announce")
     await automate(
         "surf_alarm",
         rating_sensors=[EAST],
         ratings=["gnarly"],
-        alarm_actions=[{"action": "notify.mobile_app_phone", "data": {"message": "{{ rating }}"}}],
+        alarm_actions=[
+            {"action": "notify.mobile_app_phone", "data": {"message": "{{ spot }}: {{ rating }}"}}
+        ],
     )
     for state in ("trash", "mid", "gnarly"):
         await _set(hass, EAST, state)
-    assert [c.data["message"] for c in calls] == ["gnarly"]
+    assert [c.data["message"] for c in calls] == ["The Strand: gnarly"]
     assert announce == []
 
 
