@@ -181,7 +181,8 @@ async def test_surf_alarm_on_the_way_up(
     """Milo's real rating sensors: trash -> mid and mid -> gnarly alarm, downgrades don't."""
     await setup_entry()
     east = hass.states.get(EAST)
-    assert east is not None and east.state == "gnarly"  # the recorded forecast's
+    assert east is not None
+    assert east.state == "gnarly"
     notify = async_mock_service(hass, "notify", "mobile_app_phone")
     announce = async_mock_service(hass, "assist_satellite", "announce")
     await automate(
@@ -223,7 +224,8 @@ async def test_surf_alarm_only_for_chosen_ratings(
     """
     await setup_entry()
     entity = er.async_get(hass).async_get(EAST)
-    assert entity is not None and entity.device_id is not None
+    assert entity is not None
+    assert entity.device_id is not None
     dr.async_get(hass).async_update_device(entity.device_id, name_by_user="The Strand")
     calls: list[ServiceCall] = async_mock_service(hass, "notify", "mobile_app_phone")
     announce = async_mock_service(hass, "assist_satellite", "announce")
