@@ -27,6 +27,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool:
     """Connect to the chat server and start the surf forecasts."""
+    # First, before anything waits: options saved while this setup runs (a reload that
+    # an agent's new options started, say) then reload it again, instead of being missed.
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     client = OpenAICompatibleClient(
         async_get_clientsession(hass), entry.data[CONF_URL], entry.data.get(CONF_API_KEY)
     )
@@ -53,7 +56,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
         await surf.async_refresh()
     entry.runtime_data = MiloData(client=client, model=entry.data[CONF_MODEL], surf=surf)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 
 

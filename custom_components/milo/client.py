@@ -136,8 +136,13 @@ class OpenAICompatibleClient:
         tools: list[dict[str, Any]] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> AsyncIterator[StreamEvent]:
-        """Stream one chat completion: text as it comes, tool calls once complete."""
+        """Stream one chat completion: text as it comes, tool calls once complete.
+
+        `response_format` is OpenAI's (`{"type": "json_schema", ...}`): milo-llm, llama.cpp,
+        Ollama and vLLM hold the answer to the schema with a grammar.
+        """
         payload: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -151,6 +156,8 @@ class OpenAICompatibleClient:
             payload["temperature"] = temperature
         if max_tokens:
             payload["max_tokens"] = max_tokens
+        if response_format:
+            payload["response_format"] = response_format
         calls: dict[int, ToolCallRequest] = {}
         try:
             async with self._session.post(

@@ -62,6 +62,8 @@ from .const import (
     CONF_SATELLITE_DEVICE,
     CONF_TEMPERATURE,
     CONF_WEATHER_ENTITY,
+    DEFAULT_AI_TASK_NAME,
+    DEFAULT_AI_TASK_OPTIONS,
     DEFAULT_MAX_HISTORY,
     DEFAULT_MAX_TOKENS,
     DEFAULT_NAME,
@@ -73,6 +75,7 @@ from .const import (
     FORECAST_API_URL,
     LOGGER,
     MARINE_API_URL,
+    SUBENTRY_AI_TASK,
     SUBENTRY_CONVERSATION,
     SUBENTRY_SURF_SPOT,
 )
@@ -88,6 +91,17 @@ DEFAULT_AGENT_OPTIONS: dict[str, Any] = {
     CONF_MAX_HISTORY: DEFAULT_MAX_HISTORY,
     CONF_MAX_TOKENS: DEFAULT_MAX_TOKENS,
 }
+
+# The voice and limits an agent and an AI task both have.
+SARCASM_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=0, max=3, step=1, mode=NumberSelectorMode.SLIDER)
+)
+TEMPERATURE_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=0, max=2, step=0.05, mode=NumberSelectorMode.SLIDER)
+)
+MAX_TOKENS_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=16, max=8192, step=1, mode=NumberSelectorMode.BOX)
+)
 
 SERVER_SCHEMA = probatio.Schema(
     {
@@ -136,6 +150,8 @@ class MiloConfigFlow(ConfigFlow, domain=DOMAIN):
     """Connect Milo to an OpenAI-compatible chat server."""
 
     VERSION = 1
+    # 1.2: every entry has an AI task (entries from 1.1 get the default one when migrated).
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing known."""
@@ -222,6 +238,12 @@ class MiloConfigFlow(ConfigFlow, domain=DOMAIN):
                     data=DEFAULT_AGENT_OPTIONS,
                     unique_id=None,
                 ),
+                ConfigSubentryData(
+                    subentry_type=SUBENTRY_AI_TASK,
+                    title=DEFAULT_AI_TASK_NAME,
+                    data=DEFAULT_AI_TASK_OPTIONS,
+                    unique_id=None,
+                ),
                 *(
                     ConfigSubentryData(
                         subentry_type=SUBENTRY_SURF_SPOT,
@@ -306,9 +328,10 @@ class MiloConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Conversation agents and surf spots."""
+        """Conversation agents, AI tasks and surf spots."""
         return {
             SUBENTRY_CONVERSATION: ConversationFlowHandler,
+            SUBENTRY_AI_TASK: AITaskFlowHandler,
             SUBENTRY_SURF_SPOT: SurfSpotFlowHandler,
         }
 
@@ -381,9 +404,7 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
         return probatio.Schema(
             {
                 probatio.Required(CONF_PERSONA_NAME): str,
-                probatio.Required(CONF_SARCASM): NumberSelector(
-                    NumberSelectorConfig(min=0, max=3, step=1, mode=NumberSelectorMode.SLIDER)
-                ),
+                probatio.Required(CONF_SARCASM): SARCASM_SELECTOR,
                 probatio.Optional(CONF_PROMPT): TemplateSelector(),
                 probatio.Optional(CONF_LLM_HASS_API): SelectSelector(
                     SelectSelectorConfig(options=apis, multiple=True)
@@ -394,15 +415,11 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
                 probatio.Optional(CONF_SATELLITE_DEVICE): DeviceSelector(
                     DeviceSelectorConfig(filter=DeviceFilterSelectorConfig(integration="esphome"))
                 ),
-                probatio.Required(CONF_TEMPERATURE): NumberSelector(
-                    NumberSelectorConfig(min=0, max=2, step=0.05, mode=NumberSelectorMode.SLIDER)
-                ),
+                probatio.Required(CONF_TEMPERATURE): TEMPERATURE_SELECTOR,
                 probatio.Required(CONF_MAX_HISTORY): NumberSelector(
                     NumberSelectorConfig(min=0, max=100, step=1, mode=NumberSelectorMode.BOX)
                 ),
-                probatio.Required(CONF_MAX_TOKENS): NumberSelector(
-                    NumberSelectorConfig(min=16, max=8192, step=1, mode=NumberSelectorMode.BOX)
-                ),
+                probatio.Required(CONF_MAX_TOKENS): MAX_TOKENS_SELECTOR,
                 # Empty: what the server reports (milo-llm does), else DEFAULT_CONTEXT_SIZE.
                 probatio.Optional(CONF_CONTEXT_SIZE): NumberSelector(
                     NumberSelectorConfig(min=512, max=262144, step=1, mode=NumberSelectorMode.BOX)
@@ -417,6 +434,28 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
         # Without an override the answer is capped at half the server's context at run time.
         if user_input[CONF_MAX_TOKENS] >= user_input.get(CONF_CONTEXT_SIZE, float("inf")):
             return {CONF_MAX_TOKENS: "max_tokens_too_large"}
+        return {}
+
+
+class AITaskFlowHandler(_OptionsSubentryFlow):
+    """Add or change an AI task entity: the voice and limits of `ai_task.generate_data`."""
+
+    def _defaults(self) -> Mapping[str, Any]:
+        return {CONF_NAME: DEFAULT_AI_TASK_NAME, **DEFAULT_AI_TASK_OPTIONS}
+
+    def _schema(self, current: Mapping[str, Any]) -> probatio.Schema:
+        return probatio.Schema(
+            {
+                probatio.Required(CONF_PERSONA_NAME): str,
+                probatio.Required(CONF_SARCASM): SARCASM_SELECTOR,
+                probatio.Required(CONF_TEMPERATURE): TEMPERATURE_SELECTOR,
+                probatio.Required(CONF_MAX_TOKENS): MAX_TOKENS_SELECTOR,
+            }
+        )
+
+    def _validate(self, user_input: dict[str, Any]) -> dict[str, str]:
+        for key in (CONF_SARCASM, CONF_MAX_TOKENS):
+            user_input[key] = int(user_input[key])
         return {}
 
 

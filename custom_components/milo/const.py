@@ -15,6 +15,11 @@ ZEROCONF_TYPE: Final = "_milo-llm._tcp.local."
 # Subentry types
 SUBENTRY_CONVERSATION: Final = "conversation"
 SUBENTRY_SURF_SPOT: Final = "surf_spot"
+# The name HA's own LLM integrations (OpenAI, Ollama) give their AI task subentries.
+SUBENTRY_AI_TASK: Final = "ai_task_data"
+DEFAULT_AI_TASK_NAME: Final = "Milo AI Task"
+# A task's answer may be JSON with several fields, so it gets more room than a spoken one.
+DEFAULT_AI_TASK_MAX_TOKENS: Final = 512
 
 # Conversation agent options
 CONF_PERSONA_NAME: Final = "persona_name"
@@ -33,6 +38,13 @@ DEFAULT_MAX_TOKENS: Final = 256
 # The context window assumed when the agent sets none and the server reports none (Ollama,
 # llama.cpp's server): the default of Ollama, LM Studio and milo-llm's --n-ctx.
 DEFAULT_CONTEXT_SIZE: Final = 4096
+# The AI task that every entry gets (config flow, migration from 1.1): Milo's voice.
+DEFAULT_AI_TASK_OPTIONS: Final = {
+    CONF_PERSONA_NAME: DEFAULT_NAME,
+    CONF_SARCASM: DEFAULT_SARCASM,
+    CONF_TEMPERATURE: DEFAULT_TEMPERATURE,
+    CONF_MAX_TOKENS: DEFAULT_AI_TASK_MAX_TOKENS,
+}
 
 # Rounds of model -> tools -> model before Milo gives up on a question.
 MAX_TOOL_ROUNDS: Final = 5

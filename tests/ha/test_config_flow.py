@@ -28,7 +28,7 @@ async def _start(hass: HomeAssistant) -> dict:
 async def test_user_flow_creates_entry_with_agent_and_portrush(
     hass: HomeAssistant, cloud: FakeCloud
 ) -> None:
-    """URL, then model; the entry comes with a Milo agent and the two Portrush spots."""
+    """URL, then model; the entry comes with a Milo agent, an AI task and the Portrush spots."""
     cloud.models = [MODEL, "other"]
     result = await _start(hass)
     assert result["type"] is FlowResultType.FORM
@@ -46,6 +46,7 @@ async def test_user_flow_creates_entry_with_agent_and_portrush(
     entry = result["result"]
     kinds = sorted((s.subentry_type, s.title) for s in entry.subentries.values())
     assert kinds == [
+        ("ai_task_data", "Milo AI Task"),
         ("conversation", "Milo"),
         ("surf_spot", "East Strand"),
         ("surf_spot", "West Strand"),
