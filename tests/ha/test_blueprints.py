@@ -214,6 +214,18 @@ async def test_surf_alarm_on_the_way_up(
     await _set(hass, WEST, "mid")
     assert notify[-1].data["message"] == "West Strand is mid"
 
+    # Both spots turn in the same update: one alarm each.
+    await _set(hass, EAST, "trash")
+    await _set(hass, WEST, "trash")
+    hass.states.async_set(EAST, "gnarly")
+    hass.states.async_set(WEST, "gnarly")
+    await hass.async_block_till_done()
+    assert sorted(c.data["message"] for c in notify[-2:]) == [
+        "East Strand is gnarly",
+        "West Strand is gnarly",
+    ]
+    assert len(notify) == 5
+
 
 async def test_surf_alarm_only_for_chosen_ratings(
     hass: HomeAssistant, freezer: Any, setup_entry: Callable[..., Any], automate: Callable[..., Any]
@@ -273,16 +285,18 @@ async def test_lights_off_when_the_desk_stays_empty(
     ]
 
 
-async def test_a_stranger_keeps_the_lights_on(
+async def test_a_stranger_or_an_offline_satellite_keeps_the_lights_on(
     hass: HomeAssistant, freezer: Any, automate: Callable[..., Any]
 ) -> None:
-    """Only nobody counts as empty: a stranger at the desk for an hour changes nothing."""
+    """Only nobody counts as empty: a stranger, or the satellite offline, changes nothing."""
     turn_off = async_mock_service(hass, "light", "turn_off")
     await _set(hass, PERSON, "Jay")
     await automate(
         "desk_empty_lights_off", presence_sensor=PERSON, lights={"entity_id": "light.desk"}
     )
     await _set(hass, PERSON, "stranger")
+    await _wait(hass, freezer, 60)
+    await _set(hass, PERSON, "unavailable")
     await _wait(hass, freezer, 60)
     assert turn_off == []
     await _set(hass, PERSON, "")
