@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_API_KEY, CONF_MODEL, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
@@ -10,12 +13,20 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .client import LLMAuthError, LLMError, OpenAICompatibleClient
-from .const import DOMAIN, ISSUE_SURF_API, LOGGER, SUBENTRY_SURF_SPOT
+from .const import (
+    DEFAULT_AI_TASK_NAME,
+    DEFAULT_AI_TASK_OPTIONS,
+    DOMAIN,
+    ISSUE_SURF_API,
+    LOGGER,
+    SUBENTRY_AI_TASK,
+    SUBENTRY_SURF_SPOT,
+)
 from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry, MiloData
 from .services import async_setup_services
 
-PLATFORMS = (Platform.CONVERSATION, Platform.SENSOR)
+PLATFORMS = (Platform.AI_TASK, Platform.CONVERSATION, Platform.SENSOR)
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -62,6 +73,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
 async def async_unload_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool:
     """Unload the platforms."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool:
+    """Bring an entry from an older Milo up to date (HA refuses entries from a newer one)."""
+    if entry.minor_version < 2:
+        # 1.2 added AI tasks: an existing entry gets the default one, as a new entry does.
+        hass.config_entries.async_add_subentry(
+            entry,
+            ConfigSubentry(
+                data=MappingProxyType(dict(DEFAULT_AI_TASK_OPTIONS)),
+                subentry_type=SUBENTRY_AI_TASK,
+                title=DEFAULT_AI_TASK_NAME,
+                unique_id=None,
+            ),
+        )
+        hass.config_entries.async_update_entry(entry, minor_version=2)
+    return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> None:

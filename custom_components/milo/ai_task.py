@@ -101,6 +101,7 @@ class MiloTaskEntity(ai_task.AITaskEntity):
             else None
         )
         text = (await self._async_ask(task, schema)).strip()
+        LOGGER.debug("AI task %r answered: %s", task.name, text)
         chat_log.async_add_assistant_content_without_tools(
             conversation.AssistantContent(agent_id=self.entity_id, content=text)
         )
