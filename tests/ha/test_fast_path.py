@@ -151,8 +151,10 @@ SURF_FACTS = Facts(
         (("Total trash. Stay in bed",), "Surf's up, you toads!"),
         (("Wax up. Flat as a pond, though.",), "Wax up."),
         (("Sunny too!",), "Surf's up, you toads!"),
-        # What no answer may say: swearing, the user's next line of a script.
+        # What no answer may say: swearing, a fragment cut off mid-phrase (the model ran
+        # out of tokens), the user's next line of a script.
         (("Fuck, I'm just a little drunk.",), "Surf's up, you toads!"),
+        (("Wax up. Tease one little bit about the",), "Wax up."),
         (("Wax up. User: is it big?",), "Wax up."),
         # Attitude, not a second report: two sentences at most.
         (("Go. Now. Seriously.",), "Go. Now."),
