@@ -128,9 +128,10 @@ CLOUDED = frozenset(
      "snowy", "snowy-rainy", "hail", "windy-variant"}
 )  # fmt: skip
 WINDY = frozenset({"windy", "windy-variant"})
+# Weather that "miserable" may be said of.
+GLOOMY = RAINY | SNOWY | {"cloudy", "fog", "windy", "windy-variant", "exceptional"}
 # Thresholds in °C, %, km/h and feet: where "cold", "warm", "windy", "flat" and "big" start
 # being true, and stop being false. In between, both are fine.
-GLOOMY = RAINY | SNOWY | {"cloudy", "fog", "windy", "windy-variant", "exceptional"}
 COLD_BELOW, NOT_COLD_FROM = 13.0, 10.0
 WARM_FROM, NOT_WARM_BELOW = 17.0, 20.0
 RAIN_LIKELY_FROM, DRY_BELOW = 40.0, 50.0
