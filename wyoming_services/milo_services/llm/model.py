@@ -10,7 +10,6 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 import json
 import logging
-import os
 from pathlib import Path
 import threading
 import time
@@ -90,10 +89,9 @@ class ChatModel:
         self.model_path = model_path
         self.model_id = model_path.stem
         self.prefix_cache_enabled = prefix_cache
-        # Prompts too get half the cores by default, not llama.cpp's all of them: the rest
-        # of the voice pipeline (STT, TTS, HA) shares the machine, and threads that outnumber
-        # the free cores wait on each other (3x slower prompts on a busy 2-core VM).
-        threads = threads or max(1, (os.cpu_count() or 1) // 2)
+        # By default answers get half the cores (one token at a time gains little from
+        # more) and prompts all of them: with OpenMP threads that sleep while they wait
+        # (see __init__.py), that reads prompts fastest whether the machine is idle or busy.
         self._llama = Llama(
             model_path=str(weights or model_path),
             n_ctx=n_ctx,
