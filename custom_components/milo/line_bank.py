@@ -285,7 +285,10 @@ def _group(entry: Any, where: str) -> tuple[bool, list[Line]]:
         else:
             text, level = item, sarcasm
         lines.append(Line(_text(text, topic, at), topic, tag, level, about))
-    return bool(entry.get("replace", False)), lines
+    replace = entry.get("replace", False)
+    if not isinstance(replace, bool):
+        raise LineBankError(f"{where}: replace must be true or false")
+    return replace, lines
 
 
 def _sarcasm(value: Any, where: str) -> int:

@@ -78,6 +78,7 @@ def test_the_shipped_bank_loads_quickly() -> None:
         ("- topic: milk\n  lines: [{text: Hi, mood: sad}]", "line 1: unknown keys ['mood']"),
         ("- topic: milk\n  lines: ['" + "milk " * 31 + "']", "more than 30 words"),
         ("- topic: milk\n  lines: [Hi\n", "cannot read the line bank"),
+        ("- topic: milk\n  replace: yes please\n  lines: [Hi]", "replace must be true or false"),
     ],
 )
 def test_a_bad_file_names_the_entry_at_fault(tmp_path: Path, text: str, error: str) -> None:
