@@ -5,6 +5,8 @@ Each configuration is a llama.cpp context of its own, all loaded at once and mea
 turn, round after round, so load from anything else on the machine hits them alike; the
 figures to read are the ratios to the baseline (the embedded Q4_1 as milo-llm loaded it
 before: 1 thread for generation, all cores for prompts, batch 512, no flash attention).
+OpenMP's wait policy is what OMP_WAIT_POLICY says when the script starts (llama_cpp loads
+before milo_services sets milo-llm's default, PASSIVE); the results record it.
 Quality: the mean KL divergence of each copy's next-token distribution from the exact
 F16 copy of the Q4_1 weights, over the README's first 400 tokens, and how often their
 most likely next token agrees.
@@ -181,6 +183,7 @@ def main() -> None:
             "processor": _processor(),
             "platform": platform.platform(),
             "rounds": args.rounds,
+            "omp_wait_policy": _started_with("OMP_WAIT_POLICY") or "unset (libgomp: ACTIVE)",
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -196,6 +199,15 @@ def main() -> None:
         )
     for weights, row in copies.items():
         print(f"{weights:<8} {row}")
+
+
+def _started_with(name: str) -> str | None:
+    """An environment variable as the process started, before any import changed it."""
+    for entry in Path("/proc/self/environ").read_bytes().split(b"\0"):
+        key, _, value = entry.decode(errors="replace").partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def _processor() -> str:
