@@ -131,7 +131,7 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
     assert question["content"].startswith(
         "(Current time is 08:30:00. Today's date is 2026-06-01. Milo talks like this: \""
     )
-    assert question["content"].endswith("\")\nhello there")
+    assert question["content"].endswith('")\nhello there')
     assert "Current time" not in system
     assert "tools" not in request  # small talk needs none
     assert request["stream_options"] == {"include_usage": True}
