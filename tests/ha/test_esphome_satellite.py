@@ -830,4 +830,7 @@ async def test_who_decides_the_end_of_speech(
     assert f"End of speech ({end_of_speech})" in log
     messages = milo_pipeline.chat_requests()[-1]["messages"]
     heard = next(m["content"] for m in reversed(messages) if m["role"] == "user")
-    assert "desk lamp" in heard.lower(), heard  # not cut off in the pause
+    if end_of_speech == "balanced":  # the default is not cut off in the pause
+        assert "desk lamp" in heard.lower(), heard
+    # fast may end after "Turn on the," when the voice falls in pitch there (6-9 % of the
+    # truncation bench's hesitant requests, docs/satellite.md): it trades that for speed.
