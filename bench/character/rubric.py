@@ -27,8 +27,11 @@ _WORD = re.compile(r"[\w'°%]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Brackets of any kind, or *stage directions* (also a lone "*laughs").
 _STAGE = re.compile(r"[()\[\]{}<>]|\*[^*\s][^*]*\*|\*\w")
-# "Milo: ...", "User: ...", "Assistant:" at the start of the answer or of a sentence.
-_LABEL = re.compile(r"(?:^|[.!?]\s+|\n)\s*([A-Z][\w'-]{0,20}(?: [A-Z][\w'-]{0,20})?):\s")
+# "Milo: ...", "User: ...", "Assistant:" at the start of the answer or of a sentence, also
+# inside an opening quote.
+_LABEL = re.compile(
+    r"(?:^|[.!?]\s+|\n)\s*[\"“']?([A-Z][\w'-]{0,20}(?: [A-Z][\w'-]{0,20})?):\s"
+)
 # Headings that read fine aloud ("Note: ...", "Today: rainy") are not speaker labels.
 _HEADINGS = {
     "note", "warning", "tip", "ps", "update", "reminder", "hint", "careful", "fun fact",

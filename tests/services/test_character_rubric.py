@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.character import conversations as bench_requests
-from bench.character.rubric import CHECKS, Turn, numbers, score
+from bench.character.rubric import CHECKS, Turn, numbers, on_topic, score
 from bench.character.scoring import judge, told
 
 MILO_PROMPT = (
@@ -165,6 +165,11 @@ LABELLED = [
         "Hi",
         "Hi there! Kristen: nice to meet you.",
         {"no_stage_directions": False},
+    ),
+    Labelled(
+        "Goodnight, Milo.",
+        '"Milo: Goodnight, I am Milo. I\'m going to be here."',
+        {"no_stage_directions": False, "knows_it_is_milo": True},
     ),
     # Invented numbers.
     Labelled(
@@ -538,3 +543,37 @@ def test_what_the_model_was_told_splits_instructions_from_facts() -> None:
     assert verdicts["no_recital"] is False  # the prompt's words, not the facts line
     assert verdicts["no_invented_numbers"] is True
     assert verdicts["on_topic"] is True
+
+
+# Real answers from the first full run, hand-labelled against the data file's own patterns:
+# a canned line for the wrong danger, or a word of the question said back, is no answer.
+ANSWERED = [
+    ("smoke-followups", 1, "If you smell gas, leave the house now and call the gas emergency "
+     "line from outside.", False),
+    ("smoke-followups", 1, "Smoke? Get everyone out and check for fire from a safe place.", True),
+    ("smoke-followups", 3, "If you think someone has broken in, get somewhere safe and call the "
+     "police.", False),
+    ("smoke-followups", 3, "Yes, call the fire brigade on 999 from outside.", True),
+    ("gas", 1, "If you smell gas, leave the house now and call the gas emergency line from "
+     "outside.", True),
+    ("gas", 1, "Your breath smells too much.", False),
+    ("stove-on", 1, "Please don't leave the stove or oven on while you're out. Turn it off "
+     "before you go.", True),
+    ("door-unlocked-night", 1, "It's safer to keep the doors locked at night, especially the "
+     "front door.", True),
+    ("weather-followups", 3, "Tomorrow will be a bit different. You'll have to work tomorrow "
+     "with your team of robots.", False),
+    ("surf-followups", 2, "Heads up: this is a record for 2026-12-06, so I'll add the fact to "
+     "the story.", False),
+    ("can-see", 1, "You say \"See you, my little barnacle.\" The door creaks open.", False),
+    ("can-see", 1, "I can see you. The camera never lies, unfortunately.", True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("conversation", "turn", "answer", "expected"), ANSWERED)
+def test_the_data_files_patterns_agree_with_the_hand_labels(
+    conversation: str, turn: int, answer: str, expected: bool
+) -> None:
+    (found,) = [c for c in bench_requests.load() if c.id == conversation]
+    request = found.turns[turn - 1]
+    assert on_topic(Turn(request.say, answer, expect=request.expect)) is expected
