@@ -87,8 +87,12 @@ FORECAST_API_URL: Final = "https://api.open-meteo.com/v1/forecast"
 CONF_MARINE_URL: Final = "marine_url"
 CONF_FORECAST_URL: Final = "forecast_url"
 SURF_UPDATE_MINUTES: Final = 60
-# Consecutive failed refreshes before a repair issue tells the user.
-SURF_FAILURES_BEFORE_ISSUE: Final = 3
+# After a failure the next try comes 1, 2, 4, 8, 16 minutes later, then every 30 (half the
+# hourly update), so the sensors are back within minutes of Open-Meteo.
+SURF_RETRY_MAX_MINUTES: Final = 30
+# Consecutive failed refreshes before a repair issue tells the user: with the retries above,
+# about an hour of failures (a short blip raises nothing).
+SURF_FAILURES_BEFORE_ISSUE: Final = 7
 ISSUE_SURF_API: Final = "surf_api_unavailable"
 
 SERVICE_SURF_REPORT: Final = "surf_report"

@@ -20,6 +20,7 @@ from .const import (
     LOGGER,
     SUBENTRY_SURF_SPOT,
     SURF_FAILURES_BEFORE_ISSUE,
+    SURF_RETRY_MAX_MINUTES,
     SURF_UPDATE_MINUTES,
 )
 from .surf import (
@@ -36,8 +37,17 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
 
+def retry_delay(failures: int) -> timedelta:
+    """How long to wait after the given number of failures in a row: 1, 2, 4 ... 30 minutes.
+
+    A short outage must not cost an hour of unavailable sensors, and a long one must not
+    hammer Open-Meteo.
+    """
+    return timedelta(minutes=min(2 ** max(failures - 1, 0), SURF_RETRY_MAX_MINUTES))
+
+
 class SurfCoordinator(DataUpdateCoordinator[dict[str, SpotForecast]]):
-    """Fetch all spots once an hour; the data doubles as the surf cache."""
+    """Fetch all spots once an hour, sooner after a failure; the data doubles as the cache."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Read the spots from the entry's surf spot subentries, the APIs from its options."""
@@ -87,10 +97,12 @@ class SurfCoordinator(DataUpdateCoordinator[dict[str, SpotForecast]]):
                         "host": self.endpoints.host,
                     },
                 )
+            # HA's own one-off override of the next refresh; the hourly interval stays.
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="surf_update_failed",
                 translation_placeholders={"error": str(err)},
+                retry_after=retry_delay(self.failures).total_seconds(),
             ) from err
         if self.failures:
             self.failures = 0

@@ -17,7 +17,7 @@ from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.milo.const import DOMAIN
+from custom_components.milo.const import DOMAIN, SURF_FAILURES_BEFORE_ISSUE
 
 from .conftest import FakeCloud, agent_subentry
 
@@ -96,21 +96,26 @@ async def test_sensors_us_customary(hass: HomeAssistant, portrush: None, make_en
 async def test_api_failures_make_sensors_unavailable_and_raise_an_issue(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
-    """Unavailable at once; a repair issue after three failures; both clear on recovery."""
+    """Unavailable at once; a repair issue after about an hour of retries; both clear on recovery.
+
+    Each jump of an hour fires the one pending refresh: the hourly update, then the retries.
+    """
     entry = await setup_entry()
     issue_id = f"surf_api_unavailable_{entry.entry_id}"
     issues = ir.async_get(hass)
     cloud.weather_fails = True
 
-    for failures in range(1, 4):
+    for failures in range(1, SURF_FAILURES_BEFORE_ISSUE + 1):
         async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=1))
         await hass.async_block_till_done(wait_background_tasks=True)
         assert _state(hass, "sensor.east_strand_rating")[0] == STATE_UNAVAILABLE
-        assert (issues.async_get_issue(DOMAIN, issue_id) is not None) == (failures >= 3)
+        assert (issues.async_get_issue(DOMAIN, issue_id) is not None) == (
+            failures == SURF_FAILURES_BEFORE_ISSUE
+        )
 
     issue = issues.async_get_issue(DOMAIN, issue_id)
     assert issue.translation_key == "surf_api_unavailable"
-    assert issue.translation_placeholders["failures"] == "3"
+    assert issue.translation_placeholders["failures"] == str(SURF_FAILURES_BEFORE_ISSUE)
     assert issue.translation_placeholders["host"] == cloud.url.removeprefix("http://")
 
     cloud.weather_fails = False
@@ -126,7 +131,7 @@ async def test_removing_the_entry_removes_its_issue(
     """A repair issue does not outlive its entry."""
     entry = await setup_entry()
     cloud.weather_fails = True
-    for _ in range(3):
+    for _ in range(SURF_FAILURES_BEFORE_ISSUE):
         await entry.runtime_data.surf.async_refresh()
     issue_id = f"surf_api_unavailable_{entry.entry_id}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
