@@ -1,4 +1,4 @@
-"""Surf sensors, the repair issue after repeated Open-Meteo failures, and the action."""
+"""Surf sensors, the repair issue after repeated Open-Meteo failures, diagnostics, the action."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.milo.const import DOMAIN, SURF_FAILURES_BEFORE_ISSUE
+from custom_components.milo.diagnostics import (
+    async_get_config_entry_diagnostics,
+    redact_url,
+)
 
 from .conftest import FakeCloud, agent_subentry
 
@@ -79,6 +83,57 @@ async def test_sensors_say_where_the_data_comes_from(
     assert state.attributes["attribution"] == (
         f"RECORDED forecast, not live: sample for the demo (served by {host})"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        (
+            "https://customer-marine-api.open-meteo.com/v1/marine?apikey=s3cret",
+            "https://customer-marine-api.open-meteo.com/v1/marine?apikey=**REDACTED**",
+        ),
+        (
+            "http://meteo.lan/v1/forecast?models=icon&Api_Key=s3cret&token=s3cret&key=s3cret",
+            "http://meteo.lan/v1/forecast?models=icon&Api_Key=**REDACTED**"
+            "&token=**REDACTED**&key=**REDACTED**",
+        ),
+        (
+            "http://surfer:s3cret@meteo.lan/v1/marine",
+            "http://**REDACTED**:**REDACTED**@meteo.lan/v1/marine",
+        ),
+        ("http://s3cret@meteo.lan/v1/marine", "http://**REDACTED**@meteo.lan/v1/marine"),
+        ("http://meteo.lan:8080/v1/marine?keys=2", "http://meteo.lan:8080/v1/marine?keys=2"),
+    ],
+)
+def test_redact_url(url: str, redacted: str) -> None:
+    """Keys in the query and user:password@ are hidden; everything else stays readable."""
+    assert redact_url(url) == redacted
+
+
+async def test_diagnostics_redact_keys_inside_surf_urls(
+    hass: HomeAssistant, portrush: None, make_entry, cloud: FakeCloud
+) -> None:
+    """A key inside a configured surf URL is in neither the options nor the surf section."""
+    entry = make_entry()
+    server = cloud.url.replace("http://", "http://surfer:s3cret@")
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            "marine_url": f"{server}/v1/marine?apikey=s3cret",
+            "forecast_url": f"{cloud.url}/v1/forecast?api_key=s3cret",
+        },
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.east_strand_rating")[0] == "gnarly"  # the URLs work as given
+
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert "s3cret" not in str(diagnostics)
+    marine = "http://**REDACTED**:**REDACTED**@" + cloud.url.removeprefix("http://")
+    assert diagnostics["entry"]["options"]["marine_url"] == (
+        f"{marine}/v1/marine?apikey=**REDACTED**"
+    )
+    assert diagnostics["surf"]["forecast_url"] == f"{cloud.url}/v1/forecast?api_key=**REDACTED**"
 
 
 async def test_sensors_us_customary(hass: HomeAssistant, portrush: None, make_entry) -> None:
