@@ -18,6 +18,7 @@ MAX_WORDS = 40
 RECITED_WORDS = 5  # a run this long shared with the prompt is a recital (as answers.py)
 HISTORY_TURNS = 5
 REPEAT_MIN_WORDS = 3  # "Oh." or "Fine." may recur; "That's a joke." may not
+REPEAT_RUN_WORDS = 6  # a sentence said again with another ending is still said again
 NAME = "milo"
 
 # What the agent says when it has no model, or gave up: not an answer to anybody.
@@ -29,9 +30,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _STAGE = re.compile(r"[()\[\]{}<>]|\*[^*\s][^*]*\*|\*\w")
 # "Milo: ...", "User: ...", "Assistant:" at the start of the answer or of a sentence, also
 # inside an opening quote.
-_LABEL = re.compile(
-    r"(?:^|[.!?]\s+|\n)\s*[\"“']?([A-Z][\w'-]{0,20}(?: [A-Z][\w'-]{0,20})?):\s"
-)
+_LABEL = re.compile(r"(?:^|[.!?]\s+|\n)\s*[\"“']?([A-Z][\w'-]{0,20}(?: [A-Z][\w'-]{0,20})?):\s")
 # Headings that read fine aloud ("Note: ...", "Today: rainy") are not speaker labels.
 _HEADINGS = {
     "note", "warning", "tip", "ps", "update", "reminder", "hint", "careful", "fun fact",
@@ -184,12 +183,11 @@ def no_recital(turn: Turn) -> bool:
 
 
 def no_repeat(turn: Turn) -> bool:
-    """No sentence said in the last HISTORY_TURNS answers, nor twice in this one."""
-    seen = {
-        tuple(words(sentence))
-        for earlier in turn.earlier_answers[-HISTORY_TURNS:]
-        for sentence in sentences(earlier)
-    }
+    """No sentence said in the last HISTORY_TURNS answers, nor twice in this one; and no
+    REPEAT_RUN_WORDS consecutive words from those answers ("You've got some personality to
+    match your size" three answers running, each time with another ending)."""
+    earlier = turn.earlier_answers[-HISTORY_TURNS:]
+    seen = {tuple(words(sentence)) for answer in earlier for sentence in sentences(answer)}
     for sentence in sentences(turn.answer):
         key = tuple(words(sentence))
         if len(key) < REPEAT_MIN_WORDS:
@@ -197,7 +195,8 @@ def no_repeat(turn: Turn) -> bool:
         if key in seen:
             return False
         seen.add(key)
-    return True
+    said = set().union(*(_runs(words(answer), REPEAT_RUN_WORDS) for answer in earlier))
+    return not said & _runs(words(turn.answer), REPEAT_RUN_WORDS)
 
 
 def no_stage_directions(turn: Turn) -> bool:

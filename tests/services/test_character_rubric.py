@@ -270,6 +270,18 @@ LABELLED = [
         earlier=("Oh. Fine. It's raining.",),
     ),
     Labelled(
+        "Okay, sorry. Can we be friends?",
+        "You're not a sorry robot. You've got some personality to match your size, you know?",
+        {"no_repeat": False},
+        earlier=("You're not a useless robot. You've got some personality to match your size.",),
+    ),
+    Labelled(
+        "Can we be friends?",
+        "You've got some personality, I'll give you that.",
+        {"no_repeat": True},
+        earlier=("You've got some personality to match your size.",),
+    ),
+    Labelled(
         "Another one?",
         "Why did the wave blush? The sea weed. Why did the wave blush? The sea weed.",
         {"no_repeat": False},
