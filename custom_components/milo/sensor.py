@@ -25,6 +25,7 @@ from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 from .const import DOMAIN, SUBENTRY_SURF_SPOT
 from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry
+from .redact import redact_url
 from .surf import Rating, SpotForecast
 
 # The coordinator does the fetching; entities only read its data.
@@ -148,7 +149,7 @@ class SurfSensor(CoordinatorEntity[SurfCoordinator], SensorEntity):
             entry_type=dr.DeviceEntryType.SERVICE,
             configuration_url="https://open-meteo.com/en/docs/marine-weather-api"
             if coordinator.endpoints.public
-            else coordinator.endpoints.marine,
+            else redact_url(coordinator.endpoints.marine),
         )
         us_units = coordinator.hass.config.units is US_CUSTOMARY_SYSTEM
         if description.key == "wave_height" and us_units:

@@ -38,6 +38,7 @@ from .const import (
     FORECAST_API_URL,
     MARINE_API_URL,
 )
+from .redact import redact_url
 from .spoken import number
 
 PERIOD_CORRECTION = 1.5
@@ -300,10 +301,10 @@ async def _get_json(
             async with session.get(url, params=dict(params)) as resp:
                 if resp.status >= 400:
                     reason = await resp.text()
-                    raise SurfApiError(f"HTTP {resp.status} from {url}: {reason[:200]}")
+                    raise SurfApiError(f"HTTP {resp.status} from {redact_url(url)}: {reason[:200]}")
                 body = await resp.json(content_type=None)
     except (TimeoutError, aiohttp.ClientError, ValueError) as err:
-        raise SurfApiError(f"cannot fetch {url}: {err or type(err).__name__}") from err
+        raise SurfApiError(f"cannot fetch {redact_url(url)}: {err or type(err).__name__}") from err
     if not isinstance(body, dict):
         raise SurfApiError("Open-Meteo sent something that is not a JSON object")
     if body.get("error"):

@@ -12,16 +12,16 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.milo.const import DOMAIN, SURF_FAILURES_BEFORE_ISSUE
-from custom_components.milo.diagnostics import (
-    async_get_config_entry_diagnostics,
-    redact_url,
-)
+from custom_components.milo.const import DOMAIN, SUBENTRY_SURF_SPOT, SURF_FAILURES_BEFORE_ISSUE
+from custom_components.milo.diagnostics import async_get_config_entry_diagnostics
+from custom_components.milo.redact import redact_url
+from custom_components.milo.surf import SurfApiError, _get_json
 
 from .conftest import FakeCloud, agent_subentry
 
@@ -134,6 +134,24 @@ async def test_diagnostics_redact_keys_inside_surf_urls(
         f"{marine}/v1/marine?apikey=**REDACTED**"
     )
     assert diagnostics["surf"]["forecast_url"] == f"{cloud.url}/v1/forecast?api_key=**REDACTED**"
+    # The spot's device page links to the marine URL: without the key.
+    spot = next(s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_SURF_SPOT)
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, spot.subentry_id), entry.entry_id
+    )
+    assert device is not None
+    assert device.configuration_url == f"{marine}/v1/marine?apikey=**REDACTED**"
+
+
+async def test_a_failed_fetch_names_its_url_without_the_key(
+    hass: HomeAssistant, cloud: FakeCloud
+) -> None:
+    """The error that reaches HA's log and the repair issue shows the URL, not its key."""
+    server = cloud.url.replace("http://", "http://surfer:s3cret@")
+    with pytest.raises(SurfApiError) as raised:
+        await _get_json(async_get_clientsession(hass), f"{server}/v1/nowhere?apikey=s3cret", {})
+    assert "s3cret" not in str(raised.value)
+    assert "/v1/nowhere?apikey=**REDACTED**" in str(raised.value)
 
 
 async def test_sensors_us_customary(hass: HomeAssistant, portrush: None, make_entry) -> None:
