@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
+# A client gets this long from connecting to its hello (the Noise handshake included),
+# however it trickles bytes or pings: idle strangers cannot hold a slot for long.
+HELLO_TIMEOUT_S = 10.0
 # Quiet this long: ping the client; quiet twice as long: it is gone. HA pings every 20 s.
 KEEPALIVE_S = 60.0
 # A client that stops reading must not make the satellite buffer without bound.
@@ -52,6 +55,7 @@ class ClientConnection:
         self.subscribed_states = False
         self.subscribed_ha_actions = False
         self.closed = asyncio.Event()
+        self.connected_at = asyncio.get_running_loop().time()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -83,7 +87,10 @@ class ClientConnection:
 
     def _task_done(self, task: asyncio.Task[None], what: str) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and (err := task.exception()) is not None:
+        if task.cancelled():
+            # Only close() cancels these: say what the leaving client did not get.
+            _LOGGER.warning("%r: %s cancelled, the client disconnected", self, what)
+        elif (err := task.exception()) is not None:
             _LOGGER.error("%r: %s failed: %s", self, what, err, exc_info=err)
 
     def close(self) -> None:
@@ -117,13 +124,23 @@ class ClientConnection:
                 await self._writer.wait_closed()
 
     async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        hello_deadline = self.connected_at + HELLO_TIMEOUT_S
         quiet_rounds = 0
         while not self.closed.is_set():
+            wait_s = KEEPALIVE_S
+            if not self.said_hello:
+                wait_s = hello_deadline - loop.time()
+                if wait_s <= 0:
+                    _LOGGER.info("%s: no hello within %.0f s, closing", self.peer, HELLO_TIMEOUT_S)
+                    return
             try:
-                data = await asyncio.wait_for(self._reader.read(READ_CHUNK), KEEPALIVE_S)
+                data = await asyncio.wait_for(self._reader.read(READ_CHUNK), wait_s)
             except TimeoutError:
+                if not self.said_hello:
+                    continue  # the deadline check above closes it
                 quiet_rounds += 1
-                if quiet_rounds >= 2 or not self.said_hello:
+                if quiet_rounds >= 2:
                     _LOGGER.info("%r: no sign of life for %.0f s, closing", self, 2 * KEEPALIVE_S)
                     return
                 self.send(pb.PingRequest())

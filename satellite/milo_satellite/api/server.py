@@ -49,7 +49,9 @@ _LOGGER = logging.getLogger(__name__)
 
 API_VERSION = (1, 14)
 CLOCK_TOLERANCE_S = 30.0  # a Pi has no real-time clock: warn when NTP has not set it
-MAX_CONNECTIONS = 8  # HA, the ESPHome dashboard, a few `esphome logs`: plenty
+# HA, the ESPHome dashboard, a few `esphome logs`: plenty. When all are taken, the oldest
+# connection that has not said hello yet makes room, so HA always gets in.
+MAX_CONNECTIONS = 8
 CAMERA_CHUNK = min(MAX_NOISE_PAYLOAD - 64, 32 * 1024)
 
 MessageHandler = Callable[[ClientConnection, Any], None]
@@ -95,7 +97,7 @@ class APIServer:
         self.clients: set[ClientConnection] = set()
         self.clock: ClockCheck | None = None
         self._server: asyncio.Server | None = None
-        self._client_tasks: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], ClientConnection] = {}
         self._client_listeners: list[Callable[[ClientConnection, bool], None]] = []
         self._handlers: dict[type[Message], MessageHandler] = {
             pb.HelloRequest: self._on_hello,
@@ -172,16 +174,16 @@ class APIServer:
         for client in list(self.clients):
             client.send(pb.DisconnectRequest())
             client.close()
-        for task in list(self._client_tasks):
+        for task in list(self._connections):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._client_tasks, return_exceptions=True)
+            await asyncio.gather(*self._connections, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._client_tasks) >= MAX_CONNECTIONS:
+        if not self._make_room():
             peer = writer.get_extra_info("peername")
             _LOGGER.warning("Refusing %s: already %d connections", peer, MAX_CONNECTIONS)
             writer.close()
@@ -194,7 +196,7 @@ class APIServer:
         client = ClientConnection(self, reader, writer, framer)
         task = asyncio.current_task()
         if task is not None:
-            self._client_tasks.add(task)
+            self._connections[task] = client
         _LOGGER.debug("%s connected", client.peer)
         try:
             await client.run()
@@ -205,12 +207,25 @@ class APIServer:
             _LOGGER.debug("%s closed at shutdown", client.peer)
         finally:
             if task is not None:
-                self._client_tasks.discard(task)
+                self._connections.pop(task, None)
             if client in self.clients:
                 self.clients.discard(client)
                 _LOGGER.info("%r disconnected", client)
                 for listener in list(self._client_listeners):
                     listener(client, False)
+
+    def _make_room(self) -> bool:
+        """Whether a new connection fits, closing the oldest one without hello if need be."""
+        open_ = [c for c in self._connections.values() if not c.closed.is_set()]
+        if len(open_) < MAX_CONNECTIONS:
+            return True
+        strangers = [c for c in open_ if not c.said_hello]
+        if not strangers:
+            return False
+        oldest = min(strangers, key=lambda c: c.connected_at)
+        _LOGGER.warning("%d connections: closing %s, it never said hello", len(open_), oldest.peer)
+        oldest.close()
+        return True
 
     # -- what clients are told ----------------------------------------------------------
 
