@@ -55,7 +55,7 @@ class BuddyDatabase:
             return
         try:
             self._buddies = _read(self.path)
-        except (OSError, ValueError, TypeError) as err:
+        except (OSError, ValueError, TypeError, RecursionError) as err:  # deep nesting
             self.error = (
                 f"Buddy file {self.path} is unreadable or corrupt ({err}); it was NOT loaded "
                 "and will not be overwritten. Fix it or move it away, then restart"

@@ -49,6 +49,7 @@ MAX_FACE_PX = 200
 # The worker is background work: where it shares a core with the tracking loop, the
 # loop wins (a recognition may take longer; the head must not stutter).
 WORKER_NICENESS = 5
+PARENT_POLL_S = 1.0  # how soon an orphaned worker notices
 
 Rect = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -212,11 +213,22 @@ def _worker_load() -> int:
     """Runs first in the worker: load the models (HeadError travels back if it cannot)."""
     global _worker_encoder  # noqa: PLW0603 - one encoder per worker process
     if _worker_encoder is None:
+        threading.Thread(
+            target=_exit_with_parent, args=(os.getppid(),), name="parent watch", daemon=True
+        ).start()
         os.nice(WORKER_NICENESS)
         # One BLAS thread: recognition is background work, the cores belong to the loop.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         _worker_encoder = FaceEncoder()
     return os.getpid()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End the worker (about 110 MB) when the satellite is gone, even SIGKILLed: nothing
+    else would, and its exit also lets multiprocessing's resource tracker end."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
 
 
 def _worker_encode(crop: np.ndarray, face: Rect) -> tuple[np.ndarray, float]:
