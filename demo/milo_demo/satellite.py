@@ -102,11 +102,15 @@ class SimulatedSatellite:
             },
         }
         path = self.run_dir / "satellite.yaml"
-        path.write_text(
-            "# Written by script/demo: Milo's satellite with simulated servos.\n"
-            + yaml.safe_dump(config, sort_keys=False),
-            encoding="utf-8",
-        )
+        # It holds the Noise key: readable by its owner only, even if an older run's
+        # file was not.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(
+                "# Written by script/demo: Milo's satellite with simulated servos.\n"
+                + yaml.safe_dump(config, sort_keys=False)
+            )
         return path
 
     def _mic_command(self) -> str:
