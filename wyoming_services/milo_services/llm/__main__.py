@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -65,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--http-host",
-        default="0.0.0.0",
-        help="address the HTTP API listens on (default 0.0.0.0)",
+        default=None,
+        help="address the HTTP API listens on (default: the --uri host; 127.0.0.1 for a "
+        "unix:// --uri)",
     )
     parser.add_argument(
         "--model",
@@ -106,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--api-key",
         default=os.environ.get(API_KEY_ENV) or None,
-        help=f"require 'Authorization: Bearer KEY' on the HTTP API (or set {API_KEY_ENV})",
+        help=f"require 'Authorization: Bearer KEY' on the HTTP API (or set {API_KEY_ENV}); "
+        "the Wyoming protocol has no keys, so keep --uri on loopback or a trusted network",
     )
     parser.add_argument(
         "--max-tokens",
@@ -115,6 +118,34 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"longest answer to a Wyoming transcript, in tokens (default {DEFAULT_MAX_TOKENS})",
     )
     return parser
+
+
+def http_host(args: argparse.Namespace) -> str:
+    """--http-host, else the Wyoming --uri's host: one flag decides who can reach the brain."""
+    if args.http_host:
+        return str(args.http_host)
+    uri = urlparse(args.uri)
+    return uri.hostname or "127.0.0.1" if uri.scheme == "tcp" else "127.0.0.1"
+
+
+def warn_open_wyoming(args: argparse.Namespace) -> None:
+    """--api-key can't cover the Wyoming side (the protocol has no field for a key, and Home
+    Assistant's Wyoming integration could not send one), so say so when it is reachable."""
+    uri = urlparse(args.uri)
+    if args.api_key and uri.scheme == "tcp" and not _loopback(uri.hostname or ""):
+        _LOGGER.warning(
+            "--api-key protects the HTTP API only: the Wyoming port %s answers anyone who "
+            "can reach it (the protocol has no keys). Use a 127.0.0.1 or unix:// --uri, "
+            "with --http-host for the HTTP API, if only keyed clients may use the model",
+            args.uri,
+        )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def model_argument(text: str) -> Path | HubReference:
@@ -228,8 +259,9 @@ async def main(args: argparse.Namespace) -> None:
         announcements: list[Announcement] = []
         if args.http_port:
             app = create_app(engine, persona=system_prompt, api_key=args.api_key)
-            runner, http_port = await start_http(app, args.http_host, args.http_port)
-            _LOGGER.info("HTTP API ready on http://%s:%d/v1", args.http_host, http_port)
+            host = http_host(args)
+            runner, http_port = await start_http(app, host, args.http_port)
+            _LOGGER.info("HTTP API ready on http://%s:%d/v1", host, http_port)
             if args.zeroconf is not None:
                 announcements.append(
                     Announcement(
@@ -277,6 +309,7 @@ def run() -> None:
         except argparse.ArgumentTypeError as err:
             parser.error(f"{ENDPOINT_ENV}: {err}")
     setup_logging(args)
+    warn_open_wyoming(args)
     if args.n_ctx < 256:
         raise SystemExit("milo-llm: --n-ctx must be at least 256")
     if not 0 <= args.http_port <= 65535:

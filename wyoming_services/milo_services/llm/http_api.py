@@ -28,6 +28,8 @@ _LOGGER = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Home Assistant's prompts with many exposed entities and tools reach a few hundred KB."""
 
+MAX_JSON_DEPTH = 64
+"""Tool schemas, the deepest part of a real request, nest a handful of levels."""
 _CLOSE_TIMEOUT_S = 1.0
 """Connections left once the engine has stopped every generation (see `ChatEngine.shutdown`)."""
 
@@ -171,6 +173,10 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     except ValueError as err:
         raise ApiError(
             400, f"The request body is not valid JSON: {err}", code="invalid_json"
+        ) from None
+    except RecursionError:
+        raise ApiError(
+            400, "The request body is JSON nested too deeply to read.", code="invalid_json"
         ) from None
     engine = request.app[_ENGINE]
     call = parse_chat_request(body, engine.model.model_id, request.app[_PERSONA])
@@ -320,7 +326,22 @@ def _strict_json(text: str) -> Any:
     def refuse(constant: str) -> Any:
         raise ValueError(f"{constant} is not valid JSON")
 
-    return json.loads(text, parse_constant=refuse)
+    body = json.loads(text, parse_constant=refuse)
+    _check_depth(body)
+    return body
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse nesting deeper than any real request: rendering and schema handling recurse."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
 
 
 async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

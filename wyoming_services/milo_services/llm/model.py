@@ -18,7 +18,7 @@ from typing import Any, cast
 from llama_cpp import Llama, LlamaGrammar
 
 from .prefix_cache import PrefixStateCache
-from .prompt import ChatTemplate, Message, Tool
+from .prompt import ChatTemplate, Message, Tool, content_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,10 +36,16 @@ requests that come between two messages of a voice conversation (the agent's rem
 after surf and weather facts, a second satellite). ~7 MB for 300 tokens."""
 PROMPT_SLICE_TOKENS = 256
 """Prompt tokens evaluated between two checks for a client that went away."""
+TURN_MARKUP_TOKENS = 4
+"""What a chat template adds around each message (ChatML: `<|im_start|>role`, `<|im_end|>`)."""
 
 
 class ContextOverflowError(ValueError):
     """Even the newest message alone does not fit into the context window."""
+
+
+class _FitCancelledError(Exception):
+    """The client went away (or the server is stopping) while the prompt was being fitted."""
 
 
 @dataclass
@@ -134,7 +140,10 @@ class ChatModel:
     ) -> GenerationResult:
         """Run one completion, handing each piece of text to `on_text` as it comes."""
         started = time.perf_counter()
-        messages, tokens, stop = self._fit(request)
+        try:
+            messages, tokens, stop = self._fit(request, cancelled)
+        except _FitCancelledError:
+            return GenerationResult("cancelled", 0, 0, 0, request.messages)
         system = [m for m in messages if m["role"] in ("system", "developer")]
         prefix_len = self._system_prefix_len(system, request.tools)
         cached = self._restore_prefix(tokens, prefix_len, cancelled)
@@ -184,21 +193,52 @@ class ChatModel:
                 tuple(llama.input_ids[: llama.n_tokens].tolist()), llama.save_state()
             )
 
+        answer = "".join(pieces)
+        if finish_reason != "cancelled" and not answer.strip():
+            # The client falls back to a canned line; the log must say why.
+            _LOGGER.warning(
+                "The model gave an empty answer (%s) to a %d-token prompt",
+                finish_reason,
+                len(tokens),
+            )
         return GenerationResult(
             finish_reason=finish_reason,
             prompt_tokens=len(tokens),
-            completion_tokens=self.count_tokens("".join(pieces)),
+            completion_tokens=self.count_tokens(answer),
             cached_tokens=cached,
             messages=messages,
             first_token_s=first_token_s,
         )
 
-    def _fit(self, request: GenerationRequest) -> tuple[list[Message], list[int], list[str]]:
-        """Drop the oldest turns until prompt plus answer fit into the context."""
+    def _fit(
+        self, request: GenerationRequest, cancelled: threading.Event
+    ) -> tuple[list[Message], list[int], list[str]]:
+        """Drop the oldest turns so that prompt plus answer fit into the context.
+
+        One pass: each turn's tokens are counted from the newest back until the budget
+        is spent, so a request of thousands of messages costs one tokenisation of what
+        might fit, not one render of the whole prompt per dropped turn (which held the
+        model for minutes). The estimate is then checked on the real rendered prompt.
+        """
         reserve = min(request.max_tokens or REPLY_RESERVE_TOKENS, self.n_ctx // 2)
         system = [m for m in request.messages if m["role"] in ("system", "developer")]
         turns = [m for m in request.messages if m["role"] not in ("system", "developer")]
+        budget = (
+            self.n_ctx
+            - reserve
+            - len(self._tokenize(self.template.render(system, request.tools).text))
+        )
+        start = len(turns)
+        while start > 0:
+            _check(cancelled)
+            budget -= self._turn_tokens(turns[start - 1])
+            if budget < 0:
+                break
+            start -= 1
+        if start > 0:
+            turns = _from_next_user_turn(turns[min(start, len(turns) - 1) :])
         while True:
+            _check(cancelled)
             messages = [*system, *turns]
             rendered = self.template.render(messages, request.tools)
             tokens = self._tokenize(rendered.text)
@@ -213,6 +253,13 @@ class ChatModel:
         if len(turns) < len(request.messages) - len(system):
             _LOGGER.debug("Trimmed conversation to %d turns (%d tokens)", len(turns), len(tokens))
         return messages, tokens, rendered.stop
+
+    def _turn_tokens(self, message: Message) -> int:
+        """A turn's share of the prompt: its text, its tool calls and the template's markup."""
+        text = content_text(message.get("content"))
+        if message.get("tool_calls"):
+            text += json.dumps(message["tool_calls"], ensure_ascii=False)
+        return len(self._tokenize(text)) + TURN_MARKUP_TOKENS
 
     def _restore_prefix(
         self, tokens: list[int], prefix_len: int, cancelled: threading.Event
@@ -301,6 +348,19 @@ def _drop_oldest_turn(turns: list[Message]) -> list[Message]:
     while len(rest) > 1 and rest[0]["role"] != "user":
         rest = rest[1:]
     return rest
+
+
+def _from_next_user_turn(turns: list[Message]) -> list[Message]:
+    """Start at the first user message, so no reply or tool result hangs off nothing."""
+    for index, message in enumerate(turns):
+        if message["role"] == "user":
+            return turns[index:]
+    return turns[-1:]
+
+
+def _check(cancelled: threading.Event) -> None:
+    if cancelled.is_set():
+        raise _FitCancelledError
 
 
 def _token_text(llama: Llama, token: int) -> str:

@@ -18,6 +18,9 @@ from .persona import with_system_prompt
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_STOP_SEQUENCES = 4
+MAX_MESSAGES = 1000
+"""More than any real conversation (Home Assistant sends one session's history, tool calls
+included); the request body's size (see `http_api.MAX_BODY_BYTES`) bounds the text."""
 MAX_ARGUMENT_CHARS = 160
 """Longest free-text tool argument when a call is forced (entity names, short messages)."""
 _CONSTRAINED_STRING = frozenset({"maxLength", "enum", "const", "pattern", "format"})
@@ -112,6 +115,14 @@ def parse_chat_request(body: Any, model_id: str, persona: str) -> ChatCompletion
 def _messages(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise ApiError(400, "messages must be a non-empty array.", param="messages")
+    if len(value) > MAX_MESSAGES:
+        raise ApiError(
+            400,
+            f"messages holds {len(value)} messages; at most {MAX_MESSAGES} are accepted "
+            "(older turns beyond the context window are dropped anyway).",
+            param="messages",
+            code="too_many_messages",
+        )
     for index, message in enumerate(value):
         param = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -127,17 +138,37 @@ def _messages(value: Any) -> list[dict[str, Any]]:
             raise ApiError(
                 400, f"{param}.content must be a string or an array.", param=f"{param}.content"
             )
-        if isinstance(content, list) and not all(isinstance(part, dict) for part in content):
-            raise ApiError(400, f"{param}.content parts must be objects.", param=f"{param}.content")
-        for call_index, call in enumerate(message.get("tool_calls") or []):
-            function = call.get("function") if isinstance(call, dict) else None
-            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                raise ApiError(
-                    400,
-                    f"{param}.tool_calls[{call_index}] needs a function name.",
-                    param=f"{param}.tool_calls",
-                )
+        if isinstance(content, list):
+            _content_parts(content, f"{param}.content")
+        _message_tool_calls(message.get("tool_calls"), f"{param}.tool_calls")
     return value
+
+
+def _content_parts(parts: list[Any], param: str) -> None:
+    for index, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise ApiError(400, f"{param} parts must be objects.", param=param)
+        if part.get("type") == "text" and not isinstance(part.get("text"), str):
+            raise ApiError(
+                400, f"{param}[{index}].text must be a string.", param=f"{param}[{index}].text"
+            )
+
+
+def _message_tool_calls(calls: Any, param: str) -> None:
+    if calls is None:
+        return
+    if not isinstance(calls, list):
+        raise ApiError(400, f"{param} must be an array.", param=param)
+    for index, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise ApiError(400, f"{param}[{index}] needs a function name.", param=param)
+        if not isinstance(function.get("arguments"), str | dict | None):
+            raise ApiError(
+                400,
+                f"{param}[{index}].function.arguments must be a JSON string or an object.",
+                param=param,
+            )
 
 
 def _tools(value: Any) -> list[dict[str, Any]]:
