@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from .api import APIServer, DeviceIdentity
@@ -66,7 +67,12 @@ class SatelliteApp:
         )
         voice_cfg = config.voice
         self.fillers: list[bytes] = []
-        self.player = AudioPlayer(sink, verify_ssl=config.audio.verify_ssl)
+        self.player = AudioPlayer(
+            sink,
+            verify_ssl=config.audio.verify_ssl,
+            media_dirs=[Path(d).expanduser() for d in config.audio.media_dirs],
+            max_file_mb=config.audio.max_media_mb,
+        )
         self.voice = VoiceSatellite(
             self.server,
             microphone=microphone,

@@ -56,6 +56,9 @@ class AudioConfig:
     snd_rate: int = 22050
     snd_channels: int = 1
     verify_ssl: bool = True
+    # Local files HA (or any API client) may play; anything else must be http(s).
+    media_dirs: list[str] = field(default_factory=list)
+    max_media_mb: int = 1024  # a bigger local file is refused
 
 
 @dataclass
@@ -174,6 +177,10 @@ def validate(config: SatelliteConfig) -> None:
         value = getattr(config.status_light, pin)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ConfigError(f"status_light.{pin} must be a BCM pin number")
+    if not all(isinstance(d, str) and d for d in config.audio.media_dirs):
+        raise ConfigError("audio.media_dirs must be a list of folder paths")
+    if config.audio.max_media_mb <= 0:
+        raise ConfigError("audio.max_media_mb must be a positive number of MiB")
     if config.simulated_microphone and not config.mic_file:
         raise ConfigError(
             "--simulate needs --mic-file (a WAV to use as the microphone) or --mic-command"

@@ -18,6 +18,7 @@ from aioesphomeapi.model import MediaPlayerEntityFeature as Feature
 
 from ..api import MediaFormat, MediaPlayerCommand, MediaPlayerEntity, MediaPlayerState
 from ..api.messages import pb
+from .audio import AudioError
 from .player import AudioPlayer
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,7 +86,12 @@ class MediaController:
         if cmd.volume is not None:
             self.player.volume = min(1.0, max(0.0, cmd.volume))
         if cmd.url:
-            self._play(cmd.url, "announcement" if cmd.announcement else MEDIA_LABEL)
+            try:
+                self.player.check_requested(cmd.url)
+            except AudioError as err:
+                _LOGGER.error("Refusing to play %s: %s", cmd.url, err)  # noqa: TRY400
+            else:
+                self._play(cmd.url, "announcement" if cmd.announcement else MEDIA_LABEL)
         match cmd.command:
             case pb.MEDIA_PLAYER_COMMAND_PLAY:
                 self._pause(False)

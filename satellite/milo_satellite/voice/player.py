@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 import logging
+import os
 from pathlib import Path
+import stat
 import time
 from typing import Protocol
 from urllib.parse import urlparse
@@ -24,6 +26,8 @@ _LOGGER = logging.getLogger(__name__)
 
 Source = str | bytes  # a URL (http, https, file path) or raw PCM in the sink's format
 WRITE_BYTES = 4096
+READ_BYTES = 65536  # local files are streamed in pieces this big, never read whole
+DEFAULT_MAX_FILE_MB = 1024
 
 
 class Sink(Protocol):
@@ -36,8 +40,19 @@ class Sink(Protocol):
 
 
 class AudioPlayer:
-    def __init__(self, sink: Sink, *, fetch_timeout: float = 30.0, verify_ssl: bool = True) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        fetch_timeout: float = 30.0,
+        verify_ssl: bool = True,
+        media_dirs: Sequence[Path] = (),
+        max_file_mb: int = DEFAULT_MAX_FILE_MB,
+    ) -> None:
         self.verify_ssl = verify_ssl  # False for an HA with a self-signed certificate
+        # Clients may ask for local files only under these folders (see `check_requested`).
+        self.media_dirs = [Path(d).resolve() for d in media_dirs]
+        self.max_file_bytes = max_file_mb * 1024 * 1024
         self.sink = sink
         self.volume = 1.0
         self.muted = False
@@ -112,6 +127,21 @@ class AudioPlayer:
             await self._session.close()
             self._session = None
 
+    def check_requested(self, url: str) -> None:
+        """Refuse (AudioError) a URL an API client asked for that is neither http(s) nor a
+        file under a media folder: any client on the LAN must not read the disk."""
+        parsed = urlparse(url)
+        if parsed.scheme in ("http", "https"):
+            return
+        if parsed.scheme not in ("", "file"):
+            raise AudioError(f"cannot play {parsed.scheme}: URLs")
+        path = Path(parsed.path if parsed.scheme else url).resolve()
+        if not any(path.is_relative_to(folder) for folder in self.media_dirs):
+            raise AudioError(
+                f"{path} is not under a media folder (audio.media_dirs: "
+                f"{[str(d) for d in self.media_dirs]})"
+            )
+
     async def _play(self, sources: Sequence[Source], label: str, skip_s: float) -> bool:
         try:
             stream = await self.sink.open(label)
@@ -161,12 +191,8 @@ class AudioPlayer:
     async def _fetch(self, url: str) -> AsyncIterator[bytes]:
         parsed = urlparse(url)
         if parsed.scheme in ("", "file"):
-            path = Path(parsed.path if parsed.scheme else url)
-            try:
-                data = await asyncio.to_thread(path.read_bytes)
-            except OSError as err:
-                raise AudioError(f"cannot read {path}: {err}") from err
-            yield data
+            async for chunk in self._read_file(Path(parsed.path if parsed.scheme else url)):
+                yield chunk
             return
         if parsed.scheme not in ("http", "https"):
             raise AudioError(f"cannot play {parsed.scheme}: URLs")
@@ -183,6 +209,35 @@ class AudioPlayer:
                     yield chunk
         except (aiohttp.ClientError, TimeoutError) as err:
             raise AudioError(f"cannot fetch {url}: {err!r}") from err
+
+    async def _read_file(self, path: Path) -> AsyncIterator[bytes]:
+        """A regular file no bigger than the limit, piece by piece (not /dev/zero, not a
+        FIFO: they never end)."""
+        try:
+            file = await asyncio.to_thread(path.open, "rb")
+        except OSError as err:
+            raise AudioError(f"cannot read {path}: {err}") from err
+        try:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise AudioError(f"cannot play {path}: not a regular file")
+            if info.st_size > self.max_file_bytes:
+                raise AudioError(
+                    f"cannot play {path}: {info.st_size} bytes, over the limit of "
+                    f"{self.max_file_bytes} (audio.max_media_mb)"
+                )
+            left = info.st_size  # a file that grows while playing stops at its first size
+            while left > 0:
+                try:
+                    chunk = await asyncio.to_thread(file.read, min(READ_BYTES, left))
+                except OSError as err:
+                    raise AudioError(f"cannot read {path}: {err}") from err
+                if not chunk:
+                    return
+                left -= len(chunk)
+                yield chunk
+        finally:
+            file.close()
 
 
 class _Skip:

@@ -35,7 +35,7 @@ from aioesphomeapi.model import VoiceAssistantFeature
 
 from ..api import APIServer, ClientConnection
 from ..api.messages import pb
-from .audio import MIC_CHUNK_BYTES, MIC_RATE
+from .audio import MIC_CHUNK_BYTES, MIC_RATE, AudioError
 from .end_of_speech import DEFAULT_MODE, RULES, EndOfSpeech, EndOfSpeechMode
 from .player import AudioPlayer
 from .sounds import Sounds
@@ -461,7 +461,13 @@ class VoiceSatellite:
         run.playback = self._spawn(self._play_answer(run, url))
 
     async def _play_answer(self, run: _Run, url: str) -> None:
-        played = await self.player.play([url], "tts")
+        try:
+            self.player.check_requested(url)
+        except AudioError as err:
+            _LOGGER.error("Refusing to play the answer: %s", err)  # noqa: TRY400
+            played = False
+        else:
+            played = await self.player.play([url], "tts")
         if run is not self._run:
             return  # replaced by an announcement or a new run: HA is waiting on that one
         if self._client is not None:
