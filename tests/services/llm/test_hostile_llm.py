@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+import logging
 from pathlib import Path
 import re
 import signal
@@ -25,7 +26,12 @@ import pytest
 from wyoming.asr import Transcript
 from wyoming.client import AsyncTcpClient
 
-from milo_services.llm.__main__ import SHUTDOWN_GRACE_S, build_parser, http_host
+from milo_services.llm.__main__ import (
+    SHUTDOWN_GRACE_S,
+    build_parser,
+    http_host,
+    warn_open_wyoming,
+)
 from milo_services.llm.openai_request import MAX_MESSAGES
 
 BIN = Path(sys.executable).parent
@@ -280,3 +286,22 @@ async def test_an_oversized_body_gets_413(service: Service, http: ClientSession)
 )
 def test_http_api_listens_where_the_wyoming_side_does(args: list[str], host: str) -> None:
     assert http_host(build_parser().parse_args(args)) == host
+
+
+@pytest.mark.parametrize(
+    ("uri", "warned"),
+    [
+        ("tcp://0.0.0.0:10500", True),
+        ("tcp://192.168.1.20:10500", True),
+        ("tcp://127.0.0.1:10500", False),
+        ("tcp://localhost:10500", False),
+        ("unix:///run/milo-llm.sock", False),
+    ],
+)
+def test_api_key_warns_that_the_wyoming_side_is_open(
+    uri: str, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    args = build_parser().parse_args(["--uri", uri, "--api-key", "k"])
+    with caplog.at_level(logging.WARNING):
+        warn_open_wyoming(args)
+    assert ("protects the HTTP API only" in caplog.text) == warned

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 
 import pytest
 
@@ -229,6 +231,36 @@ async def test_old_turns_are_dropped_to_fit(engine: ChatEngine, chat_model: Chat
     assert kept[1]["role"] == "user"
     assert len(kept) < len(request.messages)
     assert result.prompt_tokens + 4 <= chat_model.n_ctx
+    # Trimmed in one pass from estimates, yet not much more than needed: within two turns
+    # (~125 tokens each) of a full context.
+    assert result.prompt_tokens + 4 + 2 * 125 > chat_model.n_ctx
+
+
+def test_a_client_gone_before_the_fit_costs_nothing(chat_model: ChatModel) -> None:
+    """Thousands of turns are not even counted once the client has left (or shutdown began)."""
+    turns = [{"role": "user", "content": f"Turn {index}."} for index in range(5000)]
+    request = GenerationRequest(messages=[{"role": "system", "content": MILO_PERSONA}, *turns])
+    cancelled = threading.Event()
+    cancelled.set()
+    result = chat_model.generate(request, lambda _text: None, cancelled)
+    assert result.finish_reason == "cancelled"
+    assert result.prompt_tokens == 0
+
+
+async def test_an_empty_answer_is_logged_as_a_warning(
+    engine: ChatEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Greedy decoding says the same thing twice; the second time its own words stop it.
+    request = persona_request("Say hello.", max_tokens=3)
+    request.temperature = 0.0
+    said, _result = await run(engine, request)
+    assert said.strip()
+    request.stop = [said]
+    with caplog.at_level(logging.WARNING, logger="milo_services.llm.model"):
+        text, result = await run(engine, request)
+    assert text == ""
+    assert result.finish_reason == "stop"
+    assert "empty answer" in caplog.text
 
 
 async def test_a_prompt_that_can_never_fit(engine: ChatEngine) -> None:
