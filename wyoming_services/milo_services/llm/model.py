@@ -223,11 +223,9 @@ class ChatModel:
         reserve = min(request.max_tokens or REPLY_RESERVE_TOKENS, self.n_ctx // 2)
         system = [m for m in request.messages if m["role"] in ("system", "developer")]
         turns = [m for m in request.messages if m["role"] not in ("system", "developer")]
-        budget = (
-            self.n_ctx
-            - reserve
-            - len(self._tokenize(self.template.render(system, request.tools).text))
-        )
+        budget = self.n_ctx - reserve
+        if system or request.tools:  # some templates can't render an empty conversation
+            budget -= len(self._tokenize(self.template.render(system, request.tools).text))
         start = len(turns)
         while start > 0:
             _check(cancelled)
