@@ -112,18 +112,23 @@ async def test_hello_ping_time_and_disconnect(milo: Milo) -> None:
 
 
 async def test_connection_limit(milo: Milo) -> None:
-    """Idle connections cannot exhaust the satellite; a slot frees when one leaves."""
-    idle = [await asyncio.open_connection("127.0.0.1", milo.server.port) for _ in range(8)]
-    await asyncio.sleep(0.1)
+    """Eight clients that said hello fill the satellite; a slot frees when one leaves.
+    (Idle connections without hello make room instead: test_satellite_hostile.py.)"""
+    framer = PlaintextFramer()
+    hello = api_pb2.HelloRequest(client_info="busy")
+    clients = [await asyncio.open_connection("127.0.0.1", milo.server.port) for _ in range(8)]
+    for reader, writer in clients:
+        writer.write(framer.encode(message_type(hello), hello.SerializeToString()))
+        assert await asyncio.wait_for(reader.read(4096), 10)  # the HelloResponse
     reader, writer = await asyncio.open_connection("127.0.0.1", milo.server.port)
     assert await asyncio.wait_for(reader.read(), 10) == b""  # the ninth is refused
     writer.close()
-    idle[0][1].close()
+    clients[0][1].close()
     await asyncio.sleep(0.2)
     replies = await _exchange(milo.server.port, api_pb2.HelloRequest(client_info="late"), expect=1)
     assert isinstance(decode(*replies[0]), api_pb2.HelloResponse)
-    for _, idle_writer in idle[1:]:
-        idle_writer.close()
+    for _, client_writer in clients[1:]:
+        client_writer.close()
 
 
 async def test_a_wrong_clock_is_reported(milo: Milo, caplog: pytest.LogCaptureFixture) -> None:
