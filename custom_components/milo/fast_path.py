@@ -44,6 +44,9 @@ _INDOORS = re.compile(
     r"bathroom|lounge|hall|hallway|landing|office|study|garage|attic|loft|basement|cellar|"
     r"nursery|conservatory|thermostat|heating|heater|radiator|air ?con\w*)\b"
 )
+# "Know any surfing jokes?" asks for a joke, not the forecast: small talk for the model (the
+# milk and Troggs eggs still answer their jokes).
+_PLAY = re.compile(r"\b(jokes?|funny|puns?|riddles?|story|stories|poems?|songs?|limericks?|rap)\b")
 _TOMORROW = re.compile(r"\b(tomorrow|tommorow|tomorow|tmrw|tmr|the morrow)\b")
 _COMPASS = {"east": "East Strand", "west": "West Strand"}
 # Words too common to identify a spot on their own.
@@ -69,10 +72,11 @@ def recognize(
         return None
     day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
     spot = _find_spot(lowered, list(spot_names))
-    if _SURF.search(lowered) or (spot and _asks_about_conditions(lowered)):
-        return FastIntent("surf", day, spot)
-    if _WEATHER.search(lowered):
-        return None if indoors(lowered) else FastIntent("weather", day)
+    if not _PLAY.search(lowered):
+        if _SURF.search(lowered) or (spot and _asks_about_conditions(lowered)):
+            return FastIntent("surf", day, spot)
+        if _WEATHER.search(lowered):
+            return None if indoors(lowered) else FastIntent("weather", day)
     if _MILK.search(lowered):
         return FastIntent("milk")
     if _TROGGS.search(lowered):

@@ -67,6 +67,9 @@ def test_recognised(text: str, expected: FastIntent) -> None:
         "turn on the east landing light",
         "is the east bedroom light working",
         "which ways can I go",
+        # A joke about surf or weather is small talk, not a request for the forecast.
+        "Do you know any surfing jokes?",
+        "tell me a funny story about the rain",
         "what time is it",
         "",
         # Rule words inside names, device commands and lists: requests about the home.
