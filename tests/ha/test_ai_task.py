@@ -23,7 +23,7 @@ from custom_components.milo.ai_task import TASK_INSTRUCTIONS
 from custom_components.milo.const import DEFAULT_AI_TASK_OPTIONS, DOMAIN
 
 from .conftest import MODEL, FakeCloud, Reply, agent_subentry, spot_subentries
-from .test_real_llm import entry_models, milo_llm  # noqa: F401  (the fixture)
+from .test_real_llm import milo_llm, set_up_on  # noqa: F401  (the fixture)
 
 TASK = "ai_task.milo_ai_task"
 SURF = "The surf at East Strand is 1.2 m at 9 s with a light offshore wind."
@@ -273,12 +273,7 @@ async def test_text_and_structured_tasks_with_the_real_milo_llm(
 ) -> None:
     """The embedded model writes a text answer, and JSON held to a small schema."""
     entry = make_entry(subentries=[agent_subentry(), *spot_subentries()])
-    models = await entry_models(milo_llm)
-    hass.config_entries.async_update_entry(
-        entry, data={**entry.data, "url": milo_llm, "model": models[0]}
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_on(hass, entry, milo_llm)
 
     text = await generate(hass, f"Write a one-line notification about this surf: {SURF}")
     assert isinstance(text, str)

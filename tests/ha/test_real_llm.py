@@ -13,6 +13,7 @@ import time
 import aiohttp
 from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo import persona
 from custom_components.milo.client import OpenAICompatibleClient
@@ -81,14 +82,8 @@ async def test_round_trips_with_the_real_milo_llm(
     token estimates are never below milo-llm's own count.
     """
     entry = make_entry(subentries=[agent_subentry(), *spot_subentries()])
-    # The model id comes from the server, as the config flow would pick it.
-    models = await entry_models(milo_llm)
-    hass.config_entries.async_update_entry(
-        entry, data={**entry.data, "url": milo_llm, "model": models[0]}
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert await entry.runtime_data.client.async_context_length(models[0]) == 4096
+    model = await set_up_on(hass, entry, milo_llm)
+    assert await entry.runtime_data.client.async_context_length(model) == 4096
 
     with caplog.at_level(logging.DEBUG, logger="custom_components.milo"):
         chat = await ask(hass, "Hi Milo, how are you today?", device_id=smart_home)
@@ -140,12 +135,7 @@ async def test_small_talk_in_character_with_the_real_model(
     answer is said, short, plain text, never repeats a sentence of the last five turns,
     knows it is Milo, and is never the "offline" excuse while the server is up."""
     entry = make_entry(subentries=[agent_subentry()])
-    models = await entry_models(milo_llm)
-    hass.config_entries.async_update_entry(
-        entry, data={**entry.data, "url": milo_llm, "model": models[0]}
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_on(hass, entry, milo_llm)
 
     conversation_id = None
     said: list[set[tuple[str, ...]]] = []
@@ -166,7 +156,14 @@ async def test_small_talk_in_character_with_the_real_model(
             assert "Milo" in answer
 
 
-async def entry_models(base_url: str) -> list[str]:
-    """Ask the server for its models with the integration's own client."""
+async def set_up_on(hass: HomeAssistant, entry: MockConfigEntry, base_url: str) -> str:
+    """Point the entry at the server, with the model id the config flow would pick (the
+    server's first, asked with the integration's own client), and set it up; the model id."""
     async with aiohttp.ClientSession() as session:
-        return await OpenAICompatibleClient(session, base_url, None).async_list_models()
+        models = await OpenAICompatibleClient(session, base_url, None).async_list_models()
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "url": base_url, "model": models[0]}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return models[0]

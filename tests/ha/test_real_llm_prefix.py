@@ -14,7 +14,7 @@ from custom_components.milo.client import OpenAICompatibleClient, StreamEvent
 
 from .conftest import agent_subentry, spot_subentries
 from .test_conversation import ask
-from .test_real_llm import entry_models, milo_llm  # noqa: F401  (the fixture)
+from .test_real_llm import milo_llm, set_up_on  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,7 @@ async def test_new_conversations_and_follow_ups_read_only_their_newest_turn(
     """Small talk in a home full of devices: conversation A, then a new conversation B, then
     A again. The counts are the ones milo-llm reports (usage.prompt_tokens_details)."""
     entry = make_entry(subentries=[agent_subentry(), *spot_subentries()])
-    models = await entry_models(milo_llm)
-    hass.config_entries.async_update_entry(
-        entry, data={**entry.data, "url": milo_llm, "model": models[0]}
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_on(hass, entry, milo_llm)
 
     sent: list[dict[str, Any]] = []
     stream_chat = OpenAICompatibleClient.async_stream_chat

@@ -16,7 +16,7 @@ from custom_components.milo.weather import async_weather_report, describe_weathe
 
 from .conftest import agent_subentry, spot_subentries
 from .test_conversation import ask, speech
-from .test_real_llm import entry_models, milo_llm  # noqa: F401  (the fixture)
+from .test_real_llm import milo_llm, set_up_on  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -70,12 +70,7 @@ def _words(text: str) -> set[str]:
 
 async def _setup(hass: HomeAssistant, make_entry, url: str, **options: Any) -> MockConfigEntry:
     entry = make_entry(subentries=[agent_subentry(**options), *spot_subentries()])
-    models = await entry_models(url)
-    hass.config_entries.async_update_entry(
-        entry, data={**entry.data, "url": url, "model": models[0]}
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_on(hass, entry, url)
     return entry
 
 
