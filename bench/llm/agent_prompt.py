@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 from pathlib import Path
 import re
@@ -34,6 +33,8 @@ import tempfile
 import threading
 import time
 from typing import Any
+
+import run_record  # bench/llm/, next to this script
 
 from milo_services.llm.embedded import embedded_model_path
 from milo_services.llm.model import ChatModel, GenerationRequest
@@ -161,15 +162,9 @@ def main() -> None:
     report = {
         "summary": summary,
         "samples": samples,
-        "machine": {
-            "cpus": multiprocessing.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "rounds": args.rounds,
-        },
+        "machine": run_record.machine(load_before, args.rounds),
     }
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    run_record.write(args.out, report)
     print(json.dumps(summary, indent=2))
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 from dataclasses import asdict, dataclass
-import json
 import multiprocessing
 import os
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import llama_cpp
 from llama_cpp import Llama
 import numpy as np
+import run_record  # bench/llm/, next to this script
 
 from milo_services.llm.embedded import embedded_model_path
 from milo_services.llm.persona import MILO_PERSONA
@@ -178,18 +178,15 @@ def main() -> None:
     results: dict[str, Any] = {
         "speed": [{**asdict(config), **timings[config]} for config in CONFIGS],
         "quality": copies,
-        "machine": {
-            "cpus": CORES,
-            "processor": _processor(),
-            "platform": platform.platform(),
-            "rounds": args.rounds,
-            "omp_wait_policy": _started_with("OMP_WAIT_POLICY") or "unset (libgomp: ACTIVE)",
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        },
+        "machine": run_record.machine(
+            load_before,
+            args.rounds,
+            processor=_processor(),
+            platform=platform.platform(),
+            omp_wait_policy=_started_with("OMP_WAIT_POLICY") or "unset (libgomp: ACTIVE)",
+        ),
     }
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    run_record.write(args.out, results)
     print(f"{'configuration':<20} {'prompt s':>9} {'tok/s':>6} {'ratio':>6} {'gen tok/s':>9}")
     for config in CONFIGS:
         row = timings[config]

@@ -22,7 +22,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+import run_record  # bench/llm/, next to this script
 
 from milo_services.llm.embedded import embedded_model_path
 from milo_services.llm.requantize import q8_0_copy
@@ -118,17 +119,8 @@ def main() -> None:
         }
         for load, samples in found.items()
     }
-    report = {
-        "summary": summary,
-        "machine": {
-            "cpus": multiprocessing.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "rounds": args.rounds,
-        },
-    }
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report = {"summary": summary, "machine": run_record.machine(load_before, args.rounds)}
+    run_record.write(args.out, report)
     print(json.dumps(summary, indent=2))
 
 
