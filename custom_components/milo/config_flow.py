@@ -61,6 +61,7 @@ from .const import (
     CONF_SARCASM,
     CONF_SATELLITE_DEVICE,
     CONF_TEMPERATURE,
+    CONF_TIME_BUDGET,
     CONF_WEATHER_ENTITY,
     DEFAULT_AI_TASK_NAME,
     DEFAULT_AI_TASK_OPTIONS,
@@ -70,6 +71,7 @@ from .const import (
     DEFAULT_SARCASM,
     DEFAULT_SPOTS,
     DEFAULT_TEMPERATURE,
+    DEFAULT_TIME_BUDGET,
     DEFAULT_URL,
     DOMAIN,
     FORECAST_API_URL,
@@ -90,6 +92,7 @@ DEFAULT_AGENT_OPTIONS: dict[str, Any] = {
     CONF_TEMPERATURE: DEFAULT_TEMPERATURE,
     CONF_MAX_HISTORY: DEFAULT_MAX_HISTORY,
     CONF_MAX_TOKENS: DEFAULT_MAX_TOKENS,
+    CONF_TIME_BUDGET: DEFAULT_TIME_BUDGET,
 }
 
 # The voice and limits an agent and an AI task both have.
@@ -423,6 +426,16 @@ class ConversationFlowHandler(_OptionsSubentryFlow):
                 # Empty: what the server reports (milo-llm does), else DEFAULT_CONTEXT_SIZE.
                 probatio.Optional(CONF_CONTEXT_SIZE): NumberSelector(
                     NumberSelectorConfig(min=512, max=262144, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                # An agent set up before the option existed gets the default in the form.
+                probatio.Required(CONF_TIME_BUDGET, default=DEFAULT_TIME_BUDGET): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=120,
+                        step=0.5,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
                 ),
             }
         )

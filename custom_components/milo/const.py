@@ -30,6 +30,7 @@ CONF_TEMPERATURE: Final = "temperature"
 CONF_MAX_HISTORY: Final = "max_history"
 CONF_MAX_TOKENS: Final = "max_tokens"
 CONF_CONTEXT_SIZE: Final = "context_size"
+CONF_TIME_BUDGET: Final = "time_budget"
 
 DEFAULT_SARCASM: Final = 2
 DEFAULT_TEMPERATURE: Final = 0.7
@@ -38,6 +39,9 @@ DEFAULT_MAX_TOKENS: Final = 256
 # The context window assumed when the agent sets none and the server reports none (Ollama,
 # llama.cpp's server): the default of Ollama, LM Studio and milo-llm's --n-ctx.
 DEFAULT_CONTEXT_SIZE: Final = 4096
+# Seconds the model path may stay silent before Milo says so and stops the model (0: no
+# limit). A pause of 6 s feels broken in a spoken conversation.
+DEFAULT_TIME_BUDGET: Final = 6.0
 # The AI task that every entry gets (config flow, migration from 1.1): Milo's voice.
 DEFAULT_AI_TASK_OPTIONS: Final = {
     CONF_PERSONA_NAME: DEFAULT_NAME,

@@ -17,6 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
 
 from . import persona
+from .answer_deadline import AnswerDeadline
 from .answers import Facts, async_surf_facts, async_weather_facts, keep_remark
 from .budget import (
     DATE_TIME_TOKENS,
@@ -35,6 +36,7 @@ from .const import (
     CONF_SARCASM,
     CONF_SATELLITE_DEVICE,
     CONF_TEMPERATURE,
+    CONF_TIME_BUDGET,
     CONF_WEATHER_ENTITY,
     DEFAULT_CONTEXT_SIZE,
     DEFAULT_MAX_HISTORY,
@@ -42,6 +44,7 @@ from .const import (
     DEFAULT_NAME,
     DEFAULT_SARCASM,
     DEFAULT_TEMPERATURE,
+    DEFAULT_TIME_BUDGET,
     DOMAIN,
     LOGGER,
     MAX_TOOL_ROUNDS,
@@ -342,7 +345,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
         a question too: plain advice, never a joke or a made-up lock state. Otherwise the
         bank's lines nearest to the question go with it as examples of the voice, the
         answer passes the guards (guards.py), and when nothing of it is left, the bank's
-        nearest line is said: never silence.
+        nearest line is said: never silence. Nor a long one: a model that has not started
+        its answer within the agent's time budget is stopped with a line saying so.
         """
         asked = _latest_questions(chat_log, DANGER_TURNS)
         question = asked[-1] if asked else ""
@@ -365,10 +369,17 @@ class MiloConversationEntity(conversation.ConversationEntity):
         offered: list[dict[str, Any]] = []
         if api:
             offered = [format_tool(tool, api.custom_serializer) for tool in api.tools]
+        deadline = AnswerDeadline(float(self.options.get(CONF_TIME_BUDGET, DEFAULT_TIME_BUDGET)))
         try:
             for _round in range(MAX_TOOL_ROUNDS):
                 messages, tools = self._messages(chat_log, context, offered, budget, voice)
-                await self._async_add(chat_log, self._model_deltas(messages, tools, budget, guard))
+                model = self._model_deltas(messages, tools, budget, guard)
+                await self._async_add(chat_log, deadline.watch(model))
+                if deadline.passed:
+                    if chat_log.unresponded_tool_results:
+                        LOGGER.debug("Out of time after a tool round: no more model rounds")
+                    await self._async_say(chat_log, persona.too_slow_answer(sarcasm, name, said))
+                    return
                 if not chat_log.unresponded_tool_results:
                     break
                 guard.allow(_tool_results_of_question(chat_log))

@@ -57,6 +57,7 @@ TOPICS: Mapping[str, frozenset[str]] = {
     "fallback": frozenset(),
     "thinking": frozenset(),
     "offline": frozenset(),
+    "too_slow": frozenset(),
     "milk": frozenset(),
     "troggs": frozenset(),
     "dance": frozenset(),

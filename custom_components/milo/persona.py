@@ -159,6 +159,13 @@ def offline_answer(sarcasm: int = DEFAULT_SARCASM) -> str:
     return f"{_bank.pick('offline', sarcasm=sarcasm)} {OFFLINE_SENTENCE}"
 
 
+def too_slow_answer(
+    sarcasm: int, persona_name: str, avoid: Collection[tuple[str, ...]] = ()
+) -> str:
+    """Said when the model has not started an answer within the agent's time budget."""
+    return _bank.pick("too_slow", sarcasm=sarcasm, avoid=avoid, name=persona_name)
+
+
 def identity_answer(
     asked: Sequence[str],
     persona_name: str,

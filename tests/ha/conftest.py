@@ -7,6 +7,7 @@ responses from tests/ha/fixtures.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 import json
@@ -55,6 +56,9 @@ class Reply:
     tool_calls: list[tuple[str, str | dict[str, Any]]] = field(default_factory=list)
     raw: list[str] | None = None
     status: int = 200
+    # Seconds before the first word, as a model reading a long prompt on a CPU (loop
+    # time: a test with frozen time moves it on with `freezer.tick`).
+    delay: float = 0
 
 
 @dataclass
@@ -74,6 +78,9 @@ class FakeCloud:
     marine: Any = field(default_factory=lambda: load_fixture("open_meteo_marine.json"))
     forecast: Any = field(default_factory=lambda: load_fixture("open_meteo_forecast.json"))
     open_meteo_calls: int = 0
+    # Replies that began their delay, and those whose client went away during it.
+    delayed: int = 0
+    abandoned: int = 0
 
     @property
     def base_url(self) -> str:
@@ -102,7 +109,7 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     }
 
 
-async def _stream(request: web.Request, reply: Reply) -> web.StreamResponse:
+async def _stream(cloud: FakeCloud, request: web.Request, reply: Reply) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await resp.prepare(request)
     if reply.raw is not None:
@@ -111,6 +118,12 @@ async def _stream(request: web.Request, reply: Reply) -> web.StreamResponse:
         await resp.write_eof()
         return resp
     await resp.write(_sse(_chunk({"role": "assistant", "content": ""})))
+    cloud.delayed += 1
+    try:
+        await asyncio.sleep(reply.delay)
+    except asyncio.CancelledError:  # the client went away (handler_cancellation)
+        cloud.abandoned += 1
+        raise
     # Word by word, the way a real server streams, so the chat log sees deltas.
     for index, word in enumerate(reply.text.split(" ") if reply.text else []):
         await resp.write(_sse(_chunk({"content": f" {word}" if index else word})))
@@ -166,7 +179,7 @@ def _app(cloud: FakeCloud) -> web.Application:
             return web.json_response({"error": "script exhausted"}, status=500)
         if reply.status != 200:
             return web.Response(status=reply.status, text="scripted failure")
-        return await _stream(request, reply)
+        return await _stream(cloud, request, reply)
 
     async def marine(request: web.Request) -> web.Response:
         cloud.open_meteo_calls += 1
@@ -194,7 +207,8 @@ def _app(cloud: FakeCloud) -> web.Application:
 async def cloud(monkeypatch: pytest.MonkeyPatch, socket_enabled: None) -> AsyncIterator[FakeCloud]:
     """A real local HTTP server standing in for the chat server and Open-Meteo."""
     state = FakeCloud()
-    runner = web.AppRunner(_app(state), access_log=None)
+    # Cancel a handler whose client went away, as milo-llm stops such a generation.
+    runner = web.AppRunner(_app(state), access_log=None, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
