@@ -7,7 +7,7 @@ a question is being answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 import logging
 from typing import Any
 
@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.milo import line_bank
+from custom_components.milo.answer_deadline import AnswerDeadline
 from custom_components.milo.line_bank import fill, load
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
@@ -79,3 +80,46 @@ async def test_a_model_that_starts_in_time_is_untouched(
 
     assert speech(result) == "Rain, mostly. Bring a coat."
     assert cloud.abandoned == 0
+
+
+async def _stream(*deltas: dict[str, Any], pause: float = 0.0) -> AsyncIterator[dict[str, Any]]:
+    """A model's stream that is silent for `pause` (real) seconds before its deltas."""
+    await asyncio.sleep(pause)
+    for delta in deltas:
+        yield delta
+
+
+async def _said(deadline: AnswerDeadline, stream: AsyncIterator[dict[str, Any]]) -> list[Any]:
+    return [delta async for delta in deadline.watch(stream)]
+
+
+async def test_budget_zero_is_no_limit() -> None:
+    """0 seconds: a model that takes its time is waited for."""
+    deadline = AnswerDeadline(0)
+    said = await _said(deadline, _stream({"content": "Finally."}, pause=0.2))
+    assert said == [{"content": "Finally."}]
+    assert not deadline.passed
+
+
+async def test_a_tool_round_is_let_finish() -> None:
+    """Once the model asked for a tool, its round runs on past the deadline; the deadline
+    has passed with nothing said, so no model round follows it."""
+    deadline = AnswerDeadline(0.05)
+    call = {"tool_calls": ["HassTurnOn"]}
+
+    async def slow_tool_round() -> AsyncIterator[dict[str, Any]]:
+        yield call
+        await asyncio.sleep(0.3)  # the tool's result comes after the deadline
+        yield {"role": "tool_result"}
+
+    said = await _said(deadline, slow_tool_round())
+    assert said == [call, {"role": "tool_result"}]
+    assert deadline.passed  # the next round is not asked for
+
+
+async def test_silence_past_the_deadline_ends_the_stream() -> None:
+    """The stream is closed at the deadline and nothing of it is said."""
+    deadline = AnswerDeadline(0.05)
+    said = await _said(deadline, _stream({"content": "Too late."}, pause=5))
+    assert said == []
+    assert deadline.passed
