@@ -16,7 +16,7 @@ from homeassistant.components import ai_task, conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, llm
+from homeassistant.helpers import llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import slugify
 import probatio
@@ -37,6 +37,7 @@ from .const import (
     SUBENTRY_AI_TASK,
 )
 from .data import MiloConfigEntry
+from .entity import subentry_device
 
 # One request at a time per entity is the server's business, not Home Assistant's.
 PARALLEL_UPDATES = 0
@@ -76,13 +77,7 @@ class MiloTaskEntity(ai_task.AITaskEntity):
         self.entry = entry
         self.options = subentry.data
         self._attr_unique_id = subentry.subentry_id
-        self._attr_device_info = dr.DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer="Milo",
-            model=entry.runtime_data.model,
-            entry_type=dr.DeviceEntryType.SERVICE,
-        )
+        self._attr_device_info = subentry_device(entry, subentry)
 
     @override
     async def _async_generate_data(

@@ -12,7 +12,7 @@ from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_PROMPT, MATCH_ALL
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, intent, llm
+from homeassistant.helpers import intent, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
 
@@ -51,6 +51,7 @@ from .const import (
     SUBENTRY_CONVERSATION,
 )
 from .data import MiloConfigEntry
+from .entity import subentry_device
 from .exposed_names import async_home_names
 from .fast_path import FastIntent, recognize
 from .guards import DANGER_TURNS, REPEAT_TURNS, AnswerGuard, is_identity_question
@@ -103,13 +104,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         self.subentry = subentry
         self.options: Mapping[str, Any] = subentry.data
         self._attr_unique_id = subentry.subentry_id
-        self._attr_device_info = dr.DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer="Milo",
-            model=entry.runtime_data.model,
-            entry_type=dr.DeviceEntryType.SERVICE,
-        )
+        self._attr_device_info = subentry_device(entry, subentry)
         if self.options.get(CONF_LLM_HASS_API):
             self._attr_supported_features = conversation.ConversationEntityFeature.CONTROL
         # A prompt too big for the model is a setup problem: say so once, not every turn.
