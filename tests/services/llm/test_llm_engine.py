@@ -184,20 +184,21 @@ async def test_leaving_early_stops_the_worker(engine: ChatEngine) -> None:
 
 
 async def test_waiting_client_that_gives_up_never_runs(engine: ChatEngine) -> None:
-    inside = asyncio.Event()
-    release = asyncio.Event()
+    # The model is held by other work until the client waiting behind it has given up.
+    # (A short generation would free it on its own: the model is free when the worker
+    # stops, and 4 tokens can take less than the wait below.)
+    holding_model, release = threading.Event(), threading.Event()
 
-    async def holder() -> None:
-        async with engine.chat(persona_request("Hello", max_tokens=4)):
-            inside.set()
-            await release.wait()
+    def hold() -> None:
+        holding_model.set()
+        release.wait()
 
     async def impatient() -> None:
         async with engine.chat(persona_request("Hi")):
             raise AssertionError("should never get the model")
 
-    holding = asyncio.create_task(holder())
-    await inside.wait()
+    holding = asyncio.create_task(engine.call(hold))
+    await asyncio.get_running_loop().run_in_executor(None, holding_model.wait)
     giving_up = asyncio.create_task(impatient())
     await asyncio.sleep(0.05)
     giving_up.cancel()
