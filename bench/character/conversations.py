@@ -69,10 +69,7 @@ def load(path: Path = DEFAULT_FILE) -> list[Conversation]:
 
 def _conversation(path: Path, index: int, item: Any) -> Conversation:
     where = f"{path}: conversation #{index + 1}"
-    if not isinstance(item, dict):
-        raise RequestsError(f"{where}: not a table")
-    if unknown := set(item) - _CONVERSATION_KEYS:
-        raise RequestsError(f"{where}: unknown field(s) {sorted(unknown)}")
+    item = _table(where, item, _CONVERSATION_KEYS)
     conv_id = item.get("id")
     if not isinstance(conv_id, str) or not conv_id.strip():
         raise RequestsError(f"{where}: needs an id")
@@ -94,11 +91,17 @@ def _conversation(path: Path, index: int, item: Any) -> Conversation:
     )
 
 
-def _turn(where: str, item: Any, defaults: dict[str, Any]) -> Request:
+def _table(where: str, item: Any, allowed: set[str]) -> dict[str, Any]:
+    """`item` as a TOML table with no fields but the `allowed` ones."""
     if not isinstance(item, dict):
         raise RequestsError(f"{where}: not a table")
-    if unknown := set(item) - _TURN_KEYS:
+    if unknown := set(item) - allowed:
         raise RequestsError(f"{where}: unknown field(s) {sorted(unknown)}")
+    return item
+
+
+def _turn(where: str, item: Any, defaults: dict[str, Any]) -> Request:
+    item = _table(where, item, _TURN_KEYS)
     say = item.get("say")
     if not isinstance(say, str) or not say.strip():
         raise RequestsError(f"{where}: needs a non-empty 'say'")
