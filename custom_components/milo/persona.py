@@ -15,7 +15,7 @@ from typing import Any, Literal
 from . import line_bank
 from .const import DEFAULT_NAME, DEFAULT_SARCASM
 from .guards import is_danger_zone
-from .line_bank import LineBank
+from .line_bank import CONVERSATIONAL, LineBank
 
 SARCASM_STYLES = (
     "Be warm and plain; no sarcasm.",
@@ -174,13 +174,8 @@ def identity_answer(
 ) -> str:
     """Who Milo is, from the bank: a tiny model asked its name answers Lara or Alex. The
     line nearest to the question ("who built you?", "are you a robot?"), else any."""
-    nearest = _near(
-        asked, sarcasm=sarcasm, count=1, topics={"identity"}, avoid=avoid, name=persona_name
-    )
-    return (
-        nearest[0]
-        if nearest
-        else _bank.pick("identity", sarcasm=sarcasm, avoid=avoid, name=persona_name)
+    return _nearest_or_any(
+        asked, "identity", {"identity"}, sarcasm=sarcasm, avoid=avoid, name=persona_name
     )
 
 
@@ -206,8 +201,7 @@ def safety_answer(
     safety line nearest to the latest questions (`asked`, the newest last). The tiny model
     answered "I smell gas" with "You're right, you've got it exactly right", so it is not
     asked."""
-    nearest = _near(asked, sarcasm=0, count=1, topics={"danger"}, avoid=avoid, name=persona_name)
-    return nearest[0] if nearest else _bank.pick("danger", sarcasm=0, avoid=avoid)
+    return _nearest_or_any(asked, "danger", {"danger"}, sarcasm=0, avoid=avoid, name=persona_name)
 
 
 def fallback_line(
@@ -218,10 +212,9 @@ def fallback_line(
 ) -> str:
     """Said when the model's answer is empty or all of it was dropped: the bank's line
     nearest to the latest questions, else a general fallback."""
-    nearest = _near(asked, sarcasm=sarcasm, count=1, avoid=avoid, name=persona_name)
-    if nearest:
-        return nearest[0]
-    return _bank.pick("fallback", sarcasm=sarcasm, avoid=avoid, name=persona_name)
+    return _nearest_or_any(
+        asked, "fallback", CONVERSATIONAL, sarcasm=sarcasm, avoid=avoid, name=persona_name
+    )
 
 
 def voice_note(
@@ -241,6 +234,20 @@ def voice_note(
         return ""
     quoted = " ".join(f'"{line}"' for line in examples)
     return f"{persona_name} talks like this: {quoted}"
+
+
+def _nearest_or_any(
+    asked: Sequence[str],
+    topic: str,
+    topics: Collection[str],
+    *,
+    sarcasm: int,
+    avoid: Collection[tuple[str, ...]],
+    name: str,
+) -> str:
+    """The line of `topics` nearest to the latest questions, else any line of `topic`."""
+    nearest = _near(asked, sarcasm=sarcasm, count=1, topics=topics, avoid=avoid, name=name)
+    return nearest[0] if nearest else _bank.pick(topic, sarcasm=sarcasm, avoid=avoid, name=name)
 
 
 def _near(asked: Sequence[str], **kwargs: Any) -> list[str]:
