@@ -47,6 +47,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er, 
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -118,6 +119,14 @@ def _piper_say(text: str, path: Path) -> Path:
 PAUSE_S = 0.8  # a hesitation where the spoken text has "|"
 
 
+def _without_trailing_silence(pcm: bytes) -> bytes:
+    """Piper ends a phrase with 0.2-0.35 s of near silence (it varies run to run); without
+    it the pause is PAUSE_S, not 1.0-1.15 s, which is balanced's end-of-turn silence."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    voiced = np.flatnonzero(np.abs(samples.astype(np.int32)) > 0.02 * 32768)
+    return samples[: voiced[-1] + 1].tobytes() if voiced.size else pcm
+
+
 @pytest.fixture
 def mic_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """The simulated microphone: a second of silence, or (indirect param) spoken text,
@@ -130,9 +139,8 @@ def mic_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
         for i, phrase in enumerate(text.split("|")):
             with wave.open(str(_piper_say(phrase, tmp_path / f"phrase{i}.wav")), "rb") as wav:
                 rate = wav.getframerate()
-                frames += (bytes(int(PAUSE_S * rate) * 2) if i else b"") + wav.readframes(
-                    wav.getnframes()
-                )
+                spoken = _without_trailing_silence(wav.readframes(wav.getnframes()))
+                frames += (bytes(int(PAUSE_S * rate) * 2) if i else b"") + spoken
         path = tmp_path / "mic.wav"
         with wave.open(str(path), "wb") as wav:
             wav.setnchannels(1)
