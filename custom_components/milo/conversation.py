@@ -67,6 +67,11 @@ from .weather import home_weather_entity
 # Greetings are Milo's to answer, in its own voice, and the weather: its fast path says
 # more than HA's one-line answer (when a weather entity is exposed to Assist).
 LOCAL_INTENTS_SKIPPED = {"HassRespond", "HassNevermind", "HassGetWeather"}
+# The tools that look up surf and weather, and the fast-path kind of each.
+FORECAST_TOOLS: dict[str, Literal["surf", "weather"]] = {
+    "get_surf_forecast": "surf",
+    "get_weather": "weather",
+}
 # A remark after the facts is a sentence or two.
 REMARK_TOKENS = 40
 
@@ -176,7 +181,12 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 persona_name=self._persona_name,
                 own_device_id=self.options.get(CONF_SATELLITE_DEVICE),
             )
-            fast = recognize(user_input.text, [s.name for s in self._spots(context)], home)
+            fast = recognize(
+                user_input.text,
+                [s.name for s in self._spots(context)],
+                home,
+                previous=_previous_forecast(chat_log),
+            )
             if fast is not None:
                 await self._async_fast_path(user_input, chat_log, context, fast, budget)
             else:
@@ -508,6 +518,30 @@ def _latest_questions(chat_log: conversation.ChatLog, count: int) -> list[str]:
     """What the user said in the latest `count` turns, the newest last."""
     said = [c.content for c in chat_log.content if isinstance(c, conversation.UserContent)]
     return said[-count:]
+
+
+def _previous_forecast(chat_log: conversation.ChatLog) -> FastIntent | None:
+    """The surf or weather the previous turn looked up (by its tool call), for a follow-up
+    such as "And tomorrow?"; None when it looked up neither."""
+    users = [
+        i for i, item in enumerate(chat_log.content) if isinstance(item, conversation.UserContent)
+    ]
+    if len(users) < 2:
+        return None
+    for item in reversed(chat_log.content[users[-2] : users[-1]]):
+        if not isinstance(item, conversation.AssistantContent):
+            continue
+        for call in reversed(item.tool_calls or ()):
+            kind = FORECAST_TOOLS.get(call.tool_name)
+            day = call.tool_args.get("day")
+            if kind is not None:
+                spot = call.tool_args.get("spot")
+                return FastIntent(
+                    kind,
+                    "tomorrow" if day == "tomorrow" else "today",
+                    spot if isinstance(spot, str) else None,
+                )
+    return None
 
 
 def _system_prompt(chat_log: conversation.ChatLog) -> str:

@@ -26,7 +26,8 @@ _SURF = re.compile(
 )
 _WEATHER = re.compile(
     r"\b(weather|forecast|rain(s|ing|y|fall)?|sunny|sunshine|temperature|umbrella|"
-    r"how (hot|cold|warm|windy)|is it (hot|cold|warm|windy|wet)|snow(s|ing|y|fall)?|jacket)\b"
+    r"how (hot|cold|warm|windy)|is it (hot|cold|warm|windy|wet)|snow(s|ing|y|fall)?|jacket|coat|"
+    r"brolly)\b"
 )
 _MILK = re.compile(r"\bmilk(s|y|shakes?)?\b")
 _TROGGS = re.compile(r"\btrogg?s?\b")
@@ -48,6 +49,14 @@ _INDOORS = re.compile(
 # milk and Troggs eggs still answer their jokes).
 _PLAY = re.compile(r"\b(jokes?|funny|puns?|riddles?|story|stories|poems?|songs?|limericks?|rap)\b")
 _TOMORROW = re.compile(r"\b(tomorrow|tommorow|tomorow|tmrw|tmr|the morrow)\b")
+_TODAY = re.compile(r"\b(today|now|later|tonight|this (morning|afternoon|evening))\b")
+# "And tomorrow?", "What about West Strand?": a follow-up names only a day or a spot, and
+# asks the previous question again about it.
+_FOLLOW_UP = re.compile(r"^((and|so|but|ok|okay) )?((what|how) about )?(?P<rest>.*?)( then)?$")
+_DAY_WORDS = frozenset({
+    "tomorrow", "tommorow", "tomorow", "tmrw", "tmr", "morrow", "today", "now", "later",
+    "tonight", "this", "morning", "afternoon", "evening", "for", "on", "the",
+})  # fmt: skip
 _COMPASS = {"east": "East Strand", "west": "West Strand"}
 # Words too common to identify a spot on their own.
 _STOP_WORDS = {"the", "beach", "bay", "point", "strand", "at", "of"}
@@ -63,15 +72,24 @@ class FastIntent:
 
 
 def recognize(
-    text: str, spot_names: Iterable[str], home: HomeNames = NO_NAMES
+    text: str,
+    spot_names: Iterable[str],
+    home: HomeNames = NO_NAMES,
+    previous: FastIntent | None = None,
 ) -> FastIntent | None:
     """Return the fast-path intent of `text`, or None to leave it to HA's intents or the
-    model: always when it names one of the `home`'s devices, lists or places."""
+    model: always when it names one of the `home`'s devices, lists or places.
+
+    `previous` is what the conversation's previous turn asked: a follow-up that names only
+    a day or a spot ("And tomorrow?") asks for the same again (`follow_up`).
+    """
     lowered = _lowered(text)
     if _HOME_REQUEST.search(lowered) or home.named_in(lowered):
         return None
     day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
     spot = _find_spot(lowered, list(spot_names))
+    if previous is not None and (again := follow_up(lowered, spot, previous)):
+        return again
     if not _PLAY.search(lowered):
         if _SURF.search(lowered) or (spot and _asks_about_conditions(lowered)):
             return FastIntent("surf", day, spot)
@@ -82,6 +100,27 @@ def recognize(
     if _TROGGS.search(lowered):
         return FastIntent("troggs")
     return None
+
+
+def follow_up(lowered: str, spot: str | None, previous: FastIntent) -> FastIntent | None:
+    """The surf or weather question `previous` asked again for the day or spot named in
+    `lowered` (a spot makes it about surf), or None when it names anything else."""
+    match = _FOLLOW_UP.match(lowered)
+    if previous.kind not in ("surf", "weather") or match is None or not match["rest"]:
+        return None
+    named = set(match["rest"].split()) - _DAY_WORDS
+    if spot:
+        named -= {*spot.casefold().split(), *_COMPASS, *_STOP_WORDS}
+    if named:
+        return None
+    day: Literal["today", "tomorrow"] = previous.day
+    if _TOMORROW.search(lowered):
+        day = "tomorrow"
+    elif _TODAY.search(lowered):
+        day = "today"
+    if spot:
+        return FastIntent("surf", day, spot)
+    return FastIntent(previous.kind, day, previous.spot)
 
 
 def indoors(text: str) -> bool:

@@ -17,7 +17,7 @@ from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, kee
 from custom_components.milo.fast_path import FastIntent, recognize
 from custom_components.milo.home_names import HomeNames
 
-from .conftest import FakeCloud, agent_subentry, spot_subentries
+from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
 from .test_conversation import AGENT, EAST_TODAY, ask, speech
 
 SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
@@ -47,6 +47,7 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("Is it going to rain tomorrow?", FastIntent("weather", "tomorrow")),
         ("do I need an umbrella", FastIntent("weather", "today")),
         ("how cold is it outside", FastIntent("weather", "today")),
+        ("Will I need a coat?", FastIntent("weather", "today")),
         ("uh so u like milk milo?", FastIntent("milk")),
         ("MILKSHAKE time", FastIntent("milk")),
         ("what do you think of troggs", FastIntent("troggs")),
@@ -108,6 +109,45 @@ def test_the_homes_names_are_left_to_the_home(text: str, expected: FastIntent | 
     same rule words outside the names are."""
     home = HomeNames.of(["Surf rock speaker", "Weather station", "Garden"])
     assert recognize(text, SPOTS, home) == expected
+
+
+SURF_EAST = FastIntent("surf", "today", "East Strand")
+SURF_ALL_TOMORROW = FastIntent("surf", "tomorrow", None)
+WEATHER_TODAY = FastIntent("weather", "today")
+
+
+@pytest.mark.parametrize(
+    ("text", "previous", "expected"),
+    [
+        # A follow-up keeps the topic, the spot and the day it does not change.
+        ("And tomorrow?", SURF_EAST, FastIntent("surf", "tomorrow", "East Strand")),
+        (
+            "What about West Strand?",
+            SURF_ALL_TOMORROW,
+            FastIntent("surf", "tomorrow", "West Strand"),
+        ),
+        ("how about the east", SURF_ALL_TOMORROW, FastIntent("surf", "tomorrow", "East Strand")),
+        ("And today?", SURF_ALL_TOMORROW, FastIntent("surf", "today", None)),
+        ("Tomorrow?", SURF_EAST, FastIntent("surf", "tomorrow", "East Strand")),
+        ("And what about tomorrow?", WEATHER_TODAY, FastIntent("weather", "tomorrow")),
+        ("what about later", FastIntent("weather", "tomorrow"), WEATHER_TODAY),
+        # Naming a spot after the weather asks about its surf.
+        ("What about Whiterocks?", WEATHER_TODAY, FastIntent("surf", "today", "Whiterocks")),
+        # Not follow-ups: a question of its own, or no surf or weather before it.
+        ("And what about you?", SURF_EAST, None),
+        ("So should I go?", SURF_EAST, None),
+        ("What about a joke?", WEATHER_TODAY, None),
+        ("And tomorrow?", None, None),
+        ("And tomorrow?", FastIntent("milk"), None),
+        ("What about the kitchen light?", SURF_EAST, None),
+    ],
+)
+def test_follow_ups_keep_the_topic(
+    text: str, previous: FastIntent | None, expected: FastIntent | None
+) -> None:
+    """'And tomorrow?' right after a surf answer asks for tomorrow's surf."""
+    home = HomeNames.of(["Kitchen light"])
+    assert recognize(text, SPOTS, home, previous=previous) == expected
 
 
 def test_east_and_west_need_the_default_spots() -> None:
@@ -235,6 +275,25 @@ async def test_recorded_forecast_is_labelled_in_the_answer(
     entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
     answer = speech(await ask(hass, "surf at east strand today?"))
     assert answer == f"{RECORDED_LABEL} {EAST_TODAY} {persona.OFFLINE_SENTENCE}"
+
+
+async def test_a_follow_up_answers_the_same_topic(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """'And tomorrow?' after East Strand's surf is East Strand's surf tomorrow, and
+    'What about West Strand?' then keeps tomorrow; the conversation's earlier questions
+    come from HA's chat log, not from anything Milo keeps."""
+    await setup_entry()
+    cloud.default = Reply("Wax up.")
+    first = await ask(hass, "How's the surf at East Strand today?")
+    assert speech(first).startswith(EAST_TODAY)
+    tomorrow = speech(await ask(hass, "And tomorrow?", first.conversation_id))
+    assert tomorrow.startswith("East Strand tomorrow: ")
+    west = speech(await ask(hass, "What about West Strand?", first.conversation_id))
+    assert west.startswith("West Strand tomorrow: ")
+    # A new conversation has no topic to follow.
+    cloud.default = Reply("No idea, buddy.")
+    assert speech(await ask(hass, "And tomorrow?")) == "No idea, buddy."
 
 
 async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud: FakeCloud) -> None:
