@@ -20,12 +20,13 @@ button         center_head          Head.center
 select         wake_word            VoiceSatellite.set_wake_word (+ "milo")
 select         end_of_speech        VoiceSatellite.set_end_of_speech
 light          status_light         the voice phase (StatusLight)
-event          buddy                appeared / left (+ HA event esphome.milo_buddy)
+event          buddy                appeared / left / stranger (+ HA event esphome.milo_buddy)
 media_player   media_player         MediaController
 =============  ==================  ==========================================
 
 User-defined actions (HA services ``esphome.<name>_<action>``): ``enroll_buddy(name)``,
-``forget_buddy(name)``, ``look_at(pan, tilt)``, ``gesture(name)``. Plus the Assist
+``forget_buddy(name)``, ``look_at(pan, tilt)``, ``gesture(name)``, ``dance(seconds)``
+(the head, Tricks.dance) and ``drop_beat(seconds)`` (Tricks.drop_beat). Plus the Assist
 satellite HA creates from the voice assistant feature flags.
 """
 
@@ -53,6 +54,7 @@ from .api.entities import LightState
 from .api.messages import pb
 from .preferences import Preferences
 from .status_light import StatusLight
+from .tricks import Tricks
 from .voice.media import MediaController
 from .voice.satellite import Phase, VoiceSatellite
 
@@ -77,6 +79,7 @@ class HeadLike(Protocol):
     def set_look_around(self, on: bool) -> None: ...
     async def set_sleep(self, on: bool) -> None: ...
     async def gesture(self, name: str) -> None: ...
+    async def dance(self, bpm: float, seconds: float) -> None: ...
     async def enroll_buddy(self, name: str) -> None: ...
     async def forget_buddy(self, name: str) -> None: ...
     async def snapshot_jpeg(self) -> bytes | None: ...
@@ -106,9 +109,12 @@ class MiloDevice:
         self.status_light = status_light or StatusLight()
         self.preferences = preferences or Preferences(None)
         self._restore()
-        self.media = MediaController(
-            voice.player, quiet=lambda: voice.phase is Phase.IDLE and not voice.ringing
-        )
+
+        def quiet() -> bool:
+            return voice.phase is Phase.IDLE and not voice.ringing
+
+        self.media = MediaController(voice.player, quiet=quiet)
+        self.tricks = Tricks(voice.player, quiet, voice.add_listener, head)
         self.mute = SwitchEntity("mute", "Mute", voice.set_muted, icon="mdi:microphone-off")
         self.wake_word = SelectEntity(
             "wake_word",
@@ -137,6 +143,9 @@ class MiloDevice:
         ):
             server.add_entity(entity)
             entity.attach(self._remember)
+        server.add_action(
+            UserAction("drop_beat", (("seconds", ArgType.FLOAT),), self.tricks.drop_beat)
+        )
         voice.add_listener(self._voice_changed)
         self._voice_changed()
         if head is not None:
@@ -217,7 +226,9 @@ class MiloDevice:
         self.present = BinarySensorEntity(
             "someone_present", "Someone present", device_class="occupancy"
         )
-        self.buddy = EventEntity("buddy", "Buddy", ("appeared", "left"), icon="mdi:account-heart")
+        self.buddy = EventEntity(
+            "buddy", "Buddy", ("appeared", "left", "stranger"), icon="mdi:account-heart"
+        )
         for entity in (
             self.pan,
             self.tilt,
@@ -243,6 +254,7 @@ class MiloDevice:
             UserAction("forget_buddy", (("name", ArgType.STRING),), head.forget_buddy),
             UserAction("look_at", (("pan", ArgType.FLOAT), ("tilt", ArgType.FLOAT)), head.look_at),
             UserAction("gesture", (("name", ArgType.STRING),), gesture),
+            UserAction("dance", (("seconds", ArgType.FLOAT),), self.tricks.dance),
         ):
             self.server.add_action(action)
         head.add_state_listener(self._head_changed)

@@ -32,7 +32,7 @@ from .control import IdleBehaviour, Motion, TrackingController, reproject
 from .detect import Box, FaceDetector
 from .enrol import Enrolment
 from .errors import HeadError
-from .gestures import gesture_poses
+from .gestures import RETURN_S, Keyframe, dance_keyframes, gesture_keyframes
 from .motion import CENTRE, MotionLimiter, Pose, PoseHistory
 from .recognition import Encoder, FaceEncoderProcess, identify
 from .servos import ServoBackend
@@ -196,7 +196,8 @@ class Head:
         return _subscribe(self._state_listeners, cb)
 
     def add_buddy_listener(self, cb: BuddyListener) -> Callable[[], None]:
-        """`cb("appeared" | "left", name)`; returns the unsubscribe function."""
+        """`cb("appeared" | "left", name)` or `cb("stranger", "stranger")`; returns the
+        unsubscribe function."""
         return _subscribe(self._buddy_listeners, cb)
 
     # ----- commands ----------------------------------------------------------------------
@@ -247,21 +248,45 @@ class Head:
 
     async def gesture(self, name: str) -> None:
         """Play nod, shake or dance; returns when done (or superseded)."""
-        steps = gesture_poses(name, self._limiter.pose)
-        self._awake(name)
+        await self._perform(gesture_keyframes(name), name)
+
+    async def dance(self, bpm: float, seconds: float) -> None:
+        """Head-bang in time to a beat of `bpm` for `seconds` (tricks.py starts both at
+        once). Cancelled, because the beat was cut short, the head glides back to where it
+        started; then tracking or idle have it again, as after any gesture."""
+        await self._perform(dance_keyframes(bpm, seconds), "dance")
+
+    async def _perform(self, keyframes: list[Keyframe], what: str) -> None:
+        """Keyframes relative to the pose now, each due at its time from the start: a
+        long dance keeps the beat's time (sleeping each step's length drifts by the lag)."""
+        self._awake(what)
+        start = self._limiter.pose
         self._gesture_generation += 1
         generation = self._gesture_generation
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        finished = False
         try:
-            for pose, seconds in steps:
+            for key in keyframes:
                 if generation != self._gesture_generation:
                     return
-                self._gesture_pose = pose
+                self._gesture_pose = Pose(start.pan + key.pan, start.tilt + key.tilt)
                 self._kick.set()
-                await asyncio.sleep(seconds)
+                due += key.seconds
+                await asyncio.sleep(max(0.0, due - loop.time()))
+            finished = True
         finally:
             if generation == self._gesture_generation:
-                self._gesture_pose = None
+                # Cut short: back to the start first (no awaiting here, it may be cancelled).
+                self._gesture_pose = None if finished else start
+                if not finished:
+                    loop.call_later(RETURN_S, self._end_gesture, generation)
                 self._kick.set()
+
+    def _end_gesture(self, generation: int) -> None:
+        if generation == self._gesture_generation:
+            self._gesture_pose = None
+            self._kick.set()
 
     def set_attention(self, mode: str) -> None:
         """While listening or speaking the head looks at the talker, tracking switch or not."""
@@ -461,16 +486,25 @@ class Head:
             self._enrolment_done.set()
 
     def _update_buddies(self, now: float) -> None:
-        """Fire `appeared` when a buddy is recognised, `left` when unseen for a while."""
+        """Fire `appeared` when a buddy is recognised, `left` when unseen for a while, and
+        `stranger` when a face Milo is sure it doesn't know arrives after none was in view
+        for as long (an unsure one may be a buddy at a bad angle, and without recognition
+        everyone is "stranger": neither fires it)."""
         for track in self._visible:
-            if not track.is_buddy:
-                continue
-            if track.name not in self._present_buddies:
-                self._emit_buddy("appeared", track.name)
-            self._present_buddies[track.name] = now
+            if track.is_buddy:
+                if track.name not in self._present_buddies:
+                    self._emit_buddy("appeared", track.name)
+                self._present_buddies[track.name] = now
+            elif self._encoder is not None and track.identity is not None and track.identity.sure:
+                if STRANGER not in self._present_buddies:
+                    self._emit_buddy("stranger", STRANGER)
+                self._present_buddies[STRANGER] = now
         left_after = self._config.tracking.left_after_s
         for name, seen in list(self._present_buddies.items()):
-            if now - seen > left_after or name not in self._buddies.names:
+            if name == STRANGER:
+                if now - seen > left_after:
+                    del self._present_buddies[name]
+            elif now - seen > left_after or name not in self._buddies.names:
                 del self._present_buddies[name]
                 self._emit_buddy("left", name)
 

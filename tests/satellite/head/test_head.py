@@ -99,6 +99,8 @@ async def test_enrol_recognise_forget(rig_factory, tmp_path: Path) -> None:
     await wait_until(lambda: head.state.person == "stranger")
     assert head.state.present
     assert head.state.face_count == 1
+    # Nobody is enrolled yet, so she is a sure stranger: one event for automations.
+    await wait_until(lambda: ("stranger", "stranger") in rig.events)
 
     await head.enroll_buddy("Eileen")
     path = tmp_path / "buddies.json"
