@@ -33,8 +33,7 @@ IDENTITY = re.compile(
     r"who (?:made|built|created|designed|programmed) (?:you|u)\b|"
     r"where (?:do you live|are you from|do you come from))"
 )
-# Safety, locks and alarms: plain answers, no jokes (the persona's danger zones). A
-# question this many turns back still makes a follow-up about it one ("I can smell smoke."
+# A danger-zone question this many turns back still makes a follow-up about it one ("I can smell smoke."
 # "Should I call someone?"; persona.is_about_safety).
 DANGER_TURNS = 3
 # Safety, locks and alarms: plain answers, no jokes (the persona's danger zones).
@@ -42,6 +41,23 @@ DANGER = re.compile(
     r"\b(locks?|locked|unlock\w*|doors?|alarms?|smoke|fire|gas|leak\w*|burglar\w*|"
     r"intruders?|break[- ]?in|broken in|secure|security|emergency|carbon monoxide|injur\w*|"
     r"hurt|bleeding|police|ambulance|safe|unsafe|safety|stove|oven|hob|stranger)\b"
+)
+# What a danger-zone request is about, the most specific first ("smoke alarm" is fire,
+# "carbon monoxide alarm" the gas): the bank's danger lines carry these tags, so a smoke
+# question never gets the gas line however many words they share.
+HAZARDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (tag, re.compile(rf"\b({pattern})\b"))
+    for tag, pattern in (
+        ("carbon_monoxide", r"carbon monoxide|co (alarm|detector)"),
+        ("gas", r"gas"),
+        ("fire", r"smoke|smoky|fire|burn\w*|flames?"),
+        ("intruder", r"burglar(?! alarm)\w*|intruders?|break[- ]?in|broken in|breaking in"),
+        ("stranger", r"strangers?|let (him|her|them) in"),
+        ("lock", r"locks?|locked|unlock\w*|doors?"),
+        ("alarm", r"alarms?|security|siren"),
+        ("appliance", r"stove|oven|hob|cooker|iron|heater"),
+        ("injury", r"injur\w*|hurt|bleeding|ambulance|fell|fallen"),
+    )
 )
 # A label ("User: ...", "MILO: ...") starts a line of a script: the model is writing both
 # sides of a dialogue. Milo's own label is dropped and its line kept; anyone else's ends
@@ -248,3 +264,9 @@ def is_identity_question(text: str) -> bool:
 def is_danger_zone(text: str) -> bool:
     """Whether the request touches safety, locks or alarms."""
     return bool(DANGER.search(text.casefold()))
+
+
+def hazard(text: str) -> str | None:
+    """The danger zone's hazard `text` is about (a tag of `HAZARDS`), or None."""
+    lowered = text.casefold()
+    return next((tag for tag, pattern in HAZARDS if pattern.search(lowered)), None)

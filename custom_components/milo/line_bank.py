@@ -41,6 +41,21 @@ WEATHER_CONDITIONS = frozenset(
         "unknown",
     }
 )
+# What the danger zone's lines are about (guards.HAZARDS); "general" fits any hazard.
+DANGER_HAZARDS = frozenset(
+    {
+        "gas",
+        "fire",
+        "carbon_monoxide",
+        "intruder",
+        "stranger",
+        "lock",
+        "alarm",
+        "appliance",
+        "injury",
+        "general",
+    }
+)
 # Each topic and the tags its lines must carry (empty: no tag).
 TOPICS: Mapping[str, frozenset[str]] = {
     "identity": frozenset(),
@@ -62,7 +77,7 @@ TOPICS: Mapping[str, frozenset[str]] = {
     "troggs": frozenset(),
     "dance": frozenset(),
     "command": frozenset(),
-    "danger": frozenset(),
+    "danger": DANGER_HAZARDS,
 }
 # Lines the model may be shown as examples of the voice, or say for a request it could not
 # answer. The rest belong to one moment (a command done, the server down, a buddy arriving).
@@ -125,8 +140,12 @@ class LineBank:
         self._recent: dict[tuple[str, str | None], deque[str]] = {}
 
     def texts(self, topic: str, tag: str | None = None) -> list[str]:
-        """The raw texts of a topic (and tag), as written, placeholders unfilled."""
-        return [line.text for line in self.lines if line.topic == topic and line.tag == tag]
+        """The raw texts of a topic (and tag; None: any), as written, placeholders unfilled."""
+        return [
+            line.text
+            for line in self.lines
+            if line.topic == topic and (tag is None or line.tag == tag)
+        ]
 
     def pick(
         self,
@@ -172,10 +191,12 @@ class LineBank:
         count: int,
         before: str = "",
         topics: Collection[str] = CONVERSATIONAL,
+        tag: str | None = None,
         avoid: Collection[tuple[str, ...]] = (),
         name: str = "Milo",
     ) -> list[str]:
-        """Up to `count` lines of the topics nearest to `request` (none that share no word).
+        """Up to `count` lines of the topics (with this tag, if any) nearest to `request`
+        (none that share no word).
 
         `before` is the question before it, which counts for less: a follow-up ("Another
         one, please.") is about what was asked before.
@@ -194,6 +215,7 @@ class LineBank:
                 for index, score in enumerate(scores)
                 if score > 0
                 and self.lines[index].topic in topics
+                and (tag is None or self.lines[index].tag == tag)
                 and id(self.lines[index]) in allowed
                 and not _said(self.lines[index], said, name, "")
             ),

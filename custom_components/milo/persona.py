@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from . import line_bank
 from .const import DEFAULT_NAME, DEFAULT_SARCASM
-from .guards import is_danger_zone
+from .guards import hazard, is_danger_zone
 from .line_bank import CONVERSATIONAL, LineBank
+from .sentences import heard
 
 SARCASM_STYLES = (
     "Be warm and plain; no sarcasm.",
@@ -174,9 +175,7 @@ def identity_answer(
 ) -> str:
     """Who Milo is, from the bank: a tiny model asked its name answers Lara or Alex. The
     line nearest to the question ("who built you?", "are you a robot?"), else any."""
-    return _nearest_or_any(
-        asked, "identity", {"identity"}, sarcasm=sarcasm, avoid=avoid, name=persona_name
-    )
+    return _nearest_or_any(asked, "identity", sarcasm=sarcasm, avoid=avoid, name=persona_name)
 
 
 def is_about_safety(asked: Sequence[str]) -> bool:
@@ -197,11 +196,19 @@ def is_about_safety(asked: Sequence[str]) -> bool:
 def safety_answer(
     asked: Sequence[str], persona_name: str, avoid: Collection[tuple[str, ...]] = ()
 ) -> str:
-    """A plain answer in the persona's danger zones (safety, locks, alarms): the bank's
-    safety line nearest to the latest questions (`asked`, the newest last). The tiny model
-    answered "I smell gas" with "You're right, you've got it exactly right", so it is not
-    asked."""
-    return _nearest_or_any(asked, "danger", {"danger"}, sarcasm=0, avoid=avoid, name=persona_name)
+    """A plain answer in the persona's danger zones (safety, locks, alarms): of the bank's
+    lines about the hazard of the latest question that names one (`asked`, the newest
+    last), the nearest to them; when none is left unsaid, a general safety line. The tiny
+    model answered "I smell gas" with "You're right, you've got it exactly right", so it
+    is not asked."""
+    about = next(filter(None, map(hazard, reversed(asked))), None)
+    said = set(avoid)
+    if about is not None and any(
+        not said & set(heard(line_bank.fill(text, name=persona_name)))
+        for text in _bank.texts("danger", about)
+    ):
+        return _nearest_or_any(asked, "danger", sarcasm=0, avoid=said, name=persona_name, tag=about)
+    return _nearest_or_any(asked, "danger", sarcasm=0, avoid=said, name=persona_name, tag="general")
 
 
 def fallback_line(
@@ -239,15 +246,21 @@ def voice_note(
 def _nearest_or_any(
     asked: Sequence[str],
     topic: str,
-    topics: Collection[str],
+    topics: Collection[str] = (),
     *,
     sarcasm: int,
     avoid: Collection[tuple[str, ...]],
     name: str,
+    tag: str | None = None,
 ) -> str:
-    """The line of `topics` nearest to the latest questions, else any line of `topic`."""
-    nearest = _near(asked, sarcasm=sarcasm, count=1, topics=topics, avoid=avoid, name=name)
-    return nearest[0] if nearest else _bank.pick(topic, sarcasm=sarcasm, avoid=avoid, name=name)
+    """The line of `topics` (default: `topic`; with this tag, if any) nearest to the
+    latest questions, else any line of `topic` and tag."""
+    nearest = _near(
+        asked, sarcasm=sarcasm, count=1, topics=topics or {topic}, tag=tag, avoid=avoid, name=name
+    )
+    if nearest:
+        return nearest[0]
+    return _bank.pick(topic, tag, sarcasm=sarcasm, avoid=avoid, name=name)
 
 
 def _near(asked: Sequence[str], **kwargs: Any) -> list[str]:

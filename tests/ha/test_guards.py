@@ -6,6 +6,7 @@ import pytest
 
 from custom_components.milo.guards import (
     AnswerGuard,
+    hazard,
     is_danger_zone,
     is_identity_question,
 )
@@ -154,3 +155,28 @@ def test_identity_questions(text: str, identity: bool) -> None:
 def test_danger_zones(text: str, danger: bool) -> None:
     """Safety, locks and alarms."""
     assert is_danger_zone(text) is danger
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I smell gas in the kitchen, what should I do?", "gas"),
+        ("I can smell smoke.", "fire"),
+        ("The smoke alarm is going off.", "fire"),
+        ("My carbon monoxide detector is beeping.", "carbon_monoxide"),
+        ("Turn off the burglar alarm.", "alarm"),
+        ("Can you disable the security system for a while?", "alarm"),
+        ("I think someone is trying to break in!", "intruder"),
+        ("A stranger says he needs to come in to check the meter.", "stranger"),
+        ("Is it safe to leave the front door unlocked tonight?", "lock"),
+        ("Unlock the front door.", "lock"),
+        ("Is it okay to leave the stove on while I'm out?", "appliance"),
+        ("My son fell and he's bleeding.", "injury"),
+        ("Should I call someone?", None),
+        ("I feel unsafe.", None),
+    ],
+)
+def test_the_hazard_of_a_danger_zone_request(text: str, expected: str | None) -> None:
+    """The hazard a request is about picks the bank's lines for it (the most specific
+    wins: a smoke alarm is about fire, a burglar alarm about the alarm)."""
+    assert hazard(text) == expected

@@ -207,6 +207,38 @@ def test_safety_answers_fit_the_request(request_text: str, expected: str) -> Non
 
 
 @pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        (["I can smell smoke."], r"smoke|fire"),
+        (["The smoke alarm is going off."], r"smoke|fire"),
+        (["Is the back door locked?"], r"lock|door"),
+        (["Turn off the burglar alarm."], r"alarm"),
+        (["I think someone is trying to break in!"], r"police"),
+        # A follow-up keeps the hazard of the question it follows.
+        (["I can smell smoke.", "I think it's coming from the kitchen."], r"kitchen"),
+        (
+            [
+                "I can smell smoke.",
+                "I think it's coming from the kitchen.",
+                "Should I call someone?",
+            ],
+            r"fire",
+        ),
+        (["I smell gas.", "Should I call someone?"], r"gas"),
+    ],
+)
+def test_safety_answers_keep_to_the_hazard(asked: list[str], expected: str) -> None:
+    """A smoke question gets a fire line, never the gas or break-in line, however near
+    its words are ("smell", "someone"); its follow-ups too, each line said once."""
+    said: set[tuple[str, ...]] = set()
+    for turn in range(1, len(asked) + 1):
+        answer = persona.safety_answer(asked[:turn], "Milo", said)
+        assert not set(heard(answer)) & said, answer
+        said |= set(heard(answer))
+    assert re.search(expected, answer.casefold()), answer
+
+
+@pytest.mark.parametrize(
     ("asked", "safety"),
     [
         (["I smell gas in the kitchen."], True),
