@@ -51,6 +51,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="recorded: surf from a local stand-in serving a recorded forecast, labelled as "
         "recorded (default); offline: no stand-in, Milo must say it has no forecast",
     )
+    parser.add_argument(
+        "--ha-venv",
+        default=".venv-ha",
+        help="the environment whose Home Assistant runs: .venv-ha (default, the release the "
+        "unit tests pin) or .venv-ha-next (the newest release, made by script/setup)",
+    )
     parser.add_argument("--debug", action="store_true", help="log the demo's own DEBUG messages")
     return parser.parse_args(argv)
 
@@ -135,7 +141,11 @@ async def _demo(args: argparse.Namespace) -> int:
         await signals.stop.wait()
 
     options = StackOptions(
-        repo=REPO, run_dir=run_dir, encryption=not args.no_encryption, surf=args.surf
+        repo=REPO,
+        run_dir=run_dir,
+        encryption=not args.no_encryption,
+        surf=args.surf,
+        ha_venv=args.ha_venv,
     )
     run = await run_demo(
         options, DEMO_REQUESTS, on_result=on_result, hold=hold if args.keep_running else None

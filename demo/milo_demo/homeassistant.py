@@ -37,8 +37,16 @@ class Login:
 class HomeAssistant:
     """One hass process, its API clients and what the demo configured in it."""
 
-    def __init__(self, supervisor: Supervisor, repo: Path, config_dir: Path, port: int) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        repo: Path,
+        config_dir: Path,
+        port: int,
+        ha_venv: str = ".venv-ha",
+    ) -> None:
         self.supervisor = supervisor
+        self.hass_bin = repo / ha_venv / "bin" / "hass"
         self.repo = repo
         self.config_dir = config_dir
         self.port = port
@@ -56,9 +64,11 @@ class HomeAssistant:
     async def start(self) -> None:
         """Fresh config, start hass, onboard it, connect the websocket."""
         write_config(self.config_dir, self.repo, self.port)
-        hass = self.repo / ".venv-ha" / "bin" / "hass"
+        if not self.hass_bin.exists():
+            missing = f"{self.hass_bin} is missing: run script/setup"
+            raise StageError("start Home Assistant", missing)
         await self.supervisor.start(
-            "hass", [str(hass), "-c", str(self.config_dir), "--skip-pip"], cwd=self.repo
+            "hass", [str(self.hass_bin), "-c", str(self.config_dir), "--skip-pip"], cwd=self.repo
         )
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         self.rest = HaRest(self._session, self.base_url)

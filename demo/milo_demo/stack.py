@@ -65,6 +65,8 @@ class StackOptions:
     # "recorded": surf from the local Open-Meteo stand-in, labelled as recorded;
     # "offline": Open-Meteo's public APIs, which this machine cannot reach.
     surf: str = "recorded"
+    # The venv whose `hass` runs: .venv-ha (the release the unit tests pin) or .venv-ha-next.
+    ha_venv: str = ".venv-ha"
 
 
 @dataclass
@@ -87,7 +89,11 @@ class DemoStack:
         self.ports = Ports.pick(defaults=options.default_ports)
         self.supervisor = Supervisor(options.run_dir / "logs")
         self.hass = HomeAssistant(
-            self.supervisor, options.repo, options.run_dir / "config", self.ports.hass
+            self.supervisor,
+            options.repo,
+            options.run_dir / "config",
+            self.ports.hass,
+            options.ha_venv,
         )
         self.satellite = SimulatedSatellite(
             self.supervisor,

@@ -1,8 +1,11 @@
-"""The end-to-end scenario, run once per session: a real hass, the services, a simulated Milo.
+"""The end-to-end scenario, run once per Home Assistant release: a real hass, the services, a
+simulated Milo.
 
-The whole run (start, four spoken requests, shutdown) happens in the session fixture; the
-tests then assert on what it recorded. Nothing is mocked: the only stand-ins are the
-satellite's microphone (WAV files), speaker (WAV files) and servos (simulated).
+The whole run (start, four spoken requests, shutdown) happens in the session fixture, once
+with .venv-ha's release (the one the unit tests pin) and once with .venv-ha-next's (the
+newest); the tests then assert on what each run recorded. Nothing is mocked: the only
+stand-ins are the satellite's microphone (WAV files), speaker (WAV files) and servos
+(simulated).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 from collections.abc import Iterator
 import contextlib
 from pathlib import Path
+import subprocess
 import sys
 
 import pytest
@@ -25,6 +29,19 @@ from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
 
 SURF_SENSOR = "sensor.east_strand_rating"
 SURF_QUESTION = "How is the surf at East Strand today?"
+# The environments whose `hass` the scenario runs in (script/setup makes both).
+HA_VENVS = (".venv-ha", ".venv-ha-next")
+
+
+def installed_ha_version(venv: str) -> str:
+    """The Home Assistant release a venv holds (its `hass` must report the same)."""
+    python = REPO / venv / "bin" / "python"
+    if not python.exists():
+        pytest.fail(f"{python} is missing: run script/setup")
+    code = "from homeassistant.const import __version__; print(__version__)"
+    return subprocess.run(
+        [str(python), "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @contextlib.contextmanager
@@ -54,6 +71,7 @@ async def surf_without_the_stand_in(stack: DemoStack, run: DemoRun) -> None:
     through HA's conversation API): Milo must say it has no forecast."""
     assert stack.open_meteo is not None
     assert stack.hass.rest is not None
+    run.info["ha_version"] = (await stack.hass.rest.get("/api/config"))["version"]
     await stack.open_meteo.stop()
     await stack.hass.call_service("homeassistant", "update_entity", entity_id=SURF_SENSOR)
 
@@ -69,14 +87,20 @@ async def surf_without_the_stand_in(stack: DemoStack, run: DemoRun) -> None:
     run.surf["offline_answer"] = answer["response"]["speech"]["plain"]["speech"]
 
 
+@pytest.fixture(scope="session", params=HA_VENVS)
+def ha_venv(request: pytest.FixtureRequest) -> str:
+    """The environment whose Home Assistant the scenario runs in."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+def demo_run(tmp_path_factory: pytest.TempPathFactory, ha_venv: str) -> DemoRun:
     """Run the demo scenario headless on free ports; stages fail with their log named.
 
     Surf comes from the recorded-forecast stand-in; afterwards the offline path is asked
     in the same run (see surf_without_the_stand_in), which is cheaper than a second run.
     """
     run_dir = tmp_path_factory.mktemp("e2e")
-    options = StackOptions(repo=REPO, run_dir=run_dir, default_ports=False)
+    options = StackOptions(repo=REPO, run_dir=run_dir, default_ports=False, ha_venv=ha_venv)
     with loopback_sockets():
         return asyncio.run(run_demo(options, DEMO_REQUESTS, hold=surf_without_the_stand_in))

@@ -6,7 +6,7 @@ import re
 import socket
 import wave
 
-from conftest import loopback_sockets
+from conftest import installed_ha_version, loopback_sockets
 from milo_demo.playback import RequestResult
 from milo_demo.run import DemoRun
 from milo_demo.scenario import BUDDY
@@ -115,3 +115,8 @@ def test_nothing_left_running(demo_run: DemoRun) -> None:
     port = int(demo_run.info["url"].rsplit(":", 1)[1])
     with loopback_sockets(), socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "HA's port still answers"
+
+
+def test_the_release_that_ran_is_the_environments(demo_run: DemoRun, ha_venv: str) -> None:
+    """The hass process was the one from `ha_venv` (the pinned or the newest release)."""
+    assert demo_run.info["ha_version"] == installed_ha_version(ha_venv)
