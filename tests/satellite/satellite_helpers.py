@@ -206,6 +206,10 @@ class StandInHead:
             raise ValueError(f"unknown gesture {name}")
         self.calls.append(("gesture", name))
 
+    async def dance(self, bpm: float, seconds: float) -> None:
+        self.calls.append(("dance", (bpm, seconds)))
+        await asyncio.sleep(seconds)  # the real head dances until the beat ends or stops
+
     async def enroll_buddy(self, name: str) -> None:
         if not self.state.present:
             raise RuntimeError("No face in view to enrol")

@@ -84,6 +84,8 @@ async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
         "forget_buddy": ["name"],
         "look_at": ["pan", "tilt"],
         "gesture": ["name"],
+        "dance": ["seconds"],
+        "drop_beat": ["seconds"],
     }
     by_id = {e.object_id: e for e in entities}
     assert (by_id["head_pan"].min_value, by_id["head_pan"].max_value) == (-80, 80)

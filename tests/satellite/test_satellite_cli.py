@@ -86,7 +86,9 @@ async def test_simulated_satellite_with_real_head(running: int) -> None:
         assert info.friendly_name == "Milo on the desk"
         ids = {e.object_id for e in entities}
         assert {"head_pan", "camera", "person_in_view", "wake_word", "media_player"} <= ids
-        assert {a.name for a in actions} == {"enroll_buddy", "forget_buddy", "look_at", "gesture"}
+        assert {a.name for a in actions} == {
+            "enroll_buddy", "forget_buddy", "look_at", "gesture", "dance", "drop_beat"
+        }  # fmt: skip
 
         # The simulated head looks where it is told (servo limits and speed simulated).
         key = {e.object_id: e.key for e in entities}
