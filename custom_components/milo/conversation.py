@@ -57,7 +57,7 @@ from .fast_path import FastIntent, recognize
 from .guards import DANGER_TURNS, REPEAT_TURNS, AnswerGuard, is_identity_question
 from .line_bank import LineBankError
 from .notes import SentNotes, split_moment, with_note
-from .satellite import Satellite
+from .origin import async_origin
 from .sentences import heard
 from .speech_stream import spaced_sentences
 from .spoken import SpokenFilter
@@ -137,16 +137,22 @@ class MiloConversationEntity(conversation.ConversationEntity):
         chat_log: conversation.ChatLog,
     ) -> conversation.ConversationResult:
         """Answer one message."""
-        satellite = (
-            Satellite(self.hass, device_id)
-            if (device_id := self.options.get(CONF_SATELLITE_DEVICE))
-            else None
+        # The Milo that heard it moves its head and says who is talking; its room goes
+        # in the note too (HA's intents already prefer that room's devices).
+        origin = async_origin(
+            self.hass,
+            device_id=user_input.device_id,
+            satellite_id=user_input.satellite_id,
+            fallback=self.options.get(CONF_SATELLITE_DEVICE),
         )
+        satellite = origin.satellite
+        buddy = persona.buddy_prompt(satellite.person_in_view()) if satellite else ""
         context = ToolContext(
             coordinator=self.entry.runtime_data.surf,
             weather_entity=self.options.get(CONF_WEATHER_ENTITY) or home_weather_entity(self.hass),
             satellite=satellite,
-            situation=persona.buddy_prompt(satellite.person_in_view()) if satellite else "",
+            situation=" ".join(part for part in (origin.area_note(), buddy) if part),
+            area=origin.area,
         )
         hass_apis = list(self.options.get(CONF_LLM_HASS_API) or [])
         budget = await self._async_budget()
@@ -179,7 +185,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             home = async_home_names(
                 self.hass,
                 persona_name=self._persona_name,
-                own_device_id=self.options.get(CONF_SATELLITE_DEVICE),
+                own_device_id=satellite.device_id if satellite else None,
             )
             fast = recognize(
                 user_input.text,

@@ -1,11 +1,12 @@
-"""What changes with every message (the time, who the camera sees) rides with the question.
+"""What changes with every message (the time, the room, who is seen) rides with the question.
 
 Servers that cache prompt prefixes (milo-llm, llama.cpp, vLLM) reuse everything up to the
 first token that differs from an earlier request. So the system prompt and the tools carry
-nothing that changes from message to message: HA's date and time line and the camera's
-view go in a note in front of the newest question instead. Each earlier question is sent
-again with the note it had then, so a follow-up repeats the previous request exactly up to
-its newest turn, and the server reads only that turn.
+nothing that changes from message to message: HA's date and time line, the room of the
+satellite that heard it and the camera's view go in a note in front of the newest question
+instead. Each earlier question is sent again with the note it had then, so a follow-up
+repeats the previous request exactly up to its newest turn, and the server reads only that
+turn.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ def split_moment(system: str) -> tuple[str, str]:
         rest = system[: match.start()] + system[match.end() :]
         return rest.rstrip("\n"), match.group().strip()
     return system, ""
+
+
+# The line HA's Assist API adds for a satellite with an area (intent/llm.py); the note says
+# the room instead (origin.py), so one system prompt serves every room.
+_AREA_LINE = re.compile(r"^You are in area [^\n]* should target this area\.(?:\n|$)", re.MULTILINE)
+
+
+def without_area_line(prompt: str) -> str:
+    """HA's API prompt without the line that names the satellite's area."""
+    return _AREA_LINE.sub("", prompt).rstrip("\n")
 
 
 def with_note(question: str, note: str) -> str:

@@ -63,6 +63,8 @@ class Device:
     domain: str
     label: str
     """How the prompt names it: "Desk lamp (light, in Office)"."""
+    areas: frozenset[str] = frozenset()
+    """Its area's name and aliases."""
 
 
 def devices(exposed: Mapping[str, Mapping[str, Any]]) -> list[Device]:
@@ -77,6 +79,7 @@ def devices(exposed: Mapping[str, Mapping[str, Any]]) -> list[Device]:
                 words=frozenset(words(f"{names} {areas}")),
                 domain=domain,
                 label=f"{names} ({domain}{where})",
+                areas=frozenset(areas.split(", ")) - {""},
             )
         )
     return found
@@ -139,13 +142,18 @@ def score(request: set[str], tool: ToolWords, named_domains: set[str]) -> int:
     return value
 
 
-def named_devices(request: set[str], known: Sequence[Device]) -> list[Device]:
+def named_devices(
+    request: set[str], known: Sequence[Device], here: str | None = None
+) -> list[Device]:
     """The exposed entities a request names by a word of their name or area, best first.
 
     "the kitchen lamp" names every lamp and everything in the kitchen, the Kitchen lamp most.
+    Among those named as well, the ones in the area `here` (where it was heard) come first.
     """
     named = [device for device in known if request & device.words]
-    return sorted(named, key=lambda device: -len(request & device.words))
+    return sorted(
+        named, key=lambda device: (-len(request & device.words), here not in device.areas)
+    )
 
 
 def rank(said: set[str], tools: Sequence[ToolWords], named: Sequence[Device]) -> list[int]:

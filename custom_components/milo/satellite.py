@@ -1,8 +1,9 @@
 """The Milo satellite (an ESPHome device) as the conversation agent sees it.
 
-Entities are found by their stable ESPHome object ids on the chosen device, and the head's
-user-defined actions by ESPHome's service naming (`esphome.<node_name>_<action>`). When the
-device does not offer an action, the head numbers are moved directly instead.
+Entities are found by their stable ESPHome object ids on the device (the Milo that heard the
+request, see origin.py), and the head's user-defined actions by ESPHome's service naming
+(`esphome.<node_name>_<action>`). When the device does not offer an action, the head numbers
+are moved directly instead.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ class Satellite:
             ].endswith(object_id):
                 return entry.entity_id
         return None
+
+    def has_head(self) -> bool:
+        """Whether this is a Milo: a device with the head's look action or pan number."""
+        return (
+            self._action("look_at") is not None or self.entity_id("number", "head_pan") is not None
+        )
 
     def person_in_view(self) -> str:
         """Return "" (nobody), "stranger" or the name of the buddy the camera sees."""

@@ -21,6 +21,7 @@ import probatio
 from .budget import TOOLS_TOKENS, estimate_tokens, tool_tokens
 from .const import DAYS, DOMAIN, LOGGER
 from .fast_path import indoors
+from .notes import without_area_line
 from .relevance import Device, ToolWords, devices, named_devices, rank, words
 from .satellite import PAN_RANGE, TILT_RANGE, Satellite
 from .surf import describe_days
@@ -181,6 +182,8 @@ class ToolContext:
     satellite: Satellite | None
     # Extra system prompt lines that change per message, like who the camera sees.
     situation: str = ""
+    # The area the request was heard in (origin.py): its devices come first when named.
+    area: str | None = None
 
 
 def milo_tools(hass: HomeAssistant, context: ToolContext) -> list[llm.Tool]:
@@ -245,7 +248,8 @@ class MiloAPI(llm.API):
         serializer: Callable[[Any], Any] = llm.selector_serializer
         if self._hass_api_ids:
             hass_api = await llm.async_get_api(self.hass, self._hass_api_ids, llm_context)
-            device_prompt = hass_api.api_prompt
+            # The note says the room (origin.py): the system prompt stays the same everywhere.
+            device_prompt = without_area_line(hass_api.api_prompt)
             tools = [*hass_api.tools, *tools]
             serializer = hass_api.custom_serializer or serializer
             if llm.LLM_API_ASSIST in self._hass_api_ids:
@@ -255,7 +259,7 @@ class MiloAPI(llm.API):
                     )
                 )
         said = words(self._request)
-        named = named_devices(said, known)
+        named = named_devices(said, known, self._context.area)
         specs = [format_tool(tool, serializer) for tool in tools]
         order = rank(
             said,
