@@ -211,6 +211,30 @@ async def test_gestures(rig_factory) -> None:
     assert max(tilts) - min(tilts) > 25  # a proper head-bang
 
 
+async def test_a_dance_cut_short_returns_the_head_and_tracking_resumes(rig_factory) -> None:
+    """The beat stopped (the wake word, say): the dance task is cancelled, the head glides
+    back to where it started, and tracking has it again: it holds on the face."""
+    rig = await rig_factory()
+    head = rig.head
+    # The astronaut's face is 3.4 deg left and 13.6 up (see the tracking test above).
+    await wait_until(lambda: abs(head.state.pan + 3.4) < 2 and abs(head.state.tilt - 13.6) < 2)
+    start = len(rig.servos.commands)
+    dance = asyncio.create_task(head.dance(120.0, 15.0))
+    await asyncio.sleep(1.5)
+    tilts = [c.pose.tilt for c in rig.servos.commands[start:]]
+    assert max(tilts) - min(tilts) > 25  # banging away
+    dance.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await dance
+    await wait_until(lambda: abs(head.state.pan + 3.4) < 2 and abs(head.state.tilt - 13.6) < 2)
+    await asyncio.sleep(0.5)  # past the glide back: nothing of the dance is left
+    settled = len(rig.servos.commands)
+    await asyncio.sleep(1.0)
+    tilts = [c.pose.tilt for c in rig.servos.commands[settled:]] or [head.state.tilt]
+    assert max(tilts) - min(tilts) < 3
+    assert abs(head.state.tilt - 13.6) < 2
+
+
 async def test_attention_modes_are_checked(rig_factory) -> None:
     rig = await rig_factory()
     rig.head.set_attention("listening")
