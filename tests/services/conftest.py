@@ -14,6 +14,7 @@ from milo_services.stt.__main__ import (
     get_parser as stt_parser,
     load_transcriber,
 )
+from milo_services.stt.biasing import Vocabulary
 from milo_services.stt.handler import SttHandler
 from milo_services.stt.transcriber import Transcriber
 from milo_services.tts.__main__ import (
@@ -47,7 +48,10 @@ def transcriber() -> Iterator[Transcriber]:
 @pytest.fixture(scope="session")
 def stt_server(transcriber: Transcriber) -> Iterator[ThreadedServer]:
     factory = partial(
-        SttHandler, info=build_stt_info(transcriber), transcriber=transcriber, hotwords=[]
+        SttHandler,
+        info=build_stt_info(transcriber),
+        transcriber=transcriber,
+        vocabulary=Vocabulary(transcriber.count_tokens),
     )
     with ThreadedServer(factory) as server:
         yield server

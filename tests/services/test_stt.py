@@ -85,12 +85,16 @@ async def test_hotwords_flag_biases_recognition(transcriber, espeak_speech: list
     from functools import partial
 
     from milo_services.stt.__main__ import build_info, split_hotwords
+    from milo_services.stt.biasing import Vocabulary
     from milo_services.stt.handler import SttHandler
 
     hotwords = split_hotwords(["Portrush, East Strand", "West Strand"])
     assert hotwords == ["Portrush", "East Strand", "West Strand"]
     factory = partial(
-        SttHandler, info=build_info(transcriber), transcriber=transcriber, hotwords=hotwords
+        SttHandler,
+        info=build_info(transcriber),
+        transcriber=transcriber,
+        vocabulary=Vocabulary(transcriber.count_tokens, hotwords),
     )
     with ThreadedServer(factory) as server:
         text = await transcribe(server, espeak_speech[5])  # "...waves at West Strand..."

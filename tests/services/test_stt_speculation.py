@@ -14,6 +14,7 @@ from wyoming.event import Event
 
 from milo_services.common.audio import pcm_to_float, resample
 from milo_services.stt.__main__ import build_info
+from milo_services.stt.biasing import Vocabulary
 from milo_services.stt.handler import KEEP_SILENCE, SttHandler
 from milo_services.stt.speech_tracker import FRAME_SECONDS, SpeechTracker
 from milo_services.stt.transcriber import Transcriber
@@ -58,7 +59,10 @@ def events(speech: Speech, chunk_ms: int = 20) -> Iterator[Event]:
 @pytest.fixture(scope="module")
 def servers(transcriber: Transcriber) -> Iterator[dict[bool, ThreadedServer]]:
     factory = partial(
-        SttHandler, info=build_info(transcriber), transcriber=transcriber, hotwords=[]
+        SttHandler,
+        info=build_info(transcriber),
+        transcriber=transcriber,
+        vocabulary=Vocabulary(transcriber.count_tokens),
     )
     with (
         ThreadedServer(partial(factory, speculate=True)) as on,

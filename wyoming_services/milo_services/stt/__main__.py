@@ -14,7 +14,7 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 from .. import __version__
 from ..common.cli import add_service_args, server_limits, setup_logging
 from ..common.server import ServiceServer, run_service
-from .biasing import merge_phrases
+from .biasing import Vocabulary, merge_phrases
 from .handler import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, MAX_CHUNK_BYTES, SttHandler
 from .transcriber import (
     DEFAULT_COMPUTE_TYPE,
@@ -141,14 +141,14 @@ def load_transcriber(args: argparse.Namespace) -> Transcriber:
 
 async def main(args: argparse.Namespace, transcriber: Transcriber) -> None:
     info = build_info(transcriber)
-    hotwords = split_hotwords(args.hotwords)
+    vocabulary = Vocabulary(transcriber.count_tokens, split_hotwords(args.hotwords))
     server = ServiceServer(
         args.uri,
         partial(
             SttHandler,
             info=info,
             transcriber=transcriber,
-            hotwords=hotwords,
+            vocabulary=vocabulary,
             speculate=args.speculation,
         ),
         server_limits(args),

@@ -37,7 +37,7 @@ from ..common.audio import check_format, pcm_to_float, resample
 from ..common.handler import EventError, ServiceHandler
 from ..common.memory import release_memory
 from ..common.protocol import EventLimits
-from .biasing import merge_phrases
+from .biasing import NAMES_EVENT, NamesError, Vocabulary, names_from_event
 from .speech_tracker import FRAME_SECONDS, QUIETEST_SPEECH_DB, SpeechTracker
 from .transcriber import SAMPLE_RATE, Transcriber
 
@@ -192,13 +192,13 @@ class SttHandler(ServiceHandler):
         writer: asyncio.StreamWriter,
         info: Info,
         transcriber: Transcriber,
-        hotwords: list[str],
+        vocabulary: Vocabulary,
         *,
         speculate: bool = True,
     ) -> None:
         super().__init__(reader, writer, info)
         self._transcriber = transcriber
-        self._hotwords = hotwords
+        self._vocabulary = vocabulary
         self._speculate = speculate
         self._request = Transcribe()
         self._utterance: _Utterance | None = None
@@ -213,6 +213,13 @@ class SttHandler(ServiceHandler):
     async def handle_request(self, event: Event) -> bool:
         if Transcribe.is_type(event.type):
             self._request = Transcribe.from_event(event)
+            return True
+        if event.type == NAMES_EVENT:  # the home's names, from Home Assistant (see biasing)
+            try:
+                names = names_from_event(event)
+            except NamesError as err:
+                raise EventError("bad-event", f"{NAMES_EVENT}: {err}") from err
+            await self.write_event(self._vocabulary.set_home_names(names))
             return True
         if AudioStart.is_type(event.type):
             start = AudioStart.from_event(event)
@@ -292,8 +299,7 @@ class SttHandler(ServiceHandler):
         _CONVERTER.submit(release_memory)
 
     async def _job(self, audio: _Audio, request: Transcribe) -> _Job:
-        phrases = merge_phrases(self._hotwords, request.transcript_names, request.transcript_terms)
-        prompt = self._transcriber.prompt_for(phrases) if phrases else None
+        prompt = self._vocabulary.prompt(request.transcript_names, request.transcript_terms)
         samples = await asyncio.get_running_loop().run_in_executor(_CONVERTER, audio.to_model_input)
         return _Job(samples, request.language, prompt)
 
