@@ -76,6 +76,9 @@ TOPICS: Mapping[str, frozenset[str]] = {
     "milk": frozenset(),
     "troggs": frozenset(),
     "dance": frozenset(),
+    "beat": frozenset(),
+    "disco": frozenset(),
+    "no_dance": frozenset(),
     "command": frozenset(),
     "danger": DANGER_HAZARDS,
 }
@@ -94,6 +97,8 @@ CONVERSATIONAL = frozenset(
         "milk",
         "troggs",
         "dance",
+        "beat",
+        "disco",
     }
 )
 PLACEHOLDERS: Mapping[str, frozenset[str]] = {"buddy_greeting": frozenset({"name", "person"})}
