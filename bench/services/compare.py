@@ -8,7 +8,9 @@ judged on is a ratio against the peer from this same run.
 Phases (`--phases`): `stt` and `tts` (wyoming-bench's own measurements, audio and text sent
 as fast as possible), `concurrency` (one client vs 4 at once) and `realtime`: recordings
 streamed at real-time pace followed by the silence Home Assistant waits for, timing
-`audio-stop` -> `transcript`, which is where milo-stt's speculative transcription shows.
+`audio-stop` -> `transcript`, which is where milo-stt's speculative transcription shows,
+and `noise`: a normal request alone vs the same request sent while another client's
+60 s of loud noise is being transcribed (whisper cannot be interrupted).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+import functools
 import json
 import os
 from pathlib import Path
@@ -27,6 +30,7 @@ import subprocess
 import time
 from typing import Any
 
+import numpy as np
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
@@ -44,7 +48,8 @@ MILO_BIN = REPO / ".venv" / "bin"
 PEERS_BIN = REPO / ".venv-peers" / "bin"
 TIMEOUT = 300.0
 CONCURRENT_CLIENTS = 4
-PHASES = ("stt", "tts", "concurrency", "realtime")
+PHASES = ("stt", "tts", "concurrency", "realtime", "noise")
+NOISE_S = 60.0
 # Home Assistant streams 16 kHz audio in real time and ends it after its voice activity
 # detection heard enough silence: about 0.8 s of it with the default end-of-speech setting,
 # about 0.4 s with "aggressive" (0.25 s plus the detector's own delay).
@@ -200,23 +205,8 @@ async def bench_concurrency(
 ) -> dict:
     report = {}
     for server in stt:
-        sample = corpus[1]
-
-        async def stt_once(server: Server = server, sample: AudioInput = sample) -> float | None:
-            m = await measure_stt_once(
-                "127.0.0.1",
-                server.port,
-                "non_streaming",
-                sample,
-                Transcribe(language="en"),
-                1024,
-                TIMEOUT,
-                TIMEOUT,
-                trailing_silence=0.5,
-            )
-            return m.t_end - m.t_sent if m.ok else None
-
-        report[server.label] = {"total_s": await concurrency(server, stt_once, n)}
+        once = functools.partial(stt_once, server, corpus[1])
+        report[server.label] = {"total_s": await concurrency(server, once, n)}
     for server in tts:
 
         async def tts_once(server: Server = server) -> float | None:
@@ -233,6 +223,48 @@ async def bench_concurrency(
             return m.ttft_s
 
         report[server.label] = {"first_audio_s": await concurrency(server, tts_once, n)}
+    return report
+
+
+async def stt_once(server: Server, sample: AudioInput) -> float | None:
+    """`audio-start` -> `transcript` of one request sent at once; None if it failed."""
+    m = await measure_stt_once(
+        "127.0.0.1",
+        server.port,
+        "non_streaming",
+        sample,
+        Transcribe(language="en"),
+        1024,
+        TIMEOUT,
+        TIMEOUT,
+        trailing_silence=0.5,
+    )
+    return m.t_end - m.t_sent if m.ok else None
+
+
+async def bench_noise(stt: list[Server], corpus: list[AudioInput], n: int) -> dict:
+    """A normal request alone, then beside a hostile client's noise, n times per server."""
+    rng = np.random.default_rng(7)
+    noise = (rng.normal(0.0, 0.3, int(16_000 * NOISE_S)).clip(-1, 1) * 32767).astype("<i2")
+    hostile = AudioInput("noise", "", 16_000, 2, 1, noise.tobytes(), Path("noise.raw"))
+    report = {}
+    for server in stt:
+        alone: list[float | None] = []
+        beside: list[float | None] = []
+        for _ in range(n):
+            alone.append(await stt_once(server, corpus[1]))
+            busy = asyncio.create_task(stt_once(server, hostile))
+            await asyncio.sleep(1.0)  # its audio is in and the model is on it
+            beside.append(await stt_once(server, corpus[1]))
+            await busy
+        one = describe([x for x in alone if x is not None])
+        two = describe([x for x in beside if x is not None])
+        report[server.label] = {
+            "failed": sum(x is None for x in alone + beside),
+            "alone_s": one,
+            "beside_noise_s": two,
+            "median_ratio": two["median"] / one["median"],
+        }
     return report
 
 
@@ -320,6 +352,8 @@ def ratios(results: dict) -> dict:
                 )
     for label, entry in results.get("concurrency", {}).items():
         out[f"concurrency_p95_ratio_{label}"] = next(iter(entry.values()))["p95_ratio"]
+    for label, entry in results.get("noise", {}).items():
+        out[f"beside_noise_median_ratio_{label}"] = entry["median_ratio"]
     if realtime := results.get("realtime"):
         for setting in HA_SILENCE_S:
             milo = realtime["milo-stt"][setting]["after_audio_stop_s"]
@@ -344,6 +378,7 @@ async def main() -> None:
     parser.add_argument("--voice-dir", required=True, help="folder of en_US-joe-medium.onnx")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency-requests", type=int, default=6)
+    parser.add_argument("--noise-requests", type=int, default=3)
     parser.add_argument(
         "--realtime-rounds", type=int, default=1, help="rounds of the real-time STT phase"
     )
@@ -408,6 +443,8 @@ async def main() -> None:
             results["concurrency"] = await bench_concurrency(
                 stt[:2], tts, corpus, args.concurrency_requests
             )
+        if "noise" in args.phases:
+            results["noise"] = await bench_noise(stt[:2], corpus, args.noise_requests)
         if "realtime" in args.phases:
             step = max(1, len(corpus) // max(1, args.realtime_recordings))
             results["realtime"] = await bench_realtime(

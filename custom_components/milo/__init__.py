@@ -25,6 +25,7 @@ from .const import (
 from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry, MiloData
 from .services import async_setup_services
+from .stt_names import SttNameSync
 
 PLATFORMS = (Platform.AI_TASK, Platform.CONVERSATION, Platform.SENSOR)
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -65,8 +66,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
         surf = SurfCoordinator(hass, entry)
         # Not first_refresh: Open-Meteo being down must not take the agent down with it.
         await surf.async_refresh()
-    entry.runtime_data = MiloData(client=client, model=entry.data[CONF_MODEL], surf=surf)
+    stt_names = SttNameSync(hass, entry)
+    entry.runtime_data = MiloData(
+        client=client, model=entry.data[CONF_MODEL], surf=surf, stt_names=stt_names
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(stt_names.async_start())
     return True
 
 

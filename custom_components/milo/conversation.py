@@ -62,6 +62,7 @@ from .sentences import heard
 from .speech_stream import spaced_sentences
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
+from .tricks import async_trick, is_trick
 from .weather import home_weather_entity
 
 # Greetings are Milo's to answer, in its own voice, and the weather: its fast path says
@@ -274,6 +275,12 @@ class MiloConversationEntity(conversation.ConversationEntity):
         budget: Budget,
     ) -> None:
         """Answer surf, weather and the easter eggs without trusting the model with tools."""
+        if is_trick(fast.kind):
+            line = await async_trick(
+                fast.kind, context.satellite, self._sarcasm, self._persona_name
+            )
+            await self._async_say(chat_log, line)
+            return
         if fast.kind == "milk":
             await self._async_say(chat_log, persona.milk_line(self._sarcasm, self._persona_name))
             return

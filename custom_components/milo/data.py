@@ -8,15 +8,18 @@ from homeassistant.config_entries import ConfigEntry
 
 from .client import OpenAICompatibleClient
 from .coordinator import SurfCoordinator
+from .stt_names import SttNameSync
 
 
 @dataclass(slots=True)
 class MiloData:
-    """The chat server client, its model, and the surf coordinator (None without spots)."""
+    """The chat server client, its model, the surf coordinator (None without spots), and
+    what keeps milo-stt hearing the home's names."""
 
     client: OpenAICompatibleClient
     model: str
     surf: SurfCoordinator | None
+    stt_names: SttNameSync
 
 
 MiloConfigEntry = ConfigEntry[MiloData]

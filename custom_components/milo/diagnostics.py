@@ -1,4 +1,5 @@
-"""Diagnostics: the setup and the surf state, with the API key and secrets in URLs redacted."""
+"""Diagnostics: the setup, the surf state and what milo-stt said to the home's names, with
+the API key and secrets in URLs redacted."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ async def async_get_config_entry_diagnostics(
     surf = entry.runtime_data.surf
     return {
         "entry": entry_dict,
+        "milo_stt_names": entry.runtime_data.stt_names.saved,
         "surf": None
         if surf is None
         else {

@@ -29,6 +29,15 @@ def async_home_names(
     hass: HomeAssistant, *, persona_name: str, own_device_id: str | None
 ) -> HomeNames:
     """The names a request about this home may say."""
+    names = [*async_entity_names(hass, own_device_id), *async_place_names(hass)]
+    persona = words(persona_name)
+    return HomeNames.of(name for name in names if words(name) != persona)
+
+
+@callback
+def async_entity_names(hass: HomeAssistant, own_device_id: str | None) -> list[str]:
+    """The names and aliases of the entities exposed to Assist, but for weather entities,
+    Milo's own and those of the device `own_device_id`."""
     registry = er.async_get(hass)
     names: list[str] = []
     for state in hass.states.async_all():
@@ -42,9 +51,15 @@ def async_home_names(
         ):
             continue
         names.extend(intent.async_get_entity_aliases(hass, entry, state=state))
+    return names
+
+
+@callback
+def async_place_names(hass: HomeAssistant) -> list[str]:
+    """The names and aliases of every area, then of every floor."""
+    names: list[str] = []
     for area in ar.async_get(hass).async_list_areas():
         names.extend([area.name, *area.aliases])
     for floor in fr.async_get(hass).async_list_floors():
         names.extend([floor.name, *floor.aliases])
-    persona = words(persona_name)
-    return HomeNames.of(name for name in names if words(name) != persona)
+    return names

@@ -1,10 +1,11 @@
 """Recognise Milo's own questions in plain text, without a model.
 
-The embedded model is tiny and unreliable at calling tools, so surf, weather and the two
-easter eggs are spotted here with word rules, like the original robot did, and their tools
-run directly. The rules stand back for requests about the home (a device, list or area is
-named, a device command, an indoor temperature): those are for Home Assistant's intents or
-the model with the Assist tools.
+The embedded model is tiny and unreliable at calling tools, so surf, weather, the two
+easter eggs and the original robot's tricks (dance, drop a beat, disco biscuits) are
+spotted here with word rules, like the original robot did, and their tools run directly.
+The rules stand back for requests about the home (a device, list or area is named, a
+device command, an indoor temperature): those are for Home Assistant's intents or the
+model with the Assist tools.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Literal
 
 from .home_names import NO_NAMES, HomeNames
 
-Kind = Literal["surf", "weather", "milk", "troggs"]
+Trick = Literal["dance", "beat", "disco"]
+Kind = Literal["surf", "weather", "milk", "troggs", Trick]
 
 # Whole words only: "Surface lamp", "Shredder" and "Milk frother" are not surf or milk.
 # "ways like": how whisper tiny.en often hears "what are the waves like".
@@ -31,6 +33,31 @@ _WEATHER = re.compile(
 )
 _MILK = re.compile(r"\bmilk(s|y|shakes?)?\b")
 _TROGGS = re.compile(r"\btrogg?s?\b")
+# Milo's tricks, asked for outright ("Dance!", "Milo, get jiggy", "can you drop a beat"):
+# the whole sentence is the request, so "I went to a dance" or "what's your favourite
+# dance" stay small talk. A command ("play dance music") or a name ("the Beat box") is the
+# home's, as for every kind. "Disco biscuits" is a catchphrase wherever it is said.
+_ASK = (
+    r"^((hey|ok|okay|oi|yo|right|come on|go on|now|so|milo)\s+)*"
+    r"((can|could|would|will|wanna) (you|u)\s+|please\s+|let'?s\s+|let us\s+|time to\s+|"
+    r"i want (you )?to\s+|show (me|us) (how )?you\s+)*"
+)
+_THEN = (
+    r"(\s+(with me|with us|with it|for me|for us|again|now|right now|please|milo|then|"
+    r"a bit|a wee bit|already))*$"
+)
+_TRICKS: dict[Trick, re.Pattern[str]] = {
+    "dance": re.compile(
+        _ASK + r"(dance|boogie|bop|groove|get (jiggy|down|funky|your groove on)|bust a move|"
+        r"throw (some )?shapes|show (me|us) (your|some) (dance )?moves|"
+        r"(do|have|give (me|us)) (a|the|a little|a wee|your|us a|me a) (dance|boogie|bop))" + _THEN
+    ),
+    "beat": re.compile(
+        _ASK + r"(drop|lay down|give (me|us)|hit (me|us) with|spit) "
+        r"(a|the|some|us a|me a|a sick|a phat|a fat|a wee|a little) (beat|beats|bars)" + _THEN
+    ),
+    "disco": re.compile(r"\bdisco biscuits?\b"),
+}
 # A device command ("turn on the snow globe", "could you play some surf rock") or a list
 # ("add milk to my list") is for the home even when the device or list isn't exposed.
 _HOME_REQUEST = re.compile(
@@ -86,6 +113,9 @@ def recognize(
     lowered = _lowered(text)
     if _HOME_REQUEST.search(lowered) or home.named_in(lowered):
         return None
+    for trick, pattern in _TRICKS.items():
+        if pattern.search(lowered):
+            return FastIntent(trick)
     day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
     spot = _find_spot(lowered, list(spot_names))
     if previous is not None and (again := follow_up(lowered, spot, previous)):

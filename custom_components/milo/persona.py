@@ -155,6 +155,15 @@ def troggs_line(sarcasm: int = DEFAULT_SARCASM, persona_name: str = DEFAULT_NAME
     return _bank.pick("troggs", sarcasm=sarcasm, name=persona_name)
 
 
+def trick_line(
+    topic: Literal["dance", "beat", "disco", "no_dance"],
+    sarcasm: int = DEFAULT_SARCASM,
+    persona_name: str = DEFAULT_NAME,
+) -> str:
+    """Milo's line for one of its tricks (tricks.py), or for a show it cannot put on."""
+    return _bank.pick(topic, sarcasm=sarcasm, name=persona_name)
+
+
 def offline_answer(sarcasm: int = DEFAULT_SARCASM) -> str:
     """An answer while the model is unreachable, with the one sentence that says so."""
     return f"{_bank.pick('offline', sarcasm=sarcasm)} {OFFLINE_SENTENCE}"

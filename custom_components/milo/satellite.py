@@ -99,6 +99,14 @@ class Satellite:
             await self._set_number(object_id, value)
             await asyncio.sleep(GESTURE_STEP_SECONDS)
 
+    async def async_trick(self, action: str, seconds: float) -> bool:
+        """Start the satellite's `dance` or `drop_beat` action for about `seconds`; False
+        when the device has no such action (not a Milo satellite)."""
+        if service := self._action(action):
+            await self._call(ESPHOME, service, {"seconds": seconds})
+            return True
+        return False
+
     async def async_look_around(self, on: bool) -> None:
         """Switch the idle look-around behaviour on or off."""
         entity_id = self._require("switch", "look_around")

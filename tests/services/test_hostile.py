@@ -353,6 +353,21 @@ async def test_stt_big_conversion_runs_off_the_event_loop(stt: Service, piper_sp
     stt.assert_healthy()
 
 
+async def test_stt_noise_does_not_hold_the_model(stt: Service, piper_speech: list[Speech]):
+    """Loud noise within every limit keeps whisper busy for seconds (120 s of it: 37 s on
+    the busy VM) and whisper cannot be interrupted. Another client's request starts beside
+    it on the second worker instead of waiting behind it."""
+    rate = 16_000
+    noise = np.random.default_rng(7).normal(0.0, 0.3, rate * 30).clip(-1.0, 1.0)
+    loud = Speech(text="", pcm=(noise * 32767).astype("<i2").tobytes(), rate=rate)
+    hostile = asyncio.create_task(transcribe(stt, loud, chunk_ms=1000))
+    await asyncio.sleep(1.0)  # its audio-stop is in: the model is working on it
+    normal = asyncio.ensure_future(transcribe(stt, piper_speech[3]))
+    await served_meanwhile(hostile, normal)
+    assert wer(piper_speech[3].text, str(normal.result())) <= 0.2
+    stt.assert_healthy()
+
+
 # --- both ----------------------------------------------------------------------------
 
 

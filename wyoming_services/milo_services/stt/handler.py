@@ -305,7 +305,9 @@ class SttHandler(ServiceHandler):
 
     async def _run(self, job: asyncio.Task[_Job]) -> str:
         ready = await job
-        return await self._transcriber.transcribe(ready.audio, ready.language, ready.prompt)
+        return await self._transcriber.transcribe(
+            ready.audio, ready.language, ready.prompt, owner=self
+        )
 
     async def _transcribe(
         self, utterance: _Utterance, request: Transcribe, speculation: _Speculation | None
@@ -328,7 +330,9 @@ class SttHandler(ServiceHandler):
             if speculation is not None:
                 speculation.cancel()  # out of the queue before this job goes in
             how = "after audio-stop"
-            text = await self._transcriber.transcribe(job.audio, job.language, job.prompt)
+            text = await self._transcriber.transcribe(
+                job.audio, job.language, job.prompt, owner=self
+            )
         _LOGGER.info(
             "Transcribed %.1f s of audio (%.1f s used) %s; ready %.2f s after audio-stop: %s",
             utterance.seconds,

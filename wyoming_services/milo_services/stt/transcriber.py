@@ -9,6 +9,7 @@ import importlib.util
 import logging
 from pathlib import Path
 import platform
+import weakref
 
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import _LANGUAGE_CODES
@@ -25,6 +26,12 @@ DEFAULT_THREADS = 4
 # 8-bit weights: on the benchmark corpus 1.35x faster than the model's float16->float32 on
 # x86 with the same word error rate (9.1 % vs 9.8 %); the usual choice on a Raspberry Pi.
 DEFAULT_COMPUTE_TYPE = "int8"
+# Requests transcribed at once. whisper cannot be interrupted: with one worker, a client
+# sending 120 s of loud noise held it for 37 s on the busy 2-core VM and everyone else
+# waited. With two, a second request (another satellite, or anyone while such a request
+# runs) starts at once and shares the CPU instead of queueing; the model's weights are
+# shared between CTranslate2's workers, so memory barely grows.
+WORKERS = 2
 EMBEDDED_MODEL_NAME = "tiny.en"
 
 
@@ -51,10 +58,11 @@ class TranscribeOptions:
 
 
 class Transcriber:
-    """Loads the model once; requests queue on a single worker thread.
+    """Loads the model once; at most `WORKERS` requests run at a time, the rest queue.
 
-    One worker keeps CTranslate2's threads from fighting each other; a request whose
-    client is gone is dropped from the queue when its awaiting task is cancelled.
+    A connection has one request in the model at a time (its replies go out in order), so
+    one client can never hold every worker; a request whose client is gone is dropped from
+    the queue when its awaiting task is cancelled.
     """
 
     def __init__(
@@ -74,6 +82,7 @@ class Transcriber:
             device="cpu",
             compute_type=compute_type,
             cpu_threads=threads or DEFAULT_THREADS,
+            num_workers=WORKERS,
             local_files_only=True,  # never download at run time
         )
         multilingual = bool(self._model.model.is_multilingual)
@@ -84,7 +93,8 @@ class Transcriber:
             language=language or (None if multilingual else "en"),
             beam_size=beam_size or default_beam_size(),
         )
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="whisper")
+        self._lanes: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
@@ -107,12 +117,24 @@ class Transcriber:
         return " ".join(segment.text.strip() for segment in segments).strip()
 
     async def transcribe(
-        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+        self,
+        audio: np.ndarray,
+        language: str | None = None,
+        prompt: str | None = None,
+        *,
+        owner: object | None = None,
     ) -> str:
+        """Transcribe on a worker; requests of one `owner` (a connection) run one at a time,
+        counting one whose caller has gone but that the model is still working on, so a
+        client that keeps starting and dropping requests holds one worker, never all."""
+        lane = self._lanes.setdefault(owner, asyncio.Lock()) if owner is not None else None
+        if lane is not None:
+            await lane.acquire()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self.transcribe_sync, audio, language, prompt
-        )
+        job = self._executor.submit(self.transcribe_sync, audio, language, prompt)
+        if lane is not None:  # freed when the model is done, not when the caller gives up
+            job.add_done_callback(lambda _job: loop.call_soon_threadsafe(lane.release))
+        return await asyncio.wrap_future(job)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
