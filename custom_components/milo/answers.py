@@ -13,7 +13,7 @@ drops the rating or makes up a wave height. So:
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,11 +31,14 @@ from homeassistant.util.unit_conversion import (
 from . import persona
 from .agreement import RemarkCheck, Truths, surf_truths, weather_truths
 from .const import DEFAULT_NAME, LOGGER
-from .guards import AnswerGuard
-from .sentences import split_sentences
+from .guards import MAX_WORDS, AnswerGuard
+from .sentences import REPEATED_WORDS, split_sentences, word_runs, words
 from .spoken import number
 from .surf import RATING_ORDER, Rating, clock, describe_day, describe_days, recorded_note
-from .weather import async_weather_report, describe_weather
+from .weather import async_weather_report, describe_weather, main_condition, recap_weather
+
+# Sentences said lately, each as its words (`sentences.heard`).
+Said = Collection[tuple[str, ...]]
 
 if TYPE_CHECKING:
     from .coordinator import SurfCoordinator
@@ -46,12 +49,15 @@ NO_WEATHER_ENTITY = (
     "There is no weather entity in this home; add a forecast, such as Met.no, to Home Assistant."
 )
 WEATHER_DOWN = "The weather entity is not answering right now. No forecast from me, then."
-RECORDED_LABEL = "Heads up: this is a recorded forecast, not a live one."
+RECORDED_LABEL = "Recorded forecast, not live."
 SPOKEN_UNITS = {"m": "metres", "ft": "feet"}
 # A remark is attitude, not a second report.
 MAX_REMARK_SENTENCES = 2
-# Spots said in full; more are said by name and rating only.
-SPOTS_IN_FULL = 2
+# Spots said in full (the best first); the others by name, rating and best time only, so
+# the facts leave room for a remark within the answer's forty words (guards.MAX_WORDS).
+SPOTS_IN_FULL = 1
+# Waves and wind said for another spot in the latest turns are not said again.
+SAME_CONDITIONS = "same conditions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +90,10 @@ class Facts:
 
 
 async def async_surf_facts(
-    coordinator: SurfCoordinator | None, spot: str | None, day: str, sarcasm: int
+    coordinator: SurfCoordinator | None, spot: str | None, day: str, sarcasm: int, said: Said = ()
 ) -> Facts:
-    """Surf facts for a spot (None: all spots) from the hourly cache."""
+    """Surf facts for a spot (None: all spots) from the hourly cache; nothing `said` in the
+    latest turns is said again (the recorded label, waves said for another spot)."""
     if coordinator is None or not coordinator.spots:
         return Facts.unavailable(NO_SPOTS, persona.no_data_quip("surf", sarcasm))
     try:
@@ -96,19 +103,21 @@ async def async_surf_facts(
         return Facts.unavailable(SURF_DOWN, persona.no_data_quip("surf", sarcasm))
     ratings = {Rating(r["rating"]) for r in reports if r["rating"]}
     best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
-    label = RECORDED_LABEL if recorded_note(reports) else ""
+    labelled = recorded_note(reports) and tuple(words(RECORDED_LABEL)) not in said
+    line = f"{RECORDED_LABEL if labelled else ''} {surf_brief(reports, said)}".strip()
     return Facts(
-        line=f"{label} {surf_brief(reports)}".strip(),
+        line=line,
         data={"summary": describe_days(reports)},
-        quip=persona.surf_quip(best, sarcasm),
+        quip=persona.surf_quip(best, sarcasm, said, max_words=_room(line)),
         truths=_surf_truths(reports),
     )
 
 
 async def async_weather_facts(
-    hass: HomeAssistant, entity_id: str | None, day: str, sarcasm: int
+    hass: HomeAssistant, entity_id: str | None, day: str, sarcasm: int, said: Said = ()
 ) -> Facts:
-    """Weather facts from the agent's weather entity (or the home's forecast)."""
+    """Weather facts from the agent's weather entity (or the home's forecast); a report
+    `said` in the latest turns is said again as its gist ("Will I need a coat?")."""
     if not entity_id:
         return Facts.unavailable(NO_WEATHER_ENTITY, persona.no_data_quip("weather", sarcasm))
     try:
@@ -117,10 +126,11 @@ async def async_weather_facts(
         LOGGER.warning("Weather lookup failed: %s", err)
         return Facts.unavailable(WEATHER_DOWN, persona.no_data_quip("weather", sarcasm))
     text = describe_weather(report)
+    line = recap_weather(report) if _repeats(text, said) else text
     return Facts(
-        line=text,
+        line=line,
         data={"summary": text, "weather": report},
-        quip=persona.weather_quip(_main_condition(report), sarcasm),
+        quip=persona.weather_quip(main_condition(report), sarcasm, said, max_words=_room(line)),
         truths=_weather_truths(report),
     )
 
@@ -133,6 +143,7 @@ async def keep_remark(
     *,
     persona_name: str = DEFAULT_NAME,
     situation: str = "",
+    said_before: Said = (),
 ) -> AsyncGenerator[AssistantContentDeltaDict]:
     """The model's remark after the facts line, sentence by sentence, if it agrees.
 
@@ -142,10 +153,13 @@ async def keep_remark(
     answer. Whole sentences are held back until they end, pass the guards of every answer
     (`AnswerGuard`) and are checked against the facts (`RemarkCheck`), so such a sentence
     is never spoken, and the remark stops at the first one: what follows a wrong claim is
-    not trusted either. Nothing said: the facts' own quip. Only content passes: the remark
-    continues the facts line's message, which ends in a space (see `Facts.said`).
+    not trusted either. Nor is a sentence `said_before` (in the latest turns), or one that
+    takes the answer past its forty words. Nothing said: the facts' own quip. Only content
+    passes: the remark continues the facts line's message, which ends in a space (see
+    `Facts.said`).
     """
-    guard = AnswerGuard(persona_name, prompt=prompt, question=question)
+    guard = AnswerGuard(persona_name, said_before=said_before, prompt=prompt, question=question)
+    room = _room(facts.line)
     check = RemarkCheck(facts.truths, facts.line, prompt, question, (persona_name, situation))
     heard: list[str] = []
     sentences = _sentences(deltas, heard)
@@ -156,6 +170,9 @@ async def keep_remark(
             # The guard is done when another speaker's line starts: a script, not a remark.
             unfit = not said or guard.done
             fault = "what no answer may say (guards.py)" if unfit else check.fault(said)
+            room -= len(words(said))
+            if fault is None and room < 0:
+                fault = "more than the answer has room for"
             if fault is not None:
                 LOGGER.debug("Dropped a remark with %s: %r", fault, piece)
                 break
@@ -190,35 +207,48 @@ async def _sentences(
         yield buffer, True
 
 
-def surf_brief(reports: Sequence[Mapping[str, Any]]) -> str:
+def surf_brief(reports: Sequence[Mapping[str, Any]], said: Said = ()) -> str:
     """The spots' surf in at most two spoken sentences, best spot first when many."""
     if len(reports) <= SPOTS_IN_FULL:
-        return " ".join(_spot_brief(report) for report in reports)
+        return " ".join(_spot_brief(report, said) for report in reports)
     ranked = sorted(reports, key=lambda r: -RATING_ORDER.get(r["rating"], -1))
-    others = ", ".join(f"{r['spot']} {r['rating'] or 'no forecast'}" for r in ranked[1:])
-    return f"{_spot_brief(ranked[0])} Also: {others}."
+    others = ", ".join(f"{r['spot']} {_rating_brief(r)}" for r in ranked[1:])
+    return f"{_spot_brief(ranked[0], said)} Also: {others}."
 
 
-def _spot_brief(report: Mapping[str, Any]) -> str:
-    """One spot in one sentence: rating and best time, waves, period, wind, and the next
-    good session when the day is trash."""
+def _rating_brief(report: Mapping[str, Any]) -> str:
+    """'mid at 6pm', 'gnarly all day', 'trash': the rating and when it is best."""
+    rating = report["rating"]
+    if rating is None:
+        return "no forecast"
+    if rating == Rating.TRASH:
+        return str(rating)
+    times = report["key_times"]
+    best = [t for t in times if t["rating"] == rating]
+    if len(best) == len(times) > 1:
+        return f"{rating} all day"
+    return f"{rating} at {' and '.join(clock(t['time']) for t in best)}"
+
+
+def _spot_brief(report: Mapping[str, Any], said: Said = ()) -> str:
+    """One spot in one sentence: rating and best time, waves, period, wind (or "same
+    conditions" when they were `said` lately), and the next good session when the day is
+    trash."""
     if report["rating"] is None:
         return describe_day(report)
     times = report["key_times"]
     rating = report["rating"]
-    text = f"{report['spot']} {report['day']}: {rating}"
+    text = f"{report['spot']} {report['day']}: {_rating_brief(report)}"
     if rating != Rating.TRASH:
-        best = [t for t in times if t["rating"] == rating]
-        when = " and ".join(clock(t["time"]) for t in best)
-        text += " all day" if len(best) == len(times) > 1 else f" at {when}"
-        times = best
+        times = [t for t in times if t["rating"] == rating]
     unit = times[0]["wave_height_unit"]
-    text += (
-        f", waves {_spread(t['wave_height'] for t in report['key_times'])} "
+    conditions = (
+        f"waves {_spread(t['wave_height'] for t in report['key_times'])} "
         f"{SPOKEN_UNITS.get(unit, unit)}, "
         f"{_spread(t['wave_period_s'] for t in times)} second period, "
         f"{' then '.join(dict.fromkeys(t['wind'] for t in times))} wind"
     )
+    text += f", {SAME_CONDITIONS if _repeats(conditions, said) else conditions}"
     if rating == Rating.TRASH and (session := report.get("next_good_session")):
         text += f"; next {session['rating']} session {_when(session['time'], report)}"
     return text + "."
@@ -281,11 +311,12 @@ def _kmh(speed: float, unit: str | None) -> float:
     )
 
 
-def _main_condition(report: Mapping[str, Any]) -> str | None:
-    """The weather the quip is about: now for today, the day's forecast for tomorrow."""
-    if "now" in report:
-        return str(report["now"]["condition"])
-    if condition := report.get("forecast", {}).get("condition"):
-        return str(condition)
-    periods = [p["condition"] for p in report.get("periods", {}).values()]
-    return max(periods, key=periods.count) if periods else None
+def _room(line: str) -> int:
+    """How many words an answer starting with `line` has left for a remark."""
+    return MAX_WORDS - len(words(line))
+
+
+def _repeats(text: str, said: Said) -> bool:
+    """Whether `text` says again REPEATED_WORDS words in a row of a sentence `said`."""
+    heard = set().union(*(word_runs(sentence, REPEATED_WORDS) for sentence in said))
+    return bool(word_runs(words(text), REPEATED_WORDS) & heard)

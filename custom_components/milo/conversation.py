@@ -288,14 +288,17 @@ class MiloConversationEntity(conversation.ConversationEntity):
             await self._async_say(chat_log, persona.troggs_line(self._sarcasm, self._persona_name))
             return
         args: dict[str, Any] = {"day": fast.day}
+        said = _said_lately(chat_log)  # before this turn's tool run joins the log
         if fast.kind == "surf":
             tool_name = "get_surf_forecast"
             args["spot"] = fast.spot
-            facts = await async_surf_facts(context.coordinator, fast.spot, fast.day, self._sarcasm)
+            facts = await async_surf_facts(
+                context.coordinator, fast.spot, fast.day, self._sarcasm, said
+            )
         else:
             tool_name = "get_weather"
             facts = await async_weather_facts(
-                self.hass, context.weather_entity, fast.day, self._sarcasm
+                self.hass, context.weather_entity, fast.day, self._sarcasm, said
             )
         # Record the direct tool run in the chat log, as HA's own agent does for intents.
         call = llm.ToolInput(tool_name=tool_name, tool_args=args, external=True)
@@ -316,13 +319,19 @@ class MiloConversationEntity(conversation.ConversationEntity):
             await self._async_say(chat_log, facts.answer)
             return
         await self._async_add(
-            chat_log, self._facts_then_remark(user_input.text, facts, context, budget)
+            chat_log, self._facts_then_remark(user_input.text, facts, context, budget, said)
         )
 
     async def _facts_then_remark(
-        self, question: str, facts: Facts, context: ToolContext, budget: Budget
+        self,
+        question: str,
+        facts: Facts,
+        context: ToolContext,
+        budget: Budget,
+        said: set[tuple[str, ...]],
     ) -> AsyncGenerator[_Delta]:
-        """The facts line at once, so its audio starts now; then the model's remark."""
+        """The facts line at once, so its audio starts now; then the model's remark, saying
+        nothing Milo `said` in the latest turns again."""
         yield {"role": "assistant", "content": facts.said}
         system = persona.remark_prompt(self._persona_name, self._sarcasm)
         if context.situation:
@@ -340,6 +349,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 question,
                 persona_name=self._persona_name,
                 situation=context.situation,
+                said_before=said,
             ):
                 remarked = True
                 yield delta

@@ -17,7 +17,7 @@ import logging
 import re
 import unicodedata
 
-from .sentences import split_sentences, word_runs, words
+from .sentences import REPEATED_WORDS, split_sentences, word_runs, words
 
 _LOGGER = logging.getLogger(__package__)
 # About fifteen seconds of speech: longer is a lecture, not a chat.
@@ -33,8 +33,8 @@ IDENTITY = re.compile(
     r"who (?:made|built|created|designed|programmed) (?:you|u)\b|"
     r"where (?:do you live|are you from|do you come from))"
 )
-# A danger-zone question this many turns back still makes a follow-up about it one ("I can smell smoke."
-# "Should I call someone?"; persona.is_about_safety).
+# A danger-zone question this many turns back still makes a follow-up about it one ("I can
+# smell smoke." "Should I call someone?"; persona.is_about_safety).
 DANGER_TURNS = 3
 # Safety, locks and alarms: plain answers, no jokes (the persona's danger zones).
 DANGER = re.compile(
@@ -133,6 +133,9 @@ class AnswerGuard:
         self._figures = set(_FIGURE.findall(f"{self.prompt} {self.question}".casefold()))
         self._asked = words(self.question)
         self._heard = set(self.said_before)
+        self._heard_runs = set().union(
+            *(word_runs(sentence, REPEATED_WORDS) for sentence in self._heard)
+        )
 
     def allow(self, facts: str) -> None:
         """Let the answer say the figures in `facts` (what its tools found)."""
@@ -210,7 +213,9 @@ class AnswerGuard:
 
     def _fault(self, sentence: str, sentence_words: list[str]) -> str:
         """Why a sentence is not said ("" when it is fine)."""
-        if tuple(sentence_words) in self._heard:
+        if tuple(sentence_words) in self._heard or (
+            word_runs(sentence_words, REPEATED_WORDS) & self._heard_runs
+        ):
             return "repeated"
         # An answer that opens with the question said back; later, asking it back is fine.
         opening = not self.kept

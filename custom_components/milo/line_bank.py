@@ -161,15 +161,21 @@ class LineBank:
         avoid: Collection[tuple[str, ...]] = (),
         name: str = "Milo",
         person: str = "",
+        max_words: int | None = None,
     ) -> str:
         """A line of the topic at about this sarcasm, not one of the topic's latest picks.
 
         `avoid` holds sentences said lately (as `sentences.heard` gives them): a line
-        containing one is not picked while another is left.
+        containing one is not picked while another is left. With `max_words`, only a line
+        that short, or "" when there is none.
         """
         pool = _at_level([ln for ln in self.lines if ln.topic == topic and ln.tag == tag], sarcasm)
         if not pool:
             raise LineBankError(f"No lines for topic {topic!r}, tag {tag!r}")
+        if max_words is not None:
+            pool = [ln for ln in pool if len(words(fill(ln.text, name=name))) <= max_words]
+            if not pool:
+                return ""
         recent = self._recent.setdefault((topic, tag), deque(maxlen=RECENT_PICKS))
         said = set(avoid)
         fresh = [ln for ln in pool if ln.text not in recent and not _said(ln, said, name, person)]

@@ -113,21 +113,36 @@ def buddy_prompt(person: str) -> str:
     return f"Your camera recognises your buddy {person}: you are talking to {person}."
 
 
-def surf_quip(rating: str | None, sarcasm: int) -> str:
-    """Milo's attitude about a surf rating, when the model has none to add."""
+def surf_quip(
+    rating: str | None,
+    sarcasm: int,
+    avoid: Collection[tuple[str, ...]] = (),
+    max_words: int | None = None,
+) -> str:
+    """Milo's attitude about a surf rating, when the model has none to add: none said
+    lately (`avoid`), and short enough to follow the facts (`max_words`; "" if none is)."""
     if sarcasm == 0:
         return ""
-    return _bank.pick("surf", rating or "unknown", sarcasm=sarcasm)
+    return _bank.pick(
+        "surf", rating or "unknown", sarcasm=sarcasm, avoid=avoid, max_words=max_words
+    )
 
 
-def weather_quip(condition: str | None, sarcasm: int) -> str:
-    """Milo's attitude about the weather's condition, when the model has none to add.
+def weather_quip(
+    condition: str | None,
+    sarcasm: int,
+    avoid: Collection[tuple[str, ...]] = (),
+    max_words: int | None = None,
+) -> str:
+    """Milo's attitude about the weather's condition, when the model has none to add
+    (`avoid` and `max_words` as for `surf_quip`).
 
     Each condition's lines must agree with it (agreement.py; tests/ha/test_agreement.py).
     """
     if sarcasm == 0:
         return ""
-    return _bank.pick("weather", WEATHER_TAGS.get(condition or "", "any"), sarcasm=sarcasm)
+    tag = WEATHER_TAGS.get(condition or "", "any")
+    return _bank.pick("weather", tag, sarcasm=sarcasm, avoid=avoid, max_words=max_words)
 
 
 def no_data_quip(kind: Literal["surf", "weather"], sarcasm: int) -> str:

@@ -6,6 +6,7 @@ is heard as its words, so case and punctuation never make two sentences differ.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import re
 
 # A sentence ends at . ! or ? and any closing quote or bracket, followed by white space
@@ -14,6 +15,9 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*\s+")
 _WORD = re.compile(r"[\w'°%]+")
 # A sentence sharing this many consecutive words with the prompt is recited, not said.
 RECITED_WORDS = 5
+# A sentence sharing this many consecutive words with a sentence of the latest turns says
+# it again with another ending.
+REPEATED_WORDS = 6
 
 
 def words(text: str) -> list[str]:
@@ -21,11 +25,9 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def word_runs(text_words: list[str]) -> set[tuple[str, ...]]:
-    """Every run of `RECITED_WORDS` consecutive words."""
-    return {
-        tuple(text_words[i : i + RECITED_WORDS]) for i in range(len(text_words) - RECITED_WORDS + 1)
-    }
+def word_runs(text_words: Sequence[str], size: int = RECITED_WORDS) -> set[tuple[str, ...]]:
+    """Every run of `size` consecutive words."""
+    return {tuple(text_words[i : i + size]) for i in range(len(text_words) - size + 1)}
 
 
 def split_sentences(text: str) -> list[str]:

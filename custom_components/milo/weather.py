@@ -38,7 +38,7 @@ DAILY_KEYS = (
 PERIODS = {"morning": (6, 11), "midday": (11, 15), "evening": (17, 21)}
 PERIOD_PHRASES = {
     "today": {"morning": "this morning", "midday": "by midday", "evening": "this evening"},
-    "tomorrow": {"morning": "in the morning", "midday": "at midday", "evening": "in the evening"},
+    "tomorrow": {"morning": "morning", "midday": "midday", "evening": "evening"},
 }
 # The original's "sticky" warning.
 STICKY_ABOVE = 65
@@ -220,9 +220,10 @@ def describe_weather(report: Mapping[str, Any]) -> str:
     periods: dict[str, dict[str, Any]] = report.get("periods", {})
     sky = ""
     if now := report.get("now"):
-        sky = f"Right now it is {condition_words(now['condition'])}"
+        sky = condition_words(now["condition"]).capitalize()
         if "temperature" in now:
             sky += f" and {number(now['temperature'])}{temp_unit}"
+        sky += " now"
         later, last = [], now["condition"]
         for name, period in periods.items():
             if period["condition"] != last:
@@ -242,8 +243,29 @@ def describe_weather(report: Mapping[str, Any]) -> str:
     return " ".join(f"{text}." for text in (sky, figures) if text)
 
 
+def recap_weather(report: Mapping[str, Any]) -> str:
+    """The gist of a report said in the latest turns, in other words: the sky, then the
+    chance of rain ("Still rainy, as I said: 70% chance of showers.")."""
+    sky = condition_words(main_condition(report) or "unknown")
+    head = f"Still {sky}" if "now" in report else f"{report['day'].capitalize()} {sky}"
+    if "rain_chance" not in report:
+        return f"{head}, as I said."
+    return f"{head}, as I said: {number(report['rain_chance'])}% chance of {report['rain_kind']}."
+
+
+def main_condition(report: Mapping[str, Any]) -> str | None:
+    """The weather a report is mostly about: now for today, the day's forecast for
+    tomorrow, else its most common part of the day."""
+    if "now" in report:
+        return str(report["now"]["condition"])
+    if condition := report.get("forecast", {}).get("condition"):
+        return str(condition)
+    periods = [p["condition"] for p in report.get("periods", {}).values()]
+    return max(periods, key=periods.count) if periods else None
+
+
 def _day_parts(periods: Mapping[str, Mapping[str, Any]], day: str) -> str:
-    """'rainy in the morning and at midday, sunny in the evening', or 'rainy all day'."""
+    """'rainy morning and midday, sunny evening', or 'rainy all day'."""
     if len(periods) == len(PERIODS) and len({p["condition"] for p in periods.values()}) == 1:
         return f"{condition_words(next(iter(periods.values()))['condition'])} all day"
     groups: list[tuple[str, list[str]]] = []
@@ -275,7 +297,7 @@ def _figures(report: Mapping[str, Any], temp_unit: str) -> str:
         parts.append("sticky")
     if hours := report.get("sunshine_hours"):
         more = " more" if "now" in report else ""
-        parts.append(f"about {hours}{more} hour{'s' if hours != 1 else ''} of sunshine")
+        parts.append(f"{hours}{more} sunny hour{'s' if hours != 1 else ''}")
     text = ", ".join(parts)
     return text[:1].upper() + text[1:]
 

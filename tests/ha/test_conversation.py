@@ -510,7 +510,7 @@ async def test_fast_path_surf_for_all_spots_when_none_named(
     cloud.reply("Mid everywhere tomorrow.")
     result = await ask(hass, "any waves tomorrow?")
     assert speech(result).startswith("East Strand tomorrow: mid all day, waves")
-    assert "West Strand tomorrow: mid all day, waves" in speech(result)
+    assert "Also: West Strand mid all day." in speech(result)
     assert speech(result).endswith("Mid everywhere tomorrow.")
 
 
@@ -522,7 +522,7 @@ async def test_fast_path_weather(
     cloud.reply("Shocking. Truly shocking.")
     result = await ask(hass, "what's the weather like?")
     assert speech(result) == (
-        "Right now it is rainy and 14°C. High 15°C, low 9°C, wind 22 km/h, sticky. "
+        "Rainy and 14°C now. High 15°C, low 9°C, wind 22 km/h, sticky. "
         "Shocking. Truly shocking."
     )
 

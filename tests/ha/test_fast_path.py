@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import dataclasses
 import json
 from typing import Any
 
@@ -15,7 +16,9 @@ from custom_components.milo import persona
 from custom_components.milo.agreement import surf_truths
 from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, keep_remark
 from custom_components.milo.fast_path import FastIntent, recognize
+from custom_components.milo.guards import MAX_WORDS
 from custom_components.milo.home_names import HomeNames
+from custom_components.milo.sentences import heard, words
 
 from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
 from .test_conversation import AGENT, EAST_TODAY, ask, speech
@@ -242,6 +245,25 @@ async def test_keep_remark_refuses_recited_prompt_facts_and_parroted_question(
     assert said == "Surf's up, you toads!"
 
 
+async def test_keep_remark_says_nothing_of_the_latest_turns_again() -> None:
+    """A remark sentence said in the latest turns, or six words in a row of one, is not
+    said again."""
+    said = set(heard("Wax up, buddy. You have got the whole beach to yourself today."))
+    for chunks in (("Wax up, buddy.",), ("Got the whole beach to yourself today, buddy!",)):
+        stream = keep_remark(_words(*chunks), SURF_FACTS, "", "", said_before=said)
+        assert "".join([d["content"] async for d in stream]) == SURF_FACTS.quip
+
+
+async def test_keep_remark_keeps_the_answer_within_forty_words() -> None:
+    """The facts line and the remark together stay within the spoken limit: a remark
+    that would pass it is not said, the facts' (short) quip is."""
+    long_facts = dataclasses.replace(SURF_FACTS, line=" ".join(["wave"] * 30) + ".")
+    remark = "Wax up, buddy, because the whole North Coast is calling your name today."
+    said = "".join([d["content"] async for d in keep_remark(_words(remark), long_facts, "", "")])
+    assert said == SURF_FACTS.quip
+    assert len(words(long_facts.line)) + len(words(said)) <= MAX_WORDS
+
+
 async def test_keep_remark_stops_the_model_when_it_has_said_enough() -> None:
     """Two sentences kept: the model's stream is closed rather than read to the end."""
     closed: list[bool] = []
@@ -271,6 +293,11 @@ async def test_recorded_forecast_is_labelled_in_the_answer(
     cloud.reply("Go!")
     result = await ask(hass, "surf at east strand today?")
     assert speech(result) == f"{RECORDED_LABEL} {EAST_TODAY} Go!"
+
+    # Said once in a conversation: a follow-up has it already.
+    cloud.reply("Send it.")
+    again = speech(await ask(hass, "And tomorrow?", result.conversation_id))
+    assert again.startswith("East Strand tomorrow: "), again
 
     entry.runtime_data.client.base_url = f"http://127.0.0.1:{unused_tcp_port}/v1"
     answer = speech(await ask(hass, "surf at east strand today?"))
@@ -306,7 +333,7 @@ async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud:
     await setup_entry(subentries=[agent_subentry(weather_entity="weather.home")])
     cloud.reply("Enjoy it while it lasts. It is 25 degrees.")
     result = await ask(hass, "what's the weather like")
-    assert speech(result) == "Right now it is sunny and 21°C. Enjoy it while it lasts."
+    assert speech(result) == "Sunny and 21°C now. Enjoy it while it lasts."
 
 
 async def test_facts_line_streams_before_the_model_is_asked(

@@ -17,10 +17,12 @@ from custom_components.milo.answers import (
     async_weather_facts,
     surf_brief,
 )
+from custom_components.milo.guards import MAX_WORDS
+from custom_components.milo.sentences import heard, words
 from custom_components.milo.weather import home_weather_entity
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
-from .test_conversation import ask, speech
+from .test_conversation import EAST_TODAY, ask, speech
 
 
 def _hour(day: int, hour: int, condition: str, **extra: Any) -> dict[str, Any]:
@@ -70,10 +72,12 @@ async def test_weather_today_now_and_later(hass: HomeAssistant, hourly_weather: 
     sticky humidity and the sunshine still to come, in two sentences."""
     facts = await async_weather_facts(hass, hourly_weather, "today", sarcasm=2)
     assert facts.line == (
-        "Right now it is rainy and 12°C, cloudy by midday, then sunny this evening. "
+        "Rainy and 12°C now, cloudy by midday, then sunny this evening. "
         "High 15°C, low 9°C, 70% chance of showers, south-westerly wind 22 km/h, sticky, "
-        "about 4 more hours of sunshine."
+        "4 more sunny hours."
     )
+    # Room for a remark within the answer's forty words.
+    assert len(words(facts.line)) + len(words(facts.quip)) <= MAX_WORDS
     report = facts.data["weather"]
     assert report["periods"]["midday"] == {"condition": "cloudy", "temperature": 14}
     assert report["humidity"] == 90
@@ -86,9 +90,8 @@ async def test_weather_tomorrow_morning_midday_evening(
     """Tomorrow: the parts of the day, grouped where the sky stays the same."""
     facts = await async_weather_facts(hass, hourly_weather, "tomorrow", sarcasm=2)
     assert facts.line == (
-        "Tomorrow: cloudy in the morning, sunny at midday and in the evening. "
-        "High 18°C, low 8°C, 10% chance of rain, southerly wind 12 km/h, "
-        "about 10 hours of sunshine."
+        "Tomorrow: cloudy morning, sunny midday and evening. "
+        "High 18°C, low 8°C, 10% chance of rain, southerly wind 12 km/h, 10 sunny hours."
     )
     assert facts.data["weather"]["sticky"] is False
 
@@ -107,7 +110,7 @@ async def test_weather_in_fahrenheit_is_judged_in_celsius(
     )  # fmt: skip
     await hass.async_block_till_done()
     facts = await async_weather_facts(hass, "weather.hot", "today", sarcasm=2)
-    assert facts.line == "Right now it is sunny and 86°F."
+    assert facts.line == "Sunny and 86°F now."
     assert facts.truths.claims["warm"] == {True}
     assert facts.truths.claims["cold"] == {False}
 
@@ -127,7 +130,8 @@ async def test_surf_trash_day_says_the_next_good_session(hass: HomeAssistant, se
 
 
 async def test_surf_many_spots_stay_two_sentences(hass: HomeAssistant, setup_entry) -> None:
-    """With more spots than two, the best is said in full and the rest by rating."""
+    """With more spots than one, the best is said in full and the rest by rating (and
+    best time, unless trash)."""
     entry = await setup_entry()
     reports = await entry.runtime_data.surf.async_reports(None, "today")
     third = reports[1] | {"spot": "Whiterocks"}
@@ -135,6 +139,38 @@ async def test_surf_many_spots_stay_two_sentences(hass: HomeAssistant, setup_ent
     assert line.startswith("East Strand today: gnarly at 9am,")
     assert line.endswith(" Also: West Strand trash, Whiterocks trash.")
     assert line.count(". ") == 1
+    two = surf_brief(reports)
+    assert two == f"{EAST_TODAY} Also: West Strand trash."
+
+
+async def test_surf_said_again_is_not_repeated(hass: HomeAssistant, setup_entry) -> None:
+    """Waves and wind already said for another spot in the latest turns are 'the same
+    conditions', not the figures again, and a line's quip is not one said lately."""
+    entry = await setup_entry()
+    east = await async_surf_facts(entry.runtime_data.surf, "East Strand", "today", sarcasm=2)
+    said = set(heard(east.answer))
+    west = await async_surf_facts(
+        entry.runtime_data.surf, "West Strand", "today", sarcasm=2, said=said
+    )
+    assert west.line.startswith("West Strand today: trash, ")
+    shared = {tuple(w[i : i + 6]) for s in said for w in [list(s)] for i in range(len(w) - 5)}
+    mine = words(west.answer)
+    assert not {tuple(mine[i : i + 6]) for i in range(len(mine) - 5)} & shared, west.answer
+    reports = await entry.runtime_data.surf.async_reports(None, "today")
+    twin = reports[1] | {"spot": "Whiterocks"}
+    assert surf_brief([twin], set(heard(surf_brief([reports[1]])))) == (
+        "Whiterocks today: trash, same conditions; next mid session tomorrow at 6am."
+    )
+
+
+async def test_weather_said_again_is_a_recap(hass: HomeAssistant, hourly_weather: str) -> None:
+    """'Will I need a coat?' after the day's weather: the gist, not the same two sentences."""
+    first = await async_weather_facts(hass, hourly_weather, "today", sarcasm=2)
+    again = await async_weather_facts(
+        hass, hourly_weather, "today", sarcasm=2, said=set(heard(first.answer))
+    )
+    assert again.line == "Still rainy, as I said: 70% chance of showers."
+    assert not set(heard(again.answer)) & set(heard(first.answer))
 
 
 async def test_surf_action_carries_the_full_detail(
@@ -180,7 +216,7 @@ async def test_no_weather_entity_chosen_uses_the_home_forecast(
     await setup_entry(subentries=[agent_subentry(), *spot_subentries()])
     cloud.reply("Wrap up.")
     answer = speech(await ask(hass, "is it going to rain tomorrow?"))
-    assert answer.startswith("Tomorrow: cloudy in the morning, sunny at midday")
+    assert answer.startswith("Tomorrow: cloudy morning, sunny midday")
     assert NO_WEATHER_ENTITY not in answer
 
 
