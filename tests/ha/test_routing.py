@@ -1,9 +1,10 @@
 """Routing: no home request is hijacked by Milo's word rules.
 
-A real HA whose exposed devices, list, areas and sensors are named with surf, weather and
-milk words. Each sentence goes through Milo's agent; what answered it is read from the chat
-log: HA's own agent (its intent or trigger ran), the model (the scripted server was asked),
-or Milo's fast path (its surf or weather tool ran, or an easter egg line was said).
+A real HA whose exposed devices, list, areas and sensors are named with surf, weather,
+milk, dance and beat words. Each sentence goes through Milo's agent; what answered it is
+read from the chat log: HA's own agent (its intent or trigger ran), the model (the
+scripted server was asked), or Milo's fast path (its surf or weather tool ran, or an
+easter egg or trick line was said).
 """
 
 from __future__ import annotations
@@ -101,6 +102,15 @@ async def trap_home(hass: HomeAssistant, tmp_path: Path) -> dict[str, list]:
     _add(hass, "switch.snow_globe", "Snow globe", "off", "Living room")
     _add(hass, "switch.milk_frother", "Milk frother", "off", "Kitchen")
     _add(hass, "light.surf_shack_light", "Surf shack light", "off", "Surf shack")
+    _add(hass, "light.disco_ball", "Disco ball", "off", "Living room")
+    _add(
+        hass,
+        "media_player.beat_box",
+        "Beat box",
+        "playing",
+        "Living room",
+        supported_features=1 | 16384,  # pause, play
+    )
     _add(
         hass,
         "climate.kitchen_thermostat",
@@ -147,7 +157,8 @@ async def trap_home(hass: HomeAssistant, tmp_path: Path) -> dict[str, list]:
 
 
 async def _route(hass: HomeAssistant, cloud: FakeCloud, text: str) -> str:
-    """Which part of Milo answered `text`: intents, model, surf, weather, milk or troggs."""
+    """Which part of Milo answered `text`: intents, model, surf, weather, milk, troggs,
+    disco, or trick (a dance or a beat, which this home has no satellite for)."""
     asked = len(cloud.chat_requests())
     result = await ask(hass, text)
     with (
@@ -169,6 +180,10 @@ async def _route(hass: HomeAssistant, cloud: FakeCloud, text: str) -> str:
         return "milk"
     if said in persona.lines("troggs"):
         return "troggs"
+    if said in persona.lines("disco"):
+        return "disco"
+    if said in persona.lines("no_dance"):
+        return "trick"
     return f"unexpected answer {said!r}"
 
 
@@ -196,6 +211,11 @@ TRAPS = [
     ("how hot is it in here", "model"),
     ("is the shredder shredding", "intents"),
     ("will the snow globe snow", "model"),
+    ("play dance music in the kitchen", "model"),
+    ("turn on the disco ball", "intents"),
+    ("is the disco ball on", "intents"),
+    ("pause the beat box", "intents"),
+    ("drop a beat on the beat box", "model"),
 ]
 # Surf, weather and the easter eggs, in the same home.
 GENUINE = [
@@ -221,6 +241,11 @@ GENUINE = [
     ("got any milk?", "milk"),
     ("what do you think of troggs", "troggs"),
     ("Troggs is where I got my board", "troggs"),
+    ("Milo, dance!", "trick"),
+    ("get jiggy", "trick"),
+    ("let's boogie", "trick"),
+    ("Drop a beat", "trick"),
+    ("Disco biscuits!", "disco"),
 ]
 
 
