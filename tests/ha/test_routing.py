@@ -215,7 +215,7 @@ TRAPS = [
     ("turn on the disco ball", "intents"),
     ("is the disco ball on", "intents"),
     ("pause the beat box", "intents"),
-    ("drop a beat on the beat box", "model"),
+    ("drop a beat on the beat box", "intents"),  # HA's fuzzy matching: turn it on
 ]
 # Surf, weather and the easter eggs, in the same home.
 GENUINE = [
