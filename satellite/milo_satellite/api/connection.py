@@ -13,13 +13,10 @@ import asyncio
 from collections.abc import Callable, Coroutine
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .frames import FrameError, HandshakeRejectedError, NoiseFramer, PlaintextFramer
 from .messages import Message, UnknownMessageError, decode, message_type, pb
-
-if TYPE_CHECKING:
-    from .server import APIServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,33 +30,67 @@ KEEPALIVE_S = 60.0
 MAX_WRITE_BUFFER = 4 * 1024 * 1024
 _ALLOWED_BEFORE_HELLO = (pb.HelloRequest, pb.PingRequest, pb.DisconnectRequest)
 
+MessageHandler = Callable[["ClientConnection", Any], None]
+# Finds the handler for a received message (the server's table), None to ignore it.
+Router = Callable[[Message], MessageHandler | None]
+
 
 class ClientConnection:
     """A connected client (usually Home Assistant)."""
 
     def __init__(
         self,
-        server: APIServer,
+        route: Router,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         framer: PlaintextFramer | NoiseFramer,
     ) -> None:
-        self.server = server
+        self._route = route
         self._reader = reader
         self._writer = writer
         self._framer = framer
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.client_info = ""
-        self.said_hello = False
-        self.subscribed_states = False
-        self.subscribed_ha_actions = False
+        self._said_hello = False
+        self._wants_states = False
+        self._wants_ha_actions = False
         self.closed = asyncio.Event()
         self.connected_at = asyncio.get_running_loop().time()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"<client {self.client_info or '?'} at {self.peer}>"
+
+    # -- what the client asked for ------------------------------------------------------
+
+    @property
+    def said_hello(self) -> bool:
+        return self._said_hello
+
+    @property
+    def wants_states(self) -> bool:
+        """It subscribed to entity states."""
+        return self._wants_states
+
+    @property
+    def wants_ha_actions(self) -> bool:
+        """It subscribed to Home Assistant actions and events."""
+        return self._wants_ha_actions
+
+    def hello(self, client_info: str) -> bool:
+        """Record the client's hello; False if it had already said it."""
+        if self._said_hello:
+            return False
+        self.client_info = client_info[:64]
+        self._said_hello = True
+        return True
+
+    def subscribe_states(self) -> None:
+        self._wants_states = True
+
+    def subscribe_ha_actions(self) -> None:
+        self._wants_ha_actions = True
 
     # -- sending ------------------------------------------------------------------------
 
@@ -160,7 +191,7 @@ class ClientConnection:
     def _dispatch(self, msg: Message) -> None:
         if not self.said_hello and not isinstance(msg, _ALLOWED_BEFORE_HELLO):
             raise UnknownMessageError(f"{type(msg).__name__} before HelloRequest")
-        handler: Callable[[ClientConnection, Any], None] | None = self.server.handler_for(msg)
+        handler = self._route(msg)
         if handler is None:
             _LOGGER.debug("%r: ignoring %s", self, type(msg).__name__)
             return

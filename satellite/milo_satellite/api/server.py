@@ -40,7 +40,7 @@ from typing import Any
 
 from .. import __version__
 from .actions import ActionError, UserAction
-from .connection import ClientConnection
+from .connection import ClientConnection, MessageHandler
 from .entities import CameraEntity, CommandError, Entity, call_handler
 from .frames import MAX_NOISE_PAYLOAD, NoiseFramer, PlaintextFramer, decode_psk
 from .messages import Message, pb
@@ -53,8 +53,6 @@ CLOCK_TOLERANCE_S = 30.0  # a Pi has no real-time clock: warn when NTP has not s
 # connection that has not said hello yet makes room, so HA always gets in.
 MAX_CONNECTIONS = 8
 CAMERA_CHUNK = min(MAX_NOISE_PAYLOAD - 64, 32 * 1024)
-
-MessageHandler = Callable[[ClientConnection, Any], None]
 
 
 @dataclass(frozen=True)
@@ -193,7 +191,7 @@ class APIServer:
             if self._psk is not None
             else PlaintextFramer()
         )
-        client = ClientConnection(self, reader, writer, framer)
+        client = ClientConnection(self.handler_for, reader, writer, framer)
         task = asyncio.current_task()
         if task is not None:
             self._connections[task] = client
@@ -249,13 +247,8 @@ class APIServer:
 
     def _broadcast_state(self, msg: Message) -> None:
         for client in list(self.clients):
-            if client.subscribed_states:
+            if client.wants_states:
                 client.send(msg)
-
-    def broadcast(self, msg: Message) -> None:
-        """Send to every client that said hello."""
-        for client in list(self.clients):
-            client.send(msg)
 
     def fire_ha_event(self, event: str, data: dict[str, str]) -> None:
         """Fire `event` (it must start with "esphome.") on HA's event bus."""
@@ -265,16 +258,14 @@ class APIServer:
         for key, value in data.items():
             msg.data.append(pb.HomeassistantServiceMap(key=key, value=value))
         for client in list(self.clients):
-            if client.subscribed_ha_actions:
+            if client.wants_ha_actions:
                 client.send(msg)
 
     # -- core handlers ------------------------------------------------------------------
 
     def _on_hello(self, client: ClientConnection, msg: Any) -> None:
-        if client.said_hello:
+        if not client.hello(msg.client_info):
             return
-        client.client_info = msg.client_info[:64]
-        client.said_hello = True
         client.send(
             pb.HelloResponse(
                 api_version_major=API_VERSION[0],
@@ -302,7 +293,7 @@ class APIServer:
         )
 
     def _on_subscribe_states(self, client: ClientConnection, _msg: Any) -> None:
-        client.subscribed_states = True
+        client.subscribe_states()
         states = [s for e in self.entities.values() if (s := e.state()) is not None]
         if states:
             client.send(*states)
@@ -311,7 +302,7 @@ class APIServer:
         client.send(pb.GetTimeRequest())
 
     def _on_subscribe_ha_actions(self, client: ClientConnection, _msg: Any) -> None:
-        client.subscribed_ha_actions = True
+        client.subscribe_ha_actions()
 
     def _on_set_key(self, client: ClientConnection, _msg: Any) -> None:
         _LOGGER.warning("%r tried to set the API key; set encryption_key in the config", client)
