@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 import io
 from ipaddress import ip_address
@@ -148,7 +149,11 @@ def mic_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
             wav.setframerate(rate)
             wav.writeframes(frames)
         return path
-    path = tmp_path / "silence.wav"
+    return write_silence(tmp_path / "silence.wav")
+
+
+def write_silence(path: Path) -> Path:
+    """A second of silence as a microphone WAV."""
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
@@ -160,12 +165,17 @@ def mic_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 @pytest.fixture
 def photo(tmp_path: Path) -> Path:
     """A person at the desk: scikit-image's astronaut photograph (Eileen Collins)."""
-    path = tmp_path / "astronaut.png"
+    return write_picture(tmp_path / "astronaut.png", "astronaut")
+
+
+def write_picture(path: Path, name: str) -> Path:
+    """One of scikit-image's sample pictures (`skimage.data.<name>`) as a camera's image."""
     write = (
         "import sys, cv2, skimage.data; "
-        "cv2.imwrite(sys.argv[1], cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))"
+        "image = getattr(skimage.data, sys.argv[2])(); "
+        "cv2.imwrite(sys.argv[1], cv2.cvtColor(image, cv2.COLOR_RGB2BGR))"
     )
-    subprocess.run([str(VENV_PYTHON), "-c", write, str(path)], check=True, timeout=120)
+    subprocess.run([str(VENV_PYTHON), "-c", write, str(path), name], check=True, timeout=120)
     return path
 
 
@@ -180,36 +190,52 @@ def satellite(
     socket_enabled: None, tmp_path: Path, mic_wav: Path, photo: Path, zeroconf_flag: str
 ) -> Iterator[Satellite]:
     """`milo-satellite --simulate` on a free port, hearing `mic_wav`."""
-    config = tmp_path / "milo.yaml"
+    with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, zeroconf_flag=zeroconf_flag) as sat:
+        yield sat
+
+
+@contextmanager
+def run_satellite(
+    folder: Path,
+    *,
+    mic_wav: Path,
+    camera: Path,
+    zeroconf_flag: str = "--no-zeroconf",
+    name: str = "milo",
+    friendly_name: str = "Milo",
+    mac: str = MAC,
+) -> Iterator[Satellite]:
+    """`milo-satellite --simulate` with its files in `folder` (test_many_milos runs two)."""
+    config = folder / "milo.yaml"
     config.write_text(
-        f"mac: '{MAC}'\n"
-        "friendly_name: Milo\n"
+        f"mac: '{mac}'\n"
+        f"friendly_name: {friendly_name}\n"
         "host: 127.0.0.1\n"
         "head:\n"
         "  recognition:\n"
-        f"    buddies_file: {tmp_path / 'buddies.json'}\n"
+        f"    buddies_file: {folder / 'buddies.json'}\n"
     )
     port = _free_port()
-    log = (tmp_path / "satellite.log").open("wb")
+    log = (folder / "satellite.log").open("wb")
     proc = subprocess.Popen(
         [
             str(SATELLITE),
             "--config", str(config),
             "--simulate",
-            "--name", "milo",
+            "--name", name,
             "--api-port", str(port),
             "--encryption-key", KEY,
             zeroconf_flag,
             "--mic-file", str(mic_wav),
-            "--sound-dir", str(tmp_path / "sound"),
-            "--camera", str(photo),
+            "--sound-dir", str(folder / "sound"),
+            "--camera", str(camera),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        _wait_for_port(proc, port, tmp_path / "satellite.log")
-        yield Satellite(port, proc, tmp_path / "sound")
+        _wait_for_port(proc, port, folder / "satellite.log")
+        yield Satellite(port, proc, folder / "sound")
     finally:
         proc.terminate()
         try:
@@ -247,25 +273,40 @@ async def milo_entry(
 ) -> AsyncIterator[MockConfigEntry]:
     # conversation (a dependency of the voice pipeline) needs the core integration.
     assert await async_setup_component(hass, "homeassistant", {})
+    entry = await adopt(hass, satellite)
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def adopt(
+    hass: HomeAssistant, satellite: Satellite, name: str = "milo", mac: str = MAC
+) -> MockConfigEntry:
+    """HA's ESPHome integration adopts the satellite (`--name name`), as a user would."""
     entry = MockConfigEntry(
         domain=ESPHOME,
-        unique_id=MAC.lower(),
+        unique_id=mac.lower(),
         data={
             CONF_HOST: "127.0.0.1",
             CONF_PORT: satellite.port,
             CONF_PASSWORD: "",
             CONF_NOISE_PSK: KEY,
-            "device_name": "milo",
+            "device_name": name,
         },
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    for entity_id in ("number.milo_head_pan", "assist_satellite.milo_assist_satellite"):
-        await _until(lambda entity_id=entity_id: hass.states.get(entity_id) is not None)
-    yield entry
-    await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
+
+    def ready() -> bool:
+        entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        found = {e.entity_id for e in entities if hass.states.get(e.entity_id) is not None}
+        return any(e.endswith("_head_pan") for e in found) and any(
+            e.startswith("assist_satellite.") for e in found
+        )
+
+    await _until(ready)
+    return entry
 
 
 _BROWSE = """
