@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from asyncio.subprocess import Process
 import base64
 from collections.abc import AsyncIterator
 import os
@@ -27,6 +28,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def start_milo(*args: str, cwd: Path | None = None) -> tuple[Process, bytes]:
+    """`milo-satellite ARGS` once it has logged that it is up, and its log so far."""
+    proc = await asyncio.create_subprocess_exec(
+        str(SATELLITE),
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    log = b""
+    while b"Milo is up" not in log:
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        assert line, log.decode()
+        log += line
+    return proc, log
+
+
 @pytest.fixture
 async def running(speech: Speech, tmp_path: Path) -> AsyncIterator[int]:
     config = tmp_path / "milo.yaml"
@@ -40,8 +59,7 @@ async def running(speech: Speech, tmp_path: Path) -> AsyncIterator[int]:
         f"    buddies_file: {tmp_path / 'buddies.json'}\n"
     )
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        str(SATELLITE),
+    proc, log = await start_milo(
         "--config", str(config),
         "--simulate",
         "--api-port", str(port),
@@ -50,15 +68,7 @@ async def running(speech: Speech, tmp_path: Path) -> AsyncIterator[int]:
         "--mic-file", str(speech.utterance_wav),
         "--sound-dir", str(tmp_path / "sound"),
         "--camera", str(PHOTO),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    assert proc.stdout is not None
-    log = b""
-    while b"Milo is up" not in log:
-        line = await asyncio.wait_for(proc.stdout.readline(), 120)
-        assert line, log.decode()
-        log += line
     try:
         yield port
     finally:
@@ -147,8 +157,7 @@ async def test_simulate_with_audio_commands(speech: Speech, tmp_path: Path) -> N
     config = tmp_path / "milo.yaml"
     config.write_text("head: false\naudio:\n  snd_command: /nonexistent/aplay\n")
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        str(SATELLITE),
+    proc, log = await start_milo(
         "--config", str(config),
         "--simulate",
         "--api-port", str(port),
@@ -156,15 +165,7 @@ async def test_simulate_with_audio_commands(speech: Speech, tmp_path: Path) -> N
         "--mic-command", f"sh -c 'cat {fifo}; exec sleep 600'",
         "--snd-command", f"sh -c 'cat >> {speaker}'",
         cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    assert proc.stdout is not None
-    log = b""
-    while b"Milo is up" not in log:
-        line = await asyncio.wait_for(proc.stdout.readline(), 120)
-        assert line, log.decode()
-        log += line
     client = APIClient("127.0.0.1", port, None)
     try:
         await client.connect(login=True)
