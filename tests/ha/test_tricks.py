@@ -21,6 +21,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo import persona
+from custom_components.milo.const import CONF_SATELLITE_DEVICE, DOMAIN, SUBENTRY_CONVERSATION
 from custom_components.milo.fast_path import recognize
 from custom_components.milo.home_names import HomeNames
 
@@ -29,15 +30,19 @@ from .test_conversation import ask, speech
 from .test_esphome_satellite import (  # noqa: F401 - fixtures
     MAC,
     SATELLITE,
+    MediaServer,
     Satellite,
     _record_states,
     _state,
     _until,
+    media_server,
     mic_wav,
     milo_entry,
+    milo_pipeline,
     no_errors_in_the_log,
     photo,
     satellite,
+    wyoming_ports,
     zeroconf_flag,
 )
 
@@ -173,3 +178,45 @@ async def test_dance_and_beat_on_the_real_satellite(
     assert len(satellite.played("beat")) == 2
     await hass.config_entries.async_unload(agent.entry_id)
     await hass.async_block_till_done()
+
+
+@pytest.mark.skipif(not SATELLITE.exists(), reason="needs the satellite environment (.venv)")
+@pytest.mark.parametrize("mic_wav", ["Milo, dance!"], indirect=True)
+async def test_a_spoken_dance_starts_when_the_answer_ends(
+    hass: HomeAssistant,
+    milo_pipeline: FakeCloud,  # noqa: F811 - the imported fixture
+    milo_entry: MockConfigEntry,  # noqa: F811 - the imported fixture
+    satellite: Satellite,  # noqa: F811 - the imported fixture
+    media_server: MediaServer,  # noqa: F811 - the imported fixture
+) -> None:
+    """Said to Milo through a real Assist pipeline (milo-stt, Milo's agent, milo-tts): the
+    dance is asked for while Milo answers, and the beat waits for the answer to end."""
+    device = dr.async_get(hass).async_get_device_by_connection(
+        (dr.CONNECTION_NETWORK_MAC, MAC.lower()), milo_entry.entry_id
+    )
+    assert device is not None
+    (agent,) = hass.config_entries.async_entries(DOMAIN)
+    (subentry,) = [s for s in agent.subentries.values() if s.subentry_type == SUBENTRY_CONVERSATION]
+    hass.config_entries.async_update_subentry(
+        agent, subentry, data={**subentry.data, CONF_SATELLITE_DEVICE: device.id}
+    )
+    await hass.async_block_till_done()  # the agent reloads with its satellite
+    entity_id = "assist_satellite.milo_assist_satellite"
+    states = _record_states(hass, entity_id)
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {"entity_id": entity_id, "start_message": "Yes?"},
+        blocking=True,
+    )
+    await _until(lambda: "listening" in states, within=30)
+    satellite.speak()
+    await _until(lambda: satellite.played("beat"), within=180)
+    (answer,) = satellite.played("tts")
+    (beat,) = satellite.played("beat")
+    assert answer.name < beat.name  # numbered as played: the answer, then the beat
+    assert _seconds(answer) > 0.5  # the dance line, spoken
+    assert milo_pipeline.chat_requests() == []  # the fast path's, no model asked
+    await hass.services.async_call(
+        "media_player", "media_stop", {"entity_id": "media_player.milo_speaker"}, blocking=True
+    )
