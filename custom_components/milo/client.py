@@ -252,7 +252,11 @@ def _merge_chunk(chunk: dict[str, Any], calls: dict[int, ToolCallRequest]) -> st
         function = call.get("function") or {}
         current = calls.setdefault(index, ToolCallRequest(id="", name="", arguments=""))
         current.id = call.get("id") or current.id
-        current.name += function.get("name") or ""
+        # OpenAI names the function in the first piece only; llama_cpp.server repeats it in
+        # every piece (with the id): a repeat is not more of the name.
+        name = function.get("name") or ""
+        if name != current.name:
+            current.name += name
         arguments = function.get("arguments")
         if isinstance(arguments, dict):  # some servers send an object, not a string
             arguments = json.dumps(arguments)
