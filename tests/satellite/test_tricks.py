@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 from satellite_helpers import SINK_FORMAT, Milo, eventually, wav_samples
 
+from milo_satellite.api import MediaPlayerCommand
 from milo_satellite.head.gestures import LEAD_S, dance_keyframes
 from milo_satellite.tricks import Tricks
 from milo_satellite.voice.audio import FolderSink, PcmFormat
 from milo_satellite.voice.beat import BPM, PEAK, Beat
+from milo_satellite.voice.media import MediaController
 from milo_satellite.voice.player import AudioPlayer
 
 # -- the beat -------------------------------------------------------------------------
@@ -243,3 +245,30 @@ async def test_a_new_trick_replaces_the_old_one(
     await asyncio.wait_for(head.cut_short.wait(), 5)
     await eventually(lambda: len(list(folder.glob("*-beat.wav"))) == 2)
     assert len(head.danced) == 1  # the beat alone now
+
+
+async def test_music_cut_off_by_the_beat_resumes_after_it(tmp_path: Path) -> None:
+    """A trick cuts music short like Milo's answers do; the music then goes on."""
+    music = tmp_path / "media" / "music.wav"
+    music.parent.mkdir()
+    with wave.open(str(music), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SINK_FORMAT.rate)
+        wav.writeframes(np.full(3 * SINK_FORMAT.rate, 3000, dtype="<i2").tobytes())
+    player = AudioPlayer(FolderSink(tmp_path / "sound", SINK_FORMAT), media_dirs=[music.parent])
+    media = MediaController(player)
+    tricks = Tricks(player, lambda: True, lambda _cb: None, None)
+    try:
+        await media.command(MediaPlayerCommand(url=str(music)))
+        await asyncio.sleep(0.5)
+        await tricks.drop_beat(1.0)
+        await eventually(lambda: len(list((tmp_path / "sound").glob("*-media.wav"))) == 2, 15)
+        first, second = sorted((tmp_path / "sound").glob("*.wav"))[0::2]
+        (beat,) = (tmp_path / "sound").glob("*-beat.wav")
+        assert first.name < beat.name < second.name
+        await eventually(lambda: not player.playing, 10)
+        assert _seconds(first) + _seconds(second) == pytest.approx(3.0, abs=0.1)
+    finally:
+        player.stop()
+        await player.close()
