@@ -208,7 +208,10 @@ class StandInHead:
 
     async def dance(self, bpm: float, seconds: float) -> None:
         self.calls.append(("dance", (bpm, seconds)))
-        await asyncio.sleep(seconds)  # the real head dances until the beat ends or stops
+        try:
+            await asyncio.sleep(seconds)  # the real head dances until the beat ends or stops
+        finally:
+            self.calls.append(("danced", None))
 
     async def enroll_buddy(self, name: str) -> None:
         if not self.state.present:

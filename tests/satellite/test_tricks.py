@@ -14,7 +14,15 @@ import wave
 from aioesphomeapi import APIClient
 import numpy as np
 import pytest
-from satellite_helpers import SINK_FORMAT, Milo, eventually, wav_samples
+from satellite_helpers import (
+    SINK_FORMAT,
+    FakeHA,
+    Milo,
+    Speech,
+    eventually,
+    subscribe,
+    wav_samples,
+)
 
 from milo_satellite.api import MediaPlayerCommand
 from milo_satellite.head.gestures import LEAD_S, dance_keyframes
@@ -167,6 +175,27 @@ async def test_dance_refuses_a_sleeping_head_and_silly_lengths(
     assert "seconds" in result.error_message
     await asyncio.sleep(0.3)
     assert not list(milo.sound_dir.glob("*-beat.wav"))
+
+
+async def test_the_wake_word_stops_the_dance(milo: Milo, client: APIClient, speech: Speech) -> None:
+    """Heard by the real wake word model while the beat plays, "Okay Nabu" starts a new
+    request: the beat stops at once, and with it the dance."""
+    _entities, listed = await client.list_entities_services()
+    ha = FakeHA()
+    subscribe(client, ha)
+    await eventually(lambda: milo.voice.connected)
+    milo.voice.player.sink.realtime = True  # type: ignore[attr-defined] # a real speaker's pace
+    result = await client.execute_service(
+        _actions(listed)["dance"], {"seconds": 10.0}, return_response=False
+    )
+    assert result is not None
+    assert result.success
+    await eventually(lambda: ("dance", (BPM, 10.0)) in milo.head.calls)
+    milo.mic.say(speech.wake_word)
+    await eventually(lambda: ha.starts)
+    await eventually(lambda: ("danced", None) in milo.head.calls)
+    (beat,) = milo.sound_dir.glob("*-beat.wav")
+    assert _seconds(beat) < 6  # cut short: the dance's beat lasts 10 s
 
 
 # -- waiting for quiet, stopping with the beat -----------------------------------------------
