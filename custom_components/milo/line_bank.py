@@ -83,7 +83,8 @@ TOPICS: Mapping[str, frozenset[str]] = {
     "danger": DANGER_HAZARDS,
 }
 # Lines the model may be shown as examples of the voice, or say for a request it could not
-# answer. The rest belong to one moment (a command done, the server down, a buddy arriving).
+# answer. The rest belong to one moment (a command done, the server down, a buddy arriving,
+# a dance or a beat starting: their lines promise a show).
 CONVERSATIONAL = frozenset(
     {
         "identity",
@@ -96,8 +97,6 @@ CONVERSATIONAL = frozenset(
         "chat",
         "milk",
         "troggs",
-        "dance",
-        "beat",
         "disco",
     }
 )

@@ -144,7 +144,7 @@ def test_placeholders_are_filled() -> None:
         ("You're useless and stupid", "comeback"),
         ("Thank you, you're brilliant", "compliment"),
         ("Good night Milo, see you tomorrow", "goodbye"),
-        ("Can you dance?", "dance"),
+        ("What's your favourite dance?", "chat"),
         ("Do you have legs?", "self"),
     ],
 )
