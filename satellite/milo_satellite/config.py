@@ -1,8 +1,9 @@
 """Settings: a YAML file (`--config`) with command-line flags on top.
 
-Every option has a default, so `milo-satellite` runs with no file at all. Unknown keys
-are refused with the full path of the key, so a typo never silently does nothing.
-See config.example.yaml for every option with a comment.
+Every option has a default, so `milo-satellite` runs with no file at all. The file is
+read by `settings.load_settings` (unknown keys and wrong kinds are refused with their full
+path), and the `head:` section is checked here too, so every mistake in the file is a
+ConfigError before anything starts. See config.example.yaml for every option.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from .settings import ConfigError, load_settings
+
 DEFAULT_MIC_COMMAND = "arecord -q -r 16000 -c 1 -f S16_LE -t raw"
 DEFAULT_SND_COMMAND = "aplay -q -r 22050 -c 1 -f S16_LE -t raw"
 THINKING_MODES = ("off", "sound", "filler")
@@ -27,10 +30,6 @@ DEFAULT_FILLERS = (
     "Processing. Try not to touch anything.",
     "Give me a second. I'm a robot, not a miracle worker.",
 )
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message names the option."""
 
 
 @dataclass
@@ -63,8 +62,8 @@ class AudioConfig:
 
 @dataclass
 class StatusLightConfig:
-    red_pin: int | None = None
-    green_pin: int | None = None
+    red_pin: int | None = field(default=None, metadata={"kind": "a BCM pin number"})
+    green_pin: int | None = field(default=None, metadata={"kind": "a BCM pin number"})
 
 
 @dataclass
@@ -88,7 +87,7 @@ class SatelliteConfig:
     debug: bool = False
     # Audio commands typed on the command line: with --simulate they replace the WAV file
     # microphone / the sound folder (commands in the file are the Pi's hardware, ignored).
-    command_line_audio: frozenset[str] = frozenset()
+    command_line_audio: frozenset[str] = field(default=frozenset(), metadata={"from_file": False})
 
     @property
     def simulated_microphone(self) -> bool:
@@ -131,37 +130,6 @@ def derived_mac(name: str) -> str:
     return ":".join(f"{b:02X}" for b in digest)
 
 
-def _merge(target: Any, data: Any, where: str) -> None:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'} must be a mapping")
-    for key, value in data.items():
-        path = f"{where}.{key}" if where else str(key)
-        if not hasattr(target, key) or key == "command_line_audio":
-            raise ConfigError(f"unknown option {path}")
-        current = getattr(target, key)
-        if hasattr(current, "__dataclass_fields__"):
-            _merge(current, value, path)
-        elif key == "head":
-            if value not in (None, False) and not isinstance(value, dict):
-                raise ConfigError("head must be a mapping, or false for no head")
-            setattr(target, key, value or None)
-        else:
-            setattr(target, key, _coerce(current, value, path))
-
-
-def _coerce(current: Any, value: Any, path: str) -> Any:
-    if current is None or value is None:
-        return value
-    expected = type(current)
-    if expected is bool and not isinstance(value, bool):
-        raise ConfigError(f"{path} must be true or false")
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, expected):
-        raise ConfigError(f"{path} must be a {expected.__name__}, got {value!r}")
-    return value
-
-
 def validate(config: SatelliteConfig) -> None:
     if not re.fullmatch(r"[a-z0-9-]{1,31}", config.name):
         raise ConfigError("name must be 1-31 characters of a-z, 0-9 and '-' (a hostname)")
@@ -173,10 +141,6 @@ def validate(config: SatelliteConfig) -> None:
         raise ConfigError(f"voice.thinking must be one of {', '.join(THINKING_MODES)}")
     if config.voice.thinking == "filler" and not config.voice.tts_uri:
         raise ConfigError("voice.thinking: filler needs voice.tts_uri (a Wyoming TTS)")
-    for pin in ("red_pin", "green_pin"):
-        value = getattr(config.status_light, pin)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ConfigError(f"status_light.{pin} must be a BCM pin number")
     if not all(isinstance(d, str) and d for d in config.audio.media_dirs):
         raise ConfigError("audio.media_dirs must be a list of folder paths")
     if config.audio.max_media_mb <= 0:
@@ -192,6 +156,10 @@ def validate(config: SatelliteConfig) -> None:
             decode_psk(config.encryption_key)
         except ValueError as err:
             raise ConfigError(f"encryption_key: {err}") from err
+    if config.head is not None:
+        from .head.config import HeadConfig  # noqa: PLC0415 - the head package is heavy
+
+        HeadConfig.from_dict(config.head)  # a HeadConfigError is a ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,7 +204,9 @@ def load_config(argv: list[str] | None = None) -> SatelliteConfig:
             data = yaml.safe_load(Path(args.config).read_text()) or {}
         except (OSError, yaml.YAMLError) as err:
             raise ConfigError(f"cannot read {args.config}: {err}") from err
-        _merge(config, data, "")
+        if isinstance(data, dict) and data.get("head") is False:
+            data = {**data, "head": None}  # `head: false`: no head attached
+        config = load_settings(config, data)
     flags: dict[str, Any] = {
         "name": args.name,
         "api_port": args.api_port,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import os
 from pathlib import Path
 import socket
+import subprocess
 import sys
 
 from aioesphomeapi import APIClient, CameraState
@@ -236,7 +237,15 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     ("yaml_text", "flags", "message"),
     [
         ("voice:\n  wake_wrod: alexa\n", [], "unknown option voice.wake_wrod"),
-        ("api_port: lots\n", [], "api_port must be a int"),
+        ("api_port: lots\n", [], "api_port must be a whole number, got 'lots'"),
+        ("voice:\n  names: milo\n", [], "voice.names must be a list"),
+        ("voice:\n  thinking: loud\n", [], "voice.thinking must be one of"),
+        ("head:\n  servos:\n    wheels: 4\n", [], "unknown option head.servos.wheels"),
+        (
+            "head:\n  tracking:\n    smoothing: 0\n",
+            [],
+            r"tracking.smoothing must be in \(0, 1\]",
+        ),
         ("name: Milo The Great\n", [], "name must be"),
         ("voice:\n  thinking: filler\n", [], "needs voice.tts_uri"),
         ("", ["--encryption-key", "c2hvcnQ="], "encryption_key"),
@@ -252,6 +261,22 @@ def test_bad_config_is_refused_clearly(
     config.write_text(yaml_text)
     with pytest.raises(ConfigError, match=message):
         load_config(["--config", str(config), *flags])
+
+
+def test_a_bad_head_option_exits_like_any_config_error(tmp_path: Path) -> None:
+    """Exit code 2 and one line naming the option, before anything starts."""
+    config = tmp_path / "milo.yaml"
+    config.write_text("head:\n  camera:\n    fps: fast\n")
+    done = subprocess.run(
+        [str(SATELLITE), "--config", str(config)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "head.camera.fps must be a number, got 'fast'" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_example_config_is_valid() -> None:

@@ -1,23 +1,28 @@
 """The `head:` section of the satellite's YAML config, parsed and checked up front.
 
 Every value has a default that suits a Pi camera v2 on a 3D-printed SG90 pan/tilt, so an
-empty section gives a working simulated head. Mistakes are reported with their YAML path
-(`head.servos.pan.min`) before anything moves.
+empty section gives a working simulated head. It is read like the rest of the file
+(`settings.load_settings`), and mistakes are reported with their YAML path
+(`head.servos.pan.min`) before anything moves, as a config error (exit code 2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
+from ..settings import ConfigError, load_settings
 from .errors import HeadError
 
 ServoBackendName = Literal["simulated", "pca9685", "gpio", "esphome"]
 CameraMount = Literal["head", "fixed"]
 Flip = Literal["none", "horizontal", "vertical", "both"]
+
+
+class HeadConfigError(HeadError, ConfigError):
+    """A bad `head:` option: the head's error, and a config error like any other."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,8 @@ class HeadConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, path: str = "head") -> HeadConfig:
-        """Parse the YAML `head:` section; raises HeadError naming the bad key."""
-        config = _parse(cls(), data or {}, path)
+        """Parse the YAML `head:` section; raises HeadConfigError naming the bad key."""
+        config = load_settings(cls(), data or {}, path, HeadConfigError)
         config.validate()
         return config
 
@@ -205,68 +210,4 @@ def camera_source_kind(source: str) -> Literal["none", "file", "live"]:
 
 def _check(ok: bool, message: str) -> None:
     if not ok:
-        raise HeadError(message)
-
-
-def _parse(base: Any, data: Any, path: str) -> Any:
-    """`base` (a dataclass instance) updated from a mapping; rejects unknown keys."""
-    if not isinstance(data, Mapping):
-        raise HeadError(f"{path} must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(base)}
-    unknown = sorted(map(str, set(data) - set(known)))
-    if unknown:
-        raise HeadError(f"{path}: unknown option(s) {', '.join(unknown)}")
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        default = getattr(base, name)
-        where = f"{path}.{name}"
-        if hasattr(default, "__dataclass_fields__"):
-            values[name] = _parse(default, value, where)
-        else:
-            values[name] = _coerce(value, default, known[name].type, where)
-    return replace(base, **values)
-
-
-def _coerce(value: Any, default: Any, annotation: Any, where: str) -> Any:
-    choices = _literal_choices(annotation)
-    if choices:
-        if str(value) not in choices:
-            raise HeadError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
-        return str(value)
-    try:
-        return _convert(value, default)
-    except (TypeError, ValueError):
-        kind = _KINDS.get(type(default), type(default).__name__)
-        raise HeadError(f"{where} must be {kind}, got {value!r}") from None
-
-
-_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-
-
-def _convert(value: Any, default: Any) -> Any:
-    """`value` as the type of `default`; TypeError/ValueError when it is not one."""
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise TypeError
-        return value
-    if isinstance(value, bool) and isinstance(default, (int, float)):
-        raise TypeError
-    if isinstance(default, int):
-        if isinstance(value, str):
-            return int(value, 0)  # "0x40" for an I2C address
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError
-        return int(value)
-    if isinstance(default, float):
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError
-        return number
-    return "" if value is None else str(value)
-
-
-def _literal_choices(annotation: Any) -> tuple[str, ...]:
-    """The allowed strings of a Literal alias (annotations are strings here)."""
-    aliases = {"ServoBackendName": ServoBackendName, "CameraMount": CameraMount, "Flip": Flip}
-    alias = aliases.get(annotation) if isinstance(annotation, str) else annotation
-    return tuple(get_args(alias)) if alias is not None else ()
+        raise HeadConfigError(message)

@@ -47,7 +47,7 @@ def test_yaml_values() -> None:
         ({"servos": {"tilt": {"max": 120}}}, "limit 120.0 is outside the servo's 0..180"),
         ({"servos": {"pan": {"channel": 1.5}}}, "head.servos.pan.channel must be a whole number"),
         ({"servos": {"backend": "esphome"}}, "host is required"),
-        ({"servos": {"wheels": 4}}, "head.servos: unknown option(s) wheels"),
+        ({"servos": {"wheels": 4}}, "unknown option head.servos.wheels"),
         ({"tracking": {"enabled": "yes"}}, "head.tracking.enabled must be true or false"),
         ({"tracking": {"smoothing": 0}}, "smoothing must be in (0, 1]"),
         ({"recognition": {"sure": 0.7}}, "need 0 < sure <= tolerance"),
