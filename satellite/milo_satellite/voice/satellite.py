@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import enum
 import logging
 import random
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from aioesphomeapi.model import VoiceAssistantFeature
 
@@ -412,38 +412,62 @@ class VoiceSatellite:
         data = {item.name: item.value for item in msg.data}
         event = msg.event_type
         _LOGGER.debug("Pipeline event %s %s", EV.Name(event), data)
-        run = self._run
-        if run is None:
-            return
-        if event == EV.VOICE_ASSISTANT_RUN_START:
-            run.tts_url = data.get("url", "")
-        elif event in (EV.VOICE_ASSISTANT_STT_VAD_END, EV.VOICE_ASSISTANT_STT_END):
-            if event == EV.VOICE_ASSISTANT_STT_END:
-                _LOGGER.info("Heard: %r", data.get("text", ""))
-            self._stop_listening()
-        elif event == EV.VOICE_ASSISTANT_INTENT_PROGRESS:
-            if data.get("tts_start_streaming") == "1" and run.tts_url:
-                self._speak(run, run.tts_url)
-        elif event == EV.VOICE_ASSISTANT_INTENT_END:
-            run.continue_conversation = data.get("continue_conversation") == "1"
-            self._conversation_id = data.get("conversation_id", "")
-        elif event == EV.VOICE_ASSISTANT_TTS_START:
-            _LOGGER.info("Answer: %r", data.get("text", ""))
-        elif event == EV.VOICE_ASSISTANT_TTS_END:
-            if url := data.get("url") or run.tts_url:
-                self._speak(run, url)
-        elif event == EV.VOICE_ASSISTANT_ERROR:
-            _LOGGER.warning("Pipeline error %s: %s", data.get("code", "?"), data.get("message", ""))
-            self._end_streaming()
-            run.failed = True
-            if run.playback is None:
-                self._spawn(self.player.play([self.sounds.error], "error"))
-            self._set_deadline(END_GRACE_S, "The failed run did not end", fail=False)
-        elif event == EV.VOICE_ASSISTANT_RUN_END:
-            run.ended = True
-            self._end_streaming()
-            if run.playback is None or run.playback.done():
-                self._finish_run()
+        handler = self._EVENT_HANDLERS.get(event)
+        if self._run is not None and handler is not None:
+            handler(self, self._run, data)
+
+    def _run_started(self, run: _Run, data: dict[str, str]) -> None:
+        run.tts_url = data.get("url", "")
+
+    def _speech_ended(self, _run: _Run, _data: dict[str, str]) -> None:
+        """HA's detector heard the end of speech (stt-vad-end), or the transcript is in."""
+        self._stop_listening()
+
+    def _heard(self, run: _Run, data: dict[str, str]) -> None:
+        _LOGGER.info("Heard: %r", data.get("text", ""))
+        self._speech_ended(run, data)
+
+    def _intent_progress(self, run: _Run, data: dict[str, str]) -> None:
+        if data.get("tts_start_streaming") == "1" and run.tts_url:
+            self._speak(run, run.tts_url)
+
+    def _intent_ended(self, run: _Run, data: dict[str, str]) -> None:
+        run.continue_conversation = data.get("continue_conversation") == "1"
+        self._conversation_id = data.get("conversation_id", "")
+
+    def _tts_started(self, _run: _Run, data: dict[str, str]) -> None:
+        _LOGGER.info("Answer: %r", data.get("text", ""))
+
+    def _tts_ended(self, run: _Run, data: dict[str, str]) -> None:
+        if url := data.get("url") or run.tts_url:
+            self._speak(run, url)
+
+    def _failed(self, run: _Run, data: dict[str, str]) -> None:
+        _LOGGER.warning("Pipeline error %s: %s", data.get("code", "?"), data.get("message", ""))
+        self._end_streaming()
+        run.failed = True
+        if run.playback is None:
+            self._spawn(self.player.play([self.sounds.error], "error"))
+        self._set_deadline(END_GRACE_S, "The failed run did not end", fail=False)
+
+    def _run_ended(self, run: _Run, _data: dict[str, str]) -> None:
+        run.ended = True
+        self._end_streaming()
+        if run.playback is None or run.playback.done():
+            self._finish_run()
+
+    # HA's pipeline events this satellite acts on; the others are only logged.
+    _EVENT_HANDLERS: ClassVar[dict[int, Callable[[VoiceSatellite, _Run, dict[str, str]], None]]] = {
+        EV.VOICE_ASSISTANT_RUN_START: _run_started,
+        EV.VOICE_ASSISTANT_STT_VAD_END: _speech_ended,
+        EV.VOICE_ASSISTANT_STT_END: _heard,
+        EV.VOICE_ASSISTANT_INTENT_PROGRESS: _intent_progress,
+        EV.VOICE_ASSISTANT_INTENT_END: _intent_ended,
+        EV.VOICE_ASSISTANT_TTS_START: _tts_started,
+        EV.VOICE_ASSISTANT_TTS_END: _tts_ended,
+        EV.VOICE_ASSISTANT_ERROR: _failed,
+        EV.VOICE_ASSISTANT_RUN_END: _run_ended,
+    }
 
     def _think(self) -> None:
         mode = self.settings.thinking
