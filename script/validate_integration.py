@@ -20,6 +20,7 @@ from typing import Any, get_type_hints
 from awesomeversion import AwesomeVersion, AwesomeVersionException, AwesomeVersionStrategy
 from homeassistant import loader
 from homeassistant.components import __path__ as components_path
+from homeassistant.components.brands.const import ALLOWED_IMAGES
 from homeassistant.const import __version__ as ha_version
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import service as ha_service
@@ -341,8 +342,11 @@ def check_icons(
 
 
 def check_brand(integration: Path, problems: Problems) -> None:
-    """The images Home Assistant shows for a custom integration (brand/ since 2026.3)."""
+    """The images HA's brands integration serves from a custom integration's brand/."""
     folder = integration / "brand"
+    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if path.name not in ALLOWED_IMAGES:
+            problems.add(path, f"not served: the names are {', '.join(sorted(ALLOWED_IMAGES))}")
     for prefix in ("", "dark_"):
         for name, side in ICON_SIZES.items():
             path = folder / f"{prefix}{name}"

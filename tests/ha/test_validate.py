@@ -87,6 +87,7 @@ def _small_icon(repo: Path) -> None:
     path = repo / "custom_components/milo/brand/icon.png"
     with Image.open(path) as image:
         image.resize((200, 200)).save(path)
+    shutil.copy(path, path.with_name("icon_small.png"))
 
 
 def _bad_hacs(repo: Path) -> None:
@@ -125,7 +126,13 @@ CASES = {
             "entity.sensor.rating: state 'epic' has no text",
         ],
     ),
-    "brand icon size": (_small_icon, ["brand/icon.png: must be 256x256 PNG, is PNG (200, 200)"]),
+    "brand images": (
+        _small_icon,
+        [
+            "brand/icon.png: must be 256x256 PNG, is PNG (200, 200)",
+            "brand/icon_small.png: not served: the names are dark_icon.png",
+        ],
+    ),
     "hacs.json": (
         _bad_hacs,
         ["hacs.json: unknown key 'zip'", "hacs.json: homeassistant '2026.10.0' is not"],
