@@ -32,6 +32,7 @@ from . import persona
 from .agreement import RemarkCheck, Truths, surf_truths, weather_truths
 from .const import DEFAULT_NAME, LOGGER
 from .guards import MAX_WORDS, AnswerGuard
+from .notes_search import async_search_notes, has_notes
 from .sentences import REPEATED_WORDS, split_sentences, word_runs, words
 from .spoken import number
 from .surf import RATING_ORDER, Rating, clock, describe_day, describe_days, recorded_note
@@ -49,6 +50,12 @@ NO_WEATHER_ENTITY = (
     "There is no weather entity in this home; add a forecast, such as Met.no, to Home Assistant."
 )
 WEATHER_DOWN = "The weather entity is not answering right now. No forecast from me, then."
+NO_NOTES = (
+    "You have no notes yet: put text or markdown files in the milo_notes folder of Home "
+    "Assistant's configuration."
+)
+NOTHING_NOTED = "Nothing in your notes about {topic}."
+FROM_NOTES = "From your notes: {text} That's in {source}."
 RECORDED_LABEL = "Recorded forecast, not live."
 SPOKEN_UNITS = {"m": "metres", "ft": "feet"}
 # A remark is attitude, not a second report.
@@ -92,8 +99,7 @@ class Facts:
 async def async_surf_facts(
     coordinator: SurfCoordinator | None, spot: str | None, day: str, sarcasm: int, said: Said = ()
 ) -> Facts:
-    """Surf facts for a spot (None: all spots) from the hourly cache; nothing `said` in the
-    latest turns is said again (the recorded label, waves said for another spot)."""
+    """Surf facts for a spot (None: all spots) from the hourly cache."""
     if coordinator is None or not coordinator.spots:
         return Facts.unavailable(NO_SPOTS, persona.no_data_quip("surf", sarcasm))
     try:
@@ -101,6 +107,12 @@ async def async_surf_facts(
     except HomeAssistantError as err:
         LOGGER.warning("Surf forecast failed: %s", err)
         return Facts.unavailable(SURF_DOWN, persona.no_data_quip("surf", sarcasm))
+    return surf_facts(reports, sarcasm, said)
+
+
+def surf_facts(reports: Sequence[Mapping[str, Any]], sarcasm: int, said: Said = ()) -> Facts:
+    """The facts line and quip for surf reports already fetched; nothing `said` in the
+    latest turns is said again (the recorded label, waves said for another spot)."""
     ratings = {Rating(r["rating"]) for r in reports if r["rating"]}
     best = max(ratings, key=RATING_ORDER.__getitem__) if ratings else None
     labelled = recorded_note(reports) and tuple(words(RECORDED_LABEL)) not in said
@@ -116,8 +128,7 @@ async def async_surf_facts(
 async def async_weather_facts(
     hass: HomeAssistant, entity_id: str | None, day: str, sarcasm: int, said: Said = ()
 ) -> Facts:
-    """Weather facts from the agent's weather entity (or the home's forecast); a report
-    `said` in the latest turns is said again as its gist ("Will I need a coat?")."""
+    """Weather facts from the agent's weather entity (or the home's forecast)."""
     if not entity_id:
         return Facts.unavailable(NO_WEATHER_ENTITY, persona.no_data_quip("weather", sarcasm))
     try:
@@ -125,6 +136,12 @@ async def async_weather_facts(
     except HomeAssistantError as err:
         LOGGER.warning("Weather lookup failed: %s", err)
         return Facts.unavailable(WEATHER_DOWN, persona.no_data_quip("weather", sarcasm))
+    return weather_facts(report, sarcasm, said)
+
+
+def weather_facts(report: Mapping[str, Any], sarcasm: int, said: Said = ()) -> Facts:
+    """The facts line and quip for a weather report already fetched; a report `said` in
+    the latest turns is said again as its gist ("Will I need a coat?")."""
     text = describe_weather(report)
     line = recap_weather(report) if _repeats(text, said) else text
     return Facts(
@@ -133,6 +150,16 @@ async def async_weather_facts(
         quip=persona.weather_quip(main_condition(report), sarcasm, said, max_words=_room(line)),
         truths=_weather_truths(report),
     )
+
+
+async def async_notes_facts(hass: HomeAssistant, topic: str) -> Facts:
+    """The passage of the user's notes nearest to `topic`, said with where it is from."""
+    hits = await async_search_notes(hass, topic)
+    data = {"results": [hit.as_dict() for hit in hits]}
+    if not hits:
+        line = NOTHING_NOTED.format(topic=topic) if has_notes(hass) else NO_NOTES
+        return Facts(line=line, data=data)
+    return Facts(line=FROM_NOTES.format(text=hits[0].text, source=hits[0].source), data=data)
 
 
 async def keep_remark(

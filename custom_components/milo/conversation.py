@@ -18,7 +18,13 @@ from homeassistant.helpers.json import json_dumps
 
 from . import persona
 from .answer_deadline import AnswerDeadline
-from .answers import Facts, async_surf_facts, async_weather_facts, keep_remark
+from .answers import (
+    Facts,
+    async_notes_facts,
+    async_surf_facts,
+    async_weather_facts,
+    keep_remark,
+)
 from .budget import (
     DATE_TIME_TOKENS,
     Budget,
@@ -295,6 +301,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
             facts = await async_surf_facts(
                 context.coordinator, fast.spot, fast.day, self._sarcasm, said
             )
+        elif fast.kind == "notes":
+            tool_name = "search_notes"
+            args = {"query": fast.topic}
+            facts = await async_notes_facts(self.hass, str(fast.topic))
         else:
             tool_name = "get_weather"
             facts = await async_weather_facts(
@@ -313,9 +323,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 result=llm.ToolResult(data=facts.data, error=not facts.available),
             )
         )
-        if not facts.available or self._sarcasm == 0:
+        if not facts.available or self._sarcasm == 0 or fast.kind == "notes":
             # Unavailable: a tiny model drops "unavailable" too often, so the template says
-            # it, in character. Sarcasm 0: the plain facts are the whole answer.
+            # it, in character. Sarcasm 0: the plain facts are the whole answer. Notes: the
+            # user's own words need no remark.
             await self._async_say(chat_log, facts.answer)
             return
         await self._async_add(

@@ -18,7 +18,7 @@ from typing import Literal
 from .home_names import NO_NAMES, HomeNames
 
 Trick = Literal["dance", "beat", "disco"]
-Kind = Literal["surf", "weather", "milk", "troggs", Trick]
+Kind = Literal["surf", "weather", "milk", "troggs", "notes", Trick]
 
 # Whole words only: "Surface lamp", "Shredder" and "Milk frother" are not surf or milk.
 # "ways like": how whisper tiny.en often hears "what are the waves like".
@@ -32,6 +32,15 @@ _WEATHER = re.compile(
     r"brolly)\b"
 )
 _MILK = re.compile(r"\bmilk(s|y|shakes?)?\b")
+# "What did I write about fins?", "search my notes for Portugal": the user's notes
+# (notes_search.py), about the topic that follows. "right": whisper's "write".
+_NOTES = re.compile(
+    r"\b(what (did|have|had) i (wr[io]te|written|right|noted?|jotted|jot)( down)?"
+    r"|what i (wrote|written|noted|jotted)( down)?"
+    r"|(in|from|search|check|through) my notes"
+    r"|my notes (say|said|have|got))\b"
+    r"( (anything|something))?( (about|on|regarding|concerning|for|of))?(?P<topic>.*)$"
+)
 _TROGGS = re.compile(r"\btrogg?s?\b")
 # Milo's tricks, asked for outright ("Dance!", "Milo, get jiggy", "can you drop a beat"):
 # the whole sentence is the request, so "I went to a dance" or "what's your favourite
@@ -91,11 +100,13 @@ _STOP_WORDS = {"the", "beach", "bay", "point", "strand", "at", "of"}
 
 @dataclass(frozen=True, slots=True)
 class FastIntent:
-    """What the text asks for: the kind, and for surf/weather the day and spot."""
+    """What the text asks for: the kind, for surf/weather the day and spot, for notes the
+    topic."""
 
     kind: Kind
     day: Literal["today", "tomorrow"] = "today"
     spot: str | None = None
+    topic: str | None = None
 
 
 def recognize(
@@ -111,6 +122,11 @@ def recognize(
     a day or a spot ("And tomorrow?") asks for the same again (`follow_up`).
     """
     lowered = _lowered(text)
+    # "What did I write about the garage door": the notes, even when it names the home.
+    notes = _NOTES.search(lowered)
+    # Not a command that mentions the notes: "put fins in my notes".
+    if notes and notes["topic"].strip() and not _HOME_REQUEST.match(lowered):
+        return FastIntent("notes", topic=notes["topic"].strip())
     if _HOME_REQUEST.search(lowered) or home.named_in(lowered):
         return None
     for trick, pattern in _TRICKS.items():

@@ -1,4 +1,4 @@
-"""Milo's LLM tools (surf, weather, head) and the per-message API that offers them.
+"""Milo's LLM tools (surf, weather, head, notes) and the per-message API that offers them.
 
 Each message builds its own `MiloAPI`, because the tools depend on the agent's weather
 entity and satellite, and on what was asked. It merges the HA LLM APIs the user picked (the
@@ -18,10 +18,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, llm
 import probatio
 
+from .answers import surf_facts, weather_facts
 from .budget import TOOLS_TOKENS, estimate_tokens, tool_tokens
 from .const import DAYS, DOMAIN, LOGGER
 from .fast_path import indoors
 from .notes import without_area_line
+from .notes_search import async_search_notes, has_notes
 from .relevance import Device, ToolWords, devices, named_devices, rank, words
 from .satellite import PAN_RANGE, TILT_RANGE, Satellite
 from .surf import describe_days
@@ -51,6 +53,8 @@ class MiloTool(llm.Tool):
 
 
 _DAY = probatio.In(DAYS)
+# The result key of a report said as Milo would say it, for agents with no persona of their own.
+IN_MILOS_WORDS = "in_milos_words"
 
 
 class SurfForecastTool(MiloTool):
@@ -62,9 +66,11 @@ class SurfForecastTool(MiloTool):
     )  # fmt: skip
     annotations = llm.ToolAnnotations(read_only=True, destructive=False, idempotent=True)
 
-    def __init__(self, coordinator: SurfCoordinator) -> None:
-        """Describe the configured spots to the model."""
+    def __init__(self, coordinator: SurfCoordinator, sarcasm: int | None = None) -> None:
+        """Describe the configured spots to the model; with a `sarcasm`, the result also
+        says the report in Milo's words (for agents other than Milo)."""
         self._coordinator = coordinator
+        self._sarcasm = sarcasm
         spots = ", ".join(spot.name for spot in coordinator.spots.values())
         self.keywords = (*self.keywords, spots)
         self.description = (
@@ -80,7 +86,10 @@ class SurfForecastTool(MiloTool):
 
     async def _async_run(self, args: dict[str, Any]) -> dict[str, Any]:
         reports = await self._coordinator.async_reports(args.get("spot"), args["day"])
-        return {"summary": describe_days(reports), "spots": reports}
+        result: dict[str, Any] = {"summary": describe_days(reports), "spots": reports}
+        if self._sarcasm is not None:
+            result[IN_MILOS_WORDS] = surf_facts(reports, self._sarcasm).answer
+        return result
 
 
 class WeatherTool(MiloTool):
@@ -95,14 +104,41 @@ class WeatherTool(MiloTool):
     annotations = llm.ToolAnnotations(read_only=True, destructive=False, idempotent=True)
     parameters = probatio.Schema({probatio.Optional("day", default="today"): _DAY})
 
-    def __init__(self, hass: HomeAssistant, entity_id: str) -> None:
-        """Use this weather entity."""
+    def __init__(self, hass: HomeAssistant, entity_id: str, sarcasm: int | None = None) -> None:
+        """Use this weather entity; with a `sarcasm`, say it in Milo's words too."""
         self._hass = hass
         self._entity_id = entity_id
+        self._sarcasm = sarcasm
 
     async def _async_run(self, args: dict[str, Any]) -> dict[str, Any]:
         report = await async_weather_report(self._hass, self._entity_id, args["day"])
-        return {"summary": describe_weather(report), "weather": report}
+        result: dict[str, Any] = {"summary": describe_weather(report), "weather": report}
+        if self._sarcasm is not None:
+            result[IN_MILOS_WORDS] = weather_facts(report, self._sarcasm).answer
+        return result
+
+
+class SearchNotesTool(MiloTool):
+    """Search the user's notes folder and to-do lists (notes_search.py)."""
+
+    name = "search_notes"
+    description = (
+        "Search the user's own notes and to-do lists. Returns the passages nearest to "
+        "the query, each with the file or list it is from."
+    )
+    keywords = ("note", "notes", "wrote", "write", "written", "jot", "file", "remember")
+    annotations = llm.ToolAnnotations(
+        read_only=True, destructive=False, idempotent=True, open_world=False
+    )
+    parameters = probatio.Schema({probatio.Required("query"): cv.string})
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Search this home's notes."""
+        self._hass = hass
+
+    async def _async_run(self, args: dict[str, Any]) -> dict[str, Any]:
+        hits = await async_search_notes(self._hass, args["query"])
+        return {"results": [hit.as_dict() for hit in hits]}
 
 
 class HeadTool(MiloTool):
@@ -184,15 +220,17 @@ class ToolContext:
     situation: str = ""
     # The area the request was heard in (origin.py): its devices come first when named.
     area: str | None = None
+    # Set for agents other than Milo: reports also come in Milo's words, at this sarcasm.
+    sarcasm: int | None = None
 
 
 def milo_tools(hass: HomeAssistant, context: ToolContext) -> list[llm.Tool]:
     """The tools this agent can offer, given what it is configured with."""
     tools: list[llm.Tool] = []
     if context.coordinator is not None and context.coordinator.spots:
-        tools.append(SurfForecastTool(context.coordinator))
+        tools.append(SurfForecastTool(context.coordinator, context.sarcasm))
     if context.weather_entity:
-        tools.append(WeatherTool(hass, context.weather_entity))
+        tools.append(WeatherTool(hass, context.weather_entity, context.sarcasm))
     if satellite := context.satellite:
         tools += [
             LookAtTool(satellite),
@@ -202,6 +240,8 @@ def milo_tools(hass: HomeAssistant, context: ToolContext) -> list[llm.Tool]:
             ),
             LookAroundTool(satellite),
         ]
+    if has_notes(hass):
+        tools.append(SearchNotesTool(hass))
     return tools
 
 

@@ -34,7 +34,7 @@ from custom_components.milo.home_names import HomeNames
 from .conftest import FakeCloud, Reply, agent_subentry, spot_subentries
 from .test_conversation import AGENT, ask, speech
 
-MILO_TOOLS = {"get_surf_forecast": "surf", "get_weather": "weather"}
+MILO_TOOLS = {"get_surf_forecast": "surf", "get_weather": "weather", "search_notes": "notes"}
 
 
 @pytest.mark.parametrize(
@@ -216,6 +216,8 @@ TRAPS = [
     ("is the disco ball on", "intents"),
     ("pause the beat box", "intents"),
     ("drop a beat on the beat box", "intents"),  # HA's fuzzy matching: turn it on
+    ("add a note to my shopping list", "intents"),
+    ("put surf wax in my notes", "model"),
 ]
 # Surf, weather and the easter eggs, in the same home.
 GENUINE = [
@@ -246,6 +248,8 @@ GENUINE = [
     ("let's boogie", "trick"),
     ("Drop a beat", "trick"),
     ("Disco biscuits!", "disco"),
+    ("What did I write about the surf shack?", "notes"),
+    ("what did I write about the snow globe", "notes"),
 ]
 
 
