@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+import functools
 import logging
 from pathlib import Path
 import re
@@ -68,6 +69,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("portrush", "cloud")]
 StartServer = Callable[..., Awaitable[str]]
 
 
+@functools.cache
 def _gguf() -> str:
     """The embedded model's file, as .venv's milo-llm finds it."""
     code = (
