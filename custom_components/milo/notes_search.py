@@ -104,12 +104,12 @@ class NotesIndex:
 
     def _read(self, name: str) -> list[Passage]:
         path = self.folder / name
-        if path.stat().st_size > MAX_NOTE_BYTES:
-            LOGGER.warning("Skipped note %s: bigger than %d bytes", path, MAX_NOTE_BYTES)
-            return []
         try:
+            if path.stat().st_size > MAX_NOTE_BYTES:
+                LOGGER.warning("Skipped note %s: bigger than %d bytes", path, MAX_NOTE_BYTES)
+                return []
             text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as err:
+        except OSError as err:  # unreadable, or deleted since the scan
             LOGGER.warning("Cannot read note %s: %s", path, err)
             return []
         return [Passage(name, passage) for passage in passages(text)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
@@ -107,6 +108,25 @@ def test_a_huge_file_is_skipped(
     assert [h.source for h in hits] == ["trips/plans.txt"]
     assert "Skipped note" in caplog.text
     assert "boards.md" in caplog.text
+
+
+def test_an_unreadable_note_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A note that cannot be read (no permission, gone since the scan): the rest answer."""
+    folder = write_notes(tmp_path / "notes")
+    read_text = Path.read_text
+
+    def refuse_boards(path: Path, *args: Any, **kwargs: Any) -> str:
+        if path.name == "boards.md":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse_boards)
+    with caplog.at_level(logging.WARNING):
+        hits = NotesIndex(folder).search("fins Ericeira", [])
+    assert [h.source for h in hits] == ["trips/plans.txt"]
+    assert "Cannot read note" in caplog.text
 
 
 async def test_todo_lists_are_searched_too(
