@@ -71,10 +71,9 @@ class Satellite:
         if device is None:
             return None
         names: list[str] = []
-        for entry_id in device.config_entries:
-            entry = self.hass.config_entries.async_get_entry(entry_id)
-            if entry and entry.domain == ESPHOME and entry.data.get("device_name"):
-                names.append(str(entry.data["device_name"]))
+        entry = self.hass.config_entries.async_get_entry(device.config_entry_id)
+        if entry and entry.domain == ESPHOME and entry.data.get("device_name"):
+            names.append(str(entry.data["device_name"]))
         names.append(device.name or "")
         for name in names:
             service = f"{slugify(name.replace('-', '_'))}_{action}"

@@ -32,12 +32,18 @@ from .test_conversation import AGENT, speech
 from .test_esphome_satellite import (
     SATELLITE,
     Satellite,
+    _piper_say,
     _until,
     adopt,
-    no_errors_in_the_log,  # noqa: F401  (autouse here too: HA must log no error)
+    # Fixtures used here too: the log check (autouse), and for the spoken request the
+    # voice pipeline (milo-stt, Milo's agent, milo-tts) with HA reachable over HTTP.
+    media_server,  # noqa: F401
+    milo_pipeline,  # noqa: F401
+    no_errors_in_the_log,  # noqa: F401
     run_satellite,
     write_picture,
     write_silence,
+    wyoming_ports,  # noqa: F401
 )
 
 needs_satellites = pytest.mark.skipif(
@@ -65,18 +71,29 @@ ROOMS = {
 
 
 @pytest.fixture
-def satellites(socket_enabled: None, tmp_path: Path) -> Iterator[dict[str, Satellite]]:
-    """The two satellite processes, each hearing a second of silence."""
+def office_says(request: pytest.FixtureRequest) -> str | None:
+    """What the office Milo's microphone hears (indirect parameter); None: silence."""
+    return getattr(request, "param", None)
+
+
+@pytest.fixture
+def satellites(
+    socket_enabled: None, tmp_path: Path, office_says: str | None
+) -> Iterator[dict[str, Satellite]]:
+    """The two satellite processes; the bedroom's microphone hears a second of silence."""
     silence = write_silence(tmp_path / "silence.wav")
     with ExitStack() as stack:
         running = {}
         for name, (friendly, mac, picture, _area) in ROOMS.items():
             folder = tmp_path / name
             folder.mkdir()
+            mic = silence
+            if office_says and name == "office-milo":
+                mic = _piper_say(office_says, folder / "mic.wav")
             running[name] = stack.enter_context(
                 run_satellite(
                     folder,
-                    mic_wav=silence,
+                    mic_wav=mic,
                     camera=write_picture(folder / f"{picture}.png", picture),
                     name=name,
                     friendly_name=friendly,
@@ -207,6 +224,43 @@ async def test_the_milo_that_heard_it_moves_and_sees(
     assert note.endswith("Look up.")
     assert "You are in" not in note
     assert "camera" not in note  # the bedroom camera sees a coffee cup
+
+
+@needs_satellites
+@pytest.mark.parametrize("office_says", ["Look to your left."], indirect=True)
+# In this order: HA's HTTP test client (media_server) freezes its routes, which the
+# ESPHome integration's dependencies still add to when the Milos are adopted.
+@pytest.mark.usefixtures("milo_pipeline", "milos", "media_server")
+async def test_a_spoken_request_moves_the_head_that_heard_it(
+    hass: HomeAssistant,
+    milos: dict[str, Milo],
+    satellites: dict[str, Satellite],
+    cloud: FakeCloud,
+) -> None:
+    """Spoken to the office Milo, through HA's ESPHome integration and a real Assist
+    pipeline (milo-stt, Milo's agent with no satellite configured, milo-tts): the office
+    head turns, the bedroom head stays still, and the answer comes out of the office Milo."""
+    office, bedroom = milos["Office"], milos["Bedroom"]
+    bedroom_pan = _record(hass, bedroom.entity("number", "head_pan"))
+    states = _record(hass, office.satellite_id)
+    cloud.reply(tool_calls=[("look_at", {"pan": -40, "tilt": 0})])
+    cloud.reply("Left it is. Nothing there, obviously.")
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {"entity_id": office.satellite_id, "start_message": "Yes?"},
+        blocking=True,
+    )
+    await _until(lambda: "listening" in states, within=30)
+    satellites["office-milo"].speak()
+    await _until(lambda: _state(hass, office.entity("number", "head_pan")) == "-40.0", 180)
+    heard = _note(cloud.chat_requests()[0])
+    assert "left" in heard.lower(), heard
+    assert "You are in Office" in heard
+    await _until(lambda: satellites["office-milo"].played("tts"), within=120)
+    await _until(lambda: _state(hass, office.satellite_id) == "idle", within=60)
+    assert satellites["bedroom-milo"].played("tts") == []
+    assert bedroom_pan == []
 
 
 @needs_satellites
