@@ -14,7 +14,8 @@ instead of a fetch per utterance; and only this integration knows Milo's own wor
 persona's name and the surf spots, which no registry holds.
 
 Order is priority, since milo-stt's prompt holds only so many: Milo's name, the surf spots,
-the areas and floors, then the exposed entities' names and aliases. A milo-stt that starts
+the areas and floors, the exposed entities' names and aliases, then the words of Milo's own
+topics ("will it rain" was heard as "we'll train"; see bench/stt_names). A milo-stt that starts
 after Home Assistant gets them at the next resend (`RESEND_INTERVAL`).
 """
 
@@ -56,6 +57,8 @@ NAMES_SAVED_EVENT = "milo-names-saved"
 # Far more than Whisper's prompt holds (about 60 names); milo-stt refuses more than 2000.
 MAX_NAMES = 500
 MAX_NAME_CHARS = 100
+# The words Milo's fast path answers on: last, so that they never crowd out a name.
+TOPIC_WORDS = ("surf", "waves", "weather", "rain", "forecast")
 # Registry changes come in bursts (a device added, HA starting): send once they settle.
 SETTLE_SECONDS = 2.0
 # A milo-stt (re)started after Home Assistant has no names until the next send.
@@ -76,6 +79,7 @@ def async_stt_names(hass: HomeAssistant, entry: ConfigEntry) -> list[str]:
         *(sub.title for sub in subentries if sub.subentry_type == SUBENTRY_SURF_SPOT),
         *async_place_names(hass),
         *async_entity_names(hass, None),
+        *TOPIC_WORDS,
     ]
     unique: dict[str, str] = {}
     for name in names:

@@ -33,6 +33,7 @@ from custom_components.milo.diagnostics import async_get_config_entry_diagnostic
 from custom_components.milo.stt_names import (
     NAMES_EVENT,
     SETTLE_SECONDS,
+    TOPIC_WORDS,
     async_stt_names,
 )
 
@@ -152,7 +153,7 @@ async def test_milo_stt_hears_the_names_milo_sends_and_follows_changes(
     assert heard.startswith("milo"), heard
     assert "west strand" in heard, heard
     saved = (await async_get_config_entry_diagnostics(hass, entry))["milo_stt_names"]
-    assert saved == {f"127.0.0.1:{milo_stt}": {"names": 3, "in_prompt": 3}}
+    assert saved == {f"127.0.0.1:{milo_stt}": {"names": 8, "in_prompt": 8}}  # and 5 topic words
 
     # A new device and a room: sent once the registries settle, heard at once.
     vacuum = "Start Roborock Downstairs."
@@ -166,6 +167,7 @@ async def test_milo_stt_hears_the_names_milo_sends_and_follows_changes(
     assert "roborock downstairs" in await hear(hass, stt_entity, vacuum)
     names = async_stt_names(hass, entry)
     assert names[:4] == ["Milo", "East Strand", "West Strand", "Snug"]
+    assert names[-len(TOPIC_WORDS) :] == list(TOPIC_WORDS)
     assert "Roborock Downstairs" in names  # its alias, which HA's intents match it by
 
 
