@@ -59,7 +59,7 @@ from .const import (
 from .data import MiloConfigEntry
 from .entity import subentry_device
 from .exposed_names import async_home_names
-from .fast_path import FastIntent, recognize
+from .fast_path import FastIntent, asks_notes, recognize
 from .guards import DANGER_TURNS, REPEAT_TURNS, AnswerGuard, is_identity_question
 from .line_bank import LineBankError
 from .notes import SentNotes, split_moment, with_note
@@ -184,10 +184,13 @@ class MiloConversationEntity(conversation.ConversationEntity):
         except conversation.ConverseError as err:
             return err.as_conversation_result()
 
-        # HA's own agent first, so Milo never does worse than HA alone; then Milo's word
-        # rules, which stand back for anything about the home; then the model.
+        # HA's own agent first, so Milo never does worse than HA alone (but it has no notes:
+        # its fuzzy matching takes "what's in my notes about the lamp" for the lamp's state);
+        # then Milo's word rules, which stand back for anything about the home; then the model.
         if not (
-            llm.LLM_API_ASSIST in hass_apis and await self._async_local_intent(user_input, chat_log)
+            llm.LLM_API_ASSIST in hass_apis
+            and not asks_notes(user_input.text)
+            and await self._async_local_intent(user_input, chat_log)
         ):
             home = async_home_names(
                 self.hass,

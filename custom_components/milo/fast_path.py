@@ -123,10 +123,8 @@ def recognize(
     """
     lowered = _lowered(text)
     # "What did I write about the garage door": the notes, even when it names the home.
-    notes = _NOTES.search(lowered)
-    # Not a command that mentions the notes: "put fins in my notes".
-    if notes and notes["topic"].strip() and not _HOME_REQUEST.match(lowered):
-        return FastIntent("notes", topic=notes["topic"].strip())
+    if topic := _notes_topic(lowered):
+        return FastIntent("notes", topic=topic)
     if _HOME_REQUEST.search(lowered) or home.named_in(lowered):
         return None
     for trick, pattern in _TRICKS.items():
@@ -167,6 +165,20 @@ def follow_up(lowered: str, spot: str | None, previous: FastIntent) -> FastInten
     if spot:
         return FastIntent("surf", day, spot)
     return FastIntent(previous.kind, day, previous.spot)
+
+
+def asks_notes(text: str) -> bool:
+    """Whether `text` asks what the user's notes say about something."""
+    return _notes_topic(_lowered(text)) is not None
+
+
+def _notes_topic(lowered: str) -> str | None:
+    """What a notes question asks about; None for a command that mentions the notes ("put
+    fins in my notes") or a question with no topic."""
+    notes = _NOTES.search(lowered)
+    if notes is None or _HOME_REQUEST.match(lowered):
+        return None
+    return notes["topic"].strip() or None
 
 
 def indoors(text: str) -> bool:

@@ -249,7 +249,7 @@ GENUINE = [
     ("Drop a beat", "trick"),
     ("Disco biscuits!", "disco"),
     ("What did I write about the surf shack?", "notes"),
-    ("what did I write about the snow globe", "notes"),
+    ("what's in my notes about the snow globe", "notes"),
 ]
 
 
