@@ -1,11 +1,12 @@
 """Two Milos in two rooms, adopted by one real Home Assistant.
 
 Two `milo-satellite --simulate` processes (the office Milo's camera sees a person, the
-bedroom Milo's a coffee cup) are adopted by HA's own ESPHome integration. Requests reach
-Milo's agent with the ids an Assist pipeline run from a satellite carries (the
-assist_satellite entity and its device, see assist_satellite/entity.py): the head that
-moves, the camera asked who is talking and the lamp that goes off are those of the room
-that heard it. A text chat, heard by no device, falls back to the agent's configured Milo.
+bedroom Milo's a coffee cup) are adopted by HA's own ESPHome integration. One request is
+spoken to the office Milo through a real Assist pipeline; the others reach Milo's agent
+with the ids such a pipeline run carries (the assist_satellite entity and its device, see
+assist_satellite/entity.py). The head that moves, the camera asked who is talking and the
+lamp that goes off are those of the room that heard it. A text chat, heard by no device,
+falls back to the agent's configured Milo.
 """
 
 from __future__ import annotations
@@ -309,7 +310,9 @@ async def test_the_lamp_in_the_room_that_heard_it(
     assert turned_off[-1].data["entity_id"] == [lamps["Office"]]
     request = cloud.chat_requests()[0]
     assert "You are in Office" in _note(request)
-    assert "You are in area" not in request["messages"][0]["content"]
+    system = request["messages"][0]["content"]
+    assert "always call the intent tools" in system  # HA's device prompt went out,
+    assert "You are in area" not in system  # without its line naming the room
 
 
 async def test_a_device_without_a_head(
