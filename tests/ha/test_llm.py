@@ -1,6 +1,7 @@
 """Milo's tools in HA's Assist API (llm.py), for agents other than Milo: HA's LLM API as
-every agent builds it, HA's Ollama agent against a scripted Ollama server, and an MCP
-client through HA's MCP server."""
+every agent builds it, HA's llama.cpp agent against the scripted OpenAI-compatible server,
+HA's Ollama agent against a scripted Ollama server, and an MCP client through HA's MCP
+server."""
 
 from __future__ import annotations
 
@@ -161,6 +162,54 @@ async def test_no_milo_entry_no_tools(hass: HomeAssistant, setup_entry) -> None:
     assert not [tool.name for tool in api.tools if tool.name.startswith("milo__")]
 
 
+async def _agent_of(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    """Set up another integration's entry; its conversation entity's id."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return next(
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if e.domain == "conversation"
+    )
+
+
+async def test_llama_cpp_agent_asks_milo_for_the_surf(
+    hass: HomeAssistant, milo: dict, cloud: FakeCloud
+) -> None:
+    """HA's llama.cpp agent, on the scripted OpenAI-compatible server with the Assist API,
+    calls Milo's surf report and reads Milo's words in the result."""
+    agent = await _agent_of(
+        hass,
+        MockConfigEntry(
+            domain="llama_cpp",
+            data={"base_url": cloud.base_url, "streaming": True},
+            subentries_data=[
+                {
+                    "subentry_type": "conversation",
+                    "title": "llama.cpp",
+                    "unique_id": None,
+                    "data": {
+                        "recommended": True,
+                        "chat_model": "local-model",
+                        CONF_LLM_HASS_API: [llm.LLM_API_ASSIST],
+                    },
+                }
+            ],
+        ),
+    )
+    cloud.reply(tool_calls=[("milo__get_surf_forecast", {"spot": "East Strand"})])
+    cloud.reply("Gnarly at nine. Go.")
+    result = await conversation.async_converse(
+        hass, "how's the surf at East Strand?", None, Context(), language="en", agent_id=agent
+    )
+    assert speech(result) == "Gnarly at nine. Go."
+    first, second = cloud.chat_requests()
+    assert {tool["function"]["name"] for tool in first["tools"]} >= MILO_TOOLS
+    tool_result = json.loads(second["messages"][-1]["content"])
+    assert tool_result["data"][IN_MILOS_WORDS].startswith(EAST_TODAY)
+
+
 # --- HA's Ollama agent --------------------------------------------------------------------
 
 
@@ -214,29 +263,23 @@ async def test_ollama_agent_asks_milo_for_the_surf(
 ) -> None:
     """HA's Ollama agent, given the Assist API, sees Milo's tools, calls the surf report,
     and reads Milo's words in the result."""
-    entry = MockConfigEntry(
-        domain="ollama",
-        version=3,
-        minor_version=3,
-        data={"url": ollama_server.url},
-        subentries_data=[
-            {
-                "subentry_type": "conversation",
-                "title": "Ollama Conversation",
-                "unique_id": None,
-                "data": {"model": "qwen3:4b", CONF_LLM_HASS_API: [llm.LLM_API_ASSIST]},
-            }
-        ],
+    agent = await _agent_of(
+        hass,
+        MockConfigEntry(
+            domain="ollama",
+            version=3,
+            minor_version=3,
+            data={"url": ollama_server.url},
+            subentries_data=[
+                {
+                    "subentry_type": "conversation",
+                    "title": "Ollama Conversation",
+                    "unique_id": None,
+                    "data": {"model": "qwen3:4b", CONF_LLM_HASS_API: [llm.LLM_API_ASSIST]},
+                }
+            ],
+        ),
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    agent = next(
-        e.entity_id
-        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-        if e.domain == "conversation"
-    )
-
     ollama_server.script = [
         {
             "tool_calls": [
