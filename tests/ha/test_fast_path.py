@@ -42,6 +42,7 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("How is West Strand looking today?", FastIntent("surf", "today", "West Strand")),
         ("Surf report for east strand, please!", FastIntent("surf", "today", "East Strand")),
         ("Should I go surfing?", FastIntent("surf", "today", None)),
+        ("Is it worth paddling out this morning?", FastIntent("surf", "today", None)),
         ("Is West Strand any good tomorrow?", FastIntent("surf", "tomorrow", "West Strand")),
         ("is whiterocks pumping", FastIntent("surf", "today", "Whiterocks")),
         # whisper tiny.en's usual mishearing of "waves".
