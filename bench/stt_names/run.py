@@ -21,8 +21,8 @@ variant at 175. A name counts as right when the transcript contains its words in
     .venv/bin/python bench/stt_names/run.py [--out bench/results/stt_names.json]
 
 Needs .venv-peers with wyoming-faster-whisper's `hass` extra (bench/setup-peers) and
-espeak-ng and sox (Debian packages; script/setup installs them). About 4 minutes on the
-2-core VM, start-up included.
+espeak-ng and sox (Debian packages; script/setup installs them). About 5 minutes on the
+shared 2-core VM, start-up included.
 """
 
 from __future__ import annotations
