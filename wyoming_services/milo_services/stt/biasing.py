@@ -118,12 +118,19 @@ class Vocabulary:
 
     def set_home_names(self, names: list[str]) -> Event:
         """Keep the home's names (in priority order); the `milo-names-saved` reply."""
-        if names != self.home_names:
+        changed = names != self.home_names
+        if changed:
             self.home_names = names
             self._cached = None
         chosen = {phrase.casefold() for phrase in self._phrases((), ())}
         in_prompt = sum(1 for name in names if name.casefold() in chosen)
-        _LOGGER.info("Home names: %d kept, %d in the prompt", len(names), in_prompt)
+        # Home Assistant resends the same list every few minutes: news only when it changed.
+        _LOGGER.log(
+            logging.INFO if changed else logging.DEBUG,
+            "Home names: %d kept, %d in the prompt",
+            len(names),
+            in_prompt,
+        )
         return Event(NAMES_SAVED_EVENT, {"names": len(names), "in_prompt": in_prompt})
 
     def prompt(
