@@ -120,6 +120,7 @@ class SatelliteApp:
     async def start(self) -> None:
         self._log_forwarder = LogForwarder(self.server, asyncio.get_running_loop())
         logging.getLogger().addHandler(self._log_forwarder)
+        await self.device.start()
         if self.head is not None:
             await self.head.start()
         await self.server.start(self.config.host, self.config.api_port)

@@ -11,6 +11,7 @@ number         head_pan, head_tilt  Head.set_pan/set_tilt, HeadState.pan/tilt
 switch         face_tracking        Head.set_tracking
 switch         look_around          Head.set_look_around
 switch         sleep                Head.set_sleep (detaches the servos)
+switch         camera_on            Head.set_camera (privacy: off closes the camera)
 switch         mute                 VoiceSatellite.set_muted
 text_sensor    person_in_view       HeadState.person ("", "stranger", a name)
 sensor         faces_in_view        HeadState.face_count
@@ -78,6 +79,7 @@ class HeadLike(Protocol):
     def set_tracking(self, on: bool) -> None: ...
     def set_look_around(self, on: bool) -> None: ...
     async def set_sleep(self, on: bool) -> None: ...
+    async def set_camera(self, on: bool) -> None: ...
     async def gesture(self, name: str) -> None: ...
     async def dance(self, bpm: float, seconds: float) -> None: ...
     async def enroll_buddy(self, name: str) -> None: ...
@@ -151,6 +153,12 @@ class MiloDevice:
         if head is not None:
             self._add_head(head, pan_range, tilt_range)
 
+    async def start(self) -> None:
+        """What must happen before the head starts: a camera switched off stays off,
+        never opened even for a moment (the rest is restored in __init__)."""
+        if self.head is not None and self.preferences.get("camera_on") is False:
+            await self.head.set_camera(False)
+
     def _restore(self) -> None:
         """Apply what HA set before the last restart (see preferences.py)."""
         prefs, voice = self.preferences, self.voice
@@ -219,6 +227,7 @@ class MiloDevice:
             "look_around", "Look around", head.set_look_around, icon="mdi:eye-refresh"
         )
         self.sleep = SwitchEntity("sleep", "Sleep", head.set_sleep, icon="mdi:sleep")
+        self.camera_on = SwitchEntity("camera_on", "Camera", head.set_camera, icon="mdi:camera")
         self.person = TextSensorEntity("person_in_view", "Person in view", icon="mdi:account-eye")
         self.faces = SensorEntity(
             "faces_in_view", "Faces in view", unit="faces", icon="mdi:account-multiple"
@@ -235,6 +244,7 @@ class MiloDevice:
             self.tracking,
             self.look_around,
             self.sleep,
+            self.camera_on,
             self.person,
             self.faces,
             self.present,
@@ -260,6 +270,10 @@ class MiloDevice:
         head.add_state_listener(self._head_changed)
         head.add_buddy_listener(self._buddy)
         self._head_changed(head.state)
+        # Kept from now on: the state above is the head's default, not a choice.
+        self.camera_on.attach(
+            lambda _msg: self.preferences.update(camera_on=bool(self.camera_on.value))
+        )
 
     def _head_changed(self, state: Any) -> None:
         self.pan.set(round(state.pan, 1))
@@ -267,6 +281,7 @@ class MiloDevice:
         self.tracking.set(state.tracking)
         self.look_around.set(state.look_around)
         self.sleep.set(state.asleep)
+        self.camera_on.set(state.camera)
         self.person.set(state.person)
         self.faces.set(float(state.face_count))
         self.present.set(state.present)

@@ -44,6 +44,7 @@ from homeassistant.config_entries import SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er, intent
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
@@ -434,6 +435,7 @@ async def test_one_device_with_voice_media_and_head(
         "switch.milo_look_around",
         "switch.milo_sleep",
         "switch.milo_mute",
+        "switch.milo_camera",
         "sensor.milo_person_in_view",
         "sensor.milo_faces_in_view",
         "binary_sensor.milo_someone_present",
@@ -508,6 +510,15 @@ async def test_service_calls_reach_the_satellite(
 
     image = await camera.async_get_image(hass, "camera.milo_camera")
     assert image.content.startswith(b"\xff\xd8")  # a JPEG of the photograph
+
+    # The privacy switch: the camera closes, nobody is in view, and there is no image.
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.milo_camera"}, blocking=True
+    )
+    await _until(lambda: _state(hass, "switch.milo_camera") == "off")
+    await _until(lambda: float(_state(hass, "sensor.milo_faces_in_view") or 0) == 0)
+    with pytest.raises(HomeAssistantError, match="Unable to get image"):
+        await camera.async_get_image(hass, "camera.milo_camera", timeout=5)
 
     # An action the head refuses reports why.
     with pytest.raises(Exception, match="gesture"):

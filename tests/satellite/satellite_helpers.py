@@ -141,6 +141,7 @@ class StandInState:
     person: str = ""
     face_count: int = 0
     present: bool = False
+    camera: bool = True
 
 
 class StandInHead:
@@ -200,6 +201,10 @@ class StandInHead:
     async def set_sleep(self, on: bool) -> None:
         self.calls.append(("set_sleep", on))
         self._update(asleep=on)
+
+    async def set_camera(self, on: bool) -> None:
+        self.calls.append(("set_camera", on))
+        self._update(camera=on)
 
     async def gesture(self, name: str) -> None:
         if name not in ("nod", "shake", "dance"):

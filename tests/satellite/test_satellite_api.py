@@ -48,6 +48,7 @@ EXPECTED_ENTITIES = {
     "face_tracking": "SwitchInfo",
     "look_around": "SwitchInfo",
     "sleep": "SwitchInfo",
+    "camera_on": "SwitchInfo",
     "mute": "SwitchInfo",
     "person_in_view": "TextSensorInfo",
     "faces_in_view": "SensorInfo",
@@ -97,7 +98,7 @@ async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
         "milo",
     ]
     assert isinstance(by_id["buddy"], EventInfo)
-    assert by_id["buddy"].event_types == ["appeared", "left"]
+    assert by_id["buddy"].event_types == ["appeared", "left", "stranger"]
     formats = by_id["media_player"].supported_formats
     # Media in the speaker's own format; answers as the TTS engine makes them (any rate).
     assert {(f.format, f.sample_rate, f.num_channels, f.purpose) for f in formats} == {

@@ -85,6 +85,8 @@ class LiveCamera(Camera):
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5.0)
             self._thread = None
+        with self._cond:
+            self._latest = None  # a restart counts its frames from 1 again
 
     async def read(self, max_wait: float = 1.0) -> Frame | None:
         with self._cond:

@@ -46,6 +46,7 @@ MIN_MOVE_DEG = 0.1  # smaller changes are not sent to the servos
 STATE_INTERVAL_S = 0.2  # pose-only state updates are published at most this often
 JPEG_QUALITY = 85
 STALE_FRAME_S = 3.0  # an older latest frame means the camera is gone
+CAMERA_OFF_POLL_S = 0.25  # with the camera off, how often faces and buddies age out
 
 StateListener = Callable[[HeadState], None]
 BuddyListener = Callable[[str, str], None]
@@ -93,6 +94,9 @@ class Head:
         self._tracking = config.tracking.enabled
         self._look_around = config.tracking.look_around
         self._asleep = False
+        self._camera_on = True
+        self._camera_lock = asyncio.Lock()
+        self._started = False
         self._attention = "idle"
         self._target_id: int | None = None
         self._visible: list[Track] = []
@@ -138,7 +142,10 @@ class Head:
                 self._load_encoder(self._encoder_factory), name="milo-head-recogniser"
             )
         try:
-            await self._camera.start()
+            async with self._camera_lock:
+                if self._camera_on:
+                    await self._camera.start()
+                self._started = True
             await self._servos.start()
         except BaseException:  # e.g. a missing camera file: release what was opened
             await self.stop()
@@ -246,6 +253,23 @@ class Head:
             self._kick.set()
         self._publish()
 
+    async def set_camera(self, on: bool) -> None:
+        """The privacy switch. Off: the camera device is closed, no frame is read or
+        recognised, the faces in view clear, buddies leave and the snapshot is empty, until
+        it is on again. Before start() it only says whether start() opens the camera."""
+        async with self._camera_lock:
+            if on == self._camera_on:
+                return
+            if self._started:
+                if on:
+                    await self._camera.start()
+                else:
+                    await self._camera.stop()
+                    self._latest_frame = None
+            self._camera_on = on
+            _LOGGER.info("Camera %s", "on" if on else "off: nothing is captured")
+        self._publish()
+
     async def gesture(self, name: str) -> None:
         """Play nod, shake or dance; returns when done (or superseded)."""
         await self._perform(gesture_keyframes(name), name)
@@ -298,6 +322,8 @@ class Head:
     async def enroll_buddy(self, name: str) -> None:
         """Learn the one face in view as `name`, from several good frames."""
         name = check_name(name)
+        if not self._camera_on:
+            raise HeadError("The camera is off; turn it on to enrol a buddy")
         if self._buddies.error is not None:
             raise HeadError(self._buddies.error)
         if self._encoder_loading is not None:
@@ -348,8 +374,12 @@ class Head:
         loop = asyncio.get_running_loop()
         while True:
             try:
+                if not self._camera_on:
+                    await asyncio.sleep(CAMERA_OFF_POLL_S)  # faces age out, buddies leave
+                    self._no_frame()
+                    continue
                 frame = await self._camera.read(max_wait=1.0)
-                if frame is None:
+                if frame is None or not self._camera_on:  # switched off while it waited
                     self._no_frame()
                     continue
                 tracked = self._expected_faces(frame)
@@ -587,6 +617,7 @@ class Head:
             person=target.name if target else "",
             face_count=len(self._visible),
             present=bool(self._visible),
+            camera=self._camera_on,
         )
 
     def _publish(self) -> None:

@@ -22,3 +22,4 @@ class HeadState:
     person: str  # "" (nobody or not yet known), "stranger", or the buddy's name
     face_count: int
     present: bool
+    camera: bool = True  # the camera switch: off, no frame is read or recognised

@@ -325,3 +325,64 @@ async def test_live_camera_thread_keeps_the_newest_frame_and_reopens(tmp_path: P
         assert indexes == sorted(set(indexes))  # always a newer frame
     finally:
         await camera.stop()
+
+
+class SwitchableCamera(ScreenCamera):
+    """Knows whether it is open, and counts reads made while it is closed."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        super().__init__(image)
+        self.open = False
+        self.opened = 0
+        self.reads_while_closed = 0
+
+    async def start(self) -> None:
+        self.open = True
+        self.opened += 1
+
+    async def stop(self) -> None:
+        self.open = False
+
+    async def read(self, max_wait: float = 1.0) -> Frame | None:
+        if not self.open:
+            self.reads_while_closed += 1
+        return await super().read(max_wait)
+
+
+async def test_the_camera_switch_really_closes_the_camera(rig_factory) -> None:
+    """Off: the device is closed and never read, nobody is in view, the buddy leaves, no
+    snapshot, no enrolment. On again: Milo sees and knows the buddy again."""
+    camera = SwitchableCamera(astronaut_frame())
+    rig = await rig_factory(camera)
+    head = rig.head
+    await head.enroll_buddy("Eileen")
+    await wait_until(lambda: head.state.person == "Eileen")
+    await head.set_camera(False)
+    assert not camera.open
+    await wait_until(lambda: head.state.face_count == 0 and head.state.person == "")
+    assert not head.state.camera
+    assert not head.state.present
+    await wait_until(lambda: ("left", "Eileen") in rig.events)
+    assert await head.snapshot_jpeg() is None
+    with pytest.raises(HeadError, match="camera is off"):
+        await head.enroll_buddy("Bob")
+    await asyncio.sleep(0.5)
+    assert camera.reads_while_closed == 0
+    await head.set_camera(True)
+    assert camera.open
+    await wait_until(lambda: head.state.person == "Eileen")
+    assert head.state.camera
+
+
+async def test_a_camera_switched_off_before_start_is_never_opened(tmp_path: Path) -> None:
+    config = head_config(tmp_path)
+    camera = SwitchableCamera(astronaut_frame())
+    head = Head(config, camera, SimulatedServos(config.servos), encoder_factory=None)
+    await head.set_camera(False)
+    await head.start()
+    try:
+        await asyncio.sleep(0.5)
+        assert (camera.opened, camera.reads_while_closed) == (0, 0)
+        assert not head.state.camera
+    finally:
+        await head.stop()
