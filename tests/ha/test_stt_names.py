@@ -18,7 +18,8 @@ import sys
 import time
 from typing import Any
 
-from homeassistant.components import stt
+from homeassistant.components import conversation, stt
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import area_registry as ar, entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -32,6 +33,7 @@ from wyoming.info import Describe, Info
 from custom_components.milo.diagnostics import async_get_config_entry_diagnostics
 from custom_components.milo.stt_names import (
     NAMES_EVENT,
+    RESEND_INTERVAL,
     SETTLE_SECONDS,
     TOPIC_WORDS,
     async_stt_names,
@@ -169,6 +171,21 @@ async def test_milo_stt_hears_the_names_milo_sends_and_follows_changes(
     assert names[:4] == ["Milo", "East Strand", "West Strand", "Snug"]
     assert names[-len(TOPIC_WORDS) :] == list(TOPIC_WORDS)
     assert "Roborock Downstairs" in names  # its alias, which HA's intents match it by
+
+    # No longer exposed to Assist: gone from the list, and from what milo-stt hears.
+    async_expose_entity(hass, conversation.DOMAIN, robot.entity_id, False)
+    await settle(hass)
+    assert "Roborock Downstairs" not in async_stt_names(hass, entry)
+    assert "roborock" not in await hear(hass, stt_entity, vacuum)
+
+    # A milo-stt that lost the names (restarted) has them back at the next resend.
+    async with AsyncTcpClient("127.0.0.1", milo_stt) as client:
+        await client.write_event(Event(NAMES_EVENT, {"names": []}))
+        assert (await client.read_event()) is not None
+    assert "west strand" not in await hear(hass, stt_entity, request)
+    async_fire_time_changed(hass, dt_util.utcnow() + RESEND_INTERVAL)
+    await settle(hass)
+    assert "west strand" in await hear(hass, stt_entity, request)
 
 
 async def test_milo_stt_refuses_bad_names_with_a_clear_error(milo_stt: int) -> None:
