@@ -1,0 +1,45 @@
+"""script/lib/progress.sh: the long steps of script/setup and script/pi-check talk while
+they run, and a failed one shows where and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import subprocess
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_step(tmp_path: Path, command: str) -> subprocess.CompletedProcess[str]:
+    script = (
+        f"REPO={tmp_path}; LOGS={tmp_path}; VERBOSE=0; HEARTBEAT_S=1\n"
+        'log() { echo "[test] $*"; }\n'
+        f". {REPO / 'script/lib/progress.sh'}\n"
+        f'step demo "a long step" {command}\n'
+        'echo "after the step"\n'
+    )
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_a_long_step_says_what_it_is_doing(tmp_path: Path) -> None:
+    done = run_step(tmp_path, "sh -c 'echo compiling dlib; sleep 2.5; echo linked'")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "[test] a long step; its output: demo.log" in out
+    assert "[test]   ... 0 min 1 s: compiling dlib" in out  # the heartbeat with the log's line
+    assert "[test]   done in" in out
+    assert out.rstrip().endswith("after the step")
+    assert (tmp_path / "demo.log").read_text() == "compiling dlib\nlinked\n"
+
+
+def test_a_failed_step_stops_with_its_log(tmp_path: Path) -> None:
+    done = run_step(tmp_path, "sh -c 'echo cmake: no compiler found; exit 3'")
+    assert done.returncode == 3
+    assert "error: 'a long step' failed (exit 3). The end of demo.log:" in done.stderr
+    assert "cmake: no compiler found" in done.stderr
+    assert "after the step" not in done.stdout
