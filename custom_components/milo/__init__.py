@@ -66,7 +66,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
         surf = SurfCoordinator(hass, entry)
         # Not first_refresh: Open-Meteo being down must not take the agent down with it.
         await surf.async_refresh()
-    stt_names = SttNameSync(hass, entry)
+    stt_names = SttNameSync(hass)
     entry.runtime_data = MiloData(
         client=client, model=entry.data[CONF_MODEL], surf=surf, stt_names=stt_names
     )

@@ -27,7 +27,6 @@ from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_listen_entity_updates
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import (
@@ -44,6 +43,7 @@ from wyoming.event import Event as WyomingEvent
 from .const import (
     CONF_PERSONA_NAME,
     DEFAULT_NAME,
+    DOMAIN,
     LOGGER,
     SUBENTRY_CONVERSATION,
     SUBENTRY_SURF_SPOT,
@@ -67,9 +67,19 @@ SEND_TIMEOUT = 10.0
 
 
 @callback
-def async_stt_names(hass: HomeAssistant, entry: ConfigEntry) -> list[str]:
-    """The names milo-stt should hear, most important first, without repeats."""
-    subentries = entry.subentries.values()
+def async_stt_names(hass: HomeAssistant) -> list[str]:
+    """The names milo-stt should hear, most important first, without repeats.
+
+    Every Milo entry's agents and spots: one milo-stt serves the whole home, and each entry
+    sends it the same list.
+    """
+    subentries = [
+        sub
+        for milo in hass.config_entries.async_entries(
+            DOMAIN, include_ignore=False, include_disabled=False
+        )
+        for sub in milo.subentries.values()
+    ]
     names = [
         *(
             sub.data.get(CONF_PERSONA_NAME, DEFAULT_NAME)
@@ -103,11 +113,10 @@ def async_milo_stt_addresses(hass: HomeAssistant) -> list[tuple[str, int]]:
 
 
 class SttNameSync:
-    """Keeps every milo-stt's names in step with the home's, for one Milo entry."""
+    """Keeps every milo-stt's names in step with the home's (one per Milo entry)."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant) -> None:
         self.hass = hass
-        self.entry = entry
         # milo-stt's last answer per address, for diagnostics: names kept and in its prompt.
         self.saved: dict[str, dict[str, int] | str] = {}
         self._debouncer = Debouncer(
@@ -157,7 +166,7 @@ class SttNameSync:
         addresses = async_milo_stt_addresses(self.hass)
         if not addresses:
             return
-        names = async_stt_names(self.hass, self.entry)
+        names = async_stt_names(self.hass)
         event = WyomingEvent(NAMES_EVENT, {"names": names})
         for host, port in addresses:
             where = f"{host}:{port}"

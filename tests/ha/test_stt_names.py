@@ -167,7 +167,7 @@ async def test_milo_stt_hears_the_names_milo_sends_and_follows_changes(
     hass.states.async_set(robot.entity_id, "off", {"friendly_name": "Roborock"})
     await settle(hass)
     assert "roborock downstairs" in await hear(hass, stt_entity, vacuum)
-    names = async_stt_names(hass, entry)
+    names = async_stt_names(hass)
     assert names[:4] == ["Milo", "East Strand", "West Strand", "Snug"]
     assert names[-len(TOPIC_WORDS) :] == list(TOPIC_WORDS)
     assert "Roborock Downstairs" in names  # its alias, which HA's intents match it by
@@ -175,7 +175,7 @@ async def test_milo_stt_hears_the_names_milo_sends_and_follows_changes(
     # No longer exposed to Assist: gone from the list, and from what milo-stt hears.
     async_expose_entity(hass, conversation.DOMAIN, robot.entity_id, False)
     await settle(hass)
-    assert "Roborock Downstairs" not in async_stt_names(hass, entry)
+    assert "Roborock Downstairs" not in async_stt_names(hass)
     assert "roborock" not in await hear(hass, stt_entity, vacuum)
 
     # A milo-stt that lost the names (restarted) has them back at the next resend.
