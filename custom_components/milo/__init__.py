@@ -24,10 +24,17 @@ from .const import (
 )
 from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry, MiloData
+from .greeting import BuddyGreeter
 from .services import async_setup_services
 from .stt_names import SttNameSync
 
-PLATFORMS = (Platform.AI_TASK, Platform.CONVERSATION, Platform.SENSOR)
+PLATFORMS = (
+    Platform.AI_TASK,
+    Platform.CONVERSATION,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+)
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -67,11 +74,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
         # Not first_refresh: Open-Meteo being down must not take the agent down with it.
         await surf.async_refresh()
     stt_names = SttNameSync(hass)
+    greeter = BuddyGreeter(hass, entry)
     entry.runtime_data = MiloData(
-        client=client, model=entry.data[CONF_MODEL], surf=surf, stt_names=stt_names
+        client=client,
+        model=entry.data[CONF_MODEL],
+        surf=surf,
+        stt_names=stt_names,
+        greeter=greeter,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(stt_names.async_start())
+    greeter.async_start()
     return True
 
 

@@ -8,18 +8,20 @@ from homeassistant.config_entries import ConfigEntry
 
 from .client import OpenAICompatibleClient
 from .coordinator import SurfCoordinator
+from .greeting import BuddyGreeter
 from .stt_names import SttNameSync
 
 
 @dataclass(slots=True)
 class MiloData:
-    """The chat server client, its model, the surf coordinator (None without spots), and
-    what keeps milo-stt hearing the home's names."""
+    """The chat server client, its model, the surf coordinator (None without spots), what
+    keeps milo-stt hearing the home's names, and the greeter of buddies at the satellites."""
 
     client: OpenAICompatibleClient
     model: str
     surf: SurfCoordinator | None
     stt_names: SttNameSync
+    greeter: BuddyGreeter
 
 
 MiloConfigEntry = ConfigEntry[MiloData]

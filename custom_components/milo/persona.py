@@ -170,6 +170,11 @@ def troggs_line(sarcasm: int = DEFAULT_SARCASM, persona_name: str = DEFAULT_NAME
     return _bank.pick("troggs", sarcasm=sarcasm, name=persona_name)
 
 
+def buddy_greeting(person: str, sarcasm: int, persona_name: str = DEFAULT_NAME) -> str:
+    """Hello to a buddy the camera sees arriving, by name (greeting.py)."""
+    return _bank.pick("buddy_greeting", sarcasm=sarcasm, name=persona_name, person=person)
+
+
 def trick_line(
     topic: Literal["dance", "beat", "disco", "no_dance"],
     sarcasm: int = DEFAULT_SARCASM,

@@ -34,9 +34,12 @@ def test_flow_errors_exist() -> None:
 
 
 def test_entities_and_services_are_translated() -> None:
-    """Sensor keys and the action's fields have names."""
+    """Entity keys (sensor descriptions, switch and number classes) and the action's fields
+    have names."""
     keys = set(re.findall(r'translation_key="(\w+)",\n', SOURCES)) - set(STRINGS["exceptions"])
-    assert keys == set(STRINGS["entity"]["sensor"])
+    keys |= set(re.findall(r'_attr_translation_key = "(\w+)"', SOURCES))
+    assert keys == {key for platform in STRINGS["entity"].values() for key in platform}
+    assert {"greet_buddies", "greeting_gap"} <= keys
     services = (INTEGRATION / "services.yaml").read_text()
     for field in ("config_entry_id", "spot", "day"):
         assert f"{field}:" in services
