@@ -24,6 +24,7 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import yaml as yaml_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
     async_fire_time_changed,
     async_mock_service,
 )
@@ -44,6 +45,10 @@ REQUIRED = {
     "greet_buddy": {"person_sensor": PERSON, "satellite": SATELLITE},
     "surf_alarm": {"rating_sensors": [EAST]},
     "desk_empty_lights_off": {"presence_sensor": PERSON, "lights": {"entity_id": "light.desk"}},
+    "stranger_alert": {
+        "satellite": "0123456789abcdef0123456789abcdef",
+        "stranger_actions": [{"action": "notify.notify", "data": {"message": "hi"}}],
+    },
 }
 
 
@@ -302,3 +307,68 @@ async def test_a_stranger_or_an_offline_satellite_keeps_the_lights_on(
     await _set(hass, PERSON, "")
     await _wait(hass, freezer, 10.5)  # the default, 10 minutes
     assert len(turn_off) == 1
+
+
+def _milo_device(hass: HomeAssistant, mac: str, name: str) -> dr.DeviceEntry:
+    """A Milo satellite's device, with its camera, as HA's ESPHome integration makes them."""
+    esphome = MockConfigEntry(domain="esphome", unique_id=mac)
+    esphome.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=esphome.entry_id,
+        connections={(dr.CONNECTION_NETWORK_MAC, mac)},
+        name=name,
+        model="Milo",
+    )
+    er.async_get(hass).async_get_or_create(
+        "camera",
+        "esphome",
+        f"{mac}-camera",
+        config_entry=esphome,
+        device_id=device.id,
+        suggested_object_id=f"{name.lower().replace(' ', '_')}_camera",
+    )
+    return device
+
+
+async def test_stranger_alert_once_per_cooldown_at_the_chosen_milo(
+    hass: HomeAssistant, freezer: Any, automate: Callable[..., Any]
+) -> None:
+    """A stranger at the office Milo runs the actions (with its name and camera); one at
+    another Milo, a buddy, or a stranger within the cooldown does not."""
+    office = _milo_device(hass, "02:00:00:00:4d:01", "Office Milo")
+    bedroom = _milo_device(hass, "02:00:00:00:4d:02", "Bedroom Milo")
+    notify = async_mock_service(hass, "notify", "mobile_app_phone")
+    await automate(
+        "stranger_alert",
+        satellite=office.id,
+        cooldown=10,
+        stranger_actions=[
+            {
+                "action": "notify.mobile_app_phone",
+                "data": {
+                    "message": "{{ milo }} sees a stranger",
+                    "data": {"camera": "{{ camera }}"},
+                },
+            }
+        ],
+    )
+
+    async def fire(device: dr.DeviceEntry, event: str, name: str) -> None:
+        hass.bus.async_fire(
+            "esphome.milo_buddy", {"event": event, "name": name, "device_id": device.id}
+        )
+        await hass.async_block_till_done()
+
+    await fire(bedroom, "stranger", "stranger")
+    await fire(office, "appeared", "Jay")
+    assert notify == []
+    await fire(office, "stranger", "stranger")
+    assert [c.data for c in notify] == [
+        {"message": "Office Milo sees a stranger", "data": {"camera": "camera.office_milo_camera"}}
+    ]
+    await _wait(hass, freezer, 5)
+    await fire(office, "stranger", "stranger")  # within the cooldown
+    assert len(notify) == 1
+    await _wait(hass, freezer, 6)
+    await fire(office, "stranger", "stranger")
+    assert len(notify) == 2
