@@ -106,7 +106,11 @@ async def test_round_trips_with_the_real_milo_llm(
         for record in caplog.records
         if record.getMessage().startswith("The server counted")
     ]
-    assert len(counts) >= 3
+    prompts = [r for r in caplog.records if r.getMessage().startswith("Prompt of about")]
+    assert len(prompts) >= 3  # the small talk, the device question and the surf remark
+    # The server counts at the end of a stream: a remark stopped early (cut short, or a
+    # sentence refused) has no count.
+    assert len(counts) >= 2
     for counted, estimated, _cached in counts:  # type: ignore[misc]
         assert counted <= estimated
     small_talk = counts[0]

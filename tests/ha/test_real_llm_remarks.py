@@ -65,7 +65,16 @@ def _remark(answer: str, facts: str) -> str:
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.casefold()))
+    """The words a remark claims. One plainly negated ("will not rain" on a dry day) says
+    the opposite, which agrees (agreement.py reads plain negation too), so it is left out."""
+    said = re.findall(r"[a-z']+", text.casefold())
+    return {
+        word
+        for i, word in enumerate(said)
+        if not any(
+            w in {"no", "not", "never"} or w.endswith("n't") for w in said[max(0, i - 2) : i]
+        )
+    }
 
 
 async def _setup(hass: HomeAssistant, make_entry, url: str, **options: Any) -> MockConfigEntry:
