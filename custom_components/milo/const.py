@@ -10,7 +10,6 @@ LOGGER = logging.getLogger(__package__)
 
 DEFAULT_NAME: Final = "Milo"
 DEFAULT_URL: Final = "http://homeassistant.local:10501/v1"
-ZEROCONF_TYPE: Final = "_milo-llm._tcp.local."
 
 # Subentry types
 SUBENTRY_CONVERSATION: Final = "conversation"

@@ -31,7 +31,7 @@ DEVICES = Path(__file__).with_name("devices")
 SPEAK_S = 60.0
 NAME = "milo"
 SOUND_RATE = 22050  # piper's rate: what HA's TTS sends, so the satellite need not convert
-# The head's entities (CONTRACTS.md) whose states tell where Milo looks and whom it sees.
+# The head's entities (docs/contracts.md) whose states tell where Milo looks and whom it sees.
 HEAD_ENTITIES = ("head_pan", "head_tilt", "person_in_view", "faces_in_view")
 # Where the face sits in the camera frame: left of centre and high, so the head must turn
 # left (negative pan) and up to look at it.

@@ -31,7 +31,7 @@ ENROL_S = 60.0
 
 @dataclass
 class Ports:
-    """Contract defaults (CONTRACTS.md); taken ones are replaced by free ports."""
+    """Contract defaults (docs/contracts.md); taken ones are replaced by free ports."""
 
     hass: int = 8123
     stt: int = 10300
@@ -191,7 +191,7 @@ class DemoStack:
             await poll(recognised, 0.5)
 
     async def _satellite_entity(self, key: str, step: str) -> str:
-        """The entity id of one of the satellite's entities (CONTRACTS.md object ids)."""
+        """The entity id of one of the satellite's entities (docs/contracts.md object ids)."""
         for entity in await self.hass.entities_of(self.configured.entries["esphome"]):
             if entity["entity_id"].split(".", 1)[1].endswith(key):
                 return str(entity["entity_id"])

@@ -66,7 +66,8 @@ GESTURES = ("nod", "shake", "dance")
 
 
 class HeadLike(Protocol):
-    """The head as CONTRACTS.md defines it (implemented in milo_satellite.head)."""
+    """What the device needs of the head (milo_satellite.head); docs/contracts.md lists
+    the entities it becomes."""
 
     @property
     def state(self) -> Any: ...

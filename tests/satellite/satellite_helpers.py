@@ -1,6 +1,6 @@
 """Helpers for the satellite tests: real speech, a device on a free port, a stand-in head.
 
-The head here is a stand-in that follows the Head contract (CONTRACTS.md) without a
+The head here is a stand-in that follows device.HeadLike (docs/contracts.md) without a
 camera or servos, so the entity plumbing can be tested in isolation; the real head runs
 in test_satellite_cli.py (`milo-satellite --simulate`) and in tests/satellite/head/.
 """
@@ -145,7 +145,7 @@ class StandInState:
 
 
 class StandInHead:
-    """Follows the Head interface of CONTRACTS.md; records what it was asked to do."""
+    """Follows device.HeadLike; records what it was asked to do."""
 
     def __init__(self) -> None:
         self.state = StandInState()
