@@ -57,6 +57,9 @@ def guard(**kwargs: object) -> AnswerGuard:
         # Its own label goes; the user's starts a made-up script: the rest is not said.
         ("Sure thing. Milo: Happy to. User: what now? Milo: Nothing.", "Sure thing. Happy to."),
         ("Well this is\n\nMilo: Hi there.", "Hi there."),
+        # ... also inside quotes (the character bench heard '"Milo: Please go and look...').
+        ('"Milo: Go and look at the sea." Bye.', 'Go and look at the sea." Bye.'),
+        ("Fine. \u201cUser: and you?\u201d", "Fine."),
         # A script: another speaker's line ends the answer, even mid-sentence; headings stay.
         ("Yo, nah MILO: nothing. Naruto-san: wow.", "nothing."),
         ("Note: I never sleep. Fine.", "Note: I never sleep. Fine."),
