@@ -36,9 +36,6 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_time_interval
-from wyoming.client import AsyncTcpClient
-from wyoming.error import Error
-from wyoming.event import Event as WyomingEvent
 
 from .const import (
     CONF_PERSONA_NAME,
@@ -167,12 +164,11 @@ class SttNameSync:
         if not addresses:
             return
         names = async_stt_names(self.hass)
-        event = WyomingEvent(NAMES_EVENT, {"names": names})
         for host, port in addresses:
             where = f"{host}:{port}"
             try:
                 async with asyncio.timeout(SEND_TIMEOUT):
-                    self.saved[where] = await _send(host, port, event)
+                    self.saved[where] = await _send(host, port, names)
             except (OSError, TimeoutError, ValueError) as err:
                 LOGGER.debug("Could not send the home's names to milo-stt at %s: %s", where, err)
                 self.saved[where] = f"not sent: {err or type(err).__name__}"
@@ -180,10 +176,16 @@ class SttNameSync:
                 LOGGER.debug("milo-stt at %s has the home's names: %s", where, self.saved[where])
 
 
-async def _send(host: str, port: int, event: WyomingEvent) -> dict[str, int]:
+async def _send(host: str, port: int, names: list[str]) -> dict[str, int]:
     """One `milo-names` round trip; milo-stt's counts, or ValueError with its refusal."""
+    # Imported here: the wyoming package comes with HA's Wyoming integration (a requirement
+    # of its manifest), which is set up whenever there is a milo-stt to send to, and only then.
+    from wyoming.client import AsyncTcpClient  # noqa: PLC0415
+    from wyoming.error import Error  # noqa: PLC0415
+    from wyoming.event import Event as WyomingEvent  # noqa: PLC0415
+
     async with AsyncTcpClient(host, port) as client:
-        await client.write_event(event)
+        await client.write_event(WyomingEvent(NAMES_EVENT, {"names": names}))
         while (reply := await client.read_event()) is not None:
             if reply.type == NAMES_SAVED_EVENT:
                 return {key: int(value) for key, value in (reply.data or {}).items()}
