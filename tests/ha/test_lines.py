@@ -141,6 +141,8 @@ def test_placeholders_are_filled() -> None:
     ("request_text", "topic"),
     [
         ("Tell me something funny about robots.", "joke"),
+        # Not the milk line for sharing "give me" (the character bench, three times in three).
+        ("Give me your best pun.", "joke"),
         ("You're useless and stupid", "comeback"),
         ("Thank you, you're brilliant", "compliment"),
         ("Good night Milo, see you tomorrow", "goodbye"),
