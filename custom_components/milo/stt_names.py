@@ -27,6 +27,12 @@ from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_listen_entity_updates
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import (
@@ -35,6 +41,7 @@ from homeassistant.helpers import (
     floor_registry as fr,
 )
 from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
 
 from .const import (
@@ -137,6 +144,9 @@ class SttNameSync:
                 EVENT_STATE_CHANGED, schedule, event_filter=_added_removed_or_renamed
             ),
             async_listen_entity_updates(self.hass, conversation.DOMAIN, schedule),
+            async_dispatcher_connect(
+                self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._async_entry_changed
+            ),
             async_track_time_interval(self.hass, self._async_resend, RESEND_INTERVAL),
         ]
         schedule()
@@ -157,6 +167,12 @@ class SttNameSync:
     @callback
     def _async_resend(self, _now: datetime) -> None:
         self.async_schedule()
+
+    @callback
+    def _async_entry_changed(self, _change: ConfigEntryChange, entry: ConfigEntry) -> None:
+        """A Wyoming entry loaded (milo-stt came up after Milo, or was reloaded): send now."""
+        if entry.domain == WYOMING and entry.state is ConfigEntryState.LOADED:
+            self.async_schedule()
 
     async def async_send(self) -> None:
         """Send the names to every milo-stt; one that is down gets them next time."""

@@ -84,14 +84,14 @@ async def _answers(port: int) -> bool:
         return False
 
 
-async def add_wyoming(hass: HomeAssistant, port: int) -> str:
-    """HA's Wyoming integration on milo-stt; the STT entity it makes."""
+async def add_wyoming(hass: HomeAssistant, port: int) -> tuple[str, str]:
+    """HA's Wyoming integration on milo-stt; its entry and the STT entity it makes."""
     entry = MockConfigEntry(domain="wyoming", data={"host": "127.0.0.1", "port": port})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-    return next(e.entity_id for e in entities if e.domain == "stt")
+    return entry.entry_id, next(e.entity_id for e in entities if e.domain == "stt")
 
 
 def espeak(text: str) -> bytes:
@@ -144,7 +144,7 @@ async def test_milo_stt_hears_the_names_milo_sends_and_follows_changes(
     hass: HomeAssistant, milo_stt: int, setup_entry: Callable[..., Any]
 ) -> None:
     assert await async_setup_component(hass, "homeassistant", {})
-    stt_entity = await add_wyoming(hass, milo_stt)
+    wyoming_entry, stt_entity = await add_wyoming(hass, milo_stt)
     request = "Milo, what's the surf like at West Strand?"
     before = await hear(hass, stt_entity, request)
     assert "west strand" not in before, before  # tiny.en alone: "west trend"
@@ -178,14 +178,19 @@ async def test_milo_stt_hears_the_names_milo_sends_and_follows_changes(
     assert "Roborock Downstairs" not in async_stt_names(hass)
     assert "roborock" not in await hear(hass, stt_entity, vacuum)
 
-    # A milo-stt that lost the names (restarted) has them back at the next resend.
-    async with AsyncTcpClient("127.0.0.1", milo_stt) as client:
-        await client.write_event(Event(NAMES_EVENT, {"names": []}))
-        assert (await client.read_event()) is not None
-    assert "west strand" not in await hear(hass, stt_entity, request)
-    async_fire_time_changed(hass, dt_util.utcnow() + RESEND_INTERVAL)
-    await settle(hass)
-    assert "west strand" in await hear(hass, stt_entity, request)
+    # A milo-stt that lost the names (restarted) has them back when its Wyoming entry
+    # (re)loads, and otherwise at the next resend.
+    for comeback in ("reload", "resend"):
+        async with AsyncTcpClient("127.0.0.1", milo_stt) as client:
+            await client.write_event(Event(NAMES_EVENT, {"names": []}))
+            assert (await client.read_event()) is not None
+        assert "west strand" not in await hear(hass, stt_entity, request)
+        if comeback == "reload":
+            assert await hass.config_entries.async_reload(wyoming_entry)
+        else:
+            async_fire_time_changed(hass, dt_util.utcnow() + RESEND_INTERVAL)
+        await settle(hass)
+        assert "west strand" in await hear(hass, stt_entity, request), comeback
 
 
 async def test_milo_stt_refuses_bad_names_with_a_clear_error(milo_stt: int) -> None:
