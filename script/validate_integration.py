@@ -93,7 +93,9 @@ def _load_json(path: Path, problems: Problems) -> dict[str, Any]:
     return data
 
 
-def check_manifest(integration: Path, problems: Problems) -> dict[str, Any]:
+def check_manifest(  # noqa: C901, PLR0912 - a checklist: one branch per hassfest rule
+    integration: Path, problems: Problems
+) -> dict[str, Any]:
     """Keys the loader knows, in hassfest's order, with values hassfest and HACS accept."""
     path = integration / "manifest.json"
     manifest = _load_json(path, problems)
@@ -252,7 +254,7 @@ def _flow_sections(strings: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in sections if isinstance(s, dict)]
 
 
-def check_translations(
+def check_translations(  # noqa: C901, PLR0912 - a checklist: one branch per rule
     integration: Path,
     sources: dict[Path, ast.Module],
     services: dict[str, Any],

@@ -118,7 +118,9 @@ async def test_keys_are_stable(milo: Milo, client: APIClient, tmp_path: Path) ->
         await other.close()
 
 
-async def test_states_and_a_command_to_every_entity_type(milo: Milo, client: APIClient) -> None:
+async def test_states_and_a_command_to_every_entity_type(  # noqa: PLR0915 - every type
+    milo: Milo, client: APIClient
+) -> None:
     entities, _ = await client.list_entities_services()
     key = {e.object_id: e.key for e in entities}
     states: dict[int, object] = {}

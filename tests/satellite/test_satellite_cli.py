@@ -292,6 +292,48 @@ def test_example_config_is_valid() -> None:
     assert HeadConfig.from_dict(loaded.head).servos.backend == "pca9685"
 
 
+async def camera_session(
+    argv: tuple[str, ...], port: int, switch_to: bool | None, *, face_first: bool = False
+) -> tuple[list[bool], list[float], list[bytes]]:
+    """Connect, optionally flip the switch, and collect what Milo reports; `face_first`:
+    the face is counted while the camera is on (before it goes off, or after on)."""
+    proc, _log = await start_milo(*argv)
+    client = APIClient("127.0.0.1", port, None)
+    switch: list[bool] = []
+    faces: list[float] = []
+    images: list[bytes] = []
+    try:
+        await client.connect(login=True)
+        _info, entities, _actions = await client.device_info_and_list_entities()
+        key = {e.object_id: e.key for e in entities}
+
+        def on_state(state: object) -> None:
+            if isinstance(state, CameraState):
+                images.append(state.data)
+            elif getattr(state, "key", None) == key["camera_on"]:
+                switch.append(state.state)  # type: ignore[attr-defined]
+            elif getattr(state, "key", None) == key["faces_in_view"]:
+                faces.append(state.state)  # type: ignore[attr-defined]
+
+        client.subscribe_states(on_state)
+        await eventually(lambda: switch and faces, within=30)
+        if face_first and switch[-1]:
+            await eventually(lambda: faces[-1] >= 1, within=60)
+        if switch_to is not None:
+            client.switch_command(key["camera_on"], switch_to)
+            await eventually(lambda: switch[-1] == switch_to, within=30)
+        if face_first and switch_to:
+            await eventually(lambda: faces[-1] >= 1, within=60)
+        await asyncio.sleep(2.0)  # the view settles (faces age out within a second)
+        client.request_single_image()
+        await asyncio.sleep(2.0)
+    finally:
+        await client.disconnect()
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), 30)
+    return switch, faces, images
+
+
 async def test_the_camera_switch_is_kept_across_restarts(speech: Speech, tmp_path: Path) -> None:
     """Through the real client: the Camera switch off empties the view and the snapshot;
     Milo restarted keeps it off (state_file) and sees nobody until it is on again."""
@@ -310,55 +352,16 @@ async def test_the_camera_switch_is_kept_across_restarts(speech: Speech, tmp_pat
         "--camera", str(photo),
     )  # fmt: skip
 
-    async def session(
-        switch_to: bool | None, *, face_first: bool = False
-    ) -> tuple[list[bool], list[float], list[bytes]]:
-        """Connect, optionally flip the switch, and collect what Milo reports; `face_first`:
-        the face is counted while the camera is on (before it goes off, or after on)."""
-        proc, _log = await start_milo(*argv)
-        client = APIClient("127.0.0.1", port, None)
-        switch: list[bool] = []
-        faces: list[float] = []
-        images: list[bytes] = []
-        try:
-            await client.connect(login=True)
-            _info, entities, _actions = await client.device_info_and_list_entities()
-            key = {e.object_id: e.key for e in entities}
-
-            def on_state(state: object) -> None:
-                if isinstance(state, CameraState):
-                    images.append(state.data)
-                elif getattr(state, "key", None) == key["camera_on"]:
-                    switch.append(state.state)  # type: ignore[attr-defined]
-                elif getattr(state, "key", None) == key["faces_in_view"]:
-                    faces.append(state.state)  # type: ignore[attr-defined]
-
-            client.subscribe_states(on_state)
-            await eventually(lambda: switch and faces, within=30)
-            if face_first and switch[-1]:
-                await eventually(lambda: faces[-1] >= 1, within=60)
-            if switch_to is not None:
-                client.switch_command(key["camera_on"], switch_to)
-                await eventually(lambda: switch[-1] == switch_to, within=30)
-            if face_first and switch_to:
-                await eventually(lambda: faces[-1] >= 1, within=60)
-            await asyncio.sleep(2.0)  # the view settles (faces age out within a second)
-            client.request_single_image()
-            await asyncio.sleep(2.0)
-        finally:
-            await client.disconnect()
-            proc.terminate()
-            await asyncio.wait_for(proc.communicate(), 30)
-        return switch, faces, images
-
-    switch, faces, images = await session(False, face_first=True)  # the photo has a face
+    switch, faces, images = await camera_session(
+        argv, port, False, face_first=True
+    )  # the photo has a face
     assert switch[0] is True
     assert faces[-1] == 0
     assert images == []  # no snapshot of a closed camera
-    switch, faces, images = await session(None)  # restarted: still off
+    switch, faces, images = await camera_session(argv, port, None)  # restarted: still off
     assert switch == [False]
     assert max(faces) == 0
     assert images == []
-    switch, faces, images = await session(True, face_first=True)
+    switch, faces, images = await camera_session(argv, port, True, face_first=True)
     assert switch[-1] is True
     assert images

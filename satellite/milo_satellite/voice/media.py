@@ -82,7 +82,7 @@ class MediaController:
             MediaPlayerState(state=state, volume=self.player.volume, muted=self.player.muted)
         )
 
-    async def command(self, cmd: MediaPlayerCommand) -> None:
+    async def command(self, cmd: MediaPlayerCommand) -> None:  # noqa: PLR0912 - one case per command
         if cmd.volume is not None:
             self.player.volume = min(1.0, max(0.0, cmd.volume))
         if cmd.url:

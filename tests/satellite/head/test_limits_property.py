@@ -72,7 +72,7 @@ def assert_commands_safe(servos: SimulatedServos) -> None:
         assert abs(b.pose.tilt - a.pose.tilt) <= tilt.max_speed * dt + 1e-9, (a, b)
 
 
-async def _play(ops: list[tuple]) -> SimulatedServos:
+async def _play(ops: list[tuple]) -> SimulatedServos:  # noqa: PLR0912 - one branch per op
     now = [0.0]
     clock = lambda: now[0]  # noqa: E731
     servos = SimulatedServos(CONFIG.servos, clock)
