@@ -15,8 +15,9 @@ persona's name and the surf spots, which no registry holds.
 
 Order is priority, since milo-stt's prompt holds only so many: Milo's name, the surf spots,
 the areas and floors, the exposed entities' names and aliases, then the words of Milo's own
-topics ("will it rain" was heard as "we'll train"; see bench/stt_names). A milo-stt that starts
-after Home Assistant gets them at the next resend (`RESEND_INTERVAL`).
+topics ("will it rain" was heard as "we'll train"; see bench/stt_names). They are sent again
+when a Wyoming entry loads, and every `RESEND_INTERVAL` for a milo-stt restarted behind HA's
+back.
 """
 
 from __future__ import annotations
