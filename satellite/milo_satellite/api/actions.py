@@ -35,6 +35,8 @@ class ActionError(Exception):
 
 @dataclass(frozen=True)
 class UserAction:
+    """A user-defined action HA calls as `esphome.<device>_<name>`, with typed fields."""
+
     name: str
     args: tuple[tuple[str, ArgType], ...]
     handler: Callable[..., Awaitable[None]]
@@ -42,9 +44,11 @@ class UserAction:
 
     @property
     def key(self) -> int:
+        """ESPHome's key for the action: a hash of its name, stable across restarts."""
         return fnv1_hash(f"action.{self.name}")
 
     def info(self) -> Message:
+        """The ListEntitiesServicesResponse that announces it to HA."""
         msg = pb.ListEntitiesServicesResponse(
             name=self.name,
             key=self.key,

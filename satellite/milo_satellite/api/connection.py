@@ -66,6 +66,7 @@ class ClientConnection:
 
     @property
     def said_hello(self) -> bool:
+        """Whether the client has said hello; nothing but a ping may come first."""
         return self._said_hello
 
     @property
@@ -87,9 +88,11 @@ class ClientConnection:
         return True
 
     def subscribe_states(self) -> None:
+        """The client wants entity states from now on."""
         self._wants_states = True
 
     def subscribe_ha_actions(self) -> None:
+        """The client wants HA actions and esphome.* events from now on."""
         self._wants_ha_actions = True
 
     # -- sending ------------------------------------------------------------------------
@@ -125,6 +128,7 @@ class ClientConnection:
             _LOGGER.error("%r: %s failed: %s", self, what, err, exc_info=err)
 
     def close(self) -> None:
+        """Close the connection and cancel its handlers' tasks; safe to call twice."""
         if self.closed.is_set():
             return
         self.closed.set()

@@ -39,6 +39,7 @@ def fnv1_hash(text: str) -> int:
 
 
 async def call_handler(handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a plain or async handler and return its result."""
     result = handler(*args, **kwargs)
     if inspect.isawaitable(result):
         return await result
@@ -79,6 +80,7 @@ class Entity:
         self._publishers.append(publish)
 
     def info(self) -> Message:
+        """The ListEntities response that announces this entity to HA."""
         msg = self.info_type(
             object_id=self.object_id,
             key=self.key,
@@ -95,12 +97,15 @@ class Entity:
         """Platform-specific fields of the ListEntities response."""
 
     def state(self) -> Message | None:
+        """The state message for HA; None while the entity has no state."""
         return None
 
     async def command(self, msg: Any) -> None:
+        """Carry out a command from HA; an entity that takes none refuses it."""
         raise CommandError(f"{self.object_id} takes no commands")
 
     def publish(self, msg: Message | None = None) -> None:
+        """Send the state (or `msg`) to every client subscribed to states."""
         msg = msg if msg is not None else self.state()
         if msg is None:
             return
@@ -124,6 +129,8 @@ class _ValueEntity(Entity, Generic[T]):
 
 
 class SwitchEntity(_ValueEntity[bool]):
+    """An on/off switch; `on_set` carries out HA's turn_on and turn_off."""
+
     info_type = pb.ListEntitiesSwitchResponse
     command_type = pb.SwitchCommandRequest
 
@@ -134,14 +141,18 @@ class SwitchEntity(_ValueEntity[bool]):
         self._on_set = on_set
 
     def state(self) -> Message:
+        """The switch's state for HA."""
         return pb.SwitchStateResponse(key=self.key, state=bool(self.value))
 
     async def command(self, msg: Any) -> None:
+        """HA turned the switch on or off."""
         await call_handler(self._on_set, bool(msg.state))
         self.set(bool(msg.state))
 
 
 class NumberEntity(_ValueEntity[float]):
+    """A number in [min, max] by `step`; `on_set` carries out HA's set_value."""
+
     info_type = pb.ListEntitiesNumberResponse
     command_type = pb.NumberCommandRequest
 
@@ -169,11 +180,13 @@ class NumberEntity(_ValueEntity[float]):
         msg.unit_of_measurement, msg.mode = self.unit, self.mode
 
     def state(self) -> Message:
+        """The number for HA, missing until it is known."""
         if self.value is None:
             return pb.NumberStateResponse(key=self.key, missing_state=True)
         return pb.NumberStateResponse(key=self.key, state=self.value)
 
     async def command(self, msg: Any) -> None:
+        """HA set a value; one outside the range is refused."""
         value = float(msg.state)
         if not self.min_value <= value <= self.max_value:
             raise CommandError(
@@ -184,6 +197,8 @@ class NumberEntity(_ValueEntity[float]):
 
 
 class SelectEntity(_ValueEntity[str]):
+    """One of fixed options; `on_select` carries out HA's select_option."""
+
     info_type = pb.ListEntitiesSelectResponse
     command_type = pb.SelectCommandRequest
 
@@ -205,11 +220,13 @@ class SelectEntity(_ValueEntity[str]):
         msg.options.extend(self.options)
 
     def state(self) -> Message:
+        """The chosen option for HA, missing until one is."""
         if self.value is None:
             return pb.SelectStateResponse(key=self.key, missing_state=True)
         return pb.SelectStateResponse(key=self.key, state=self.value)
 
     async def command(self, msg: Any) -> None:
+        """HA chose an option; one not offered is refused."""
         if msg.state not in self.options:
             raise CommandError(f"{self.object_id}: {msg.state!r} is not one of {self.options}")
         await call_handler(self._on_select, msg.state)
@@ -217,6 +234,8 @@ class SelectEntity(_ValueEntity[str]):
 
 
 class ButtonEntity(Entity):
+    """A button; `on_press` runs when HA presses it."""
+
     info_type = pb.ListEntitiesButtonResponse
     command_type = pb.ButtonCommandRequest
 
@@ -227,10 +246,13 @@ class ButtonEntity(Entity):
         self._on_press = on_press
 
     async def command(self, msg: Any) -> None:
+        """HA pressed the button."""
         await call_handler(self._on_press)
 
 
 class SensorEntity(_ValueEntity[float]):
+    """A read-only number with a unit (HA's sensor)."""
+
     info_type = pb.ListEntitiesSensorResponse
 
     def __init__(
@@ -253,21 +275,27 @@ class SensorEntity(_ValueEntity[float]):
         msg.state_class, msg.device_class = self.state_class, self.device_class
 
     def state(self) -> Message:
+        """The reading for HA, missing until there is one."""
         if self.value is None:
             return pb.SensorStateResponse(key=self.key, missing_state=True)
         return pb.SensorStateResponse(key=self.key, state=self.value)
 
 
 class TextSensorEntity(_ValueEntity[str]):
+    """A read-only string (HA shows it as a sensor)."""
+
     info_type = pb.ListEntitiesTextSensorResponse
 
     def state(self) -> Message:
+        """The text for HA, missing until there is one."""
         if self.value is None:
             return pb.TextSensorStateResponse(key=self.key, missing_state=True)
         return pb.TextSensorStateResponse(key=self.key, state=self.value)
 
 
 class BinarySensorEntity(_ValueEntity[bool]):
+    """A read-only on/off with a device class (HA's binary_sensor)."""
+
     info_type = pb.ListEntitiesBinarySensorResponse
 
     def __init__(self, object_id: str, name: str, *, device_class: str = "", **kw: Any) -> None:
@@ -278,6 +306,7 @@ class BinarySensorEntity(_ValueEntity[bool]):
         msg.device_class = self.device_class
 
     def state(self) -> Message:
+        """The on/off for HA, missing until it is known."""
         if self.value is None:
             return pb.BinarySensorStateResponse(key=self.key, missing_state=True)
         return pb.BinarySensorStateResponse(key=self.key, state=self.value)
@@ -322,6 +351,7 @@ class EventEntity(Entity):
         msg.device_class = self.device_class
 
     def fire(self, event_type: str) -> None:
+        """Fire one of the entity's event types; HA's event entity records it."""
         if event_type not in self.event_types:
             raise ValueError(f"{self.object_id}: unknown event type {event_type!r}")
         self.publish(pb.EventResponse(key=self.key, event_type=event_type))
@@ -329,6 +359,8 @@ class EventEntity(Entity):
 
 @dataclass(frozen=True)
 class LightState:
+    """What a light shows: on or off, brightness, colour and effect."""
+
     on: bool = False
     brightness: float = 1.0
     rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -361,6 +393,7 @@ class LightEntity(_ValueEntity[LightState]):
         msg.effects.extend(self.effects)
 
     def state(self) -> Message:
+        """The light's state for HA."""
         light = self.value or LightState()
         red, green, blue = light.rgb
         return pb.LightStateResponse(
@@ -376,6 +409,7 @@ class LightEntity(_ValueEntity[LightState]):
         )
 
     async def command(self, msg: Any) -> None:
+        """HA changed the light: only the fields it sent change."""
         light = self.value or LightState()
         changes: dict[str, Any] = {}
         if msg.has_state:
@@ -417,12 +451,17 @@ class MediaPlayerCommand:
 
 @dataclass(frozen=True)
 class MediaPlayerState:
+    """The speaker as HA's media player shows it: state, volume and mute."""
+
     state: int = pb.MEDIA_PLAYER_STATE_IDLE
     volume: float = 1.0
     muted: bool = False
 
 
 class MediaPlayerEntity(_ValueEntity[MediaPlayerState]):
+    """The speaker as HA's media player; `on_command` carries out play, pause, volume and
+    announcements."""
+
     info_type = pb.ListEntitiesMediaPlayerResponse
     command_type = pb.MediaPlayerCommandRequest
 
@@ -462,12 +501,14 @@ class MediaPlayerEntity(_ValueEntity[MediaPlayerState]):
             )
 
     def state(self) -> Message:
+        """The player's state for HA."""
         current = self.value or MediaPlayerState()
         return pb.MediaPlayerStateResponse(
             key=self.key, state=current.state, volume=current.volume, muted=current.muted
         )
 
     async def command(self, msg: Any) -> None:
+        """HA sent a media player command."""
         await call_handler(
             self._on_command,
             MediaPlayerCommand(

@@ -97,6 +97,7 @@ class PlaintextFramer:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[Message]:
+        """The whole messages in the bytes received so far; FrameError if they make no sense."""
         self._buf += data
         messages: list[Message] = []
         while self._buf:
@@ -124,9 +125,11 @@ class PlaintextFramer:
         return messages
 
     def handshake_replies(self) -> list[bytes]:
+        """Bytes to answer the handshake with: none in plaintext."""
         return []
 
     def encode(self, msg_type: int, payload: bytes) -> bytes:
+        """One message as a plaintext frame."""
         return b"\x00" + _encode_varint(len(payload)) + _encode_varint(msg_type) + payload
 
 
@@ -160,6 +163,7 @@ class NoiseFramer:
 
     @property
     def ready(self) -> bool:
+        """Whether the Noise handshake is done and messages can flow."""
         return self._state is _NoiseState.READY
 
     def handshake_replies(self) -> list[bytes]:
@@ -168,6 +172,7 @@ class NoiseFramer:
         return replies
 
     def feed(self, data: bytes) -> list[Message]:
+        """The whole messages decrypted from the bytes received so far; the handshake first."""
         self._buf += data
         messages: list[Message] = []
         while len(self._buf) >= 3:
@@ -193,6 +198,7 @@ class NoiseFramer:
         return messages
 
     def encode(self, msg_type: int, payload: bytes) -> bytes:
+        """One message as an encrypted frame."""
         if self._encrypt is None:
             raise FrameError("handshake not finished")
         if len(payload) > MAX_NOISE_PAYLOAD:

@@ -49,6 +49,7 @@ class LogForwarder(logging.Handler):
         self.levels[client] = int(msg.level) or int(pb.LOG_LEVEL_DEBUG)
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Send one log record to the clients that subscribed at its level."""
         if not self.levels:
             return
         level = _wire_level(record.levelno)

@@ -118,11 +118,13 @@ class APIServer:
 
     @property
     def encrypted(self) -> bool:
+        """Whether clients must use the Noise key."""
         return self._psk is not None
 
     # -- building the device ------------------------------------------------------------
 
     def add_entity(self, entity: Entity) -> Entity:
+        """Register an entity (before start); HA's commands for it reach it."""
         if entity.key in self.entities:
             raise ValueError(f"duplicate entity key for {entity.object_id!r}")
         self.entities[entity.key] = entity
@@ -132,12 +134,14 @@ class APIServer:
         return entity
 
     def add_action(self, action: UserAction) -> UserAction:
+        """Register a user-defined action (before start)."""
         if action.key in self.actions:
             raise ValueError(f"duplicate action {action.name!r}")
         self.actions[action.key] = action
         return action
 
     def add_message_handler(self, msg_type: type[Message], handler: MessageHandler) -> None:
+        """Handle messages of `msg_type` with `handler(connection, message)`."""
         self._handlers[msg_type] = handler
 
     def add_client_listener(
@@ -148,11 +152,13 @@ class APIServer:
         return lambda: self._client_listeners.remove(listener)
 
     def handler_for(self, msg: Message) -> MessageHandler | None:
+        """The handler of a received message; None to ignore it."""
         return self._handlers.get(type(msg))
 
     # -- running ------------------------------------------------------------------------
 
     async def start(self, host: str = "0.0.0.0", port: int = 6053) -> None:
+        """Listen for clients on host:port (port 0: any free port)."""
         self._server = await asyncio.start_server(self._accept, host, port)
         _LOGGER.info(
             "ESPHome API (%s) listening on %s:%d",
@@ -163,10 +169,12 @@ class APIServer:
 
     @property
     def port(self) -> int:
+        """The port it listens on."""
         assert self._server is not None, "server not started"
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
+        """Say goodbye to every client, close them and stop listening."""
         if self._server is not None:
             self._server.close()
         for client in list(self.clients):
@@ -228,6 +236,7 @@ class APIServer:
     # -- what clients are told ----------------------------------------------------------
 
     def device_info(self) -> Message:
+        """The DeviceInfoResponse that HA identifies and adopts the device by."""
         ident = self.identity
         return pb.DeviceInfoResponse(
             name=ident.name,

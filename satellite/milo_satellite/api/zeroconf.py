@@ -27,6 +27,8 @@ def _local_ip() -> str:
 
 
 class ZeroconfAnnouncer:
+    """Announces the device as `_esphomelib._tcp`, so HA discovers it like an ESPHome board."""
+
     def __init__(
         self, identity: DeviceIdentity, port: int, *, encrypted: bool, host: str | None = None
     ) -> None:
@@ -52,11 +54,13 @@ class ZeroconfAnnouncer:
         self._zeroconf: AsyncZeroconf | None = None
 
     async def start(self) -> None:
+        """Publish the record."""
         self._zeroconf = AsyncZeroconf(ip_version=IPVersion.V4Only)
         await self._zeroconf.async_register_service(self._info)
         _LOGGER.info("Announced %s on zeroconf", self._info.name)
 
     async def stop(self) -> None:
+        """Withdraw the record."""
         if self._zeroconf is not None:
             await self._zeroconf.async_unregister_service(self._info)
             await self._zeroconf.async_close()
