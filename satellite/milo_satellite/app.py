@@ -10,6 +10,7 @@ from typing import Any
 from .api import APIServer, DeviceIdentity
 from .api.logs import LogForwarder
 from .api.zeroconf import ZeroconfAnnouncer
+from .buttons import Buttons
 from .config import SatelliteConfig
 from .device import MiloDevice
 from .preferences import Preferences
@@ -101,6 +102,7 @@ class SatelliteApp:
             status_light=StatusLight(config.status_light.red_pin, config.status_light.green_pin),
             preferences=Preferences(config.preferences_path),
         )
+        self.buttons = Buttons(config.buttons, self.voice, self.head, tts_uri=voice_cfg.tts_uri)
         if isinstance(microphone, WavMicrophone):
             self.voice.add_listener(lambda: self._first_listener(microphone))
         self._zeroconf: ZeroconfAnnouncer | None = None
@@ -125,6 +127,7 @@ class SatelliteApp:
             await self.head.start()
         await self.server.start(self.config.host, self.config.api_port)
         await self.voice.start()
+        self.buttons.start()
         voice_cfg = self.config.voice
         if voice_cfg.thinking == "filler":
             task = asyncio.get_running_loop().create_task(
@@ -160,6 +163,7 @@ class SatelliteApp:
             task.cancel()
         if self._zeroconf is not None:
             await self._zeroconf.stop()
+        await self.buttons.stop()
         await self.voice.stop()
         await self.server.stop()
         await self.player.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import hashlib
 from pathlib import Path
 import re
+import shlex
 import socket
 from typing import Any
 
@@ -67,6 +68,18 @@ class StatusLightConfig:
 
 
 @dataclass
+class ButtonsConfig:
+    """Push buttons to ground on GPIO (buttons.py); None: that button is not wired."""
+
+    mute_pin: int | None = field(default=None, metadata={"kind": "a BCM pin number"})
+    power_pin: int | None = field(default=None, metadata={"kind": "a BCM pin number"})
+    long_press_s: float = 3.0
+    debounce_s: float = 0.05
+    goodbye: str = "Goodbye. Try not to miss me too much."
+    shutdown_command: str = "systemctl poweroff"
+
+
+@dataclass
 class SatelliteConfig:
     name: str = "milo"
     friendly_name: str = "Milo"
@@ -79,6 +92,7 @@ class SatelliteConfig:
     audio: AudioConfig = field(default_factory=AudioConfig)
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     status_light: StatusLightConfig = field(default_factory=StatusLightConfig)
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     head: dict[str, Any] | None = field(default_factory=dict)  # None: no head attached
     state_file: str = ""  # "": ~/.local/share/milo/<name>-state.json (none when simulating)
     simulate: bool = False
@@ -145,6 +159,7 @@ def validate(config: SatelliteConfig) -> None:
         raise ConfigError("audio.media_dirs must be a list of folder paths")
     if config.audio.max_media_mb <= 0:
         raise ConfigError("audio.max_media_mb must be a positive number of MiB")
+    _validate_pins(config)
     if config.simulated_microphone and not config.mic_file:
         raise ConfigError(
             "--simulate needs --mic-file (a WAV to use as the microphone) or --mic-command"
@@ -160,6 +175,33 @@ def validate(config: SatelliteConfig) -> None:
         from .head.config import HeadConfig  # noqa: PLC0415 - the head package is heavy
 
         HeadConfig.from_dict(config.head)  # a HeadConfigError is a ConfigError
+
+
+def _validate_pins(config: SatelliteConfig) -> None:
+    buttons, light = config.buttons, config.status_light
+    pins = {
+        "status_light.red_pin": light.red_pin,
+        "status_light.green_pin": light.green_pin,
+        "buttons.mute_pin": buttons.mute_pin,
+        "buttons.power_pin": buttons.power_pin,
+    }
+    used: dict[int, str] = {}
+    for name, pin in pins.items():
+        if pin is None:
+            continue
+        if not 0 <= pin <= 27:
+            raise ConfigError(f"{name} must be a BCM GPIO number 0-27, got {pin}")
+        if pin in used:
+            raise ConfigError(f"{name} and {used[pin]} are both GPIO {pin}")
+        used[pin] = name
+    if not 0 < buttons.debounce_s < buttons.long_press_s:
+        raise ConfigError("buttons: need 0 < debounce_s < long_press_s")
+    try:
+        shutdown = shlex.split(buttons.shutdown_command)
+    except ValueError as err:
+        raise ConfigError(f"buttons.shutdown_command: {err}") from err
+    if buttons.power_pin is not None and not shutdown:
+        raise ConfigError("buttons.shutdown_command is empty (the power button needs one)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,8 @@
 The light entity's effect follows the voice phase (Searching, Listening, Thinking,
 Speaking, plus Muted); HA can switch it off, dim it, or pick an effect until the next
 phase change. With `status_light.red_pin`/`green_pin` set, two real LEDs on GPIO show
-the red and green parts of the colour, as on the original robot.
+the red and green parts of the colour, as on the original robot; Muted pulses the red LED,
+so a mute (the switch or the mute button) never looks like the dim red of waiting.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ COLOURS: dict[str, tuple[float, float, float]] = {
     "Muted": (1.0, 0.0, 0.3),
 }
 IDLE_BRIGHTNESS = 0.3  # waiting for the wake word should not light up the room
+MUTED_PULSE_S = 1.0  # each way: a slow breathing red
 
 
 class StatusLight:
@@ -37,6 +39,7 @@ class StatusLight:
             icon="mdi:led-on",
         )
         self._leds: tuple[Any, Any] | None = None
+        self._driven: LightState | None = None  # so a repeated Muted keeps its pulse going
         if red_pin is not None and green_pin is not None:
             from gpiozero import PWMLED  # noqa: PLC0415 - only on a Pi with LEDs wired
 
@@ -60,8 +63,13 @@ class StatusLight:
         return wanted
 
     def _drive(self, state: LightState) -> None:
-        if self._leds is None:
+        if self._leds is None or state == self._driven:
             return
+        self._driven = state
+        red, green = self._leds
         level = state.brightness if state.on else 0.0
-        self._leds[0].value = state.rgb[0] * level
-        self._leds[1].value = state.rgb[1] * level
+        green.value = state.rgb[1] * level
+        if state.on and state.effect == "Muted":
+            red.pulse(fade_in_time=MUTED_PULSE_S, fade_out_time=MUTED_PULSE_S)
+        else:
+            red.value = state.rgb[0] * level  # also ends a pulse

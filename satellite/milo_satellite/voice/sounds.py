@@ -18,6 +18,7 @@ _TUNES: dict[str, list[tuple[float, float]]] = {
     "error": [(440, 0.15), (0, 0.05), (311, 0.3)],
     "timer": [(1046, 0.12), (0, 0.08), (1046, 0.12), (0, 0.08), (1046, 0.12), (0, 0.5)],
     "thinking": [(523, 0.05), (0, 0.35), (659, 0.05), (0, 0.35), (784, 0.05), (0, 0.6)],
+    "goodbye": [(784, 0.15), (659, 0.15), (523, 0.15), (392, 0.4)],  # the power button
 }
 SOUND_NAMES = tuple(_TUNES)
 
@@ -46,6 +47,7 @@ class Sounds:
     error: bytes | str
     timer: bytes | str
     thinking: bytes | str
+    goodbye: bytes | str
 
     @classmethod
     def build(cls, fmt: PcmFormat, overrides: dict[str, str] | None = None) -> Sounds:
