@@ -32,6 +32,10 @@ GOODBYE_TTS_TIMEOUT_S = 5.0  # a TTS that is down must not keep the Pi from shut
 GOODBYE_PLAY_TIMEOUT_S = 15.0
 
 
+class ButtonError(RuntimeError):
+    """A configured button cannot be used (no gpiozero, not a Pi, the pin is taken)."""
+
+
 class PushButton:
     """One button on a BCM pin: `on_short()` when released, or `on_long()` once it has
     been held `long_press_s` (then nothing on release). Without `on_long`, any press is
@@ -47,8 +51,12 @@ class PushButton:
         debounce_s: float,
         long_press_s: float,
     ) -> None:
-        from gpiozero import Button  # noqa: PLC0415 - only on a Pi with buttons wired
-
+        try:
+            from gpiozero import Button, GPIOZeroError  # noqa: PLC0415 - only with buttons wired
+        except ImportError as err:
+            raise ButtonError(
+                "the buttons need gpiozero: pip install 'milo-satellite[gpio]'"
+            ) from err
         self._loop = loop
         self._on_short, self._on_long = on_short, on_long
         self._debounce_s, self._long_press_s = debounce_s, long_press_s
@@ -57,7 +65,10 @@ class PushButton:
         self._held = False  # on_long ran for this press
         self._settle: asyncio.TimerHandle | None = None
         self._hold: asyncio.TimerHandle | None = None
-        self._button: Any = Button(pin, pull_up=True, bounce_time=None)
+        try:
+            self._button: Any = Button(pin, pull_up=True, bounce_time=None)
+        except GPIOZeroError as err:
+            raise ButtonError(f"cannot use GPIO {pin} for a button: {err}") from err
         self._button.when_pressed = lambda: loop.call_soon_threadsafe(self._edge, True)
         self._button.when_released = lambda: loop.call_soon_threadsafe(self._edge, False)
 

@@ -10,14 +10,14 @@ import sys
 import time
 
 from aioesphomeapi import APIClient, LightState as ApiLightState, SwitchState
-from gpiozero import Device
+from gpiozero import LED, Device
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 import pytest
 from satellite_helpers import Milo, eventually, wav_samples, write_wav
 from test_satellite_name_mode import _ready, tts_uri  # noqa: F401 - tts_uri: a fixture
 
 from milo_satellite.app import SatelliteApp
-from milo_satellite.buttons import Buttons, PushButton
+from milo_satellite.buttons import ButtonError, Buttons, PushButton
 from milo_satellite.config import ButtonsConfig, load_config
 from milo_satellite.settings import ConfigError
 from milo_satellite.status_light import StatusLight
@@ -82,6 +82,15 @@ async def test_short_long_and_chattering_presses(pins: MockFactory) -> None:
         assert seen == ["short", "short", "long"]
     finally:
         button.close()
+
+
+async def test_a_pin_that_cannot_be_used_is_a_clear_error(pins: MockFactory) -> None:
+    led = LED(5)  # the config refuses a shared pin; gpiozero refuses it too
+    try:
+        with pytest.raises(ButtonError, match="cannot use GPIO 5 for a button"):
+            PushButton(5, asyncio.get_running_loop(), on_short=lambda: None, **FAST)
+    finally:
+        led.close()
 
 
 @pytest.fixture
