@@ -43,3 +43,35 @@ def test_a_failed_step_stops_with_its_log(tmp_path: Path) -> None:
     assert "error: 'a long step' failed (exit 3). The end of demo.log:" in done.stderr
     assert "cmake: no compiler found" in done.stderr
     assert "after the step" not in done.stdout
+
+
+def changed_suites(tmp_path: Path, *paths: str) -> str:
+    """`script/test --changed --list` in a throwaway repository where `paths` changed."""
+    repo = tmp_path / f"repo{len(list(tmp_path.iterdir()))}"
+    (repo / "script").mkdir(parents=True)
+    (repo / "script" / "test").write_text((REPO / "script" / "test").read_text())
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], check=True)
+    for path in paths:
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text("changed\n")
+    done = subprocess.run(
+        ["bash", str(repo / "script" / "test"), "--changed", "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.split("-> ", 1)[1].strip()
+
+
+def test_only_the_suites_a_change_can_break(tmp_path: Path) -> None:
+    assert changed_suites(tmp_path, "docs/head.md") == "lint"
+    assert changed_suites(tmp_path, "tests/satellite/test_x.py") == "lint satellite"
+    assert changed_suites(tmp_path, "satellite/milo_satellite/x.py") == "lint satellite ha e2e"
+    assert changed_suites(tmp_path, "wyoming_services/x.py", "demo/y.py") == (
+        "lint services ha e2e"
+    )
+    assert changed_suites(tmp_path, "pyproject.toml") == "lint services satellite ha e2e"
