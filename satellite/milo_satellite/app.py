@@ -125,9 +125,9 @@ class SatelliteApp:
         await self.device.start()
         if self.head is not None:
             await self.head.start()
+        self.buttons.start()  # a pin that cannot be used stops Milo before HA sees it
         await self.server.start(self.config.host, self.config.api_port)
         await self.voice.start()
-        self.buttons.start()
         voice_cfg = self.config.voice
         if voice_cfg.thinking == "filler":
             task = asyncio.get_running_loop().create_task(
