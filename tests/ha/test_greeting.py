@@ -133,10 +133,6 @@ async def _event(hass: HomeAssistant, device: dr.DeviceEntry, event: str, name: 
     await hass.async_block_till_done()
 
 
-async def _later(freezer: Any, minutes: float) -> None:
-    freezer.tick(timedelta(minutes=minutes))
-
-
 async def test_a_buddy_is_greeted_by_name_on_their_satellite(
     hass: HomeAssistant,
     freezer: Any,
@@ -167,13 +163,13 @@ async def test_a_buddy_is_greeted_by_name_on_their_satellite(
     assert "{" not in call.data["message"]
 
     await _event(hass, satellite_device, "left", "Jay")
-    await _later(freezer, 3)
+    freezer.tick(timedelta(minutes=3))
     await _event(hass, satellite_device, "appeared", "Jay")  # back from the kettle
     await _event(hass, satellite_device, "stranger", "stranger")
     assert len(announce) == 1
 
     await _event(hass, satellite_device, "left", "Jay")
-    await _later(freezer, 10)
+    freezer.tick(timedelta(minutes=10))
     await _event(hass, satellite_device, "appeared", "Jay")
     assert len(announce) == 2
     assert "Jay" in announce[-1].data["message"]
@@ -200,11 +196,11 @@ async def test_switch_and_gap_are_the_users(
     )
     await _event(hass, satellite_device, "appeared", "Jay")  # never left: no hello
     await _event(hass, satellite_device, "left", "Jay")
-    await _later(freezer, 20)
+    freezer.tick(timedelta(minutes=20))
     await _event(hass, satellite_device, "appeared", "Jay")
     assert announce == []
     await _event(hass, satellite_device, "left", "Jay")
-    await _later(freezer, 31)
+    freezer.tick(timedelta(minutes=31))
     await _event(hass, satellite_device, "appeared", "Jay")
     assert len(announce) == 1
 
