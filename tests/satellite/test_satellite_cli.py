@@ -324,9 +324,13 @@ async def camera_session(
             await eventually(lambda: switch[-1] == switch_to, within=30)
         if face_first and switch_to:
             await eventually(lambda: faces[-1] >= 1, within=60)
-        await asyncio.sleep(2.0)  # the view settles (faces age out within a second)
-        client.request_single_image()
-        await asyncio.sleep(2.0)
+        if switch[-1]:
+            client.request_single_image()
+            await eventually(lambda: images, within=30)
+        else:
+            await eventually(lambda: faces[-1] == 0, within=30)  # faces age out
+            client.request_single_image()
+            await asyncio.sleep(3.0)  # time enough for an image that must not come
     finally:
         await client.disconnect()
         proc.terminate()
