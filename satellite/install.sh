@@ -31,8 +31,10 @@ PREFIX="${MILO_PREFIX:-/opt/milo}"
 CONFIG="${MILO_CONFIG:-/etc/milo/satellite.yaml}"
 OS_RELEASE="${MILO_OS_RELEASE:-/etc/os-release}"
 UNIT=/etc/systemd/system/milo-satellite.service
+# Lets the milo user power the Pi off (the power button); the unit rules out sudo.
+POLKIT_RULE=/etc/polkit-1/rules.d/50-milo-poweroff.rules
 FACES="" NAME="" YES=0 START=1 DRY=0 UNINSTALL=0 PURGE=0
-BASE_PACKAGES=(python3-venv python3-dev alsa-utils ffmpeg i2c-tools v4l-utils)
+BASE_PACKAGES=(python3-venv python3-dev alsa-utils ffmpeg i2c-tools v4l-utils polkitd)
 BUILD_PACKAGES=(build-essential cmake libopenblas-dev liblapack-dev)
 
 while (($#)); do
@@ -142,6 +144,7 @@ write_config() {
 install_unit() {
     say "installing the systemd unit"
     run install -m 0644 "$REPO/satellite/systemd/milo-satellite.service" "$UNIT"
+    run install -D -m 0644 "$REPO/satellite/systemd/50-milo-poweroff.rules" "$POLKIT_RULE"
     if ! have_systemd; then
         echo "[milo] no systemd running here: start it with $PREFIX/venv/bin/milo-satellite --config $CONFIG"
         return
@@ -161,7 +164,7 @@ uninstall() {
     if have_systemd; then
         run systemctl disable --now milo-satellite || true
     fi
-    run rm -f "$UNIT"
+    run rm -f "$UNIT" "$POLKIT_RULE"
     have_systemd && run systemctl daemon-reload
     run rm -rf "$PREFIX"
     if ((PURGE)); then

@@ -190,6 +190,7 @@ def test_install_steps(tmp_path: Path, faces: str, extras: str, compiler: bool) 
     assert f"milo-satellite-config write --config {tmp_path}/etc/satellite.yaml" in out
     assert f"chmod 0640 {tmp_path}/etc/satellite.yaml" in out
     assert "milo-satellite.service /etc/systemd/system/milo-satellite.service" in out
+    assert "50-milo-poweroff.rules /etc/polkit-1/rules.d/50-milo-poweroff.rules" in out
 
 
 def test_install_refuses_an_old_or_foreign_system(tmp_path: Path) -> None:
