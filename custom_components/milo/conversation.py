@@ -1,4 +1,5 @@
-"""Milo's conversation agents: HA's own agent first, then the fast path, then the model."""
+"""Milo's conversation agents: HA's own agent first, then the fast path, then Milo's
+device commands, then the model."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from homeassistant.helpers import intent, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
 
-from . import persona
+from . import local_commands, persona
 from .answer_deadline import AnswerDeadline
 from .answers import (
     Facts,
@@ -185,17 +186,23 @@ class MiloConversationEntity(conversation.ConversationEntity):
             return err.as_conversation_result()
 
         # HA's own agent first, so Milo never does worse than HA alone (but it has no notes:
-        # its fuzzy matching takes "what's in my notes about the lamp" for the lamp's state);
-        # then Milo's word rules, which stand back for anything about the home; then the model.
+        # its fuzzy matching takes "what's in my notes about the lamp" for the lamp's state),
+        # after a question about one device, read from its state: HA's fuzzy matching started
+        # a vacuum asked "is it docked?". Then Milo's word rules, which stand back for
+        # anything about the home; then commands in words HA's agent missed; then the model.
+        own_device_id = satellite.device_id if satellite else None
         if not (
             llm.LLM_API_ASSIST in hass_apis
             and not asks_notes(user_input.text)
-            and await self._async_local_intent(user_input, chat_log)
+            and (
+                await self._async_device_command(
+                    user_input, chat_log, own_device_id, questions_only=True
+                )
+                or await self._async_local_intent(user_input, chat_log)
+            )
         ):
             home = async_home_names(
-                self.hass,
-                persona_name=self._persona_name,
-                own_device_id=satellite.device_id if satellite else None,
+                self.hass, persona_name=self._persona_name, own_device_id=own_device_id
             )
             fast = recognize(
                 user_input.text,
@@ -205,7 +212,10 @@ class MiloConversationEntity(conversation.ConversationEntity):
             )
             if fast is not None:
                 await self._async_fast_path(user_input, chat_log, context, fast, budget)
-            else:
+            elif not (
+                llm.LLM_API_ASSIST in hass_apis
+                and await self._async_device_command(user_input, chat_log, own_device_id)
+            ):
                 await self._async_run_model(chat_log, context, budget)
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
@@ -261,6 +271,36 @@ class MiloConversationEntity(conversation.ConversationEntity):
             chat_log.async_add_assistant_content_without_tools(step)
         speech = response.speech.get("plain", {}).get("speech") or "Done."
         await self._async_say(chat_log, persona.command_answer(speech, self._sarcasm))
+        return True
+
+    async def _async_device_command(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+        own_device_id: str | None,
+        *,
+        questions_only: bool = False,
+    ) -> bool:
+        """Do or answer what names an exposed device (see local_commands), recorded as HA's
+        agent records its intents; False when it names none."""
+        handled = await local_commands.async_handle(
+            self.hass, user_input, own_device_id, questions_only=questions_only
+        )
+        if handled is None:
+            return False
+        call = llm.ToolInput(tool_name=handled.tool_name, tool_args=handled.args, external=True)
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.AssistantContent(agent_id=self.entity_id, tool_calls=[call])
+        )
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.ToolResultContent(
+                agent_id=self.entity_id,
+                tool_call_id=call.id,
+                tool_name=handled.tool_name,
+                result=llm.ToolResult(data={"speech": handled.speech}, error=handled.error),
+            )
+        )
+        await self._async_say(chat_log, persona.command_answer(handled.speech, self._sarcasm))
         return True
 
     @staticmethod

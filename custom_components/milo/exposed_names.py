@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant, State, callback
 from homeassistant.helpers import (
     area_registry as ar,
     entity_registry as er,
@@ -38,8 +38,21 @@ def async_home_names(
 def async_entity_names(hass: HomeAssistant, own_device_id: str | None) -> list[str]:
     """The names and aliases of the entities exposed to Assist, but for weather entities,
     Milo's own and those of the device `own_device_id`."""
+    return [
+        name
+        for state, entry in async_exposed_entities(hass, own_device_id)
+        for name in intent.async_get_entity_aliases(hass, entry, state=state)
+    ]
+
+
+@callback
+def async_exposed_entities(
+    hass: HomeAssistant, own_device_id: str | None
+) -> list[tuple[State, er.RegistryEntry | None]]:
+    """The entities exposed to Assist with their registry entries, but for weather
+    entities, Milo's own and those of the device `own_device_id`."""
     registry = er.async_get(hass)
-    names: list[str] = []
+    found: list[tuple[State, er.RegistryEntry | None]] = []
     for state in hass.states.async_all():
         if state.domain in ANSWERED_DOMAINS or not async_should_expose(
             hass, conversation.DOMAIN, state.entity_id
@@ -50,8 +63,8 @@ def async_entity_names(hass: HomeAssistant, own_device_id: str | None) -> list[s
             entry.platform == DOMAIN or (own_device_id and entry.device_id == own_device_id)
         ):
             continue
-        names.extend(intent.async_get_entity_aliases(hass, entry, state=state))
-    return names
+        found.append((state, entry))
+    return found
 
 
 @callback
