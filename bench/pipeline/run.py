@@ -3,8 +3,7 @@
 One real Home Assistant, one simulated satellite and one milo-llm serve two Assist
 pipelines that differ only in speech: "Milo" (milo-stt + milo-tts) and "Peers"
 (wyoming-faster-whisper + wyoming-piper on the same whisper tiny.en and piper joe voice).
-Every request is played through three configurations, in ABBA order (A B C, then C B A)
-so drift and caches favour none:
+Every request is played through three configurations:
 
 - "Milo": the Milo pipeline, the satellite deciding the end of speech (its "End of
   speech" select, --end-of-speech, default balanced);
@@ -20,6 +19,9 @@ so a question is never in the history when it is asked again (a model that sees 
 question repeats its answer, and Milo's guard drops a repeat). Run 14 asked each request
 three times in a row and the history was trimmed every third turn: the middle
 configuration always paid both (its small talk read the whole history again, 3.8 s).
+Within a slot the order is ABBA (A B C, then C B A), the first place rotating every two
+slots, so drift and caches favour none.
+
 HA's "Finished speaking detection" is --finished-speaking for all three. Reports median
 and p90 per kind and the split: end of speech heard by HA (stt-vad-end; none when the
 satellite ended the audio), STT, STT wait, intent/LLM, TTS first audio.
@@ -28,8 +30,9 @@ satellite ended the audio), STT, STT wait, intent/LLM, TTS first audio.
         [--kinds device small_talk] [--out bench/results/pipeline.json]
 
 Needs .venv-peers (bench/setup-peers). With two configurations one round took 12.4 min on
-the 2-core VM, start-up included; expect about 18 min for three: run it with nohup and
-follow the log.
+the 2-core VM, start-up included; three take about 16 min: run it with nohup and follow
+the log. On a VM shared with other work, run it under `nice -n -20` (the record keeps the
+niceness and the load average).
 """
 
 from __future__ import annotations
