@@ -13,6 +13,7 @@ switch         look_around          Head.set_look_around
 switch         sleep                Head.set_sleep (detaches the servos)
 switch         camera_on            Head.set_camera (privacy: off closes the camera)
 switch         mute                 VoiceSatellite.set_muted
+switch         clean_audio          VoiceSatellite.set_clean_audio
 text_sensor    person_in_view       HeadState.person ("", "stranger", a name)
 sensor         faces_in_view        HeadState.face_count
 binary_sensor  someone_present      HeadState.present
@@ -119,6 +120,13 @@ class MiloDevice:
         self.media = MediaController(voice.player, quiet=quiet)
         self.tricks = Tricks(voice.player, quiet, voice.add_listener, head)
         self.mute = SwitchEntity("mute", "Mute", voice.set_muted, icon="mdi:microphone-off")
+        self.clean_audio = SwitchEntity(
+            "clean_audio",
+            "Clean audio",
+            voice.set_clean_audio,
+            icon="mdi:microphone-settings",
+            category=pb.ENTITY_CATEGORY_CONFIG,
+        )
         self.wake_word = SelectEntity(
             "wake_word",
             "Wake word model",
@@ -140,6 +148,7 @@ class MiloDevice:
         for entity in (
             self.media.entity,
             self.mute,
+            self.clean_audio,
             self.wake_word,
             self.end_of_speech,
             self.status_light.entity,
@@ -176,6 +185,7 @@ class MiloDevice:
             except ValueError as err:
                 _LOGGER.warning("Not restoring end of speech: %s", err)
         voice.set_muted(bool(prefs.get("muted", voice.muted)))
+        voice.set_clean_audio(bool(prefs.get("clean_audio", voice.clean_audio.enabled)))
         voice.player.volume = float(prefs.get("volume", voice.player.volume))
         voice.player.muted = bool(prefs.get("speaker_muted", voice.player.muted))
         light = self.status_light.entity
@@ -187,6 +197,7 @@ class MiloDevice:
             wake_word=self.voice.wake_word,
             end_of_speech=str(self.voice.end_of_speech),
             muted=self.voice.muted,
+            clean_audio=self.voice.clean_audio.enabled,
             volume=round(self.voice.player.volume, 3),
             speaker_muted=self.voice.player.muted,
             status_light_on=light.on if light is not None else True,
@@ -195,6 +206,7 @@ class MiloDevice:
     def _voice_changed(self) -> None:
         voice = self.voice
         self.mute.set(voice.muted)
+        self.clean_audio.set(voice.clean_audio.enabled)
         self.wake_word.set(voice.wake_word)
         self.end_of_speech.set(str(voice.end_of_speech))
         self.media.refresh()

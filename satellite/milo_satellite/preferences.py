@@ -1,6 +1,6 @@
 """Settings changed from HA that must survive a restart (ESPHome's `restore_value`).
 
-The wake word, end of speech, mute, volume and whether the status light is on are kept
+The wake word, end of speech, mute, clean audio, volume and whether the status light is on are kept
 in a small JSON file, replaced atomically on every change. A file that cannot be read is logged and
 ignored (the config's values apply); it is never deleted.
 """

@@ -435,6 +435,7 @@ async def test_one_device_with_voice_media_and_head(
         "switch.milo_look_around",
         "switch.milo_sleep",
         "switch.milo_mute",
+        "switch.milo_clean_audio",
         "switch.milo_camera",
         "sensor.milo_person_in_view",
         "sensor.milo_faces_in_view",

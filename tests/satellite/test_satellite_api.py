@@ -50,6 +50,7 @@ EXPECTED_ENTITIES = {
     "sleep": "SwitchInfo",
     "camera_on": "SwitchInfo",
     "mute": "SwitchInfo",
+    "clean_audio": "SwitchInfo",
     "person_in_view": "TextSensorInfo",
     "faces_in_view": "SensorInfo",
     "someone_present": "BinarySensorInfo",

@@ -359,6 +359,27 @@ async def test_stop_word_cuts_the_answer_short(
     assert len(wav_samples(tts_file)) < len(wav_samples(speech.answer_wav))
 
 
+async def test_stop_word_heard_over_the_answers_echo(
+    milo: Milo, client: APIClient, speech: Speech, tts: TTSServer
+) -> None:
+    """The microphone hears the speaker too. With the answer's echo 20 dB under the
+    voice (what an echo canceller leaves, docs/satellite.md) the stop word still works;
+    bench/clean_audio/stop_word.py measures it against louder echoes."""
+    ha = FakeHA()
+    await wake_and_ask(milo, client, ha, speech)
+    tts.slow = True
+    send(client, Ev.VOICE_ASSISTANT_STT_END, text="tell me a long story")
+    send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
+    await eventually(lambda: milo.voice.player.playing)
+    voice = np.frombuffer(silence(0.5) + speech.wake_word + silence(0.5), dtype="<i2")
+    echo = np.frombuffer(read_wav_as_mic_pcm(speech.answer_wav), dtype="<i2").astype(float)
+    echo = np.resize(echo, voice.size)
+    level = np.sqrt(np.mean(voice.astype(float) ** 2) / np.mean(echo**2)) * 10 ** (-20 / 20)
+    milo.mic.say(np.clip(voice + level * echo, -32768, 32767).astype("<i2").tobytes())
+    await eventually(lambda: ha.finished == [False])
+    assert milo.voice.detections == 2
+
+
 async def test_timer_rings_until_stopped(milo: Milo, client: APIClient, speech: Speech) -> None:
     client.send_voice_assistant_timer_event(
         TimerEv.VOICE_ASSISTANT_TIMER_STARTED, "t1", "tea", 60, 60, True

@@ -36,6 +36,7 @@ from aioesphomeapi.model import VoiceAssistantFeature
 from ..api import APIServer, ClientConnection
 from ..api.messages import pb
 from .audio import MIC_CHUNK_BYTES, MIC_RATE, AudioError
+from .clean_audio import CleanAudio
 from .end_of_speech import DEFAULT_MODE, RULES, EndOfSpeech, EndOfSpeechMode
 from .player import AudioPlayer
 from .sounds import Sounds
@@ -113,6 +114,7 @@ class VoiceSatellite:
     ) -> None:
         self.server = server
         self.microphone = microphone
+        self.clean_audio = CleanAudio()
         self.player = player
         self.sounds = sounds
         self.models = models
@@ -162,7 +164,7 @@ class VoiceSatellite:
         return self._ringing is not None and not self._ringing.done()
 
     def add_listener(self, cb: Callable[[], None]) -> None:
-        """`cb()` after the phase, the wake word or mute changes."""
+        """`cb()` after the phase, the wake word, mute or clean audio changes."""
         self._listeners.append(cb)
 
     def wake_word_options(self) -> list[str]:
@@ -200,6 +202,12 @@ class VoiceSatellite:
                 f"unknown end of speech {mode!r}; known: {self.end_of_speech_options()}"
             ) from None
         _LOGGER.info("End of speech: %s", mode)
+        self._changed()
+
+    def set_clean_audio(self, on: bool) -> None:
+        """Noise suppression and gain on the microphone (clean_audio.py), on or off."""
+        self.clean_audio.enabled = on
+        _LOGGER.info("Clean audio: %s", "on" if on else "off")
         self._changed()
 
     def _close_name_spotter(self) -> None:
@@ -240,9 +248,10 @@ class VoiceSatellite:
     # -- microphone ---------------------------------------------------------------------
 
     async def _mic_loop(self) -> None:
-        async for chunk in self.microphone.chunks():
+        async for raw in self.microphone.chunks():
             if self.muted:
                 continue
+            chunk = self.clean_audio.process(raw)
             if self._streaming or self._waiting_for_response:
                 self._stream(chunk)
             self._listen_for_words(chunk)
