@@ -209,20 +209,20 @@ async def _right(
     expect: Expect,
     ask_agent: Callable[[], Any],
 ) -> bool:
-    """Whether asking did what `expect` says: that service on that entity, or said the word."""
+    """Whether asking did what `expect` says: that service on that entity and no other, or
+    said one of the words and ran no service (a question never acts)."""
     before = {service: len(made) for service, made in calls.items()}
     result = await ask_agent()
-    if isinstance(expect, str):
-        said = speech(result).casefold()
-        return any(word in said for word in expect.split("|"))
-    service, entity_id = expect
     ran = [
         (name, entity)
         for name, made in calls.items()
         for call in made[before[name] :]
         for entity in _entities(call)
     ]
-    return ran == [(service, entity_id)]
+    if isinstance(expect, str):
+        said = speech(result).casefold()
+        return not ran and any(word in said for word in expect.split("|"))
+    return ran == [expect]
 
 
 async def test_milo_gets_all_ha_gets_and_more(
