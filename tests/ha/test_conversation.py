@@ -522,8 +522,7 @@ async def test_fast_path_weather(
     cloud.reply("Shocking. Truly shocking.")
     result = await ask(hass, "what's the weather like?")
     assert speech(result) == (
-        "Rainy and 14°C now. High 15°C, low 9°C, wind 22 km/h, sticky. "
-        "Shocking. Truly shocking."
+        "Rainy and 14°C now. High 15°C, low 9°C, wind 22 km/h, sticky. Shocking. Truly shocking."
     )
 
 
@@ -671,6 +670,10 @@ async def milo_satellite(hass: HomeAssistant) -> dict[str, Any]:
             suggested_object_id=f"milo_{object_id}",
         )
         hass.states.async_set(entry.entity_id, state)
+    # Milo's own switch and number platforms (the greeting) set these components up; set up
+    # first, their real services are replaced by the mocks below, not the other way round.
+    for component in ("switch", "number"):
+        assert await async_setup_component(hass, component, {})
     return {
         "device_id": device.id,
         "look_at": async_mock_service(hass, "esphome", "milo_look_at"),
