@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EntityCategory
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
@@ -28,6 +29,8 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 
@@ -217,3 +220,31 @@ class BuddyGreeter:
             str(options.get(CONF_PERSONA_NAME) or DEFAULT_NAME),
             int(options.get(CONF_SARCASM, DEFAULT_SARCASM)),
         )
+
+
+class GreetingSetting(Entity):
+    """A greeting setting of one satellite, on that satellite's device (switch.py says why
+    it is this integration's entity); its unique id ends in its translation key."""
+
+    _attr_has_entity_name = True
+    _attr_entity_category = EntityCategory.CONFIG
+
+    def __init__(self, entry: ConfigEntry, satellite: SatelliteGreeting) -> None:
+        """Attach to the satellite's own device."""
+        self._satellite = satellite
+        self.device_entry = satellite.device
+        self._attr_unique_id = f"{entry.entry_id}-{satellite.device.id}-{self.translation_key}"
+
+
+def async_add_greeting_settings(
+    entry: ConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    setting: Callable[[ConfigEntry, SatelliteGreeting], GreetingSetting],
+) -> None:
+    """One `setting` per satellite with a head, now and as they are adopted."""
+
+    @callback
+    def add(satellite: SatelliteGreeting) -> None:
+        async_add_entities([setting(entry, satellite)])
+
+    entry.async_on_unload(entry.runtime_data.greeter.async_on_satellite(add))

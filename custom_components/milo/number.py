@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import override
 
 from homeassistant.components.number import NumberMode, RestoreNumber
-from homeassistant.const import EntityCategory, UnitOfTime
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import UnitOfTime
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import MiloConfigEntry
-from .greeting import SatelliteGreeting
+from .greeting import GreetingSetting, async_add_greeting_settings
 
 PARALLEL_UPDATES = 0
 # A day: beyond it, "once a day" is what the user means, and a day is enough for that.
@@ -25,31 +25,18 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """One number per satellite with a head, now and as they are adopted."""
-
-    @callback
-    def add(satellite: SatelliteGreeting) -> None:
-        async_add_entities([GreetingGapNumber(entry, satellite)])
-
-    entry.async_on_unload(entry.runtime_data.greeter.async_on_satellite(add))
+    async_add_greeting_settings(entry, async_add_entities, GreetingGapNumber)
 
 
-class GreetingGapNumber(RestoreNumber):
+class GreetingGapNumber(GreetingSetting, RestoreNumber):
     """How long a buddy must have been away from this satellite to be greeted."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "greeting_gap"
-    _attr_entity_category = EntityCategory.CONFIG
     _attr_native_min_value = 0.0
     _attr_native_max_value = MAX_GAP_MINUTES
     _attr_native_step = 1.0
     _attr_native_unit_of_measurement = UnitOfTime.MINUTES
     _attr_mode = NumberMode.BOX
-
-    def __init__(self, entry: MiloConfigEntry, satellite: SatelliteGreeting) -> None:
-        """Attach to the satellite's own device."""
-        self._satellite = satellite
-        self.device_entry = satellite.device
-        self._attr_unique_id = f"{entry.entry_id}-{satellite.device.id}-greeting_gap"
 
     @property
     @override

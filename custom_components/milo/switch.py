@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import Any, override
 
 from homeassistant.components.switch import SwitchEntity
-from homeassistant.const import STATE_OFF, EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import STATE_OFF
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .data import MiloConfigEntry
-from .greeting import SatelliteGreeting
+from .greeting import GreetingSetting, async_add_greeting_settings
 
 PARALLEL_UPDATES = 0
 
@@ -32,26 +32,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """One switch per satellite with a head, now and as they are adopted."""
-
-    @callback
-    def add(satellite: SatelliteGreeting) -> None:
-        async_add_entities([GreetBuddiesSwitch(entry, satellite)])
-
-    entry.async_on_unload(entry.runtime_data.greeter.async_on_satellite(add))
+    async_add_greeting_settings(entry, async_add_entities, GreetBuddiesSwitch)
 
 
-class GreetBuddiesSwitch(SwitchEntity, RestoreEntity):
+class GreetBuddiesSwitch(GreetingSetting, SwitchEntity, RestoreEntity):
     """Whether Milo greets buddies arriving at this satellite."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "greet_buddies"
-    _attr_entity_category = EntityCategory.CONFIG
-
-    def __init__(self, entry: MiloConfigEntry, satellite: SatelliteGreeting) -> None:
-        """Attach to the satellite's own device."""
-        self._satellite = satellite
-        self.device_entry = satellite.device
-        self._attr_unique_id = f"{entry.entry_id}-{satellite.device.id}-greet_buddies"
 
     @property
     @override

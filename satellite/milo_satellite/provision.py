@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .api.zeroconf import local_address
 from .config import DEFAULT_MIC_COMMAND, DEFAULT_SND_COMMAND, SatelliteConfig, validate
 from .hardware import Hardware, SoundDevice, detect
 from .settings import ConfigError, load_settings
@@ -108,16 +109,6 @@ def write(path: Path, config: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def address() -> str:
-    """This machine's address on the network HA is on (the default route's)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET: nothing is sent
-            return str(probe.getsockname()[0])
-        except OSError:
-            return f"{socket.gethostname()}.local"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="milo-satellite-config",
@@ -145,9 +136,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {args.config}")
     else:
         print(f"{args.config} already has everything; left as it is")
+    host = local_address(fallback=f"{socket.gethostname()}.local")
     print(
         f"\nIn Home Assistant: Settings > Devices & services > Add integration > ESPHome\n"
-        f"  host: {address()}   port: {loaded.api_port}\n"
+        f"  host: {host}   port: {loaded.api_port}\n"
         f"  encryption key: {loaded.encryption_key}\n"
         f'It shows up as "{loaded.friendly_name}" (or is discovered on its own).'
     )

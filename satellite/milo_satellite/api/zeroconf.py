@@ -16,14 +16,15 @@ _LOGGER = logging.getLogger(__name__)
 SERVICE_TYPE = "_esphomelib._tcp.local."
 
 
-def _local_ip() -> str:
-    """The address other hosts reach us at (the one the default route uses)."""
+def local_address(fallback: str = "127.0.0.1") -> str:
+    """The address other hosts reach us at (the one the default route uses); `fallback`
+    when there is no route."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
             sock.connect(("192.0.2.1", 9))  # TEST-NET: nothing is sent
             return str(sock.getsockname()[0])
         except OSError:
-            return "127.0.0.1"
+            return fallback
 
 
 class ZeroconfAnnouncer:
@@ -49,7 +50,7 @@ class ZeroconfAnnouncer:
             port=port,
             properties=properties,
             server=f"{identity.name}.local.",
-            parsed_addresses=[host or _local_ip()],
+            parsed_addresses=[host or local_address()],
         )
         self._zeroconf: AsyncZeroconf | None = None
 
