@@ -288,20 +288,33 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         if handled is None:
             return False
-        call = llm.ToolInput(tool_name=handled.tool_name, tool_args=handled.args, external=True)
+        self._record_tool_run(
+            chat_log,
+            handled.tool_name,
+            handled.args,
+            llm.ToolResult(data={"speech": handled.speech}, error=handled.error),
+        )
+        await self._async_say(chat_log, persona.command_answer(handled.speech, self._sarcasm))
+        return True
+
+    def _record_tool_run(
+        self,
+        chat_log: conversation.ChatLog,
+        tool_name: str,
+        args: dict[str, Any],
+        result: llm.ToolResult,
+    ) -> None:
+        """A tool Milo ran itself, in the chat log as HA's own agent records its intents (so
+        a follow-up and the model see what was done)."""
+        call = llm.ToolInput(tool_name=tool_name, tool_args=args, external=True)
         chat_log.async_add_assistant_content_without_tools(
             conversation.AssistantContent(agent_id=self.entity_id, tool_calls=[call])
         )
         chat_log.async_add_assistant_content_without_tools(
             conversation.ToolResultContent(
-                agent_id=self.entity_id,
-                tool_call_id=call.id,
-                tool_name=handled.tool_name,
-                result=llm.ToolResult(data={"speech": handled.speech}, error=handled.error),
+                agent_id=self.entity_id, tool_call_id=call.id, tool_name=tool_name, result=result
             )
         )
-        await self._async_say(chat_log, persona.command_answer(handled.speech, self._sarcasm))
-        return True
 
     @staticmethod
     def _spots(context: ToolContext) -> list[Any]:
@@ -353,18 +366,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
             facts = await async_weather_facts(
                 self.hass, context.weather_entity, fast.day, self._sarcasm, said
             )
-        # Record the direct tool run in the chat log, as HA's own agent does for intents.
-        call = llm.ToolInput(tool_name=tool_name, tool_args=args, external=True)
-        chat_log.async_add_assistant_content_without_tools(
-            conversation.AssistantContent(agent_id=self.entity_id, tool_calls=[call])
-        )
-        chat_log.async_add_assistant_content_without_tools(
-            conversation.ToolResultContent(
-                agent_id=self.entity_id,
-                tool_call_id=call.id,
-                tool_name=tool_name,
-                result=llm.ToolResult(data=facts.data, error=not facts.available),
-            )
+        self._record_tool_run(
+            chat_log, tool_name, args, llm.ToolResult(data=facts.data, error=not facts.available)
         )
         if not facts.available or self._sarcasm == 0 or fast.kind == "notes":
             # Unavailable: a tiny model drops "unavailable" too often, so the template says
