@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from functools import partial
 import logging
+import os
 from pathlib import Path
 
 import faster_whisper
@@ -168,6 +169,12 @@ def run() -> None:
     except (OSError, RuntimeError, ValueError) as err:  # missing model folder or files
         raise SystemExit(f"milo-stt: {err}") from None
     asyncio.run(main(args, transcriber))
+    if transcriber.busy:
+        # Whisper cannot be interrupted, and Python would wait for it at exit (a long
+        # request: half a minute). Its client is gone and nothing is left to save.
+        _LOGGER.info("Stopped; not waiting for the transcription still running")
+        logging.shutdown()
+        os._exit(0)
 
 
 if __name__ == "__main__":

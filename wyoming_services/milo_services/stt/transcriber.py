@@ -9,6 +9,7 @@ import importlib.util
 import logging
 from pathlib import Path
 import platform
+import threading
 import weakref
 
 from faster_whisper import WhisperModel
@@ -95,6 +96,8 @@ class Transcriber:
         )
         self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="whisper")
         self._lanes: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._running = 0
+        self._counting = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
@@ -108,13 +111,24 @@ class Transcriber:
         """Transcribe 16 kHz mono float32 audio (blocking; runs on the worker thread)."""
         if language is not None and language not in self.languages:
             language = None  # let a multilingual model detect; .en models ignore it
-        segments, _info = self._model.transcribe(
-            audio,
-            language=language or self.options.language,
-            beam_size=self.options.beam_size,
-            hotwords=prompt,
-        )
-        return " ".join(segment.text.strip() for segment in segments).strip()
+        with self._counting:
+            self._running += 1
+        try:
+            segments, _info = self._model.transcribe(
+                audio,
+                language=language or self.options.language,
+                beam_size=self.options.beam_size,
+                hotwords=prompt,
+            )
+            return " ".join(segment.text.strip() for segment in segments).strip()
+        finally:
+            with self._counting:
+                self._running -= 1
+
+    @property
+    def busy(self) -> bool:
+        """Whether the model is transcribing now (it cannot be interrupted)."""
+        return self._running > 0
 
     async def transcribe(
         self,
