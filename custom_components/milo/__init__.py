@@ -12,6 +12,7 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .card import async_register_card
 from .client import LLMAuthError, LLMError, OpenAICompatibleClient
 from .const import (
     DEFAULT_AI_TASK_NAME,
@@ -39,8 +40,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, whatever entries exist."""
+    """Register the actions and the dashboard card once, whatever entries exist."""
     async_setup_services(hass)
+    await async_register_card(hass)
     return True
 
 
