@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, override
 
@@ -17,7 +16,7 @@ from homeassistant.helpers import intent, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
 
-from . import local_commands, persona
+from . import history, local_commands, persona
 from .answer_deadline import AnswerDeadline
 from .answers import (
     Facts,
@@ -538,25 +537,9 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 chat_log.conversation_id, index, question, fresh if index == users[-1] else ""
             )
             rest[index] = {**rest[index], "content": with_note(question, note)}
-        # Split into rounds, each starting at a user message, so a tool call is never
-        # separated from its result.
-        rounds: list[list[dict[str, Any]]] = []
-        for message in rest:
-            if message["role"] == "user" or not rounds:
-                rounds.append([])
-            rounds[-1].append(message)
         max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
-        excess = len(rounds) - 1 - max_history  # finished turns beyond max history
-        if max_history > 0 and excess > 0:
-            # Old turns go in blocks of half the history, not one per message: where the
-            # history starts then stays put for several messages, so a server that caches
-            # prompt prefixes reads only the newest turns again.
-            block = max(1, max_history // 2)
-            rounds = rounds[math.ceil(excess / block) * block :]
-        # Earlier turns as they were spoken: their tool calls and results (a surf report is
-        # hundreds of tokens of JSON) are what the answers already say.
-        rounds = [*map(_spoken, rounds[:-1]), rounds[-1]] if rounds else rounds
-        messages, kept = fit(system, tools, rounds, budget)
+        turns = history.recent(history.rounds(rest), max_history)
+        messages, kept = fit(system, tools, turns, budget)
         # Relevance picked them (fit drops the least relevant); a fixed order sends the
         # same set of tools as the same prompt text every time.
         return messages, sorted(kept, key=lambda tool: str(tool["function"]["name"]))
@@ -654,16 +637,6 @@ def _said_lately(chat_log: conversation.ChatLog) -> set[tuple[str, ...]]:
         if isinstance(item, conversation.AssistantContent) and item.content
         for sentence in heard(item.content)
     }
-
-
-def _spoken(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A finished turn without its tool traffic: the question and what was said."""
-    return [
-        # Stripped: an answer ends with the space that told streaming TTS it was complete.
-        {"role": message["role"], "content": message["content"].strip()}
-        for message in messages
-        if message["role"] == "user" or (message["role"] == "assistant" and message["content"])
-    ]
 
 
 def _to_message(content: conversation.Content) -> dict[str, Any]:
