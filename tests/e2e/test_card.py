@@ -34,7 +34,12 @@ DASHBOARD = {
             "title": "Milo",
             "path": "milo",
             "cards": [{"type": "custom:milo-card", "satellite": SATELLITE}],
-        }
+        },
+        {
+            "title": "Typo",
+            "path": "typo",
+            "cards": [{"type": "custom:milo-card", "satellite": "mlio"}],
+        },
     ],
 }
 CARD_S = 90.0
@@ -75,6 +80,8 @@ class CardRun:
     first: dict[str, Any] = field(default_factory=dict)
     panned: dict[str, Any] = field(default_factory=dict)
     sleeping: dict[str, Any] = field(default_factory=dict)
+    muted: dict[str, Any] = field(default_factory=dict)
+    typo: dict[str, Any] = field(default_factory=dict)  # a satellite name that matches none
     look_around: tuple[str, str] = ("", "")  # before and after a click on its button
     shots: list[Path] = field(default_factory=list)
 
@@ -135,6 +142,9 @@ async def look_at_card(stack: DemoStack, shots: Path, profile: Path) -> CardRun:
         seen.sleeping = await read_card_when(page, "c.state === 'sleeping'")
         await shoot(page, shots, "milo-card-sleeping.png", seen)
         await hass.call_service("switch", "turn_off", entity_id=entity["sleep"])
+        await hass.call_service("switch", "turn_on", entity_id=entity["mute"])
+        seen.muted = await read_card_when(page, "c.state === 'muted'")
+        await hass.call_service("switch", "turn_off", entity_id=entity["mute"])
 
         # A button goes through HA to the satellite and back: it toggles the switch.
         before = (await hass.state(entity["look_around"]))["state"]
@@ -148,12 +158,15 @@ async def look_at_card(stack: DemoStack, shots: Path, profile: Path) -> CardRun:
         async with stage("the card's Look around button", 30.0, hass.log):
             await poll(toggled, 0.25)
         seen.look_around = (before, (await hass.state(entity["look_around"]))["state"])
+
+        await page.goto(f"{hass.base_url}/{DASHBOARD_PATH}/typo")
+        seen.typo = await read_card_when(page, "c.warning === 'shown'")
     return seen
 
 
 async def satellite_entities(stack: DemoStack) -> dict[str, str]:
     """The satellite's entity ids by object id suffix (docs/contracts.md)."""
-    keys = ("head_pan", "head_tilt", "face_tracking", "sleep", "look_around")
+    keys = ("head_pan", "head_tilt", "face_tracking", "sleep", "mute", "look_around")
     registered = await stack.hass.entities_of(stack.configured.entries["esphome"])
     ids = [e["entity_id"] for e in registered]
     return {key: next(i for i in ids if i.endswith(f"_{key}")) for key in keys}
@@ -212,6 +225,18 @@ def test_eyes_look_where_the_head_looks(card_run: CardRun) -> None:
 
 def test_sleep_switch_closes_the_eyes(card_run: CardRun) -> None:
     assert card_run.sleeping["mood"] == "mood sleeping"
+
+
+def test_mute_switch_greys_the_eyes(card_run: CardRun) -> None:
+    assert card_run.muted["mood"] == "mood muted"
+
+
+def test_unknown_satellite_warns_and_disables_the_buttons(card_run: CardRun) -> None:
+    card = card_run.typo
+    assert card["warning"] == "shown"
+    assert card["person"] == "not known"
+    assert all(disabled for _, disabled in card["buttons"])
+    assert [spot for spot, _ in card["surf"]] == list(SURF_SPOTS)
 
 
 def test_look_around_button_reaches_the_satellite(card_run: CardRun) -> None:
