@@ -18,9 +18,11 @@ from typing import Any
 from browser import BrowserError, Page, chromium
 from conftest import HA_VENVS, REPO, loopback_sockets
 from milo_demo.errors import poll, stage
+from milo_demo.playback import play_request
 from milo_demo.run import run_demo
 from milo_demo.satellite import NAME as SATELLITE
-from milo_demo.scenario import BUDDY
+from milo_demo.scenario import BUDDY, Request
+from milo_demo.speech import synthesize_requests
 from milo_demo.stack import DemoStack, StackOptions
 import pytest
 
@@ -73,6 +75,18 @@ READ_CARD = """(() => {
 })()"""
 
 
+# Records each change of the mood's word (states can be shorter than a poll).
+WATCH_MOODS = """(() => {
+  const word = deepQuery(document, "milo-card").shadowRoot.getElementById("state");
+  window.miloMoods = [word.textContent];
+  new MutationObserver(() => {
+    if (window.miloMoods.at(-1) !== word.textContent) window.miloMoods.push(word.textContent);
+  }).observe(word, { childList: true, characterData: true, subtree: true });
+  return true;
+})()"""
+QUESTION = Request("surf", "How is the surf at East Strand today?", ("surf",))
+
+
 @dataclass
 class CardRun:
     """What the browser saw."""
@@ -82,6 +96,7 @@ class CardRun:
     sleeping: dict[str, Any] = field(default_factory=dict)
     muted: dict[str, Any] = field(default_factory=dict)
     typo: dict[str, Any] = field(default_factory=dict)  # a satellite name that matches none
+    moods: list[str] = field(default_factory=list)  # the mood's changes during a question
     look_around: tuple[str, str] = ("", "")  # before and after a click on its button
     shots: list[Path] = field(default_factory=list)
 
@@ -100,6 +115,12 @@ async def read_card_when(page: Page, condition: str) -> dict[str, Any]:
 async def look_at_card(stack: DemoStack, shots: Path, profile: Path) -> CardRun:
     """Put the card on a dashboard, open it in Chromium, change the satellite, read it."""
     hass = stack.hass
+    [spoken] = await synthesize_requests(
+        (QUESTION,),
+        profile.parent / "speech",
+        services_python=REPO / ".venv" / "bin" / "python",
+        log=profile.parent / "speech.log",
+    )
     assert hass.ws is not None
     assert hass.rest is not None
     assert hass.rest.token
@@ -158,6 +179,14 @@ async def look_at_card(stack: DemoStack, shots: Path, profile: Path) -> CardRun:
         async with stage("the card's Look around button", 30.0, hass.log):
             await poll(toggled, 0.25)
         seen.look_around = (before, (await hass.state(entity["look_around"]))["state"])
+
+        # A spoken question: the mood follows the satellite through the pipeline.
+        await page.evaluate(WATCH_MOODS)
+        result = await play_request(stack, spoken)
+        assert not result.error, result.error
+        seen.moods = await page.wait_for(
+            "window.miloMoods.at(-1) === 'idle' && window.miloMoods", CARD_S
+        )
 
         await page.goto(f"{hass.base_url}/{DASHBOARD_PATH}/typo")
         seen.typo = await read_card_when(page, "c.warning === 'shown'")
@@ -225,6 +254,11 @@ def test_eyes_look_where_the_head_looks(card_run: CardRun) -> None:
 
 def test_sleep_switch_closes_the_eyes(card_run: CardRun) -> None:
     assert card_run.sleeping["mood"] == "mood sleeping"
+
+
+def test_mood_follows_a_spoken_question(card_run: CardRun) -> None:
+    # assist_satellite: idle, listening, processing, responding, idle (each one render).
+    assert card_run.moods == ["idle", "listening", "thinking", "speaking", "idle"]
 
 
 def test_mute_switch_greys_the_eyes(card_run: CardRun) -> None:
