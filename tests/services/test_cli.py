@@ -8,6 +8,7 @@ import contextlib
 from pathlib import Path
 import signal
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -118,3 +119,29 @@ async def test_voice_by_name_from_data_dir(tmp_path: Path):
     found = find_voice("en_US-joe-medium", [str(tmp_path)])
     assert found.model == tmp_path / "voices" / "en_US-joe-medium.onnx"
     assert find_voice(str(files.model), []).name == "en_US-joe-medium"
+
+
+@pytest.mark.parametrize("service", ["milo-stt", "milo-tts", "milo-llm"])
+@pytest.mark.parametrize(
+    ("uri", "why"),
+    [
+        ("bogus://nowhere", "only tcp:// and unix://"),
+        ("tcp://localhost", "needs a host and a port"),
+        ("tcp://localhost:port", "needs a host and a port"),
+        ("unix://", "needs a socket path"),
+    ],
+)
+def test_a_bad_uri_is_refused_before_the_model_loads(service: str, uri: str, why: str) -> None:
+    """Exit code 2 and argparse's one line, not a traceback after seconds of loading."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / service), "--uri", uri],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"argument --uri: {uri!r}: " in done.stderr
+    assert why in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Loading" not in done.stderr

@@ -9,7 +9,7 @@ import math
 
 from .. import __version__
 from .protocol import DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, ReadTimeouts
-from .server import DEFAULT_MAX_CONNECTIONS, ServerLimits
+from .server import DEFAULT_MAX_CONNECTIONS, ServerLimits, parse_uri
 
 
 def add_service_args(
@@ -19,6 +19,7 @@ def add_service_args(
     and `--version`."""
     parser.add_argument(
         "--uri",
+        type=_uri,
         default=f"tcp://0.0.0.0:{default_port}",
         help=f"tcp://HOST:PORT or unix://PATH to listen on (default: tcp://0.0.0.0:{default_port})",
     )
@@ -73,6 +74,15 @@ def server_limits(args: argparse.Namespace) -> ServerLimits:
         max_connections=args.max_connections,
         timeouts=ReadTimeouts(frame=args.read_timeout, idle=args.idle_timeout),
     )
+
+
+def _uri(text: str) -> str:
+    """--uri checked when the flags are read, before a model loads for seconds."""
+    try:
+        parse_uri(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:

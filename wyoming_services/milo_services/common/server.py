@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 import signal
 import socket
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from wyoming.error import Error
 from wyoming.event import async_write_event
@@ -41,6 +41,24 @@ class ServerLimits:
     timeouts: ReadTimeouts = field(default_factory=ReadTimeouts)
 
 
+def parse_uri(uri: str) -> ParseResult:
+    """A tcp://HOST:PORT or unix://PATH URI, parsed; ValueError saying what is wrong."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "tcp":
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if parsed.hostname is None or port is None:
+            raise ValueError(f"{uri!r}: a tcp:// URI needs a host and a port")
+    elif parsed.scheme == "unix":
+        if not parsed.path:
+            raise ValueError(f"{uri!r}: a unix:// URI needs a socket path")
+    else:
+        raise ValueError(f"{uri!r}: only tcp:// and unix:// URIs are supported")
+    return parsed
+
+
 class ServiceServer:
     """A Wyoming server on tcp://HOST:PORT (PORT may be 0) or unix://PATH.
 
@@ -51,17 +69,8 @@ class ServiceServer:
     def __init__(
         self, uri: str, handler_factory: HandlerFactory, limits: ServerLimits | None = None
     ) -> None:
-        parsed = urlparse(uri)
-        if parsed.scheme == "tcp":
-            if parsed.hostname is None or parsed.port is None:
-                raise ValueError(f"{uri!r}: a tcp:// URI needs a host and a port")
-            self.host: str | None = parsed.hostname
-        elif parsed.scheme == "unix":
-            if not parsed.path:
-                raise ValueError(f"{uri!r}: a unix:// URI needs a socket path")
-            self.host = None
-        else:
-            raise ValueError(f"{uri!r}: only tcp:// and unix:// URIs are supported")
+        parsed = parse_uri(uri)
+        self.host: str | None = parsed.hostname if parsed.scheme == "tcp" else None
         self.uri = uri
         self._parsed = parsed
         self._factory = handler_factory

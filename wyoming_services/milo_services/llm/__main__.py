@@ -314,10 +314,7 @@ def run() -> None:
         raise SystemExit("milo-llm: --n-ctx must be at least 256")
     if not 0 <= args.http_port <= 65535:
         raise SystemExit("milo-llm: --http-port must be between 0 and 65535")
-    scheme = urlparse(args.uri).scheme
-    if scheme not in ("tcp", "unix"):
-        raise SystemExit("milo-llm: --uri must be tcp://HOST:PORT or unix://PATH")
-    if args.zeroconf is not None and scheme != "tcp":
+    if args.zeroconf is not None and urlparse(args.uri).scheme != "tcp":
         raise SystemExit("milo-llm: --zeroconf needs a tcp:// --uri")
     try:
         asyncio.run(main(args))
