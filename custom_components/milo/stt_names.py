@@ -34,7 +34,7 @@ from homeassistant.config_entries import (
     ConfigEntryChange,
     ConfigEntryState,
 )
-from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, EVENT_STATE_CHANGED
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import (
     area_registry as ar,
@@ -148,7 +148,11 @@ class SttNameSync:
             async_dispatcher_connect(
                 self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._async_entry_changed
             ),
-            async_track_time_interval(self.hass, self._async_resend, RESEND_INTERVAL),
+            async_track_time_interval(
+                self.hass, self._async_resend, RESEND_INTERVAL, cancel_on_shutdown=True
+            ),
+            # HA does not unload entries when it stops: a send still settling is dropped.
+            self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_stopping),
         ]
         schedule()
 
@@ -161,8 +165,14 @@ class SttNameSync:
         return stop
 
     @callback
+    def _async_stopping(self, _event: Event[Any]) -> None:
+        self._debouncer.async_shutdown()
+
+    @callback
     def async_schedule(self, _event: Event[Any] | None = None) -> None:
         """Send once the changes have settled."""
+        if self.hass.is_stopping:  # a reload while HA stops: nobody to tell any more
+            return
         self._debouncer.async_schedule_call()
 
     @callback
