@@ -53,7 +53,7 @@ def test_answers_are_non_empty_english(demo_run: DemoRun) -> None:
         assert answer, f"{result.kind}: empty answer"
         letters = [c for c in answer if c.isalpha()]
         assert sum(c.isascii() for c in letters) >= 0.95 * len(letters), answer
-        words = set(re.findall(r"[a-z']+", answer.lower()))
+        words = set(re.findall(r"[a-z]+", answer.lower()))  # "that's": "that", "s"
         assert words & ENGLISH_WORDS, f"{result.kind}: not English? {answer!r}"
 
 
