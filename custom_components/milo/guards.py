@@ -61,8 +61,11 @@ HAZARDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 # A label ("User: ...", "MILO: ...") starts a line of a script: the model is writing both
 # sides of a dialogue, also inside quotes. Milo's own label is dropped and its line kept;
-# anyone else's ends the answer. Headings that read fine aloud stay.
-_LABEL = re.compile(r"(?:^|(?<=[\s\"\u201c]))((?i:heads up|fun fact)|[A-Za-z][\w'-]{0,19}):\s+")
+# anyone else's ends the answer. Headings that read fine aloud stay. A label last of all
+# ("... the best joke ever. MILO:") is the next line the model was about to script.
+_LABEL = re.compile(
+    r"(?:^|(?<=[\s\"\u201c]))((?i:heads up|fun fact)|[A-Za-z][\w'-]{0,19}):(?:\s+|$)"
+)
 OWN_LABELS = frozenset({"assistant", "ai", "bot", "robot"})
 HEADINGS = frozenset({"note", "warning", "heads up", "fun fact", "tip", "ps", "update"})
 # Another name, or being human, is not who Milo is.

@@ -63,6 +63,9 @@ def guard(**kwargs: object) -> AnswerGuard:
         # A script: another speaker's line ends the answer, even mid-sentence; headings stay.
         ("Yo, nah MILO: nothing. Naruto-san: wow.", "nothing."),
         ("Note: I never sleep. Fine.", "Note: I never sleep. Fine."),
+        # The demo heard a label last of all: the next line the model was about to script.
+        ("That's funny, the best joke ever. MILO:", "That's funny, the best joke ever."),
+        ("Grand. User:", "Grand."),
         # Sarcastic but never mean.
         ("Bullshit, silly shiz! You are just another failure. Ouch.", "Ouch."),
         # Emoji are not read out; a quote ends a sentence like its full stop.
