@@ -638,6 +638,20 @@ def _record_states(hass: HomeAssistant, entity_id: str) -> list[str]:
     return seen
 
 
+async def _say_when_listening(hass: HomeAssistant, satellite: Satellite, entity_id: str) -> None:
+    """Start a conversation on the Assist satellite `entity_id` ("Yes?") and, once Milo
+    listens, say the microphone's words."""
+    states = _record_states(hass, entity_id)
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {"entity_id": entity_id, "start_message": "Yes?"},
+        blocking=True,
+    )
+    await _until(lambda: "listening" in states, within=30)
+    satellite.speak()
+
+
 def _assert_wav(path: Path, seconds: float) -> None:
     with wave.open(str(path), "rb") as wav:
         # Converted by HA to what the media player asked for: 22.05 kHz mono 16-bit.
@@ -868,15 +882,7 @@ async def test_who_decides_the_end_of_speech(
     )
     await _until(lambda: _state(hass, select) == end_of_speech)
     entity_id = "assist_satellite.milo_assist_satellite"
-    states = _record_states(hass, entity_id)
-    await hass.services.async_call(
-        "assist_satellite",
-        "start_conversation",
-        {"entity_id": entity_id, "start_message": "Yes?"},
-        blocking=True,
-    )
-    await _until(lambda: "listening" in states, within=30)
-    satellite.speak()
+    await _say_when_listening(hass, satellite, entity_id)
     await _until(milo_pipeline.chat_requests, within=180)
     await _until(lambda: satellite.played("tts"), within=120)
     await _until(lambda: _state(hass, entity_id) == "idle", within=60)

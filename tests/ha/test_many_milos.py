@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import area_registry as ar, device_registry as dr, entity_registry as er
-from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
@@ -34,6 +33,8 @@ from .test_esphome_satellite import (
     SATELLITE,
     Satellite,
     _piper_say,
+    _record_states,
+    _say_when_listening,
     _until,
     adopt,
     # Fixtures used here too: the log check (autouse), and for the spoken request the
@@ -144,19 +145,6 @@ def _state(hass: HomeAssistant, entity_id: str) -> str | None:
     return None if state is None else state.state
 
 
-def _record(hass: HomeAssistant, entity_id: str) -> list[str]:
-    """Every state `entity_id` goes through from now on."""
-    seen: list[str] = []
-
-    @callback
-    def changed(event: Event[EventStateChangedData]) -> None:
-        if (new := event.data["new_state"]) is not None:
-            seen.append(new.state)
-
-    async_track_state_change_event(hass, entity_id, changed)
-    return seen
-
-
 async def _hear(
     hass: HomeAssistant, text: str, milo: Milo | None = None
 ) -> conversation.ConversationResult:
@@ -196,9 +184,9 @@ async def test_the_milo_that_heard_it_moves_and_sees(
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    office_tilt = _record(hass, office.entity("number", "head_tilt"))
-    bedroom_pan = _record(hass, bedroom.entity("number", "head_pan"))
-    bedroom_tilt = _record(hass, bedroom.entity("number", "head_tilt"))
+    office_tilt = _record_states(hass, office.entity("number", "head_tilt"))
+    bedroom_pan = _record_states(hass, bedroom.entity("number", "head_pan"))
+    bedroom_tilt = _record_states(hass, bedroom.entity("number", "head_tilt"))
 
     cloud.reply(tool_calls=[("look_at", {"pan": -40, "tilt": 0})])
     cloud.reply("Fine, I'm looking left. Thrilling.")
@@ -242,18 +230,10 @@ async def test_a_spoken_request_moves_the_head_that_heard_it(
     pipeline (milo-stt, Milo's agent with no satellite configured, milo-tts): the office
     head turns, the bedroom head stays still, and the answer comes out of the office Milo."""
     office, bedroom = milos["Office"], milos["Bedroom"]
-    bedroom_pan = _record(hass, bedroom.entity("number", "head_pan"))
-    states = _record(hass, office.satellite_id)
+    bedroom_pan = _record_states(hass, bedroom.entity("number", "head_pan"))
     cloud.reply(tool_calls=[("look_at", {"pan": -40, "tilt": 0})])
     cloud.reply("Left it is. Nothing there, obviously.")
-    await hass.services.async_call(
-        "assist_satellite",
-        "start_conversation",
-        {"entity_id": office.satellite_id, "start_message": "Yes?"},
-        blocking=True,
-    )
-    await _until(lambda: "listening" in states, within=30)
-    satellites["office-milo"].speak()
+    await _say_when_listening(hass, satellites["office-milo"], office.satellite_id)
     await _until(lambda: _state(hass, office.entity("number", "head_pan")) == "-40.0", 180)
     heard = _note(cloud.chat_requests()[0])
     assert "left" in heard.lower(), heard

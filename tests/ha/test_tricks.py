@@ -33,6 +33,7 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     MediaServer,
     Satellite,
     _record_states,
+    _say_when_listening,
     _state,
     _until,
     media_server,
@@ -202,15 +203,7 @@ async def test_a_spoken_dance_starts_when_the_answer_ends(
     )
     await hass.async_block_till_done()  # the agent reloads with its satellite
     entity_id = "assist_satellite.milo_assist_satellite"
-    states = _record_states(hass, entity_id)
-    await hass.services.async_call(
-        "assist_satellite",
-        "start_conversation",
-        {"entity_id": entity_id, "start_message": "Yes?"},
-        blocking=True,
-    )
-    await _until(lambda: "listening" in states, within=30)
-    satellite.speak()
+    await _say_when_listening(hass, satellite, entity_id)
     await _until(lambda: satellite.played("beat"), within=180)
     (answer,) = satellite.played("tts")
     (beat,) = satellite.played("beat")
