@@ -4,7 +4,7 @@ Each message builds its own `MiloAPI`, because the tools depend on the agent's w
 entity and satellite, and on what was asked. It merges the HA LLM APIs the user picked (the
 Assist API for device control) with Milo's tools, so HA's chat log runs every tool call the
 same way, and offers only the tools the request points at, as many as the prompt budget
-allows (see relevance.py, budget.py).
+allows (see tool_choice.py).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from homeassistant.helpers import config_validation as cv, llm
 import probatio
 
 from .answers import surf_facts, weather_facts
-from .budget import TOOLS_TOKENS, estimate_tokens, tool_tokens
 from .const import DAYS, DOMAIN, LOGGER
 from .fast_path import indoors
 from .notes import without_area_line
 from .notes_search import async_search_notes, has_notes
-from .relevance import Device, ToolWords, devices, named_devices, rank, words
+from .relevance import Device, devices
 from .satellite import PAN_RANGE, TILT_RANGE, Satellite
 from .surf import describe_days
+from .tool_choice import Offer, choose
 from .weather import async_weather_report, describe_weather
 
 if TYPE_CHECKING:
@@ -298,32 +298,19 @@ class MiloAPI(llm.API):
                         self.hass, llm_context.assistant, include_state=False
                     )
                 )
-        said = words(self._request)
-        named = named_devices(said, known, self._context.area)
         specs = [format_tool(tool, serializer) for tool in tools]
-        order = rank(
-            said,
+        choice = choose(
+            self._request,
             [
-                ToolWords.of(spec, getattr(tool, "keywords", ()))
+                Offer(spec, getattr(tool, "keywords", ()), not isinstance(tool, MiloTool))
                 for tool, spec in zip(tools, specs, strict=True)
             ],
-            named,
+            known,
+            self._allowance,
+            device_prompt=device_prompt,
+            area=self._context.area,
         )
-        # HA's device prompt (the exposed devices and how to control them) is only worth
-        # its tokens when the request names a device and a device tool goes out.
-        left = self._allowance
-        chosen: list[llm.Tool] = []
-        prompt: str | None = None
-        for index in order:
-            cost = tool_tokens(specs[index]) + (0 if chosen else TOOLS_TOKENS)
-            if cost > left:
-                continue  # a less relevant but smaller tool may still fit
-            chosen.append(tools[index])
-            left -= cost
-            if prompt is None and named and not isinstance(tools[index], MiloTool):
-                best = [d for d in named if len(said & d.words) == len(said & named[0].words)]
-                prompt = _device_prompt(device_prompt, best, left)
-                left -= estimate_tokens(prompt)
+        chosen = [tools[index] for index in choice.chosen]
         LOGGER.debug(
             "Tools for %r: %s of %d (%d prompt tokens allowed)",
             self._request,
@@ -333,20 +320,8 @@ class MiloAPI(llm.API):
         )
         return llm.APIInstance(
             api=self,
-            api_prompt=prompt or "",
+            api_prompt=choice.prompt,
             llm_context=llm_context,
             tools=chosen,
             custom_serializer=serializer,
         )
-
-
-def _device_prompt(full: str, named: list[Device], allowance: int) -> str:
-    """HA's device prompt, or if it is too long a list of the devices the request names best."""
-    if estimate_tokens(full) <= allowance:
-        return full
-    lines = ["Devices you can control:"]
-    for device in named:
-        if estimate_tokens("\n".join([*lines, f"- {device.label}"])) > allowance:
-            break
-        lines.append(f"- {device.label}")
-    return "\n".join(lines) if len(lines) > 1 else ""
