@@ -1,4 +1,5 @@
-"""milo-stt's speculative transcription: same transcripts, started before audio-stop."""
+"""milo-stt's speculative transcription: same transcripts, started before audio-stop, and
+published to subscribers as soon as they are known."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ import numpy as np
 import pytest
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
 from wyoming.event import Event
 
 from milo_services.common.audio import pcm_to_float, resample
 from milo_services.stt.__main__ import build_info
 from milo_services.stt.biasing import Vocabulary
 from milo_services.stt.handler import KEEP_SILENCE, SttHandler
+from milo_services.stt.speculation_feed import (
+    DROPPED_EVENT,
+    MAX_BACKLOG,
+    SPECULATIVE_EVENT,
+    SUBSCRIBE_EVENT,
+    SUBSCRIBED_EVENT,
+    SpeculationFeed,
+    dropped,
+)
 from milo_services.stt.speech_tracker import FRAME_SECONDS, SpeechTracker
 from milo_services.stt.transcriber import Transcriber
 from tests.services.helpers import Speech, ThreadedServer, read_until, wer
@@ -169,3 +181,108 @@ def test_speculation_flag():
 
     assert get_parser().parse_args([]).speculation is True
     assert get_parser().parse_args(["--no-speculation"]).speculation is False
+
+
+@pytest.fixture(scope="module")
+def feed_server(transcriber: Transcriber) -> Iterator[ThreadedServer]:
+    """A milo-stt that publishes its speculative transcripts, as `milo-stt` runs."""
+    factory = partial(
+        SttHandler,
+        info=build_info(transcriber),
+        transcriber=transcriber,
+        vocabulary=Vocabulary(transcriber.count_tokens),
+        feed=SpeculationFeed(),
+    )
+    with ThreadedServer(factory) as server:
+        yield server
+
+
+async def subscribe(server: ThreadedServer) -> AsyncTcpClient:
+    client = server.client()
+    await client.connect()
+    await client.write_event(Event(SUBSCRIBE_EVENT))
+    assert (await read_until(client, SUBSCRIBED_EVENT, "error"))[-1].type == SUBSCRIBED_EVENT
+    return client
+
+
+async def test_subscribers_hear_the_transcript_before_audio_stop(
+    feed_server: ThreadedServer, piper_speech: list[Speech]
+):
+    """The words reach a subscriber while the client still waits for silence, and they are
+    the request's transcript; a used speculation is never dropped."""
+    subscriber = await subscribe(feed_server)
+    *audio, stop = events(padded(piper_speech[0]))
+    async with feed_server.client() as client:
+        await client.write_event(Transcribe(language="en").event())
+        for event in audio:
+            await client.write_event(event)
+        published = (await read_until(subscriber, SPECULATIVE_EVENT))[-1]
+        await client.write_event(stop)
+        transcript = Transcript.from_event((await read_until(client, "transcript"))[-1])
+    assert published.data["text"] == transcript.text
+    assert wer(piper_speech[0].text, transcript.text) <= 0.2
+    session = published.data["stt_session"]
+    assert isinstance(session, str)
+    assert session
+    # Nothing more for that request: the next event is the next request's.
+    async with feed_server.client() as client:
+        await client.write_event(Transcribe(language="en").event())
+        for event in events(padded(piper_speech[2], silence=0.0)):
+            await client.write_event(event)
+        await read_until(client, "transcript")
+    await subscriber.write_event(Event("ping"))
+    after = await read_until(subscriber, "pong")
+    assert all(event.data.get("stt_session") != session for event in after)
+    await subscriber.disconnect()
+
+
+async def test_speech_after_the_pause_drops_the_published_words(
+    feed_server: ThreadedServer, piper_speech: list[Speech]
+):
+    subscriber = await subscribe(feed_server)
+    first, second = padded(piper_speech[0], silence=0.6), padded(piper_speech[4])
+    first_audio = list(events(first))[:-1]
+    second_audio = list(events(second))[1:]
+    async with feed_server.client() as client:
+        await client.write_event(Transcribe(language="en").event())
+        for event in first_audio:
+            await client.write_event(event)
+        early = (await read_until(subscriber, SPECULATIVE_EVENT))[-1]
+        *more, stop = second_audio
+        for event in more:
+            await client.write_event(event)
+        gone = (await read_until(subscriber, DROPPED_EVENT))[-1]
+        late = (await read_until(subscriber, SPECULATIVE_EVENT))[-1]
+        await client.write_event(stop)
+        transcript = Transcript.from_event((await read_until(client, "transcript"))[-1])
+    assert gone.data == {"stt_session": early.data["stt_session"]}
+    assert late.data == {"text": transcript.text, "stt_session": early.data["stt_session"]}
+    assert early.data["text"] != transcript.text
+    await subscriber.disconnect()
+
+
+async def test_subscribing_errors_are_coded(
+    feed_server: ThreadedServer, servers: dict[bool, ThreadedServer]
+):
+    subscriber = await subscribe(feed_server)
+    await subscriber.write_event(Event(SUBSCRIBE_EVENT))
+    error = Error.from_event((await read_until(subscriber, "error"))[-1])
+    assert error.code == "bad-event"
+    assert "subscribed" in error.text
+    await subscriber.disconnect()
+    async with servers[True].client() as client:  # no feed
+        await client.write_event(Event(SUBSCRIBE_EVENT))
+        error = Error.from_event((await read_until(client, "error"))[-1])
+    assert error.code == "not-supported"
+
+
+async def test_a_subscriber_that_does_not_read_is_dropped():
+    """Publishing never waits: a stuck subscriber is disconnected, the others keep theirs."""
+    feed = SpeculationFeed()
+    stuck: list[bool] = []
+    reading = feed.subscribe(overflow=lambda: pytest.fail("it was read"))
+    feed.subscribe(overflow=lambda: stuck.append(True))
+    for index in range(MAX_BACKLOG + 5):
+        feed.publish(dropped(str(index)))
+        reading.queue.get_nowait()
+    assert stuck == [True]

@@ -17,6 +17,7 @@ from ..common.cli import add_service_args, server_limits, setup_logging
 from ..common.server import ServiceServer, run_service
 from .biasing import Vocabulary, merge_phrases
 from .handler import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, MAX_CHUNK_BYTES, SttHandler
+from .speculation_feed import SpeculationFeed
 from .transcriber import (
     DEFAULT_COMPUTE_TYPE,
     EMBEDDED_MODEL_NAME,
@@ -74,7 +75,8 @@ def get_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="start transcribing as soon as the speech stops, while the client still waits "
-        "for silence; same transcripts, earlier (default: on)",
+        "for silence; same transcripts, earlier, and published to subscribers such as "
+        "Milo's integration (default: on)",
     )
     return parser
 
@@ -151,6 +153,7 @@ async def main(args: argparse.Namespace, transcriber: Transcriber) -> None:
             transcriber=transcriber,
             vocabulary=vocabulary,
             speculate=args.speculation,
+            feed=SpeculationFeed(),
         ),
         server_limits(args),
     )

@@ -9,6 +9,8 @@ The transcript is the same as without speculation, by construction: the model al
 audio cut `KEEP_SILENCE` after the last speech (see `SpeechTracker`), and a speculative result
 is used only when the audio it was made from is identical, sample for sample, to what the
 model would get at `audio-stop`. Otherwise (the user spoke again, a new request) it is dropped.
+Subscribers (`speculation_feed`) hear of each speculative transcript as soon as it is ready,
+and of its dropping.
 
 Limits: a connection holds at most `MAX_AUDIO_BYTES` of audio (its request and those still
 waiting for a transcript) and a request at most `MAX_AUDIO_SECONDS`. Conversion to 16 kHz
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 import logging
 import time
 from typing import ClassVar
+from uuid import uuid4
 
 import numpy as np
 from wyoming.asr import Transcribe, Transcript
@@ -38,6 +41,14 @@ from ..common.handler import EventError, ServiceHandler
 from ..common.memory import release_memory
 from ..common.protocol import EventLimits
 from .biasing import NAMES_EVENT, NamesError, Vocabulary, names_from_event
+from .speculation_feed import (
+    SUBSCRIBE_EVENT,
+    SUBSCRIBED_EVENT,
+    SpeculationFeed,
+    Subscription,
+    dropped,
+    speculative,
+)
 from .speech_tracker import FRAME_SECONDS, QUIETEST_SPEECH_DB, SpeechTracker
 from .transcriber import SAMPLE_RATE, Transcriber
 
@@ -117,6 +128,7 @@ class _Utterance:
     seconds: float = 0.0
     size: int = 0  # bytes
     speech: SpeechTracker = field(default_factory=SpeechTracker)
+    session: str = field(default_factory=lambda: uuid4().hex)  # names it to subscribers
 
     def add(self, chunk: AudioChunk, room: int) -> None:
         """Keep `chunk`; `room`: bytes this utterance may hold in all."""
@@ -171,11 +183,27 @@ class _Speculation:
     job: asyncio.Task[_Job]
     speech_end: float | None
     task: asyncio.Task[str]
+    session: str
+    feed: SpeculationFeed | None
     started: float = field(default_factory=time.monotonic)
+    published: bool = False  # subscribers have its transcript
+    used: bool = False  # it is the request's transcript
+
+    def publish(self, task: asyncio.Task[str]) -> None:
+        """Tell subscribers the words once they are known (not once the request has them)."""
+        if self.feed is None or task.cancelled() or task.exception() is not None or self.used:
+            return
+        if text := task.result():
+            self.published = True
+            self.feed.publish(speculative(text, self.session))
 
     def cancel(self) -> None:
+        """Stop its work; subscribers that had its words learn they are not the request's."""
         self.task.cancel()
         self.job.cancel()
+        if self.published and not self.used and self.feed is not None:
+            self.published = False
+            self.feed.publish(dropped(self.session))
 
 
 def _quietly(task: asyncio.Task[object]) -> None:
@@ -195,11 +223,15 @@ class SttHandler(ServiceHandler):
         vocabulary: Vocabulary,
         *,
         speculate: bool = True,
+        feed: SpeculationFeed | None = None,
     ) -> None:
         super().__init__(reader, writer, info)
         self._transcriber = transcriber
         self._vocabulary = vocabulary
         self._speculate = speculate
+        self._feed = feed  # None: nobody can subscribe
+        self._subscription: Subscription | None = None
+        self._forwarding: asyncio.Task[None] | None = None
         self._request = Transcribe()
         self._utterance: _Utterance | None = None
         self._speculation: _Speculation | None = None
@@ -220,6 +252,9 @@ class SttHandler(ServiceHandler):
             except NamesError as err:
                 raise EventError("bad-event", f"{NAMES_EVENT}: {err}") from err
             await self.write_event(self._vocabulary.set_home_names(names))
+            return True
+        if event.type == SUBSCRIBE_EVENT:
+            await self._subscribe()
             return True
         if AudioStart.is_type(event.type):
             start = AudioStart.from_event(event)
@@ -248,6 +283,23 @@ class SttHandler(ServiceHandler):
             return True
         return await super().handle_request(event)
 
+    async def _subscribe(self) -> None:
+        if self._feed is None or not self._speculate:
+            raise EventError(
+                "not-supported", "this milo-stt does not publish speculative transcripts"
+            )
+        if self._subscription is not None:
+            raise EventError("bad-event", f"{SUBSCRIBE_EVENT}: this connection is subscribed")
+        await self.write_event(Event(SUBSCRIBED_EVENT))
+        # A subscriber that cannot keep up is closed (its read loop then ends).
+        self._subscription = self._feed.subscribe(overflow=self.writer.close)
+        self._forwarding = asyncio.create_task(self._forward(self._subscription))
+
+    async def _forward(self, subscription: Subscription) -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await self.write_event(await subscription.queue.get())
+
     def _update_speculation(self, utterance: _Utterance) -> None:
         """Start transcribing once the speech has stopped; drop that if it starts again."""
         speculation = self._speculation
@@ -260,7 +312,10 @@ class SttHandler(ServiceHandler):
             task = asyncio.create_task(self._run(job))
             for each in (job, task):  # a dropped one's failure is nobody's business
                 each.add_done_callback(_quietly)
-            self._speculation = _Speculation(job, utterance.speech.speech_end, task)
+            self._speculation = _Speculation(
+                job, utterance.speech.speech_end, task, utterance.session, self._feed
+            )
+            task.add_done_callback(self._speculation.publish)
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:
@@ -291,6 +346,10 @@ class SttHandler(ServiceHandler):
 
     async def disconnect(self) -> None:
         self._drop_speculation()
+        if self._subscription is not None and self._feed is not None:
+            self._feed.unsubscribe(self._subscription)
+        if self._forwarding is not None:
+            self._forwarding.cancel()
         if self._replying is not None and not self._replying.done():
             self._replying.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -324,6 +383,7 @@ class SttHandler(ServiceHandler):
         stopped = time.monotonic()
         job = await self._job(utterance.snapshot(), request)
         if speculation is not None and (await speculation.job).same_as(job):
+            speculation.used = True
             how = f"speculatively, started {stopped - speculation.started:.2f} s before audio-stop"
             text = await speculation.task
         else:
