@@ -36,7 +36,7 @@ from .notes_search import async_search_notes, has_notes
 from .sentences import REPEATED_WORDS, split_sentences, word_runs, words
 from .spoken import number
 from .surf import RATING_ORDER, Rating, clock, describe_day, describe_days, recorded_note
-from .weather import async_weather_report, describe_weather, main_condition, recap_weather
+from .weather_report import async_weather_report, describe_weather, main_condition, recap_weather
 
 # Sentences said lately, each as its words (`sentences.heard`).
 Said = Collection[tuple[str, ...]]

@@ -82,7 +82,7 @@ from .const import (
     SUBENTRY_SURF_SPOT,
 )
 from .surf import Endpoints, Spot, SurfApiError, async_fetch_forecast
-from .weather import home_weather_entity
+from .weather_report import home_weather_entity
 
 DEFAULT_AGENT_OPTIONS: dict[str, Any] = {
     CONF_PERSONA_NAME: DEFAULT_NAME,

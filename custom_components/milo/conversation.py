@@ -69,7 +69,7 @@ from .speech_stream import spaced_sentences
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
 from .tricks import async_trick, is_trick
-from .weather import home_weather_entity
+from .weather_report import home_weather_entity
 
 # Greetings are Milo's to answer, in its own voice, and the weather: its fast path says
 # more than HA's one-line answer (when a weather entity is exposed to Assist).

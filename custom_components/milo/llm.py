@@ -27,7 +27,7 @@ from .const import (
 from .data import MiloConfigEntry
 from .origin import async_origin
 from .tools import ToolContext, milo_tools
-from .weather import home_weather_entity
+from .weather_report import home_weather_entity
 
 
 @callback

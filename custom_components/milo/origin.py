@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import area_registry as ar, device_registry as dr, entity_registry as er
 
-from .satellite import Satellite
+from .satellite_device import Satellite
 
 
 @dataclass(frozen=True, slots=True)

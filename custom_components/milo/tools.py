@@ -24,10 +24,10 @@ from .fast_path import indoors
 from .notes import without_area_line
 from .notes_search import async_search_notes, has_notes
 from .relevance import Device, devices
-from .satellite import PAN_RANGE, TILT_RANGE, Satellite
+from .satellite_device import PAN_RANGE, TILT_RANGE, Satellite
 from .surf import describe_days
 from .tool_choice import Offer, choose
-from .weather import async_weather_report, describe_weather
+from .weather_report import async_weather_report, describe_weather
 
 if TYPE_CHECKING:
     from .coordinator import SurfCoordinator

@@ -16,7 +16,7 @@ from homeassistant.exceptions import HomeAssistantError
 from . import persona
 from .const import LOGGER
 from .fast_path import Kind, Trick
-from .satellite import Satellite
+from .satellite_device import Satellite
 
 TRICKS: frozenset[str] = frozenset(get_args(Trick))
 # A dance of 10-20 s is a show; the beat alone is a taster. The satellite rounds both to

@@ -18,7 +18,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
-from custom_components.milo import persona, satellite
+from custom_components.milo import persona, satellite_device
 from custom_components.milo.budget import message_tokens
 from custom_components.milo.const import MAX_TOOL_ROUNDS
 from custom_components.milo.conversation import REMARK_TOKENS
@@ -712,7 +712,7 @@ async def test_head_tools(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """look_at uses the ESPHome action; nod falls back to the numbers; look_around the switch."""
-    monkeypatch.setattr(satellite, "GESTURE_STEP_SECONDS", 0)
+    monkeypatch.setattr(satellite_device, "GESTURE_STEP_SECONDS", 0)
     await setup_entry(subentries=[agent_subentry(satellite_device=milo_satellite["device_id"])])
     cloud.reply(
         tool_calls=[

@@ -12,7 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo import persona
 from custom_components.milo.answers import surf_brief
-from custom_components.milo.weather import async_weather_report, describe_weather
+from custom_components.milo.weather_report import async_weather_report, describe_weather
 
 from .conftest import agent_subentry, spot_subentries
 from .test_conversation import ask, speech

@@ -19,7 +19,7 @@ from custom_components.milo.answers import (
 )
 from custom_components.milo.guards import MAX_WORDS
 from custom_components.milo.sentences import heard, words
-from custom_components.milo.weather import home_weather_entity
+from custom_components.milo.weather_report import home_weather_entity
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
 from .test_conversation import EAST_TODAY, ask, speech

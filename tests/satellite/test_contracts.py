@@ -103,7 +103,7 @@ def test_events_and_the_stranger(milo: Milo) -> None:
     assert documented is not None
     assert list(documented.groups()) == list(buddy.event_types)
     assert f"`name`: a buddy's name or `{STRANGER}`" in DOC
-    assert module_constants(INTEGRATION / "satellite.py")["STRANGER"] == STRANGER
+    assert module_constants(INTEGRATION / "satellite_device.py")["STRANGER"] == STRANGER
 
 
 PORTS = {
@@ -128,7 +128,7 @@ def test_the_integration_finds_milo_llm_where_it_is() -> None:
 
 
 def test_the_integration_reads_only_documented_entities_and_actions() -> None:
-    source = (INTEGRATION / "satellite.py").read_text()
+    source = (INTEGRATION / "satellite_device.py").read_text()
     documented = {(p, o) for p, o, _n, _e in table("The satellite's entities")}
     documented |= {("sensor", o) for p, o in documented if p == "text_sensor"}  # HA's domain
     used = set(re.findall(r'entity_id\("(\w+)", "(\w+)"\)', source))
