@@ -20,7 +20,7 @@ from typing import Any
 from milo_demo.errors import poll, stage
 from milo_demo.ha_api import HaApiError
 from milo_demo.hass_config import WEATHER_ENTITY
-from milo_demo.homeassistant import HomeAssistant
+from milo_demo.homeassistant import HassProcess
 from milo_demo.open_meteo import OpenMeteoStandIn
 from milo_demo.processes import Supervisor, free_port
 from milo_demo.services import milo_services, start_service
@@ -53,7 +53,7 @@ class CharacterStack:
     repo: Path
     run_dir: Path
     supervisor: Supervisor = field(init=False)
-    hass: HomeAssistant = field(init=False)
+    hass: HassProcess = field(init=False)
     recorder: ModelRecorder = field(init=False)
     open_meteo: OpenMeteoStandIn = field(init=False)
     llm_http: str = field(init=False)  # milo-llm's own base URL
@@ -63,7 +63,7 @@ class CharacterStack:
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(self.run_dir / "logs")
-        self.hass = HomeAssistant(self.supervisor, self.repo, self.run_dir / "config", free_port())
+        self.hass = HassProcess(self.supervisor, self.repo, self.run_dir / "config", free_port())
         self.open_meteo = OpenMeteoStandIn(free_port())
         self._llm_ports = (free_port(), free_port())  # Wyoming, HTTP
         self.llm_http = f"http://127.0.0.1:{self._llm_ports[1]}"

@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "demo")]
 
 from milo_demo.errors import poll, stage  # noqa: E402
-from milo_demo.homeassistant import HomeAssistant  # noqa: E402
+from milo_demo.homeassistant import HassProcess  # noqa: E402
 from milo_demo.processes import Supervisor, free_port  # noqa: E402
 from milo_demo.services import Service, start_service  # noqa: E402
 
@@ -168,7 +168,7 @@ async def transcribe(port: int, pcm: bytes) -> str:
 # --- the home ---------------------------------------------------------------------------
 
 
-async def build_home(hass: HomeAssistant) -> None:
+async def build_home(hass: HassProcess) -> None:
     """Areas, devices (input_booleans) in them with aliases, all exposed to Assist."""
     assert hass.ws is not None
     area_ids = {}
@@ -240,7 +240,7 @@ async def run(out: Path) -> dict[str, Any]:
     run_dir = Path(tempfile.mkdtemp(prefix="stt-names-"))
     ports = {name: free_port() for name in (MILO, PLAIN, PEER, "hass", "llm", "llm_http")}
     supervisor = Supervisor(run_dir / "logs")
-    hass = HomeAssistant(supervisor, REPO, run_dir / "config", ports["hass"])
+    hass = HassProcess(supervisor, REPO, run_dir / "config", ports["hass"])
     files = embedded_voice()
     piper = PiperVoice.load(files.model, files.config)
     speech = {

@@ -34,7 +34,7 @@ class Login:
     password: str = "milo-demo"
 
 
-class HomeAssistant:
+class HassProcess:
     """One hass process, its API clients and what the demo configured in it."""
 
     def __init__(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import StageError, poll
 from .ha_api import HaApiError
 from .hass_config import LIGHT_ENTITY
-from .homeassistant import HomeAssistant
+from .homeassistant import HassProcess
 from .speech import SpokenRequest
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _first(events: list[dict[str, Any]], event_type: str) -> dict[str, Any] | No
     return next((e for e in events if e["type"] == event_type), None)
 
 
-async def _new_run(hass: HomeAssistant, pipeline_id: str, known: set[str]) -> str:
+async def _new_run(hass: HassProcess, pipeline_id: str, known: set[str]) -> str:
     assert hass.ws is not None
     while True:
         runs = await hass.ws.call("assist_pipeline/pipeline_debug/list", pipeline_id=pipeline_id)
@@ -99,7 +99,7 @@ async def _new_run(hass: HomeAssistant, pipeline_id: str, known: set[str]) -> st
 
 
 async def _finished_events(
-    hass: HomeAssistant, pipeline_id: str, run_id: str
+    hass: HassProcess, pipeline_id: str, run_id: str
 ) -> list[dict[str, Any]]:
     assert hass.ws is not None
     while True:
@@ -112,14 +112,14 @@ async def _finished_events(
         await asyncio.sleep(POLL_S)
 
 
-async def known_runs(hass: HomeAssistant, pipeline_id: str) -> set[str]:
+async def known_runs(hass: HassProcess, pipeline_id: str) -> set[str]:
     """Pipeline runs recorded so far, so the next new one is ours."""
     assert hass.ws is not None
     runs = await hass.ws.call("assist_pipeline/pipeline_debug/list", pipeline_id=pipeline_id)
     return {r["pipeline_run_id"] for r in runs["pipeline_runs"]}
 
 
-async def _wait_idle(hass: HomeAssistant, satellite_entity: str, step: str, log: Path) -> None:
+async def _wait_idle(hass: HassProcess, satellite_entity: str, step: str, log: Path) -> None:
     """Wait until HA says the satellite is idle (done speaking the previous answer)."""
 
     async def idle() -> bool:

@@ -25,7 +25,7 @@ from .scenario import WAKE_WORD
 from .speech import SpokenRequest
 
 if TYPE_CHECKING:
-    from .homeassistant import HomeAssistant
+    from .homeassistant import HassProcess
 
 DEVICES = Path(__file__).with_name("devices")
 SPEAK_S = 60.0
@@ -209,7 +209,7 @@ class SimulatedSatellite:
             Path(clip["file"]), float(clip["first_audio_at"]), float(clip["seconds"])
         )
 
-    async def head_report(self, hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
+    async def head_report(self, hass: HassProcess, entry_id: str) -> dict[str, Any]:
         """The head's pose and who it sees, as HA's entities report them."""
         report: dict[str, Any] = {}
         for entity in await hass.entities_of(entry_id):

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import StageError, poll, stage
 from .ha_api import HaApiError
-from .homeassistant import PEER_PIPELINE, PIPELINE_NAME, HomeAssistant
+from .homeassistant import PEER_PIPELINE, PIPELINE_NAME, HassProcess
 from .open_meteo import OpenMeteoStandIn
 from .processes import Supervisor, free_port
 from .satellite import NAME as SATELLITE_NAME, SimulatedSatellite
@@ -88,7 +88,7 @@ class DemoStack:
         self.options = options
         self.ports = Ports.pick(defaults=options.default_ports)
         self.supervisor = Supervisor(options.run_dir / "logs")
-        self.hass = HomeAssistant(
+        self.hass = HassProcess(
             self.supervisor,
             options.repo,
             options.run_dir / "config",
