@@ -15,8 +15,9 @@ import threading
 import time
 from typing import Any, cast
 
-from llama_cpp import Llama, LlamaGrammar
+from llama_cpp import Llama, LlamaGrammar, LlamaState
 
+from .kv_shift import Cut, apply_cut, can_cut, find_cut
 from .prefix_cache import PrefixStateCache
 from .prompt import ChatTemplate, Message, Tool, content_text
 
@@ -115,6 +116,7 @@ class ChatModel:
         self._systems = PrefixStateCache(SYSTEM_STATES)
         self._conversations = PrefixStateCache(CONVERSATION_STATES)
         self._grammars: dict[str, LlamaGrammar] = {}
+        self._can_cut = can_cut(self._llama)
 
     def close(self) -> None:
         self._llama.close()
@@ -283,11 +285,50 @@ class ChatModel:
         if state is not None and saved_len > current:
             llama.load_state(state)
             current = saved_len
+        current = max(current, self._cut_dropped_turns(tokens, prefix_len, current))
         if current >= prefix_len or prefix_len <= 0:
             return current
         if self._process(tokens, prefix_len, cancelled):
             self._systems.put(tuple(tokens[:prefix_len]), llama.save_state())
         return current
+
+    def _cut_dropped_turns(self, tokens: list[int], prefix_len: int, reused: int) -> int:
+        """Drop turns the client trimmed from the cache, if that reuses more than `reused`.
+
+        Looks at the KV cache and every saved conversation (the agent's remarks
+        after surf and weather facts come between two of its messages); returns the
+        prompt tokens now cached, or 0 when no cut beats `reused`. The cut must keep
+        the system prompt, and the prompt must go on after what it reuses: a trimmed
+        conversation always adds a turn, while a cached conversation that merely
+        contains this whole prompt (another one asked the same) is not its history.
+        """
+        if not self._can_cut:
+            return 0
+        llama = self._llama
+        best: tuple[Cut, LlamaState | None] | None = None
+        live = llama.input_ids[: llama.n_tokens].tolist()
+        for cached, state in [(live, None), *self._conversations.snapshots()]:
+            cut = find_cut(cached, tokens)
+            if (
+                cut is not None
+                and cut.start >= prefix_len
+                and cut.reused < len(tokens)
+                and cut.reused > max(reused, best[0].reused if best else 0)
+            ):
+                best = cut, state
+        if best is None:
+            return 0
+        cut, state = best
+        if state is not None:
+            llama.load_state(state)
+        apply_cut(llama, cut)
+        _LOGGER.debug(
+            "Cut %d dropped tokens from the KV cache; %d of %d prompt tokens cached",
+            cut.end - cut.start,
+            cut.reused,
+            len(tokens),
+        )
+        return cut.reused
 
     def _process(self, tokens: list[int], end: int, cancelled: threading.Event) -> bool:
         """Evaluate `tokens[:end]` after what the KV cache already holds, slice by slice.

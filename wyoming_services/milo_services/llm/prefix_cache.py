@@ -37,6 +37,10 @@ class PrefixStateCache:
         self._states.move_to_end(best_key)
         return min(best_len, len(best_key)), self._states[best_key]
 
+    def snapshots(self) -> list[tuple[tuple[int, ...], LlamaState]]:
+        """Every saved prefix with its state, for matches other than a plain prefix."""
+        return list(self._states.items())
+
     def put(self, prefix: tuple[int, ...], state: LlamaState, *, pinned: bool = False) -> None:
         """Store a snapshot; pinned ones (the default persona) are never evicted.
 
