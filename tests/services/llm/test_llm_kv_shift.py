@@ -218,7 +218,7 @@ def test_without_shifting_the_prompt_is_read_again(
     chat_model: ChatModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A model whose cache can't move positions falls back to reading the history."""
-    monkeypatch.setattr(chat_model, "_can_cut", False)
+    monkeypatch.setattr(chat_model, "kv_shift_enabled", False)
     chat_model.generate(
         GenerationRequest(
             messages=agent_prompt(*BEFORE_DROP, time="10:45:00"), max_tokens=4, temperature=0.0

@@ -116,7 +116,9 @@ class ChatModel:
         self._systems = PrefixStateCache(SYSTEM_STATES)
         self._conversations = PrefixStateCache(CONVERSATION_STATES)
         self._grammars: dict[str, LlamaGrammar] = {}
-        self._can_cut = can_cut(self._llama)
+        self.kv_shift_enabled = can_cut(self._llama)
+        """Whether dropped turns are cut out of the KV cache (kv_shift.py); False where the
+        model's cache can't move positions, and in benchmarks that compare without it."""
 
     def close(self) -> None:
         self._llama.close()
@@ -302,7 +304,7 @@ class ChatModel:
         conversation always adds a turn, while a cached conversation that merely
         contains this whole prompt (another one asked the same) is not its history.
         """
-        if not self._can_cut:
+        if not self.kv_shift_enabled:
             return 0
         llama = self._llama
         best: tuple[Cut, LlamaState | None] | None = None
