@@ -24,7 +24,7 @@ class ArgType(enum.Enum):
     FLOAT = (pb.SERVICE_ARG_TYPE_FLOAT, "float_")
     STRING = (pb.SERVICE_ARG_TYPE_STRING, "string_")
 
-    def __init__(self, wire: int, field: str) -> None:
+    def __init__(self, wire: pb.ServiceArgType.ValueType, field: str) -> None:
         self.wire = wire
         self.field = field
 
@@ -59,7 +59,7 @@ class UserAction:
             msg.args.append(pb.ListEntitiesServicesArgument(name=arg_name, type=arg_type.wire))
         return msg
 
-    def arguments(self, request: Any) -> dict[str, Any]:
+    def arguments(self, request: pb.ExecuteServiceRequest) -> dict[str, Any]:
         """The handler's keyword arguments from an ExecuteServiceRequest."""
         if len(request.args) != len(self.args):
             raise ActionError(

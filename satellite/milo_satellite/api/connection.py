@@ -30,6 +30,8 @@ KEEPALIVE_S = 60.0
 MAX_WRITE_BUFFER = 4 * 1024 * 1024
 _ALLOWED_BEFORE_HELLO = (pb.HelloRequest, pb.PingRequest, pb.DisconnectRequest)
 
+# Called with messages of the one type it was registered for (the router picks it by the
+# message's class), so a handler's own parameter type is narrower than Message.
 MessageHandler = Callable[["ClientConnection", Any], None]
 # Finds the handler for a received message (the server's table), None to ignore it.
 Router = Callable[[Message], MessageHandler | None]

@@ -62,7 +62,7 @@ class Entity:
         name: str,
         *,
         icon: str = "",
-        category: int = pb.ENTITY_CATEGORY_NONE,
+        category: pb.EntityCategory.ValueType = pb.ENTITY_CATEGORY_NONE,
         disabled_by_default: bool = False,
     ) -> None:
         if not _OBJECT_ID.match(object_id):
@@ -93,15 +93,16 @@ class Entity:
         self._fill_info(msg)
         return msg
 
-    def _fill_info(self, msg: Any) -> None:
-        """Platform-specific fields of the ListEntities response."""
+    def _fill_info(self, msg: Message) -> None:
+        """Platform-specific fields of the ListEntities response (of `info_type`)."""
 
     def state(self) -> Message | None:
         """The state message for HA; None while the entity has no state."""
         return None
 
-    async def command(self, msg: Any) -> None:
-        """Carry out a command from HA; an entity that takes none refuses it."""
+    async def command(self, msg: Message) -> None:
+        """Carry out a command from HA (of `command_type`); an entity that takes none
+        refuses it."""
         raise CommandError(f"{self.object_id} takes no commands")
 
     def publish(self, msg: Message | None = None) -> None:
@@ -144,7 +145,7 @@ class SwitchEntity(_ValueEntity[bool]):
         """The switch's state for HA."""
         return pb.SwitchStateResponse(key=self.key, state=bool(self.value))
 
-    async def command(self, msg: Any) -> None:
+    async def command(self, msg: pb.SwitchCommandRequest) -> None:
         """HA turned the switch on or off."""
         await call_handler(self._on_set, bool(msg.state))
         self.set(bool(msg.state))
@@ -166,7 +167,7 @@ class NumberEntity(_ValueEntity[float]):
         max_value: float,
         step: float = 1.0,
         unit: str = "",
-        mode: int = pb.NUMBER_MODE_SLIDER,
+        mode: pb.NumberMode.ValueType = pb.NUMBER_MODE_SLIDER,
         state: float | None = None,
         **kw: Any,
     ) -> None:
@@ -175,7 +176,7 @@ class NumberEntity(_ValueEntity[float]):
         self.min_value, self.max_value, self.step = min_value, max_value, step
         self.unit, self.mode = unit, mode
 
-    def _fill_info(self, msg: Any) -> None:
+    def _fill_info(self, msg: pb.ListEntitiesNumberResponse) -> None:
         msg.min_value, msg.max_value, msg.step = self.min_value, self.max_value, self.step
         msg.unit_of_measurement, msg.mode = self.unit, self.mode
 
@@ -185,7 +186,7 @@ class NumberEntity(_ValueEntity[float]):
             return pb.NumberStateResponse(key=self.key, missing_state=True)
         return pb.NumberStateResponse(key=self.key, state=self.value)
 
-    async def command(self, msg: Any) -> None:
+    async def command(self, msg: pb.NumberCommandRequest) -> None:
         """HA set a value; one outside the range is refused."""
         value = float(msg.state)
         if not self.min_value <= value <= self.max_value:
@@ -216,7 +217,7 @@ class SelectEntity(_ValueEntity[str]):
         self.options = list(options)
         self._on_select = on_select
 
-    def _fill_info(self, msg: Any) -> None:
+    def _fill_info(self, msg: pb.ListEntitiesSelectResponse) -> None:
         msg.options.extend(self.options)
 
     def state(self) -> Message:
@@ -225,7 +226,7 @@ class SelectEntity(_ValueEntity[str]):
             return pb.SelectStateResponse(key=self.key, missing_state=True)
         return pb.SelectStateResponse(key=self.key, state=self.value)
 
-    async def command(self, msg: Any) -> None:
+    async def command(self, msg: pb.SelectCommandRequest) -> None:
         """HA chose an option; one not offered is refused."""
         if msg.state not in self.options:
             raise CommandError(f"{self.object_id}: {msg.state!r} is not one of {self.options}")
@@ -245,7 +246,7 @@ class ButtonEntity(Entity):
         super().__init__(object_id, name, **kw)
         self._on_press = on_press
 
-    async def command(self, msg: Any) -> None:
+    async def command(self, msg: pb.ButtonCommandRequest) -> None:
         """HA pressed the button."""
         await call_handler(self._on_press)
 
@@ -262,7 +263,7 @@ class SensorEntity(_ValueEntity[float]):
         *,
         unit: str = "",
         accuracy_decimals: int = 0,
-        state_class: int = pb.STATE_CLASS_MEASUREMENT,
+        state_class: pb.SensorStateClass.ValueType = pb.STATE_CLASS_MEASUREMENT,
         device_class: str = "",
         **kw: Any,
     ) -> None:
@@ -270,7 +271,7 @@ class SensorEntity(_ValueEntity[float]):
         self.unit, self.accuracy_decimals = unit, accuracy_decimals
         self.state_class, self.device_class = state_class, device_class
 
-    def _fill_info(self, msg: Any) -> None:
+    def _fill_info(self, msg: pb.ListEntitiesSensorResponse) -> None:
         msg.unit_of_measurement, msg.accuracy_decimals = self.unit, self.accuracy_decimals
         msg.state_class, msg.device_class = self.state_class, self.device_class
 
@@ -302,7 +303,7 @@ class BinarySensorEntity(_ValueEntity[bool]):
         super().__init__(object_id, name, **kw)
         self.device_class = device_class
 
-    def _fill_info(self, msg: Any) -> None:
+    def _fill_info(self, msg: pb.ListEntitiesBinarySensorResponse) -> None:
         msg.device_class = self.device_class
 
     def state(self) -> Message:
@@ -346,7 +347,7 @@ class EventEntity(Entity):
         self.event_types = list(event_types)
         self.device_class = device_class
 
-    def _fill_info(self, msg: Any) -> None:
+    def _fill_info(self, msg: pb.ListEntitiesEventResponse) -> None:
         msg.event_types.extend(self.event_types)
         msg.device_class = self.device_class
 
@@ -388,7 +389,7 @@ class LightEntity(_ValueEntity[LightState]):
         self.effects = [self.NO_EFFECT, *effects]
         self._on_command = on_command
 
-    def _fill_info(self, msg: Any) -> None:
+    def _fill_info(self, msg: pb.ListEntitiesLightResponse) -> None:
         msg.supported_color_modes.append(pb.COLOR_MODE_RGB)
         msg.effects.extend(self.effects)
 
@@ -408,7 +409,7 @@ class LightEntity(_ValueEntity[LightState]):
             effect=light.effect or self.NO_EFFECT,
         )
 
-    async def command(self, msg: Any) -> None:
+    async def command(self, msg: pb.LightCommandRequest) -> None:
         """HA changed the light: only the fields it sent change."""
         light = self.value or LightState()
         changes: dict[str, Any] = {}
@@ -453,7 +454,7 @@ class MediaPlayerCommand:
 class MediaPlayerState:
     """The speaker as HA's media player shows it: state, volume and mute."""
 
-    state: int = pb.MEDIA_PLAYER_STATE_IDLE
+    state: pb.MediaPlayerState.ValueType = pb.MEDIA_PLAYER_STATE_IDLE
     volume: float = 1.0
     muted: bool = False
 
@@ -482,7 +483,7 @@ class MediaPlayerEntity(_ValueEntity[MediaPlayerState]):
         self.supports_pause = supports_pause
         self._on_command = on_command
 
-    def _fill_info(self, msg: Any) -> None:
+    def _fill_info(self, msg: pb.ListEntitiesMediaPlayerResponse) -> None:
         msg.supports_pause = self.supports_pause
         msg.feature_flags = self.feature_flags
         for fmt in self.formats:
@@ -507,7 +508,7 @@ class MediaPlayerEntity(_ValueEntity[MediaPlayerState]):
             key=self.key, state=current.state, volume=current.volume, muted=current.muted
         )
 
-    async def command(self, msg: Any) -> None:
+    async def command(self, msg: pb.MediaPlayerCommandRequest) -> None:
         """HA sent a media player command."""
         await call_handler(
             self._on_command,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .messages import pb
 
@@ -21,11 +21,11 @@ _LEVELS = (
 )
 
 
-def _wire_level(levelno: int) -> int:
+def _wire_level(levelno: int) -> pb.LogLevel.ValueType:
     for python_level, wire in _LEVELS:
         if levelno >= python_level:
-            return int(wire)
-    return int(pb.LOG_LEVEL_VERBOSE)
+            return wire
+    return pb.LOG_LEVEL_VERBOSE
 
 
 class LogForwarder(logging.Handler):
@@ -35,7 +35,7 @@ class LogForwarder(logging.Handler):
         super().__init__(logging.DEBUG)
         self.server = server
         self.loop = loop
-        self.levels: dict[ClientConnection, int] = {}
+        self.levels: dict[ClientConnection, pb.LogLevel.ValueType] = {}
         self._sending = False
         self.setFormatter(logging.Formatter("[%(levelname).1s][%(name)s]: %(message)s"))
         server.add_message_handler(pb.SubscribeLogsRequest, self._subscribe)
@@ -45,8 +45,8 @@ class LogForwarder(logging.Handler):
         if not connected:
             self.levels.pop(client, None)
 
-    def _subscribe(self, client: ClientConnection, msg: Any) -> None:
-        self.levels[client] = int(msg.level) or int(pb.LOG_LEVEL_DEBUG)
+    def _subscribe(self, client: ClientConnection, msg: pb.SubscribeLogsRequest) -> None:
+        self.levels[client] = msg.level or pb.LOG_LEVEL_DEBUG
 
     def emit(self, record: logging.LogRecord) -> None:
         """Send one log record to the clients that subscribed at its level."""
@@ -63,7 +63,7 @@ class LogForwarder(logging.Handler):
         else:  # a record from another thread
             self.loop.call_soon_threadsafe(self._send, level, message)
 
-    def _send(self, level: int, message: bytes) -> None:
+    def _send(self, level: pb.LogLevel.ValueType, message: bytes) -> None:
         if self._sending:  # a log line written while sending one: drop, never recurse
             return
         self._sending = True

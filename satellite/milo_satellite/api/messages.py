@@ -1,19 +1,23 @@
-"""Message type numbers of the ESPHome native API, both ways.
+"""The ESPHome native API's messages (`pb`) and their type numbers, both ways.
 
 aioesphomeapi ships the protobuf classes and the number of each; this module only turns
 that table around so the server can encode what it sends and decode what it receives.
+`pb` is aioesphomeapi's `api_pb2`; mypy reads its classes from the stub that
+script/api_stubs.py writes, since the module builds them at import time and ships none.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aioesphomeapi import api_pb2
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from google.protobuf.message import DecodeError, Message
 
-# The generated module has no type stubs; this alias keeps mypy from flagging every class.
-pb: Any = api_pb2
+if TYPE_CHECKING:
+    import aioesphomeapi_pb2 as pb
+else:
+    pb = api_pb2
 
 _TYPE_OF: dict[type[Message], int] = {cls: num for num, cls in MESSAGE_TYPE_TO_PROTO.items()}
 

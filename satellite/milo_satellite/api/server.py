@@ -36,7 +36,7 @@ import contextlib
 from dataclasses import dataclass
 import logging
 import time
-from typing import Any
+from typing import TypeVar
 
 from .. import __version__
 from .actions import ActionError, UserAction
@@ -53,6 +53,7 @@ CLOCK_TOLERANCE_S = 30.0  # a Pi has no real-time clock: warn when NTP has not s
 # connection that has not said hello yet makes room, so HA always gets in.
 MAX_CONNECTIONS = 8
 CAMERA_CHUNK = min(MAX_NOISE_PAYLOAD - 64, 32 * 1024)
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,9 @@ class APIServer:
         self.actions[action.key] = action
         return action
 
-    def add_message_handler(self, msg_type: type[Message], handler: MessageHandler) -> None:
+    def add_message_handler(
+        self, msg_type: type[M], handler: Callable[[ClientConnection, M], None]
+    ) -> None:
         """Handle messages of `msg_type` with `handler(connection, message)`."""
         self._handlers[msg_type] = handler
 
@@ -272,7 +275,7 @@ class APIServer:
 
     # -- core handlers ------------------------------------------------------------------
 
-    def _on_hello(self, client: ClientConnection, msg: Any) -> None:
+    def _on_hello(self, client: ClientConnection, msg: pb.HelloRequest) -> None:
         if not client.hello(msg.client_info):
             return
         client.send(
@@ -290,18 +293,20 @@ class APIServer:
         for listener in list(self._client_listeners):
             listener(client, True)
 
-    def _on_disconnect(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_disconnect(self, client: ClientConnection, _msg: pb.DisconnectRequest) -> None:
         client.send(pb.DisconnectResponse())
         client.close()
 
-    def _on_list_entities(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_list_entities(self, client: ClientConnection, _msg: pb.ListEntitiesRequest) -> None:
         client.send(
             *(entity.info() for entity in self.entities.values()),
             *(action.info() for action in self.actions.values()),
             pb.ListEntitiesDoneResponse(),
         )
 
-    def _on_subscribe_states(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_subscribe_states(
+        self, client: ClientConnection, _msg: pb.SubscribeStatesRequest
+    ) -> None:
         client.subscribe_states()
         states = [s for e in self.entities.values() if (s := e.state()) is not None]
         if states:
@@ -310,17 +315,19 @@ class APIServer:
         # connected now (it subscribes last), so ask for its clock.
         client.send(pb.GetTimeRequest())
 
-    def _on_subscribe_ha_actions(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_subscribe_ha_actions(
+        self, client: ClientConnection, _msg: pb.SubscribeHomeassistantServicesRequest
+    ) -> None:
         client.subscribe_ha_actions()
 
-    def _on_set_key(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_set_key(self, client: ClientConnection, _msg: pb.NoiseEncryptionSetKeyRequest) -> None:
         _LOGGER.warning("%r tried to set the API key; set encryption_key in the config", client)
         client.send(pb.NoiseEncryptionSetKeyResponse(success=False))
 
-    def _on_get_time(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_get_time(self, client: ClientConnection, _msg: pb.GetTimeRequest) -> None:
         client.send(pb.GetTimeResponse(epoch_seconds=int(time.time())))
 
-    def _on_time(self, client: ClientConnection, msg: Any) -> None:
+    def _on_time(self, client: ClientConnection, msg: pb.GetTimeResponse) -> None:
         """HA's time: we do not set the system clock (NTP's job), but say when it is off."""
         self.clock = ClockCheck(msg.timezone, msg.epoch_seconds - time.time())
         if abs(self.clock.offset_s) > CLOCK_TOLERANCE_S:
@@ -333,14 +340,15 @@ class APIServer:
         else:
             _LOGGER.debug("Clock matches %r's (time zone %s)", client, msg.timezone)
 
-    def _on_command(self, client: ClientConnection, msg: Any) -> None:
+    def _on_command(self, client: ClientConnection, msg: Message) -> None:
+        """A command for one of the entities: a SwitchCommandRequest, a NumberCommandRequest..."""
         entity = self.entities.get(msg.key)
         if entity is None or not isinstance(msg, entity.command_type or ()):
             _LOGGER.warning("%r: %s for unknown key %d", client, type(msg).__name__, msg.key)
             return
         client.spawn(self._run_command(entity, msg), f"{entity.object_id} command")
 
-    async def _run_command(self, entity: Entity, msg: Any) -> None:
+    async def _run_command(self, entity: Entity, msg: Message) -> None:
         try:
             await entity.command(msg)
         except (CommandError, ValueError) as err:
@@ -350,7 +358,7 @@ class APIServer:
             _LOGGER.exception("Command for %s failed", entity.object_id)
             entity.publish()
 
-    def _on_camera_image(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_camera_image(self, client: ClientConnection, _msg: pb.CameraImageRequest) -> None:
         for entity in self.entities.values():
             if isinstance(entity, CameraEntity):
                 client.spawn(self._send_snapshot(client, entity), f"{entity.object_id} image")
@@ -368,7 +376,7 @@ class APIServer:
             )
         )
 
-    def _on_execute_action(self, client: ClientConnection, msg: Any) -> None:
+    def _on_execute_action(self, client: ClientConnection, msg: pb.ExecuteServiceRequest) -> None:
         action = self.actions.get(msg.key)
         if action is None:
             _LOGGER.warning("%r: unknown action key %d", client, msg.key)
@@ -376,7 +384,9 @@ class APIServer:
             return
         client.spawn(self._run_action(client, action, msg), f"action {action.name}")
 
-    async def _run_action(self, client: ClientConnection, action: UserAction, msg: Any) -> None:
+    async def _run_action(
+        self, client: ClientConnection, action: UserAction, msg: pb.ExecuteServiceRequest
+    ) -> None:
         error = ""
         try:
             await call_handler(action.handler, **action.arguments(msg))
