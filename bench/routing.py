@@ -42,7 +42,7 @@ from pytest_homeassistant_custom_component.common import (  # noqa: E402
 )
 
 from custom_components.milo.exposed_names import async_home_names  # noqa: E402
-from custom_components.milo.fast_path import recognize  # noqa: E402
+from custom_components.milo.fast_path import recognise  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "routing.json"
 ROOMS = ("Kitchen", "Hall", "Bedroom", "Office", "Living room", "Bathroom", "Garage")
@@ -142,7 +142,7 @@ async def _run(rounds: int, lights: int) -> dict[str, Any]:
 
                         async def rules(u=user_input) -> None:
                             home = async_home_names(hass, persona_name="Milo", own_device_id=None)
-                            recognize(u.text, SPOTS, home)
+                            recognise(u.text, SPOTS, home)
 
                         row = times.setdefault(kind, {"whole": [], "strict": [], "rules": []})
                         for name, call in (("whole", whole), ("strict", strict), ("rules", rules)):

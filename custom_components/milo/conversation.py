@@ -59,7 +59,7 @@ from .const import (
 from .data import MiloConfigEntry
 from .entity import subentry_device
 from .exposed_names import async_home_names
-from .fast_path import FastIntent, asks_notes, recognize
+from .fast_path import FastIntent, asks_notes, recognise
 from .guards import DANGER_TURNS, REPEAT_TURNS, AnswerGuard, is_identity_question
 from .line_bank import LineBankError
 from .notes import SentNotes, split_moment, with_note
@@ -203,7 +203,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             home = async_home_names(
                 self.hass, persona_name=self._persona_name, own_device_id=own_device_id
             )
-            fast = recognize(
+            fast = recognise(
                 user_input.text,
                 [s.name for s in self._spots(context)],
                 home,

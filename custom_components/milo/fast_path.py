@@ -109,7 +109,7 @@ class FastIntent:
     topic: str | None = None
 
 
-def recognize(
+def recognise(
     text: str,
     spot_names: Iterable[str],
     home: HomeNames = NO_NAMES,

@@ -15,7 +15,7 @@ import pytest
 from custom_components.milo import persona
 from custom_components.milo.agreement import surf_truths
 from custom_components.milo.answers import RECORDED_LABEL, SURF_DOWN, Facts, keep_remark
-from custom_components.milo.fast_path import FastIntent, recognize
+from custom_components.milo.fast_path import FastIntent, recognise
 from custom_components.milo.guards import MAX_WORDS
 from custom_components.milo.home_names import HomeNames
 from custom_components.milo.sentences import heard, words
@@ -60,7 +60,7 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
 )
 def test_recognised(text: str, expected: FastIntent) -> None:
     """Each phrasing maps to its tool, day and spot."""
-    assert recognize(text, SPOTS) == expected
+    assert recognise(text, SPOTS) == expected
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_recognised(text: str, expected: FastIntent) -> None:
 )
 def test_left_to_the_model_or_intents(text: str) -> None:
     """Everything else is for HA's intents or the model."""
-    assert recognize(text, SPOTS) is None
+    assert recognise(text, SPOTS) is None
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_the_homes_names_are_left_to_the_home(text: str, expected: FastIntent | 
     """A sentence that names an exposed device or an area is not Milo's to answer; the
     same rule words outside the names are."""
     home = HomeNames.of(["Surf rock speaker", "Weather station", "Garden"])
-    assert recognize(text, SPOTS, home) == expected
+    assert recognise(text, SPOTS, home) == expected
 
 
 SURF_EAST = FastIntent("surf", "today", "East Strand")
@@ -151,12 +151,12 @@ def test_follow_ups_keep_the_topic(
 ) -> None:
     """'And tomorrow?' right after a surf answer asks for tomorrow's surf."""
     home = HomeNames.of(["Kitchen light"])
-    assert recognize(text, SPOTS, home, previous=previous) == expected
+    assert recognise(text, SPOTS, home, previous=previous) == expected
 
 
 def test_east_and_west_need_the_default_spots() -> None:
     """'East' only means East Strand when East Strand is configured."""
-    assert recognize("surf in the east", ["Bundoran"]) == FastIntent("surf", "today", None)
+    assert recognise("surf in the east", ["Bundoran"]) == FastIntent("surf", "today", None)
 
 
 async def _words(*chunks: str, closed: list[bool] | None = None) -> AsyncIterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo import notes_search
 from custom_components.milo.answers import NO_NOTES
-from custom_components.milo.fast_path import FastIntent, recognize
+from custom_components.milo.fast_path import FastIntent, recognise
 from custom_components.milo.notes_search import NotesIndex, async_search_notes, passages
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
@@ -172,7 +172,7 @@ async def test_a_todo_list_that_fails_leaves_the_notes(
     ],
 )
 def test_notes_questions_are_recognised(text: str, topic: str) -> None:
-    assert recognize(text, ["West Strand"]) == FastIntent("notes", topic=topic)
+    assert recognise(text, ["West Strand"]) == FastIntent("notes", topic=topic)
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,7 @@ def test_notes_questions_are_recognised(text: str, topic: str) -> None:
     ["add a note to my shopping list", "put fins in my notes about boards", "what did I write"],
 )
 def test_notes_commands_and_topicless_questions_are_not(text: str) -> None:
-    assert recognize(text, ["West Strand"]) is None
+    assert recognise(text, ["West Strand"]) is None
 
 
 async def test_milo_answers_from_the_notes_without_the_model(

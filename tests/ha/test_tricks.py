@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo import persona
 from custom_components.milo.const import CONF_SATELLITE_DEVICE, DOMAIN, SUBENTRY_CONVERSATION
-from custom_components.milo.fast_path import recognize
+from custom_components.milo.fast_path import recognise
 from custom_components.milo.home_names import HomeNames
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
@@ -71,7 +71,7 @@ HOME = HomeNames.of(["Beat box", "Disco ball", "Dance floor lights", "Kitchen"])
     ],
 )
 def test_tricks_asked_for(text: str, trick: str) -> None:
-    intent = recognize(text, [], HOME)
+    intent = recognise(text, [], HOME)
     assert intent is not None
     assert intent.kind == trick
 
@@ -96,7 +96,7 @@ def test_tricks_asked_for(text: str, trick: str) -> None:
     ],
 )
 def test_not_asked_for_a_trick(text: str) -> None:
-    intent = recognize(text, [], HOME)
+    intent = recognise(text, [], HOME)
     assert intent is None or intent.kind not in ("dance", "beat", "disco")
 
 
