@@ -59,6 +59,9 @@ class AudioConfig:
     # Local files HA (or any API client) may play; anything else must be http(s).
     media_dirs: list[str] = field(default_factory=list)
     max_media_mb: int = 1024  # a bigger local file is refused
+    # Music under Milo's voice: this share of its volume (0-1), on a stream of its own
+    # (snd_command must mix streams); None: Milo's voice interrupts music (ducking.py).
+    duck_volume: float | None = None
 
 
 @dataclass
@@ -159,6 +162,9 @@ def validate(config: SatelliteConfig) -> None:
         raise ConfigError("audio.media_dirs must be a list of folder paths")
     if config.audio.max_media_mb <= 0:
         raise ConfigError("audio.max_media_mb must be a positive number of MiB")
+    duck = config.audio.duck_volume
+    if duck is not None and not 0.0 <= duck <= 1.0:
+        raise ConfigError(f"audio.duck_volume must be 0-1 (a share of the volume), got {duck}")
     _validate_pins(config)
     if config.simulated_microphone and not config.mic_file:
         raise ConfigError(

@@ -2,7 +2,8 @@
 
 Milo has one speaker, so there is one player: an answer, an announcement, a timer or the
 wake chime interrupts music, which resumes where it was once Milo is quiet again (a live
-stream resumes live). The entity shows "playing" whenever the speaker sounds, for
+stream resumes live); unless music is ducked (ducking.py), when it has a player of its
+own and plays on under Milo. The entity shows "playing" whenever the speaker sounds, for
 media and for everything Milo says alike: HA's ESPHome media player knows only idle,
 playing, paused, off and on (ESPHome firmware reports its announcements as playing too).
 """
@@ -39,9 +40,17 @@ MEDIA_LABEL = "media"
 
 
 class MediaController:
-    def __init__(self, player: AudioPlayer, quiet: Callable[[], bool] = lambda: True) -> None:
-        """`quiet()` says whether Milo is done talking, so interrupted music may go on."""
+    def __init__(
+        self,
+        player: AudioPlayer,
+        quiet: Callable[[], bool] = lambda: True,
+        music: AudioPlayer | None = None,
+    ) -> None:
+        """`quiet()` says whether Milo is done talking, so interrupted music may go on;
+        `music`: media's own player when music is ducked rather than interrupted."""
         self.player = player
+        self.music = music or player
+        self.music.volume, self.music.muted = player.volume, player.muted  # as restored
         self.quiet = quiet
         fmt = player.sink.format
         formats = [
@@ -64,17 +73,18 @@ class MediaController:
         self._tasks: set[asyncio.Task[bool]] = set()
         self._paused_by_user = False
         self._resume_at: tuple[str, float] | None = None  # (url, seconds) of cut music
-        player.add_listener(self.refresh)
+        for each in {player, self.music}:
+            each.add_listener(self.refresh)
 
     def refresh(self) -> None:
         """Called on every player or voice change: publish the state, resume cut music."""
-        if self._resume_at is not None and not self.player.playing and self.quiet():
+        if self._resume_at is not None and not self.music.playing and self.quiet():
             url, seconds = self._resume_at
             _LOGGER.info("Resuming media at %.1f s", seconds)
             self._play(url, MEDIA_LABEL, seconds)
-        if self.player.paused:
+        if self.music.paused:
             state = pb.MEDIA_PLAYER_STATE_PAUSED
-        elif self.player.playing:
+        elif self.music.playing or self.player.playing:
             state = pb.MEDIA_PLAYER_STATE_PLAYING
         else:
             state = pb.MEDIA_PLAYER_STATE_IDLE
@@ -84,7 +94,7 @@ class MediaController:
 
     async def command(self, cmd: MediaPlayerCommand) -> None:  # noqa: PLR0912 - one case per command
         if cmd.volume is not None:
-            self.player.volume = min(1.0, max(0.0, cmd.volume))
+            self._set_volume(cmd.volume)
         if cmd.url:
             try:
                 self.player.check_requested(cmd.url)
@@ -98,33 +108,38 @@ class MediaController:
             case pb.MEDIA_PLAYER_COMMAND_PAUSE:
                 self._pause(True)
             case pb.MEDIA_PLAYER_COMMAND_TOGGLE:
-                self._pause(not self.player.paused)
+                self._pause(not self.music.paused)
             case pb.MEDIA_PLAYER_COMMAND_STOP:
                 self._media, self._resume_at = None, None
+                self.music.stop()
                 self.player.stop()
             case pb.MEDIA_PLAYER_COMMAND_MUTE | pb.MEDIA_PLAYER_COMMAND_UNMUTE:
-                self.player.muted = cmd.command == pb.MEDIA_PLAYER_COMMAND_MUTE
+                self.player.muted = self.music.muted = cmd.command == pb.MEDIA_PLAYER_COMMAND_MUTE
             case pb.MEDIA_PLAYER_COMMAND_VOLUME_UP:
-                self.player.volume = min(1.0, self.player.volume + VOLUME_STEP)
+                self._set_volume(self.player.volume + VOLUME_STEP)
             case pb.MEDIA_PLAYER_COMMAND_VOLUME_DOWN:
-                self.player.volume = max(0.0, self.player.volume - VOLUME_STEP)
+                self._set_volume(self.player.volume - VOLUME_STEP)
             case None:
                 pass
             case other:
                 _LOGGER.info("Media command %s is not supported", other)
         self.refresh()
 
+    def _set_volume(self, volume: float) -> None:
+        self.player.volume = self.music.volume = min(1.0, max(0.0, volume))
+
     def _pause(self, pause: bool) -> None:
         self._paused_by_user = pause
         if pause:
-            self.player.pause()
+            self.music.pause()
         else:
-            self.player.resume()
+            self.music.resume()
 
     def _play(self, url: str, label: str, skip_s: float = 0.0) -> None:
         # Not tied to the HA connection that asked: music outlives a reconnect.
         _LOGGER.info("Playing %s: %s", label, url)
-        task = asyncio.get_running_loop().create_task(self.player.play([url], label, skip_s=skip_s))
+        player = self.music if label == MEDIA_LABEL else self.player
+        task = asyncio.get_running_loop().create_task(player.play([url], label, skip_s=skip_s))
         self._tasks.add(task)
         task.add_done_callback(functools.partial(self._done, url, label))
         if label == MEDIA_LABEL:
@@ -132,7 +147,7 @@ class MediaController:
 
     def _done(self, url: str, label: str, task: asyncio.Task[bool]) -> None:
         self._tasks.discard(task)
-        interrupted = self.player.outcome.get(label) == "stopped"
+        interrupted = self.music.outcome.get(label) == "stopped"
         if task is self._media and interrupted and not self._paused_by_user:
-            self._resume_at = (url, self.player.played_s.get(label, 0.0))
+            self._resume_at = (url, self.music.played_s.get(label, 0.0))
         self.refresh()

@@ -48,6 +48,7 @@ class AudioPlayer:
         verify_ssl: bool = True,
         media_dirs: Sequence[Path] = (),
         max_file_mb: int = DEFAULT_MAX_FILE_MB,
+        gain: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.verify_ssl = verify_ssl  # False for an HA with a self-signed certificate
         # Clients may ask for local files only under these folders (see `check_requested`).
@@ -56,6 +57,7 @@ class AudioPlayer:
         self.sink = sink
         self.volume = 1.0
         self.muted = False
+        self.gain = gain  # on top of the volume: the music's ducking (ducking.py)
         self._timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=fetch_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._current: asyncio.Task[bool] | None = None
@@ -179,7 +181,8 @@ class AudioPlayer:
             for start in range(0, cut, WRITE_BYTES):
                 await self._resume.wait()
                 piece = pending[start : min(start + WRITE_BYTES, cut)]
-                await stream.write(apply_volume(piece, 0.0 if self.muted else self.volume))
+                piece = apply_volume(piece, 0.0 if self.muted else self.volume)
+                await stream.write(piece if self.gain is None else self.gain(piece))
                 self.played_s[label] += len(piece) / rate
             pending = pending[cut:]
 
