@@ -8,6 +8,10 @@ button's short press toggles Milo: listening and the head's sleep together; held
 Debouncing happens here, on the event loop, rather than in gpiozero: a level counts only
 once it has held for `debounce_s`, so contact chatter on press or release is one press,
 and the same code runs on gpiozero's mock pins (which do not debounce) in the tests.
+
+With `--simulate` the buttons are on gpiozero's mock pins, pressed by lines on standard
+input (`mute`, `power`, `power 4` to hold it 4 s): a person at a terminal, or a test
+driving a satellite in another process, presses them through the same debouncing.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from collections.abc import Callable, Coroutine
 import functools
 import logging
 import shlex
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import ButtonsConfig
 from .voice.fillers import synthesise
@@ -30,6 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 
 GOODBYE_TTS_TIMEOUT_S = 5.0  # a TTS that is down must not keep the Pi from shutting down
 GOODBYE_PLAY_TIMEOUT_S = 15.0
+SIMULATED_PRESS_S = 0.2  # a short press typed as `mute` or `power`
 
 
 class ButtonError(RuntimeError):
@@ -119,17 +125,28 @@ class Buttons:
         head: HeadLike | None,
         *,
         tts_uri: str = "",
+        simulated: bool = False,
     ) -> None:
+        """`simulated`: mock pins pressed from standard input (see above)."""
         self.config = config
         self.voice = voice
         self.head = head
         self.tts_uri = tts_uri
+        self.simulated = simulated
         self.powering_off = False
         self._buttons: list[PushButton] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         config, loop = self.config, asyncio.get_running_loop()
+        pins = {"mute": config.mute_pin, "power": config.power_pin}
+        wired = {name: pin for name, pin in pins.items() if pin is not None}
+        if self.simulated and wired:
+            from gpiozero import Device  # noqa: PLC0415 - only with buttons wired
+            from gpiozero.pins.mock import MockFactory  # noqa: PLC0415
+
+            Device.pin_factory = Device.pin_factory or MockFactory()
+            self._spawn(self._press_from(sys.stdin, wired))
         timing = functools.partial(
             PushButton, debounce_s=config.debounce_s, long_press_s=config.long_press_s
         )
@@ -205,6 +222,46 @@ class Buttons:
             except (OSError, TimeoutError, ValueError) as err:
                 _LOGGER.warning("Cannot say goodbye with %s: %s", self.tts_uri, err)
         return self.voice.sounds.goodbye
+
+    async def _press_from(self, stdin: TextIO, wired: dict[str, int]) -> None:
+        """Simulation: press the mock pins as standard input's lines say."""
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        try:
+            stdin.fileno()  # none when replaced (pytest): asyncio would half-make a transport
+            transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), stdin
+            )
+        except (OSError, ValueError) as err:
+            _LOGGER.warning("Simulated buttons cannot read standard input: %s", err)
+            return
+        _LOGGER.info("Simulated buttons: type %s (or `NAME SECONDS` to hold)", " or ".join(wired))
+        try:
+            while line := await reader.readline():
+                await self.press_simulated(line.decode(errors="replace"), wired)
+        finally:
+            transport.close()
+
+    async def press_simulated(self, line: str, wired: dict[str, int]) -> None:
+        """`mute`, `power` or `power 4` (held 4 s) on the mock pins; else a warning."""
+        from gpiozero import Device  # noqa: PLC0415 - simulation only
+
+        words = line.split()
+        try:
+            pin = wired[words[0]]
+            held_s = float(words[1]) if len(words) > 1 else SIMULATED_PRESS_S
+        except (IndexError, KeyError, ValueError):
+            _LOGGER.warning(
+                "Simulated buttons: %r is not `NAME [SECONDS]`, NAME one of %s",
+                line.strip(),
+                ", ".join(wired),
+            )
+            return
+        _LOGGER.info("Simulated %s button held %.1f s", words[0], held_s)
+        mock = Device.pin_factory.pin(pin)
+        mock.drive_low()  # pressed: the button pulls the pin to ground
+        await asyncio.sleep(held_s)
+        mock.drive_high()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
