@@ -207,7 +207,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
                 user_input.text,
                 [s.name for s in self._spots(context)],
                 home,
-                previous=_previous_forecast(chat_log),
+                previous=_previous_forecast(chat_log)
+                or _previous_joke(chat_log, self._persona_name),
             )
             if fast is not None:
                 await self._async_fast_path(user_input, chat_log, context, fast, budget)
@@ -347,6 +348,17 @@ class MiloConversationEntity(conversation.ConversationEntity):
             return
         if fast.kind == "troggs":
             await self._async_say(chat_log, persona.troggs_line(self._sarcasm, self._persona_name))
+            return
+        if fast.kind in ("joke", "comeback"):
+            # No joke or comeback twice in one conversation.
+            line = persona.bank_answer(
+                fast.kind,
+                _latest_questions(chat_log, 2),
+                self._persona_name,
+                self._sarcasm,
+                _said_lately(chat_log, turns=None),
+            )
+            await self._async_say(chat_log, line)
             return
         args: dict[str, Any] = {"day": fast.day}
         said = _said_lately(chat_log)  # before this turn's tool run joins the log
@@ -607,6 +619,18 @@ def _previous_forecast(chat_log: conversation.ChatLog) -> FastIntent | None:
     return None
 
 
+def _previous_joke(chat_log: conversation.ChatLog, persona_name: str) -> FastIntent | None:
+    """A joke, when Milo's previous answer was one of the bank's (for "Another one!")."""
+    answers = [
+        c.content
+        for c in chat_log.content
+        if isinstance(c, conversation.AssistantContent) and c.content
+    ]
+    if answers and persona.is_line("joke", answers[-1], persona_name):
+        return FastIntent("joke")
+    return None
+
+
 def _system_prompt(chat_log: conversation.ChatLog) -> str:
     """The instructions the model was given, as HA assembled them."""
     first = chat_log.content[0]
@@ -624,13 +648,15 @@ def _tool_results_of_question(chat_log: conversation.ChatLog) -> str:
     return "\n".join(results)
 
 
-def _said_lately(chat_log: conversation.ChatLog) -> set[tuple[str, ...]]:
-    """The sentences Milo said in the latest turns before the newest question."""
+def _said_lately(
+    chat_log: conversation.ChatLog, turns: int | None = REPEAT_TURNS
+) -> set[tuple[str, ...]]:
+    """The sentences Milo said in the latest `turns` (None: all) before the newest question."""
     content = chat_log.content
     users = [i for i, item in enumerate(content) if isinstance(item, conversation.UserContent)]
     if not users:
         return set()
-    start = users[-1 - REPEAT_TURNS] if len(users) > REPEAT_TURNS else 0
+    start = users[-1 - turns] if turns is not None and len(users) > turns else 0
     return {
         sentence
         for item in content[start : users[-1]]

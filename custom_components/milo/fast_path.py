@@ -1,8 +1,9 @@
 """Recognise Milo's own questions in plain text, without a model.
 
 The embedded model is tiny and unreliable at calling tools, so surf, weather, the two
-easter eggs and the original robot's tricks (dance, drop a beat, disco biscuits) are
-spotted here with word rules, like the original robot did, and their tools run directly.
+easter eggs, the original robot's tricks (dance, drop a beat, disco biscuits), jokes asked
+for and insults aimed at Milo are spotted here with word rules, like the original robot
+did; their tools run directly, or the line bank answers.
 The rules stand back for requests about the home (a device, list or area is named, a
 device command, an indoor temperature): those are for Home Assistant's intents or the
 model with the Assist tools.
@@ -18,7 +19,7 @@ from typing import Literal
 from .home_names import NO_NAMES, HomeNames
 
 Trick = Literal["dance", "beat", "disco"]
-Kind = Literal["surf", "weather", "milk", "troggs", "notes", Trick]
+Kind = Literal["surf", "weather", "milk", "troggs", "notes", "joke", "comeback", Trick]
 
 # Whole words only: "Surface lamp", "Shredder" and "Milk frother" are not surf or milk.
 # "ways like": how whisper tiny.en often hears "what are the waves like".
@@ -84,6 +85,43 @@ _INDOORS = re.compile(
 # "Know any surfing jokes?" asks for a joke, not the forecast: small talk for the model (the
 # milk and Troggs eggs still answer their jokes).
 _PLAY = re.compile(r"\b(jokes?|funny|puns?|riddles?|story|stories|poems?|songs?|limericks?|rap)\b")
+# A joke asked for ("tell me a joke", "know any surfing jokes?", "make me laugh", "roast me"),
+# said from the bank: the tiny model's own were "That's a joke." six times in a row. Not the
+# user offering one ("I know a joke", "did you hear the one...").
+_JOKE = re.compile(
+    r"^(?!(i (know|have|got|heard|made)|i've (got|heard)|let me tell|here's|here is|did you hear|"
+    r"have you heard)\b).*("
+    r"\b(tell|give|got|know|have|share|say|crack|hit me with|want|hear|do)\b.*"
+    r"\b(jokes?|puns?|riddles?|one-liners?|funny|funnier|sarcastic|witty)\b"
+    r"|\b(how|what) about\b.*\b(jokes?|puns?|riddles?)\b"
+    r"|\bmake me (laugh|smile|giggle)\b|\broast me\b|\bbe funny\b|\bfunniest thing\b"
+    r"|^((a|another|one more|any) )?(good |funny )?(jokes?|puns?)$)"
+)
+# "Another one!" after a joke asks for another joke.
+_ANOTHER = re.compile(
+    r"^((and|ok|okay|go on|come on|right|ha|haha|lol|nice|good one) )*"
+    r"((tell me |give me |do |got )?(another|one more|more|again|another one|a better one|"
+    r"a funnier one)|encore|hit me again)"
+    r"( one)?( please| then| milo)*$"
+)
+# Insults aimed at Milo ("You're useless", "Even my kettle is funnier than you", "Shut up"):
+# a comeback from the bank; the tiny model answered them meekly or not at all.
+_PUT_DOWN = (
+    r"(useless|stupid|dumb|dumbest|idiot|idiotic|rubbish|terrible|awful|pathetic|boring|"
+    r"annoying|lame|broken|slow|worst|ugly|thick|hopeless|toaster|tin can|a joke|"
+    r"not (very )?(funny|smart|clever|helpful))"
+)
+_INSULT = re.compile(
+    r"\byou(?:'re| are| r|r)(?: (?:so|such|just|really|completely|totally|utterly|the|a|an|"
+    rf"pretty|very|kind of|bit of a|actually|literally))* {_PUT_DOWN}\b"
+    r"|\b(?:are|why are|why're) you (?:so |such |being |just |really )*(?:\w+ or (?:just )?)?"
+    rf"{_PUT_DOWN}\b"
+    r"|\byour (?:jokes?|puns?|answers?|voice|face) (?:are|is|were|was) (?:so |really |just )?"
+    rf"{_PUT_DOWN}\b"
+    r"|\b(?:smarter|funnier|cleverer|better|faster|quicker|more useful) than you\b"
+    r"|\b(?:nobody|no one|no-one) (?:likes|loves|wants|needs) you\b"
+    r"|\bi (?:hate|can't stand) you\b|\byou suck\b|\bshut (?:up|it)\b"
+)
 _TOMORROW = re.compile(r"\b(tomorrow|tommorow|tomorow|tmrw|tmr|the morrow)\b")
 _TODAY = re.compile(r"\b(today|now|later|tonight|this (morning|afternoon|evening))\b")
 # "And tomorrow?", "What about West Strand?": a follow-up names only a day or a spot, and
@@ -130,6 +168,8 @@ def recognise(
     for trick, pattern in _TRICKS.items():
         if pattern.search(lowered):
             return FastIntent(trick)
+    if banter := _banter(lowered, previous):
+        return banter
     day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
     spot = _find_spot(lowered, list(spot_names))
     if previous is not None and (again := follow_up(lowered, spot, previous)):
@@ -143,6 +183,15 @@ def recognise(
         return FastIntent("milk")
     if _TROGGS.search(lowered):
         return FastIntent("troggs")
+    return FastIntent("joke") if asks_joke(lowered) else None
+
+
+def _banter(lowered: str, previous: FastIntent | None) -> FastIntent | None:
+    """A comeback to an insult aimed at Milo, or another joke after one ("One more!")."""
+    if _INSULT.search(lowered):
+        return FastIntent("comeback")
+    if previous is not None and previous.kind == "joke" and _ANOTHER.match(lowered):
+        return FastIntent("joke")
     return None
 
 
@@ -165,6 +214,11 @@ def follow_up(lowered: str, spot: str | None, previous: FastIntent) -> FastInten
     if spot:
         return FastIntent("surf", day, spot)
     return FastIntent(previous.kind, day, previous.spot)
+
+
+def asks_joke(text: str) -> bool:
+    """Whether `text` asks Milo for a joke."""
+    return bool(_JOKE.search(_lowered(text)))
 
 
 def asks_notes(text: str) -> bool:

@@ -111,6 +111,8 @@ MAX_LINE_WORDS = 30
 BEFORE_WEIGHT = 0.4
 # How many of its latest picks a topic avoids repeating (fewer when it has fewer lines).
 RECENT_PICKS = 8
+# A line scoring at least this share of the nearest line's score is as near (`choose`).
+NEAR_BEST = 0.9
 GROUP_KEYS = frozenset({"topic", "tag", "sarcasm", "about", "lines", "replace"})
 
 
@@ -141,6 +143,8 @@ class LineBank:
         self._index = BM25(
             [f"{line.text} {line.about} {line.about} {line.topic}" for line in self.lines]
         )
+        # The words of the lines alone: what a joke or comeback is about (`choose`).
+        self._texts = BM25([line.text for line in self.lines])
         self._recent: dict[tuple[str, str | None], deque[str]] = {}
 
     def texts(self, topic: str, tag: str | None = None) -> list[str]:
@@ -184,6 +188,48 @@ class LineBank:
         while len(recent) >= len(pool):  # keep a choice open for the next pick
             recent.popleft()
         return fill(choice.text, name=name, person=person)
+
+    def choose(
+        self,
+        request: str,
+        topic: str,
+        *,
+        sarcasm: int,
+        before: str = "",
+        avoid: Collection[tuple[str, ...]] = (),
+        name: str = "Milo",
+    ) -> str:
+        """A line of the topic whose own words are near `request` (and less, `before`;
+        "surfing jokes" are about surfing): at random among those scoring almost as well
+        as the nearest, so "Tell me a joke." is not answered with the same joke every time;
+        not a line containing a sentence of `avoid`, nor one of the topic's latest picks,
+        while another is left. Any line of the topic when none shares a word with it."""
+        said = set(avoid)
+        pool = [
+            line
+            for line in _at_level((ln for ln in self.lines if ln.topic == topic), sarcasm)
+            if not _said(line, said, name, "")
+        ]
+        if not pool:
+            return self.pick(topic, sarcasm=sarcasm, avoid=avoid, name=name)
+        wanted = {id(line) for line in pool}
+        scored = {
+            index: now + BEFORE_WEIGHT * then
+            for index, (now, then) in enumerate(
+                zip(self._texts.scores(request), self._texts.scores(before), strict=True)
+            )
+            if id(self.lines[index]) in wanted
+        }
+        recent = self._recent.setdefault((topic, None), deque(maxlen=RECENT_PICKS))
+        fresh = {i: score for i, score in scored.items() if self.lines[i].text not in recent}
+        if fresh and (max(fresh.values()) > 0 or max(scored.values()) == 0):
+            scored = fresh
+        best = max(scored.values())
+        choice = random.choice(
+            [self.lines[i] for i, score in scored.items() if score >= best * NEAR_BEST]
+        )
+        recent.append(choice.text)
+        return fill(choice.text, name=name)
 
     def closest_topic(self, request: str) -> str | None:
         """The topic of the line nearest to `request`, at any level (None: no word shared)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from pathlib import Path
+import re
 from typing import Any, Literal
 
 from . import line_bank
@@ -32,6 +33,11 @@ USER_LINES = Path("milo", "lines.yaml")
 # to cost little prompt reading. Each is about 20 tokens, read with every small-talk
 # question (bench/lines: three added 0.2 s to the first token on a 2-core VM).
 VOICE_EXAMPLES = 2
+# Words that ask for a joke without saying what about: "Tell me a joke." may have any,
+# "a joke about the fridge" one about the fridge (`bank_answer`).
+_ASKING = re.compile(
+    r"\b(jokes?|funny|funnier|puns?|riddles?|laugh|humou?r|one-liners?|best)\b", re.IGNORECASE
+)
 # Home Assistant's weather conditions and the bank's tag for each.
 WEATHER_TAGS = {
     "rainy": "rain",
@@ -205,6 +211,34 @@ def identity_answer(
     """Who Milo is, from the bank: a tiny model asked its name answers Lara or Alex. The
     line nearest to the question ("who built you?", "are you a robot?"), else any."""
     return _nearest_or_any(asked, "identity", sarcasm=sarcasm, avoid=avoid, name=persona_name)
+
+
+def is_line(topic: str, text: str, persona_name: str) -> bool:
+    """Whether `text` is one of the topic's lines, as this persona says it."""
+    return any(
+        line_bank.fill(line, name=persona_name) == text.strip() for line in _bank.texts(topic)
+    )
+
+
+def bank_answer(
+    topic: Literal["joke", "comeback"],
+    asked: Sequence[str],
+    persona_name: str,
+    sarcasm: int,
+    avoid: Collection[tuple[str, ...]] = (),
+) -> str:
+    """A joke asked for, or a comeback to an insult, from the bank: near the newest
+    question (and less, the one before: "Another one!"), none said in `avoid`. The tiny
+    model's own jokes were "That's a joke." six times in a row, and it met "You're useless"
+    with "You'll be my friend next time"."""
+    return _bank.choose(
+        _ASKING.sub(" ", asked[-1]) if asked else "",
+        topic,
+        before=_ASKING.sub(" ", asked[-2]) if len(asked) > 1 else "",
+        sarcasm=sarcasm,
+        avoid=avoid,
+        name=persona_name,
+    )
 
 
 def is_about_safety(asked: Sequence[str]) -> bool:

@@ -287,7 +287,7 @@ async def test_only_the_newest_turn_changes(
     conversation_id = None
     for text in (
         "hi there",
-        "tell me a joke",
+        "how was your weekend",
         "is the kitchen lamp good enough for reading?",
         "and the kitchen ceiling light, too bright as well?",
     ):
@@ -438,7 +438,7 @@ async def test_fallback_lines_reach_streaming_tts(
         ),
     ):
         await conversation.async_converse(
-            hass, "tell me a joke", session.conversation_id, Context(), agent_id=AGENT
+            hass, "how was your weekend", session.conversation_id, Context(), agent_id=AGENT
         )
     streamed = "".join(d.get("content") or "" for d in deltas)
     assert streamed.endswith(f"{persona.OFFLINE_SENTENCE} ")

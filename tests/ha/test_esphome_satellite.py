@@ -811,7 +811,7 @@ async def milo_pipeline(
     await hass.async_block_till_done()
 
 
-@pytest.mark.parametrize("mic_wav", ["Tell me something funny about robots."], indirect=True)
+@pytest.mark.parametrize("mic_wav", ["Do you like being a robot?"], indirect=True)
 async def test_start_conversation_speaks_then_listens(
     hass: HomeAssistant,
     milo_pipeline: FakeCloud,

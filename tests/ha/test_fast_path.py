@@ -56,6 +56,24 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("MILKSHAKE time", FastIntent("milk")),
         ("what do you think of troggs", FastIntent("troggs")),
         ("Trogs is where I got my board", FastIntent("troggs")),
+        # Jokes asked for, also about surf or the weather: the bank's, not the forecast.
+        ("Tell me a joke.", FastIntent("joke")),
+        ("Do you know any surfing jokes?", FastIntent("joke")),
+        ("tell me a funny story about the rain", FastIntent("joke")),
+        ("Tell me something funny about robots.", FastIntent("joke")),
+        ("Make me laugh.", FastIntent("joke")),
+        ("Give me your best pun.", FastIntent("joke")),
+        ("roast me a little", FastIntent("joke")),
+        ("What about a joke?", FastIntent("joke")),
+        # Insults aimed at Milo get a comeback.
+        ("You're useless.", FastIntent("comeback")),
+        ("Your jokes are terrible.", FastIntent("comeback")),
+        ("You're just a toaster with a camera.", FastIntent("comeback")),
+        ("I bet Alexa is smarter than you.", FastIntent("comeback")),
+        ("Why are you so slow?", FastIntent("comeback")),
+        ("Are you broken or just stupid?", FastIntent("comeback")),
+        ("Nobody likes you, Milo.", FastIntent("comeback")),
+        ("Oh, shut up.", FastIntent("comeback")),
     ],
 )
 def test_recognised(text: str, expected: FastIntent) -> None:
@@ -72,10 +90,14 @@ def test_recognised(text: str, expected: FastIntent) -> None:
         "turn on the east landing light",
         "is the east bedroom light working",
         "which ways can I go",
-        # A joke about surf or weather is small talk, not a request for the forecast.
-        "Do you know any surfing jokes?",
-        "tell me a funny story about the rain",
         "what time is it",
+        # Small talk about jokes, or the user's own, and kind words: the model's.
+        "I know a joke about surfers",
+        "did you hear the one about the seagull",
+        "You're funny.",
+        "Why are you so happy?",
+        "Is the slow cooker on?",
+        "that lamp is useless",
         "",
         # Rule words inside names, device commands and lists: requests about the home.
         "is the surface lamp on",
@@ -90,6 +112,8 @@ def test_recognised(text: str, expected: FastIntent) -> None:
         "how warm is the bedroom",
         "what temperature is the thermostat set to",
         "is it cold in here",
+        "play something funny",
+        "turn on the joke lamp",
     ],
 )
 def test_left_to_the_model_or_intents(text: str) -> None:
@@ -106,6 +130,10 @@ def test_left_to_the_model_or_intents(text: str) -> None:
         ("what's the weather like", FastIntent("weather")),
         ("is it cold in the garden", None),
         ("is it cold outside", FastIntent("weather")),
+        # A joke or an insult that names the home is the home's too.
+        ("tell me a joke about the garden", None),
+        ("the surf rock speaker is useless, you're useless", None),
+        ("tell me a joke about the sea", FastIntent("joke")),
     ],
 )
 def test_the_homes_names_are_left_to_the_home(text: str, expected: FastIntent | None) -> None:
@@ -140,7 +168,11 @@ WEATHER_TODAY = FastIntent("weather", "today")
         # Not follow-ups: a question of its own, or no surf or weather before it.
         ("And what about you?", SURF_EAST, None),
         ("So should I go?", SURF_EAST, None),
-        ("What about a joke?", WEATHER_TODAY, None),
+        # "Another one!" after a joke is another joke; after anything else, small talk.
+        ("Another one, please.", FastIntent("joke"), FastIntent("joke")),
+        ("go on, one more", FastIntent("joke"), FastIntent("joke")),
+        ("Another one, please.", SURF_EAST, None),
+        ("Another one, please.", None, None),
         ("And tomorrow?", None, None),
         ("And tomorrow?", FastIntent("milk"), None),
         ("What about the kitchen light?", SURF_EAST, None),
@@ -414,7 +446,7 @@ async def test_chat_log_keeps_the_summary_and_history_sends_what_was_said(
     summary = tool.result.data["summary"]
     assert summary.startswith("The surf at East Strand is gnarly today. At 9am, gnarly:")
     cloud.reply("Beep boop.")
-    await ask(hass, "tell me a joke", first.conversation_id)
+    await ask(hass, "how was your day", first.conversation_id)
     messages = cloud.chat_requests()[1]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"].endswith("surf at east strand today?")

@@ -181,6 +181,43 @@ def test_nearest_lines_keep_to_their_topics_and_skip_what_was_said() -> None:
     assert again != first
 
 
+def test_the_bank_has_jokes_about_milos_world() -> None:
+    """At least 40 more jokes than the first bank's 22: robots, surfing, Portrush, the weather
+    and the home's devices each have several."""
+    jokes = " ".join(SHIPPED.texts("joke")).casefold()
+    assert len(SHIPPED.texts("joke")) >= 62
+    for subject in ("robot", "surf", "portrush", "weather", "fridge", "kettle", "light"):
+        assert jokes.count(subject) >= 2, subject
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        (["Tell me a joke about the fridge."], "fridge"),
+        (["Know any surfing jokes?"], "surf"),
+        (["Tell me a joke about the weather."], "weather"),
+        (["Tell me a joke about robots.", "Another one!"], "robot"),
+    ],
+)
+def test_jokes_are_about_what_was_asked(asked: list[str], expected: str) -> None:
+    """The joke's own words are near the request ("joke" itself says nothing), and the
+    question before counts for a follow-up."""
+    for _ in range(10):
+        assert expected in persona.bank_answer("joke", asked, "Milo", 2).casefold()
+
+
+def test_chosen_lines_vary_and_skip_what_was_said() -> None:
+    """ "Tell me a joke." gets many different jokes; one said lately is never chosen while
+    another is left, and a topic with every line said still answers."""
+    jokes = {persona.bank_answer("joke", ["Tell me a joke."], "Milo", 2) for _ in range(40)}
+    assert len(jokes) >= 10
+    said = {s for text in SHIPPED.texts("comeback") if "low" not in text for s in heard(text)}
+    for _ in range(5):
+        assert "low" in SHIPPED.choose("You're slow.", "comeback", sarcasm=2, avoid=said)
+    every = {s for text in SHIPPED.texts("comeback") for s in heard(text)}
+    assert SHIPPED.choose("You're slow.", "comeback", sarcasm=2, avoid=every)
+
+
 def test_voice_note_is_short() -> None:
     """A few lines, about sixty tokens."""
     note = persona.voice_note(["tell me a joke about robots"], "Milo", 2)

@@ -158,7 +158,8 @@ async def trap_home(hass: HomeAssistant, tmp_path: Path) -> dict[str, list]:
 
 async def _route(hass: HomeAssistant, cloud: FakeCloud, text: str) -> str:
     """Which part of Milo answered `text`: intents, model, surf, weather, milk, troggs,
-    disco, or trick (a dance or a beat, which this home has no satellite for)."""
+    disco, trick (a dance or a beat, which this home has no satellite for), or the bank's
+    joke or comeback."""
     asked = len(cloud.chat_requests())
     result = await ask(hass, text)
     with (
@@ -184,6 +185,9 @@ async def _route(hass: HomeAssistant, cloud: FakeCloud, text: str) -> str:
         return "disco"
     if said in persona.lines("no_dance"):
         return "trick"
+    for topic in ("joke", "comeback"):
+        if said in persona.lines(topic):
+            return topic
     return f"unexpected answer {said!r}"
 
 
@@ -218,6 +222,8 @@ TRAPS = [
     ("drop a beat on the beat box", "intents"),  # HA's fuzzy matching: turn it on
     ("add a note to my shopping list", "intents"),
     ("put surf wax in my notes", "model"),
+    ("tell me a joke about the surface lamp", "intents"),
+    ("the snow globe is useless", "intents"),
 ]
 # Surf, weather and the easter eggs, in the same home.
 GENUINE = [
@@ -250,6 +256,8 @@ GENUINE = [
     ("Disco biscuits!", "disco"),
     ("What did I write about the surf shack?", "notes"),
     ("what's in my notes about the snow globe", "notes"),
+    ("Tell me a joke about surfing", "joke"),
+    ("You're useless.", "comeback"),
 ]
 
 
@@ -325,7 +333,7 @@ async def test_milos_own_satellite_name_is_not_a_trap(hass: HomeAssistant, milo:
 
 async def test_a_declined_sentence_leaves_no_trace(hass: HomeAssistant, milo: FakeCloud) -> None:
     """HA's agent declining small talk leaves nothing of its try in the chat log."""
-    result = await ask(hass, "tell me something funny about penguins")
+    result = await ask(hass, "what do penguins dream about")
     with (
         chat_session.async_get_chat_session(hass, result.conversation_id) as session,
         conversation.async_get_chat_log(hass, session) as chat_log,

@@ -8,6 +8,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.milo import persona
+from custom_components.milo.line_bank import CONVERSATIONAL
 from custom_components.milo.sentences import words
 
 from .conftest import FakeCloud, agent_subentry
@@ -53,17 +54,60 @@ async def test_examples_ride_with_the_question_and_the_system_prompt_stays(
     await setup_entry()
     cloud.reply("Beep boop.")
     cloud.reply("Ouch.")
-    joke = await ask(hass, "Tell me something funny about robots.")
-    await ask(hass, "You're useless and stupid.", joke.conversation_id)
-    funny, insult = cloud.chat_requests()
-    assert funny["messages"][0] == insult["messages"][0]
-    assert "talks like this" not in funny["messages"][0]["content"]
-    shown = note_lines(funny)
+    first = await ask(hass, "What do you think about robots?")
+    await ask(hass, "What do you do for fun?", first.conversation_id)
+    robots, fun = cloud.chat_requests()
+    assert robots["messages"][0] == fun["messages"][0]
+    assert "talks like this" not in robots["messages"][0]["content"]
+    shown = note_lines(robots)
     assert 2 <= len(shown) <= persona.VOICE_EXAMPLES
-    assert all(line in persona.lines("joke") for line in shown)
-    assert all(line in persona.lines("comeback") for line in note_lines(insult))
+    assert all(line in persona.lines("identity") for line in shown)
+    assert all(line in _conversational() for line in note_lines(fun))
     # The earlier question goes again with the note it had (the server's cache hits).
-    assert insult["messages"][1] == funny["messages"][1]
+    assert fun["messages"][1] == robots["messages"][1]
+
+
+def _conversational() -> set[str]:
+    """Every line the model may be shown or may have said for it."""
+    return {line for topic in (*CONVERSATIONAL, "fallback") for line in persona.lines(topic)}
+
+
+async def test_jokes_come_from_the_bank_and_never_repeat(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """A joke asked for is the bank's, near the request, and none twice in a conversation;
+    the tiny model, whose jokes were "That's a joke." six times in a row, is not asked."""
+    await setup_entry()
+    first = await ask(hass, "Tell me a joke about the fridge.")
+    assert "fridge" in speech(first)
+    jokes = [speech(first)]
+    more = ["Another one, please.", "Tell me a joke.", "Make me laugh.", *["One more."] * 8]
+    for question in more:
+        jokes.append(speech(await ask(hass, question, first.conversation_id)))
+    assert [joke for joke in jokes if joke not in persona.lines("joke")] == []
+    assert len(set(jokes)) == len(jokes)
+    assert cloud.chat_requests() == []
+
+
+@pytest.mark.parametrize(
+    ("insult", "about"),
+    [
+        ("You're useless.", "Useless"),
+        ("I bet Alexa is smarter than you.", "Smarter"),
+        ("Why are you so slow?", "low"),
+        ("Oh, shut up.", "Shut up"),
+    ],
+)
+async def test_insults_get_a_comeback(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, insult: str, about: str
+) -> None:
+    """An insult aimed at Milo gets the bank's comeback nearest to it, not the model's
+    meek "You'll be my friend next time"."""
+    await setup_entry()
+    answer = speech(await ask(hass, insult))
+    assert answer in persona.lines("comeback")
+    assert about in answer
+    assert cloud.chat_requests() == []
 
 
 @pytest.mark.parametrize(
@@ -100,8 +144,8 @@ async def test_a_sentence_from_the_latest_turns_is_not_said_again(
     await setup_entry()
     cloud.reply("Just a joke, eh? No fun at all.")
     cloud.reply("Just a joke, eh? Robots never get tired.")
-    first = await ask(hass, "Tell me a joke.")
-    second = await ask(hass, "Tell me something funny about robots.", first.conversation_id)
+    first = await ask(hass, "How's your day going?")
+    second = await ask(hass, "What do you think about robots?", first.conversation_id)
     assert speech(second) == "Robots never get tired."
 
 
@@ -114,14 +158,14 @@ async def test_an_answer_with_nothing_left_gets_a_bank_line(
     cloud.reply("That's a joke.")
     cloud.reply("That's a joke.")
     cloud.reply("You are Milo, a small desk robot with a camera. I am 42.")
-    first = await ask(hass, "Tell me a joke.")
-    second = await ask(hass, "Another joke, please.", first.conversation_id)
-    third = await ask(hass, "Tell me a joke about robots.", first.conversation_id)
+    first = await ask(hass, "What do you do all day?")
+    second = await ask(hass, "What else do you do?", first.conversation_id)
+    third = await ask(hass, "What do you do for fun?", first.conversation_id)
     for result in (second, third):
         answer = speech(result)
         assert answer
         assert persona.OFFLINE_SENTENCE not in answer
-        assert answer in persona.lines("joke")
+        assert answer in _conversational()
     assert speech(second) != speech(third)
 
 
