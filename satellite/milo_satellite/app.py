@@ -16,7 +16,7 @@ from .device import MiloDevice
 from .preferences import Preferences
 from .status_light import StatusLight
 from .voice.audio import CommandMicrophone, CommandSink, FolderSink, PcmFormat, WavMicrophone
-from .voice.fillers import render_fillers
+from .voice.fillers import Fillers
 from .voice.player import AudioPlayer, Sink
 from .voice.satellite import FEATURES, Microphone, VoiceSatellite, VoiceSettings
 from .voice.sounds import Sounds
@@ -67,7 +67,6 @@ class SatelliteApp:
             voice_assistant_feature_flags=int(FEATURES),
         )
         voice_cfg = config.voice
-        self.fillers: list[bytes] = []
         self.player = AudioPlayer(
             sink,
             verify_ssl=config.audio.verify_ssl,
@@ -88,8 +87,12 @@ class SatelliteApp:
                 language=voice_cfg.language,
                 wake_sound=voice_cfg.wake_sound,
                 thinking=voice_cfg.thinking,
-                fillers=self.fillers,
                 timer_ring_s=voice_cfg.timer_ring_s,
+            ),
+            fillers=(
+                Fillers(voice_cfg.tts_uri, voice_cfg.fillers, fmt)
+                if voice_cfg.thinking == "filler"
+                else None
             ),
         )
         self.head, pan_range, tilt_range = build_head(config)
@@ -107,7 +110,6 @@ class SatelliteApp:
             self.voice.add_listener(lambda: self._first_listener(microphone))
         self._zeroconf: ZeroconfAnnouncer | None = None
         self._log_forwarder: LogForwarder | None = None
-        self._background: set[asyncio.Task[None]] = set()
 
     def _first_listener(self, microphone: WavMicrophone) -> None:
         """Simulation: say the file's words once HA listens for the first time."""
@@ -128,15 +130,6 @@ class SatelliteApp:
         self.buttons.start()  # a pin that cannot be used stops Milo before HA sees it
         await self.server.start(self.config.host, self.config.api_port)
         await self.voice.start()
-        voice_cfg = self.config.voice
-        if voice_cfg.thinking == "filler":
-            task = asyncio.get_running_loop().create_task(
-                render_fillers(
-                    voice_cfg.tts_uri, voice_cfg.fillers, self.player.sink.format, self.fillers
-                )
-            )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
         if self.config.zeroconf:
             # Bound to one address: announce that one (else the address others reach us at).
             bound = None if self.config.host in ("", "0.0.0.0", "::") else self.config.host
@@ -159,8 +152,6 @@ class SatelliteApp:
         )
 
     async def stop(self) -> None:
-        for task in list(self._background):
-            task.cancel()
         if self._zeroconf is not None:
             await self._zeroconf.stop()
         await self.buttons.stop()

@@ -22,6 +22,7 @@ from milo_satellite.api import APIServer, DeviceIdentity
 from milo_satellite.device import MiloDevice
 from milo_satellite.preferences import Preferences
 from milo_satellite.voice.audio import MIC_RATE, FolderSink, PcmFormat, read_wav_as_mic_pcm
+from milo_satellite.voice.fillers import Fillers
 from milo_satellite.voice.player import AudioPlayer
 from milo_satellite.voice.satellite import FEATURES, VoiceSatellite, VoiceSettings
 from milo_satellite.voice.sounds import Sounds
@@ -278,6 +279,7 @@ async def make_milo(
     tmp_path: Path,
     encryption_key: str | None = None,
     preferences: Preferences | None = None,
+    fillers: Fillers | None = None,
     **settings: object,
 ) -> Milo:
     server = APIServer(
@@ -295,6 +297,7 @@ async def make_milo(
         sounds=Sounds.build(SINK_FORMAT),
         models=available_models(),
         settings=VoiceSettings(**settings),  # type: ignore[arg-type]
+        fillers=fillers,
     )
     head = StandInHead()
     device = MiloDevice(

@@ -22,7 +22,7 @@ from milo_satellite.config import ButtonsConfig, load_config
 from milo_satellite.settings import ConfigError
 from milo_satellite.status_light import StatusLight
 from milo_satellite.voice.audio import MIC_RATE
-from milo_satellite.voice.sounds import synthesise
+from milo_satellite.voice.sounds import render_tone
 
 MUTE, POWER = 17, 27
 FAST = {"debounce_s": 0.05, "long_press_s": 0.5}  # the 3 s default would slow the tests
@@ -169,7 +169,7 @@ async def test_power_button_held_says_goodbye_and_shuts_down(
     # The goodbye sound played in full before the shutdown command ran.
     goodbye = [p for p in milo.played() if "goodbye" in p.name]
     assert len(goodbye) == 1
-    expected = synthesise("goodbye", milo.voice.player.sink.format)
+    expected = render_tone("goodbye", milo.voice.player.sink.format)
     assert len(wav_samples(goodbye[0])) == len(expected) // 2
     await eventually(lambda: switches["sleep"] is True)  # the head rests
     assert switches["mute"] is False  # not kept as muted for the next start

@@ -28,7 +28,7 @@ from satellite_helpers import (
 from test_satellite_voice import FakeHA, subscribe
 
 from milo_satellite.voice.audio import read_wav_as_mic_pcm
-from milo_satellite.voice.fillers import synthesise
+from milo_satellite.voice.fillers import Fillers
 from milo_satellite.voice.wakeword import mentions_name, transcribe
 
 pytestmark = pytest.mark.slow
@@ -133,13 +133,16 @@ def test_fuzzy_name_matching() -> None:
 
 
 async def test_spoken_filler_while_thinking(tmp_path: Path, tts_uri: str, speech: Speech) -> None:
+    """The fillers are rendered by milo-tts once Milo is up, then one fills the wait."""
     await _ready(tts_uri)
-    filler = await synthesise(tts_uri, "Processing. Try not to touch anything.", SINK_FORMAT)
-    assert len(filler) > SINK_FORMAT.bytes_per_second  # over a second of real speech
-    milo = await make_milo(tmp_path, thinking="filler", fillers=[filler])
+    fillers = Fillers(tts_uri, ["Processing. Try not to touch anything."], SINK_FORMAT)
+    assert fillers.pick() is None  # nothing rendered before the start
+    milo = await make_milo(tmp_path, thinking="filler", fillers=fillers)
     client = APIClient("127.0.0.1", milo.server.port, None)
     await client.connect(login=True)
     try:
+        await eventually(lambda: fillers.ready, within=120)
+        assert len(fillers.ready[0]) > SINK_FORMAT.bytes_per_second  # over a second of speech
         ha = FakeHA()
         subscribe(client, ha)
         await eventually(lambda: milo.voice.connected)

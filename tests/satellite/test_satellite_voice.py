@@ -384,7 +384,7 @@ async def test_timer_rings_until_stopped(milo: Milo, client: APIClient, speech: 
     client.send_voice_assistant_timer_event(
         TimerEv.VOICE_ASSISTANT_TIMER_STARTED, "t1", "tea", 60, 60, True
     )
-    await eventually(lambda: "t1" in milo.voice.timers)
+    await eventually(lambda: "t1" in milo.voice.ringer.timers)
     client.send_voice_assistant_timer_event(
         TimerEv.VOICE_ASSISTANT_TIMER_FINISHED, "t1", "tea", 60, 0, False
     )

@@ -2,7 +2,8 @@
 
 They are rendered in the background when the satellite starts (milo-tts may still be
 loading) and kept in memory as PCM in the speaker's format, so playing one costs nothing
-when it is needed. If the TTS cannot be reached the thinking sound is used instead.
+when it is needed. Until one is ready, or if the TTS cannot be reached, the thinking
+sound is used instead.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 import logging
+import random
 
 import numpy as np
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -46,12 +48,34 @@ async def synthesise(uri: str, text: str, fmt: PcmFormat) -> bytes:
     return np.repeat(mono[:, None], fmt.channels, axis=1).tobytes()
 
 
-async def render_fillers(uri: str, texts: Sequence[str], fmt: PcmFormat, into: list[bytes]) -> None:
-    """Append each rendered filler to `into` as soon as it is ready."""
-    for text in texts:
-        try:
-            into.append(await synthesise(uri, text, fmt))
-        except (OSError, TimeoutError, ValueError) as err:
-            _LOGGER.warning("Cannot render filler %r with %s: %s", text, uri, err)
-            return
-    _LOGGER.info("%d thinking fillers ready", len(into))
+class Fillers:
+    """The fillers' owner: renders `texts` with the TTS at `uri` once started, in the
+    background, and hands out a rendered one at random."""
+
+    def __init__(self, uri: str, texts: Sequence[str], fmt: PcmFormat) -> None:
+        self.uri = uri
+        self.texts = tuple(texts)
+        self.fmt = fmt
+        self.ready: list[bytes] = []  # rendered so far, as PCM in `fmt`
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._render())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def pick(self) -> bytes | None:
+        """A rendered filler, None while none is ready."""
+        return random.choice(self.ready) if self.ready else None
+
+    async def _render(self) -> None:
+        for text in self.texts:
+            try:
+                self.ready.append(await synthesise(self.uri, text, self.fmt))
+            except (OSError, TimeoutError, ValueError) as err:
+                _LOGGER.warning("Cannot render filler %r with %s: %s", text, self.uri, err)
+                return
+        _LOGGER.info("%d thinking fillers ready", len(self.ready))

@@ -23,7 +23,7 @@ _TUNES: dict[str, list[tuple[float, float]]] = {
 SOUND_NAMES = tuple(_TUNES)
 
 
-def synthesise(name: str, fmt: PcmFormat, volume: float = 0.35) -> bytes:
+def render_tone(name: str, fmt: PcmFormat, volume: float = 0.35) -> bytes:
     """A soft sine tune with short fades (no clicks), as raw PCM in `fmt`."""
     parts = []
     for freq, seconds in _TUNES[name]:
@@ -55,4 +55,4 @@ class Sounds:
         unknown = set(overrides) - set(SOUND_NAMES)
         if unknown:
             raise ValueError(f"unknown sounds {sorted(unknown)}; known: {list(SOUND_NAMES)}")
-        return cls(**{n: overrides.get(n) or synthesise(n, fmt) for n in SOUND_NAMES})
+        return cls(**{n: overrides.get(n) or render_tone(n, fmt) for n in SOUND_NAMES})
