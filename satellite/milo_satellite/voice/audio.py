@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import AsyncIterator
 import contextlib
 from dataclasses import dataclass
+import fcntl
 import logging
 from pathlib import Path
 import shlex
@@ -31,6 +32,7 @@ MIC_RATE = 16000
 MIC_CHUNK_BYTES = 1024  # 32 ms of 16 kHz 16-bit mono
 MAX_WAV_HEADER = 64 * 1024  # a "WAV" whose header goes on longer than this is refused
 RAW_PCM = {1: "u8", 2: "s16le", 3: "s24le", 4: "s32le"}  # ffmpeg's names, by WAV sample width
+PIPE_BYTES = 8192  # the player command's stdin: 0.19 s of 22 kHz mono
 
 
 class AudioError(Exception):
@@ -179,7 +181,19 @@ class CommandSink:
             )
         except OSError as err:
             raise AudioError(f"cannot start sound command {self.command[0]}: {err}") from err
+        _small_buffers(proc)
         return _ProcessStream(proc)
+
+
+def _small_buffers(proc: asyncio.subprocess.Process) -> None:
+    """What is written is heard soon. Linux's 64 KiB pipe and asyncio's 64 KiB write
+    buffer held 3 s of 22 kHz audio ahead of the speaker, which a volume change, a pause
+    or the music's ducking (ducking.py) waited behind."""
+    assert proc.stdin is not None
+    transport = proc.stdin.transport
+    transport.set_write_buffer_limits(high=0)
+    with contextlib.suppress(OSError, AttributeError):  # F_SETPIPE_SZ is Linux's
+        fcntl.fcntl(transport.get_extra_info("pipe").fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 class _ProcessStream(SinkStream):
