@@ -16,9 +16,10 @@ from .device import MiloDevice
 from .preferences import Preferences
 from .status_light import StatusLight
 from .voice.audio import CommandMicrophone, CommandSink, FolderSink, PcmFormat, WavMicrophone
+from .voice.ducking import Ducker
 from .voice.fillers import Fillers
 from .voice.player import AudioPlayer, Sink
-from .voice.satellite import FEATURES, Microphone, VoiceSatellite, VoiceSettings
+from .voice.satellite import FEATURES, Microphone, Phase, VoiceSatellite, VoiceSettings
 from .voice.sounds import Sounds
 from .voice.wakeword import available_models
 
@@ -67,12 +68,18 @@ class SatelliteApp:
             voice_assistant_feature_flags=int(FEATURES),
         )
         voice_cfg = config.voice
-        self.player = AudioPlayer(
-            sink,
-            verify_ssl=config.audio.verify_ssl,
-            media_dirs=[Path(d).expanduser() for d in config.audio.media_dirs],
-            max_file_mb=config.audio.max_media_mb,
-        )
+        player_options: dict[str, Any] = {
+            "verify_ssl": config.audio.verify_ssl,
+            "media_dirs": [Path(d).expanduser() for d in config.audio.media_dirs],
+            "max_file_mb": config.audio.max_media_mb,
+        }
+        self.player = AudioPlayer(sink, **player_options)
+        # Ducked music plays on a player (a sink stream) of its own; else it shares Milo's.
+        self.ducker: Ducker | None = None
+        self.music = self.player
+        if config.audio.duck_volume is not None:
+            self.ducker = Ducker(config.audio.duck_volume, fmt)
+            self.music = AudioPlayer(sink, gain=self.ducker.apply, **player_options)
         self.voice = VoiceSatellite(
             self.server,
             microphone=microphone,
@@ -104,8 +111,22 @@ class SatelliteApp:
             tilt_range=tilt_range,
             status_light=StatusLight(config.status_light.red_pin, config.status_light.green_pin),
             preferences=Preferences(config.preferences_path),
+            music=self.music,
         )
-        self.buttons = Buttons(config.buttons, self.voice, self.head, tts_uri=voice_cfg.tts_uri)
+        if self.ducker is not None:
+            voice, music = self.voice, self.music
+            self.ducker.follow(
+                busy=lambda: voice.phase is not Phase.IDLE or voice.ringing or voice.player.playing,
+                music_playing=lambda: music.playing,
+                add_listeners=[voice.add_listener, voice.player.add_listener, music.add_listener],
+            )
+        self.buttons = Buttons(
+            config.buttons,
+            self.voice,
+            self.head,
+            tts_uri=voice_cfg.tts_uri,
+            simulated=config.simulate,
+        )
         if isinstance(microphone, WavMicrophone):
             self.voice.add_listener(lambda: self._first_listener(microphone))
         self._zeroconf: ZeroconfAnnouncer | None = None
@@ -158,6 +179,7 @@ class SatelliteApp:
         await self.voice.stop()
         await self.server.stop()
         await self.player.close()
+        await self.music.close()
         if self.head is not None:
             await self.head.stop()
         if self._log_forwarder is not None:

@@ -58,6 +58,7 @@ from .preferences import Preferences
 from .status_light import StatusLight
 from .tricks import Tricks
 from .voice.media import MediaController
+from .voice.player import AudioPlayer
 from .voice.satellite import Phase, VoiceSatellite
 
 _LOGGER = logging.getLogger(__name__)
@@ -106,7 +107,9 @@ class MiloDevice:
         tilt_range: tuple[float, float] = (-45.0, 45.0),
         status_light: StatusLight | None = None,
         preferences: Preferences | None = None,
+        music: AudioPlayer | None = None,
     ) -> None:
+        """`music`: media's own player when music is ducked (else Milo's player)."""
         self.server = server
         self.voice = voice
         self.head = head
@@ -117,7 +120,7 @@ class MiloDevice:
         def quiet() -> bool:
             return voice.phase is Phase.IDLE and not voice.ringing
 
-        self.media = MediaController(voice.player, quiet=quiet)
+        self.media = MediaController(voice.player, quiet=quiet, music=music)
         self.tricks = Tricks(voice.player, quiet, voice.add_listener, head)
         self.mute = SwitchEntity("mute", "Mute", voice.set_muted, icon="mdi:microphone-off")
         self.clean_audio = SwitchEntity(
