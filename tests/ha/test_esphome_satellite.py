@@ -100,6 +100,12 @@ class Satellite:
         """Say the microphone's WAV file again (what SIGUSR1 does in simulation)."""
         self.process.send_signal(signal.SIGUSR1)
 
+    def press(self, button: str, held_s: float = 0.2) -> None:
+        """Press a simulated button (`buttons:` in the config) for `held_s` seconds."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{button} {held_s}\n".encode())
+        self.process.stdin.flush()
+
 
 def _piper_say(text: str, path: Path) -> Path:
     """Real synthesised speech from the services environment (piper, the joe voice)."""
@@ -205,8 +211,10 @@ def run_satellite(
     name: str = "milo",
     friendly_name: str = "Milo",
     mac: str = MAC,
+    more_config: str = "",
 ) -> Iterator[Satellite]:
-    """`milo-satellite --simulate` with its files in `folder` (test_many_milos runs two)."""
+    """`milo-satellite --simulate` with its files in `folder` (test_many_milos runs two),
+    `more_config` added to its YAML file."""
     config = folder / "milo.yaml"
     config.write_text(
         f"mac: '{mac}'\n"
@@ -214,7 +222,7 @@ def run_satellite(
         "host: 127.0.0.1\n"
         "head:\n"
         "  recognition:\n"
-        f"    buddies_file: {folder / 'buddies.json'}\n"
+        f"    buddies_file: {folder / 'buddies.json'}\n" + more_config
     )
     port = _free_port()
     log = (folder / "satellite.log").open("wb")
@@ -231,6 +239,7 @@ def run_satellite(
             "--sound-dir", str(folder / "sound"),
             "--camera", str(camera),
         ],
+        stdin=subprocess.PIPE,  # Satellite.press
         stdout=log,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -244,6 +253,8 @@ def run_satellite(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        assert proc.stdin is not None
+        proc.stdin.close()
 
 
 def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
