@@ -364,9 +364,9 @@ async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud:
         {"temperature": 21, "temperature_unit": "°C", "wind_speed_unit": "km/h"},
     )
     await setup_entry(subentries=[agent_subentry(weather_entity="weather.home")])
-    cloud.reply("Enjoy the sunshine while it lasts. It is 25 degrees.")
+    cloud.reply("Enjoy it while it lasts. It is 25 degrees.")
     result = await ask(hass, "what's the weather like")
-    assert speech(result) == "Sunny and 21°C now. Enjoy the sunshine while it lasts."
+    assert speech(result) == "Sunny and 21°C now. Enjoy it while it lasts."
 
 
 async def test_facts_line_streams_before_the_model_is_asked(

@@ -14,6 +14,8 @@ from collections.abc import Callable, Coroutine
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from google.protobuf.message import Message
+
 from ..api.messages import pb
 from .audio import AudioError
 from .end_of_speech import EndOfSpeechMode
@@ -38,7 +40,7 @@ class RunHost(Protocol):
     settings: VoiceSettings
 
     def set_phase(self, phase: Phase) -> None: ...
-    def send(self, *msgs: object) -> None: ...
+    def send(self, *msgs: Message) -> None: ...
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
     def play_error(self) -> None: ...
     def think(self) -> None: ...
@@ -101,7 +103,7 @@ class PipelineRun:
         if self.audio.finished:
             self._user_finished()
 
-    def on_response(self, msg: Any) -> None:
+    def on_response(self, msg: pb.VoiceAssistantResponse) -> None:
         """HA's answer to the start: stream what was kept, or fail if HA refused."""
         if not self.audio.waiting:
             return

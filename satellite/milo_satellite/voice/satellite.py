@@ -36,6 +36,7 @@ import logging
 from typing import Any, Protocol
 
 from aioesphomeapi.model import VoiceAssistantFeature
+from google.protobuf.message import Message
 
 from ..api import APIServer, ClientConnection
 from ..api.messages import pb
@@ -128,17 +129,15 @@ class VoiceSatellite:
             on_change=self._changed,
             spawn=self.spawn,
         )
-        for msg_type, handler in {
-            pb.SubscribeVoiceAssistantRequest: self._on_subscribe,
-            pb.VoiceAssistantResponse: self._on_response,
-            pb.VoiceAssistantEventResponse: self._on_event,
-            pb.VoiceAssistantAnnounceRequest: self._on_announce,
-            pb.VoiceAssistantTimerEventResponse: lambda _c, m: self.ringer.on_timer_event(m),
-            pb.VoiceAssistantConfigurationRequest: self._on_configuration_request,
-            pb.VoiceAssistantSetConfiguration: self._on_set_configuration,
-            pb.VoiceAssistantAudio: lambda _c, _m: None,  # we fetch TTS by URL instead
-        }.items():
-            server.add_message_handler(msg_type, handler)
+        handle = server.add_message_handler
+        handle(pb.SubscribeVoiceAssistantRequest, self._on_subscribe)
+        handle(pb.VoiceAssistantResponse, self._on_response)
+        handle(pb.VoiceAssistantEventResponse, self._on_event)
+        handle(pb.VoiceAssistantAnnounceRequest, self._on_announce)
+        handle(pb.VoiceAssistantTimerEventResponse, lambda _c, m: self.ringer.on_timer_event(m))
+        handle(pb.VoiceAssistantConfigurationRequest, self._on_configuration_request)
+        handle(pb.VoiceAssistantSetConfiguration, self._on_set_configuration)
+        handle(pb.VoiceAssistantAudio, lambda _c, _m: None)  # we fetch TTS by URL instead
         server.add_client_listener(self._on_client)
 
     # -- public -------------------------------------------------------------------------
@@ -283,11 +282,11 @@ class VoiceSatellite:
         self._conversation_id = ""  # the next wake word starts a new conversation
         self.set_phase(Phase.IDLE)
 
-    def _on_response(self, _client: ClientConnection, msg: Any) -> None:
+    def _on_response(self, _client: ClientConnection, msg: pb.VoiceAssistantResponse) -> None:
         if self._run is not None:
             self._run.on_response(msg)
 
-    def _on_event(self, _client: ClientConnection, msg: Any) -> None:
+    def _on_event(self, _client: ClientConnection, msg: pb.VoiceAssistantEventResponse) -> None:
         data = {item.name: item.value for item in msg.data}
         _LOGGER.debug("Pipeline event %s %s", pb.VoiceAssistantEvent.Name(msg.event_type), data)
         if self._run is not None:
@@ -306,7 +305,7 @@ class VoiceSatellite:
 
     # -- announcements, start_conversation ----------------------------------------------
 
-    def _on_announce(self, client: ClientConnection, msg: Any) -> None:
+    def _on_announce(self, client: ClientConnection, msg: pb.VoiceAssistantAnnounceRequest) -> None:
         run, self._run = self._run, None
         if run is not None:  # HA dropped it for the announcement
             run.end_streaming(tell_ha=True)
@@ -329,10 +328,14 @@ class VoiceSatellite:
 
     # -- configuration (HA's wake word select) ------------------------------------------
 
-    def _on_configuration_request(self, client: ClientConnection, _msg: Any) -> None:
+    def _on_configuration_request(
+        self, client: ClientConnection, _msg: pb.VoiceAssistantConfigurationRequest
+    ) -> None:
         client.send(self.wake_listener.configuration())
 
-    def _on_set_configuration(self, _client: ClientConnection, msg: Any) -> None:
+    def _on_set_configuration(
+        self, _client: ClientConnection, msg: pb.VoiceAssistantSetConfiguration
+    ) -> None:
         for wake_word in msg.active_wake_words[:1]:
             try:
                 self.set_wake_word(wake_word)
@@ -341,7 +344,9 @@ class VoiceSatellite:
 
     # -- bookkeeping --------------------------------------------------------------------
 
-    def _on_subscribe(self, client: ClientConnection, msg: Any) -> None:
+    def _on_subscribe(
+        self, client: ClientConnection, msg: pb.SubscribeVoiceAssistantRequest
+    ) -> None:
         if msg.subscribe:
             if not msg.flags & VoiceAssistantFeature.API_AUDIO:
                 _LOGGER.warning("%r wants UDP audio, which Milo does not speak", client)
@@ -359,7 +364,7 @@ class VoiceSatellite:
                 self.finish_run()
             self._changed()
 
-    def send(self, *msgs: Any) -> None:
+    def send(self, *msgs: Message) -> None:
         """To HA, if it is connected (a run outlives a client that goes away)."""
         if self._client is not None:
             self._client.send(*msgs)

@@ -38,14 +38,14 @@ class TimerRinger:
         self.ring_s = ring_s
         self.on_change = on_change
         self.spawn = spawn
-        self.timers: dict[str, Any] = {}  # id -> HA's last event about it
+        self.timers: dict[str, pb.VoiceAssistantTimerEventResponse] = {}  # id -> HA's last word
         self._ringing: asyncio.Task[Any] | None = None
 
     @property
     def ringing(self) -> bool:
         return self._ringing is not None and not self._ringing.done()
 
-    def on_timer_event(self, msg: Any) -> None:
+    def on_timer_event(self, msg: pb.VoiceAssistantTimerEventResponse) -> None:
         kind = pb.VoiceAssistantTimerEvent.Name(msg.event_type)
         _LOGGER.info("Timer %s %r: %d s left", kind, msg.name or msg.timer_id, msg.seconds_left)
         if msg.event_type == pb.VOICE_ASSISTANT_TIMER_FINISHED:

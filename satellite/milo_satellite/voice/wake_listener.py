@@ -79,7 +79,7 @@ class WakeListener:
         stop = self._stop_word or ("" if self.wake_word == NAME_MODE else self.wake_word)
         return bool(stop) and self._detector(stop).process(chunk)
 
-    def configuration(self) -> object:
+    def configuration(self) -> pb.VoiceAssistantConfigurationResponse:
         """HA's wake word select: what can be chosen and what is."""
         resp = pb.VoiceAssistantConfigurationResponse(max_active_wake_words=1)
         for model in self.models.values():
