@@ -75,17 +75,19 @@ def can_cut(llama: Llama) -> bool:
     return memory is not None and bool(llama_cpp.llama_memory_can_shift(memory))
 
 
-def apply_cut(llama: Llama, cut: Cut) -> None:
+def apply_cut(llama: Llama, cut: Cut) -> bool:
     """Remove the cut tokens from the KV cache and from `llama`'s record of what it holds.
 
     The keys after the cut are rotated back at the next decode, which always follows:
-    at least the prompt's last token is evaluated before sampling.
+    at least the prompt's last token is evaluated before sampling. False, with the
+    cache as it was, where llama.cpp can't remove part of it.
     """
     memory = llama._ctx.memory
     held = llama.n_tokens
     if not llama_cpp.llama_memory_seq_rm(memory, _SEQ, cut.start, cut.end):
-        raise RuntimeError("llama.cpp refused to remove part of the KV cache")
+        return False
     llama_cpp.llama_memory_seq_add(memory, _SEQ, cut.end, held, cut.start - cut.end)
     length = cut.end - cut.start
     llama.input_ids[cut.start : held - length] = llama.input_ids[cut.end : held]
     llama.n_tokens = held - length
+    return True

@@ -287,7 +287,7 @@ class ChatModel:
         if state is not None and saved_len > current:
             llama.load_state(state)
             current = saved_len
-        current = max(current, self._cut_dropped_turns(tokens, prefix_len, current))
+        current = self._cut_dropped_turns(tokens, prefix_len, current)
         if current >= prefix_len or prefix_len <= 0:
             return current
         if self._process(tokens, prefix_len, cancelled):
@@ -299,13 +299,13 @@ class ChatModel:
 
         Looks at the KV cache and every saved conversation (the agent's remarks
         after surf and weather facts come between two of its messages); returns the
-        prompt tokens now cached, or 0 when no cut beats `reused`. The cut must keep
+        prompt tokens now cached (`reused` when no cut beats it). The cut must keep
         the system prompt, and the prompt must go on after what it reuses: a trimmed
         conversation always adds a turn, while a cached conversation that merely
         contains this whole prompt (another one asked the same) is not its history.
         """
         if not self.kv_shift_enabled:
-            return 0
+            return reused
         llama = self._llama
         best: tuple[Cut, LlamaState | None] | None = None
         live = llama.input_ids[: llama.n_tokens].tolist()
@@ -319,11 +319,15 @@ class ChatModel:
             ):
                 best = cut, state
         if best is None:
-            return 0
+            return reused
         cut, state = best
         if state is not None:
             llama.load_state(state)
-        apply_cut(llama, cut)
+        if not apply_cut(llama, cut):
+            _LOGGER.warning("llama.cpp cannot cut its KV cache; reading prompts again instead")
+            self.kv_shift_enabled = False
+            llama.reset()
+            return 0
         _LOGGER.debug(
             "Cut %d dropped tokens from the KV cache; %d of %d prompt tokens cached",
             cut.end - cut.start,
