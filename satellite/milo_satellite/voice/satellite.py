@@ -17,8 +17,8 @@ One run goes like this (HA's ESPHome integration is the other side):
 
 Announcements (and start_conversation, which is an announcement followed by a run
 without wake word), timers (a ringing alert when one finishes) and the stop word (the
-wake word spoken while Milo talks or rings) are handled here too. When HA is not
-connected or does not answer, an error sound plays instead of silence.
+wake word spoken while Milo talks or rings) are handled too. When HA is not connected
+or does not answer, an error sound plays instead of silence.
 
 VoiceSatellite puts the parts together and routes HA's voice messages to them: the
 WakeListener (wake_listener.py: wake word, name mode, stop word), the current
