@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .api import APIServer, DeviceIdentity
 from .api.logs import LogForwarder
@@ -23,10 +23,15 @@ from .voice.satellite import FEATURES, Microphone, Phase, VoiceSatellite, VoiceS
 from .voice.sounds import Sounds
 from .voice.wakeword import available_models
 
+if TYPE_CHECKING:
+    from .head import Head
+
 _LOGGER = logging.getLogger(__name__)
 
 
-def build_head(config: SatelliteConfig) -> tuple[Any, tuple[float, float], tuple[float, float]]:
+def build_head(
+    config: SatelliteConfig,
+) -> tuple[Head | None, tuple[float, float], tuple[float, float]]:
     """The head (or None) and its pan/tilt limits, from the `head:` section."""
     if config.head is None:
         return None, (-90.0, 90.0), (-45.0, 45.0)

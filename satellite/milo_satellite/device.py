@@ -18,7 +18,7 @@ text_sensor    person_in_view       HeadState.person ("", "stranger", a name)
 sensor         faces_in_view        HeadState.face_count
 binary_sensor  someone_present      HeadState.present
 camera         camera               Head.snapshot_jpeg
-button         center_head          Head.center
+button         center_head          Head.centre
 select         wake_word            VoiceSatellite.set_wake_word (+ "milo")
 select         end_of_speech        VoiceSatellite.set_end_of_speech
 light          status_light         the voice phase (StatusLight)
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .api import (
     APIServer,
@@ -61,6 +61,9 @@ from .voice.media import MediaController
 from .voice.player import AudioPlayer
 from .voice.satellite import Phase, VoiceSatellite
 
+if TYPE_CHECKING:  # the head package imports OpenCV: only a satellite with a head loads it
+    from .head.state import Attention, HeadState
+
 _LOGGER = logging.getLogger(__name__)
 
 BUDDY_EVENT = "esphome.milo_buddy"
@@ -72,26 +75,26 @@ class HeadLike(Protocol):
     the entities it becomes."""
 
     @property
-    def state(self) -> Any: ...
-    def add_state_listener(self, cb: Callable[[Any], None]) -> Callable[[], None]: ...
+    def state(self) -> HeadState: ...
+    def add_state_listener(self, cb: Callable[[HeadState], None]) -> Callable[[], None]: ...
     def add_buddy_listener(self, cb: Callable[[str, str], None]) -> Callable[[], None]: ...
     async def look_at(self, pan: float, tilt: float) -> None: ...
     async def set_pan(self, pan: float) -> None: ...
     async def set_tilt(self, tilt: float) -> None: ...
-    async def center(self) -> None: ...
+    async def centre(self) -> None: ...
     def set_tracking(self, on: bool) -> None: ...
     def set_look_around(self, on: bool) -> None: ...
     async def set_sleep(self, on: bool) -> None: ...
     async def set_camera(self, on: bool) -> None: ...
     async def gesture(self, name: str) -> None: ...
     async def dance(self, bpm: float, seconds: float) -> None: ...
-    async def enroll_buddy(self, name: str) -> None: ...
+    async def enrol_buddy(self, name: str) -> None: ...
     async def forget_buddy(self, name: str) -> None: ...
     async def snapshot_jpeg(self) -> bytes | None: ...
-    def set_attention(self, mode: str) -> None: ...
+    def set_attention(self, mode: Attention) -> None: ...
 
 
-_ATTENTION = {Phase.LISTENING: "listening", Phase.SPEAKING: "speaking"}
+_ATTENTION: dict[Phase, Attention] = {Phase.LISTENING: "listening", Phase.SPEAKING: "speaking"}
 
 
 class MiloDevice:
@@ -266,7 +269,7 @@ class MiloDevice:
             self.present,
             self.buddy,
             CameraEntity("camera", "Camera", head.snapshot_jpeg),
-            ButtonEntity("center_head", "Centre head", head.center, icon="mdi:target"),
+            ButtonEntity("center_head", "Centre head", head.centre, icon="mdi:target"),
         ):
             self.server.add_entity(entity)
 
@@ -276,7 +279,7 @@ class MiloDevice:
             await head.gesture(name)
 
         for action in (
-            UserAction("enroll_buddy", (("name", ArgType.STRING),), head.enroll_buddy),
+            UserAction("enroll_buddy", (("name", ArgType.STRING),), head.enrol_buddy),
             UserAction("forget_buddy", (("name", ArgType.STRING),), head.forget_buddy),
             UserAction("look_at", (("pan", ArgType.FLOAT), ("tilt", ArgType.FLOAT)), head.look_at),
             UserAction("gesture", (("name", ArgType.STRING),), gesture),

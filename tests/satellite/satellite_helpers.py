@@ -187,8 +187,8 @@ class StandInHead:
         self.calls.append(("set_tilt", tilt))
         self._update(tilt=tilt)
 
-    async def center(self) -> None:
-        self.calls.append(("center", None))
+    async def centre(self) -> None:
+        self.calls.append(("centre", None))
         self._update(pan=0.0, tilt=0.0)
 
     def set_tracking(self, on: bool) -> None:
@@ -219,10 +219,10 @@ class StandInHead:
         finally:
             self.calls.append(("danced", None))
 
-    async def enroll_buddy(self, name: str) -> None:
+    async def enrol_buddy(self, name: str) -> None:
         if not self.state.present:
             raise RuntimeError("No face in view to enrol")
-        self.calls.append(("enroll_buddy", name))
+        self.calls.append(("enrol_buddy", name))
 
     async def forget_buddy(self, name: str) -> None:
         self.calls.append(("forget_buddy", name))

@@ -149,7 +149,7 @@ async def test_states_and_a_command_to_every_entity_type(  # noqa: PLR0915 - eve
     await eventually(lambda: states[key["status_light"]].effect == "Searching")
 
     client.button_command(key["center_head"])
-    await eventually(lambda: ("center", None) in milo.head.calls)
+    await eventually(lambda: ("centre", None) in milo.head.calls)
     await eventually(lambda: states[key["head_pan"]].state == 0.0)
 
     client.select_command(key["wake_word"], "hey_jarvis")
@@ -229,7 +229,7 @@ async def test_actions(milo: Milo, client: APIClient) -> None:
         action["enroll_buddy"], {"name": "Jay"}, return_response=False
     )
     assert result.success
-    assert ("enroll_buddy", "Jay") in milo.head.calls
+    assert ("enrol_buddy", "Jay") in milo.head.calls
     await client.execute_service(action["forget_buddy"], {"name": "Jay"}, return_response=False)
     assert ("forget_buddy", "Jay") in milo.head.calls
 

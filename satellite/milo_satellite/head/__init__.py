@@ -16,9 +16,10 @@ from __future__ import annotations
 from .camera import open_camera
 from .config import HeadConfig
 from .errors import HeadError
-from .head import Head, HeadStats
+from .head import Head
 from .servos import build_servos
 from .state import HeadState
+from .stats import HeadStats
 
 __all__ = ["Head", "HeadConfig", "HeadError", "HeadState", "HeadStats", "build_head"]
 

@@ -58,7 +58,7 @@ def reproject(
     The head's own turn shifts everything in the picture; without this a quick turn
     would lose the face it is turning toward.
     """
-    x, y = box.center
+    x, y = box.centre
     pan, tilt = pixel_to_angles(x, y, size, fov)
     nx, ny = angles_to_pixel(
         pan - (after.pan - before.pan), tilt - (after.tilt - before.tilt), size, fov

@@ -34,7 +34,7 @@ class Box:
     h: float
 
     @property
-    def center(self) -> tuple[float, float]:
+    def centre(self) -> tuple[float, float]:
         return self.x + self.w / 2, self.y + self.h / 2
 
     @property

@@ -56,7 +56,7 @@ class SimulatedServoBoard:
         }
         for number in self.numbers.values():
             self.server.add_entity(number)
-        self.server.add_entity(ButtonEntity("center", "Center", self._center))
+        self.server.add_entity(ButtonEntity("center", "Center", self._centre))
         self.server.add_action(
             UserAction("look_at", (("pan", ArgType.FLOAT), ("tilt", ArgType.FLOAT)), self._look_at)
         )
@@ -75,7 +75,7 @@ class SimulatedServoBoard:
         self._writer(servo)(value)
         self.numbers[servo].set(value)
 
-    async def _center(self) -> None:
+    async def _centre(self) -> None:
         await self._set("pan", 0.0)
         await self._set("tilt", 0.0)
 

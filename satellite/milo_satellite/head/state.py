@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Attention = Literal["idle", "listening", "speaking"]
-ATTENTION_MODES: tuple[str, ...] = ("idle", "listening", "speaking")
+ATTENTION_MODES: tuple[Attention, ...] = get_args(Attention)
 STRANGER = "stranger"
 
 

@@ -152,7 +152,7 @@ def _match_cost(old: Box, new: Box) -> float:
     overlap = old.iou(new)
     if overlap >= _MIN_IOU:
         return 1.0 - overlap
-    (ox, oy), (nx, ny) = old.center, new.center
+    (ox, oy), (nx, ny) = old.centre, new.centre
     jump = math.hypot(nx - ox, ny - oy) / max(old.w, new.w, 1.0)
     if jump > _MAX_CENTRE_JUMP:
         return 1.0

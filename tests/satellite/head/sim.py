@@ -130,21 +130,21 @@ class Simulation:
             image = self.room.render(self.servos.actual, direction)
             self._frame += 1
             frame = Frame(image, captured, self._frame)
-            boxes = head._detector.find(image, head._expected_faces(frame))
+            boxes = head._vision.detector.find(image, head._vision.expected_faces(frame))
             await self._advance_to(captured + LATENCY_S)
             head._observe(boxes, captured, frame)
-            await head._servo_step()  # the setpoint wakes the servo loop at once
-            seen = any(t.last_seen == captured for t in head._tracker.visible())
-            followed = head._target_id is not None
+            await head._servo_loop.step()  # the setpoint wakes the servo loop at once
+            seen = any(t.last_seen == captured for t in head._vision.tracker.visible())
+            followed = head._vision.target_id is not None
             await self._advance_to(captured + 1.0 / FPS)
             self.samples.append(
-                Sample(captured, direction, self.servos.actual, head._limiter.pose, seen, followed)
+                Sample(captured, direction, self.servos.actual, head._motion.pose, seen, followed)
             )
 
     async def _advance_to(self, when: float) -> None:
         """Run the 50 Hz servo ticks due before `when`, then set the clock to it."""
         while self._next_tick <= when:
             self.clock.now = max(self.clock.now, self._next_tick)
-            await self.head._servo_step()
+            await self.head._servo_loop.step()
             self._next_tick += 1.0 / SERVO_HZ
         self.clock.now = when

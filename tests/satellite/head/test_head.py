@@ -102,12 +102,12 @@ async def test_enrol_recognise_forget(rig_factory, tmp_path: Path) -> None:
     # Nobody is enrolled yet, so she is a sure stranger: one event for automations.
     await wait_until(lambda: ("stranger", "stranger") in rig.events)
 
-    await head.enroll_buddy("Eileen")
+    await head.enrol_buddy("Eileen")
     path = tmp_path / "buddies.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert head.buddies == ["Eileen"]
     with pytest.raises(HeadError, match="already enrolled as Eileen"):
-        await head.enroll_buddy("Ellie")
+        await head.enrol_buddy("Ellie")
     await wait_until(lambda: head.state.person == "Eileen")
     assert ("appeared", "Eileen") in rig.events
     assert any(s.person == "Eileen" for s in rig.states)
@@ -135,12 +135,12 @@ async def test_recognition_runs_only_for_new_or_unsure_faces(rig_factory) -> Non
 async def test_enrol_explains_what_went_wrong(rig_factory) -> None:
     rig = await rig_factory(ScreenCamera(face_free_frames()["coffee"]), enroll_timeout_s=3)
     with pytest.raises(HeadError, match="no face was seen"):
-        await rig.head.enroll_buddy("Jay")
+        await rig.head.enrol_buddy("Jay")
     rig.camera.image = np.hstack([astronaut_frame()[:, 160:480], messi_frame()[:, 160:480]])
     with pytest.raises(HeadError, match="more than one face"):
-        await rig.head.enroll_buddy("Jay")
+        await rig.head.enrol_buddy("Jay")
     with pytest.raises(HeadError, match="cannot be a buddy"):
-        await rig.head.enroll_buddy("stranger")
+        await rig.head.enrol_buddy("stranger")
 
 
 async def test_corrupt_buddy_file_is_kept_and_enrolment_refused(
@@ -153,7 +153,7 @@ async def test_corrupt_buddy_file_is_kept_and_enrolment_refused(
     assert "corrupt" in caplog.text
     await wait_until(lambda: rig.head.state.person == "stranger")
     with pytest.raises(HeadError, match="corrupt"):
-        await rig.head.enroll_buddy("Eileen")
+        await rig.head.enrol_buddy("Eileen")
     assert path.read_text() == '{"version": 1, "buddies": {"Jay": [[1, 2'
 
 
@@ -190,7 +190,7 @@ async def test_sleep_detaches_servos_and_refuses_moves(rig_factory) -> None:
     await asyncio.sleep(0.5)
     assert len(rig.servos.commands) == count  # nothing moved while asleep
     await rig.head.set_sleep(False)
-    await rig.head.center()
+    await rig.head.centre()
     await wait_until(lambda: rig.servos.attached)
 
 
@@ -272,7 +272,7 @@ async def test_unplugged_camera_is_survived(
             await head.look_at(20.0, 5.0)  # the head still moves on command
             await wait_until(lambda: head.state.pan == 20.0)
             with pytest.raises(HeadError, match="no camera frames"):
-                await head.enroll_buddy("Jay")
+                await head.enrol_buddy("Jay")
         finally:
             await head.stop()
 
@@ -355,7 +355,7 @@ async def test_the_camera_switch_really_closes_the_camera(rig_factory) -> None:
     camera = SwitchableCamera(astronaut_frame())
     rig = await rig_factory(camera)
     head = rig.head
-    await head.enroll_buddy("Eileen")
+    await head.enrol_buddy("Eileen")
     await wait_until(lambda: head.state.person == "Eileen")
     await head.set_camera(False)
     assert not camera.open
@@ -365,7 +365,7 @@ async def test_the_camera_switch_really_closes_the_camera(rig_factory) -> None:
     await wait_until(lambda: ("left", "Eileen") in rig.events)
     assert await head.snapshot_jpeg() is None
     with pytest.raises(HeadError, match="camera is off"):
-        await head.enroll_buddy("Bob")
+        await head.enrol_buddy("Bob")
     await asyncio.sleep(0.5)
     assert camera.reads_while_closed == 0
     await head.set_camera(True)

@@ -84,8 +84,8 @@ async def _play(ops: list[tuple]) -> SimulatedServos:  # noqa: PLR0912 - one bra
                 end = now[0] + args[0]
                 while now[0] < end:
                     now[0] = min(end, now[0] + 0.02)
-                    if not head._asleep:
-                        await head._servo_step()
+                    if not head.state.asleep:
+                        await head._servo_loop.step()
             elif op == "look_at":
                 await head.look_at(*args)
             elif op == "pan":
@@ -93,7 +93,7 @@ async def _play(ops: list[tuple]) -> SimulatedServos:  # noqa: PLR0912 - one bra
             elif op == "tilt":
                 await head.set_tilt(args[0])
             elif op == "center":
-                await head.center()
+                await head.centre()
             elif op == "faces":
                 frame_index += 1
                 head._observe(args[0], now[0], Frame(IMAGE, now[0], frame_index))
@@ -105,8 +105,8 @@ async def _play(ops: list[tuple]) -> SimulatedServos:  # noqa: PLR0912 - one bra
                 head.set_attention(args[0])
             elif op == "sleep":
                 await head.set_sleep(args[0])
-        if not head._asleep:
-            await head._servo_step()  # a command takes effect at once...
+        if not head.state.asleep:
+            await head._servo_loop.step()  # a command takes effect at once...
         now[0] += 0.001  # ...and time always moves on
     return servos
 

@@ -109,9 +109,9 @@ def test_recognition_schedule() -> None:
 def test_turning_toward_a_face_moves_it_to_the_centre_of_the_picture() -> None:
     size, fov = (640, 480), (62.2, 48.8)
     face = Box(500, 60, 80, 80)
-    pan, tilt = pixel_to_angles(*face.center, size, fov)
+    pan, tilt = pixel_to_angles(*face.centre, size, fov)
     centred = reproject(face, Pose(0, 0), Pose(pan, tilt), size, fov)
-    assert centred.center == pytest.approx((320, 240), abs=1e-6)
+    assert centred.centre == pytest.approx((320, 240), abs=1e-6)
     assert (centred.w, centred.h) == (80, 80)
     back = reproject(centred, Pose(pan, tilt), Pose(0, 0), size, fov)
-    assert back.center == pytest.approx(face.center, abs=1e-6)
+    assert back.centre == pytest.approx(face.centre, abs=1e-6)

@@ -65,8 +65,8 @@ def encodings(encoder: FaceEncoder, images: dict, faces: dict) -> dict:
 @pytest.mark.parametrize("who", PEOPLE)
 def test_one_face_where_the_variant_puts_it(faces: dict, who: str) -> None:
     original = faces[(who, "original")]
-    ox, oy = original.center
-    sx, sy = faces[(who, "shifted")].center
+    ox, oy = original.centre
+    sx, sy = faces[(who, "shifted")].centre
     assert abs(sx - ox - 70) < 10
     assert abs(sy - oy + 30) < 10
     # Haar boxes come in 1.2x size steps, so sizes only roughly follow the zoom.
