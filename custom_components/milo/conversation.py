@@ -349,8 +349,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
         if fast.kind == "troggs":
             await self._async_say(chat_log, persona.troggs_line(self._sarcasm, self._persona_name))
             return
-        if fast.kind in ("joke", "comeback"):
-            # No joke or comeback twice in one conversation.
+        if fast.kind in ("joke", "comeback", "greeting", "goodbye"):
+            # No line twice in one conversation.
             line = persona.bank_answer(
                 fast.kind,
                 _latest_questions(chat_log, 2),

@@ -19,7 +19,9 @@ from typing import Literal
 from .home_names import NO_NAMES, HomeNames
 
 Trick = Literal["dance", "beat", "disco"]
-Kind = Literal["surf", "weather", "milk", "troggs", "notes", "joke", "comeback", Trick]
+Kind = Literal[
+    "surf", "weather", "milk", "troggs", "notes", "joke", "comeback", "greeting", "goodbye", Trick
+]
 
 # Whole words only: "Surface lamp", "Shredder" and "Milk frother" are not surf or milk.
 # "ways like": how whisper tiny.en often hears "what are the waves like".
@@ -122,6 +124,18 @@ _INSULT = re.compile(
     r"|\b(?:nobody|no one|no-one) (?:likes|loves|wants|needs) you\b"
     r"|\bi (?:hate|can't stand) you\b|\byou suck\b|\bshut (?:up|it)\b"
 )
+# A hello or a goodbye and nothing else ("Good morning!", "Thanks, bye!"): the bank's; the
+# tiny model answered "Good morning!" with "YAY!" and "Goodnight" with a film plot.
+_GREETING = re.compile(
+    r"^((hey|hi|hiya|hello|howdy|yo|morning|good (morning|afternoon|evening)|bout ye)"
+    r"( there| again| you)?( milo)? ?)+$"
+)
+_GOODBYE = re.compile(
+    r"^((thanks|thank you|cheers|ok|okay|right|well|anyway)( milo)? )*"
+    r"(bye|goodbye|bye bye|bye for now|goodnight|good night|night night|night|"
+    r"see you( later| soon| tomorrow)?|see ya|later|cheerio|ciao|i'm off|i'm off to bed)"
+    r"( now| then| milo| for now| for today)*$"
+)
 _TOMORROW = re.compile(r"\b(tomorrow|tommorow|tomorow|tmrw|tmr|the morrow)\b")
 _TODAY = re.compile(r"\b(today|now|later|tonight|this (morning|afternoon|evening))\b")
 # "And tomorrow?", "What about West Strand?": a follow-up names only a day or a spot, and
@@ -187,9 +201,14 @@ def recognise(
 
 
 def _banter(lowered: str, previous: FastIntent | None) -> FastIntent | None:
-    """A comeback to an insult aimed at Milo, or another joke after one ("One more!")."""
+    """A comeback to an insult aimed at Milo, a hello or a goodbye, or another joke after
+    one ("One more!")."""
     if _INSULT.search(lowered):
         return FastIntent("comeback")
+    if _GREETING.match(lowered):
+        return FastIntent("greeting")
+    if _GOODBYE.match(lowered):
+        return FastIntent("goodbye")
     if previous is not None and previous.kind == "joke" and _ANOTHER.match(lowered):
         return FastIntent("joke")
     return None

@@ -38,6 +38,9 @@ VOICE_EXAMPLES = 2
 _ASKING = re.compile(
     r"\b(jokes?|funny|funnier|puns?|riddles?|laugh|humou?r|one-liners?|best)\b", re.IGNORECASE
 )
+# A hello is answered with a hello and a goodbye with a goodbye, whatever words they use
+# (the greeting lines also answer "how are you?").
+_SAYS_BACK = {"greeting": "hello hi hiya hey", "goodbye": "bye goodbye night see"}
 # Home Assistant's weather conditions and the bank's tag for each.
 WEATHER_TAGS = {
     "rainy": "rain",
@@ -221,18 +224,18 @@ def is_line(topic: str, text: str, persona_name: str) -> bool:
 
 
 def bank_answer(
-    topic: Literal["joke", "comeback"],
+    topic: Literal["joke", "comeback", "greeting", "goodbye"],
     asked: Sequence[str],
     persona_name: str,
     sarcasm: int,
     avoid: Collection[tuple[str, ...]] = (),
 ) -> str:
-    """A joke asked for, or a comeback to an insult, from the bank: near the newest
-    question (and less, the one before: "Another one!"), none said in `avoid`. The tiny
-    model's own jokes were "That's a joke." six times in a row, and it met "You're useless"
-    with "You'll be my friend next time"."""
+    """A joke asked for, a comeback to an insult, a hello or a goodbye, from the bank: near
+    the newest question (and less, the one before: "Another one!"), none said in `avoid`.
+    The tiny model's own jokes were "That's a joke." six times in a row, it met "You're
+    useless" with "You'll be my friend next time" and "Good morning!" with "YAY!"."""
     return _bank.choose(
-        _ASKING.sub(" ", asked[-1]) if asked else "",
+        f"{_ASKING.sub(' ', asked[-1]) if asked else ''} {_SAYS_BACK.get(topic, '')}",
         topic,
         before=_ASKING.sub(" ", asked[-2]) if len(asked) > 1 else "",
         sarcasm=sarcasm,

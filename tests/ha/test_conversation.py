@@ -107,7 +107,7 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
         ),
     ):
         result = await conversation.async_converse(
-            hass, "hello there", session.conversation_id, Context(), agent_id=AGENT
+            hass, "what are you up to", session.conversation_id, Context(), agent_id=AGENT
         )
     assert speech(result) == "Oh good, a human. What do you want?"
     # Streamed sentence by sentence: each is checked whole before it is said (guards.py),
@@ -131,7 +131,7 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
     assert question["content"].startswith(
         "(Current time is 08:30:00. Today's date is 2026-06-01. Milo talks like this: \""
     )
-    assert question["content"].endswith('")\nhello there')
+    assert question["content"].endswith('")\nwhat are you up to')
     assert "Current time" not in system
     assert "tools" not in request  # small talk needs none
     assert request["stream_options"] == {"include_usage": True}
@@ -286,7 +286,7 @@ async def test_only_the_newest_turn_changes(
     cloud.default = Reply("Mm.")
     conversation_id = None
     for text in (
-        "hi there",
+        "how's things",
         "how was your weekend",
         "is the kitchen lamp good enough for reading?",
         "and the kitchen ceiling light, too bright as well?",
@@ -300,7 +300,7 @@ async def test_only_the_newest_turn_changes(
     assert first[0]["content"].startswith("You are Milo")
     assert first[1]["content"].startswith("(Current time is 08:31:")
     assert " Today's date is 2026-06-01." in first[1]["content"]
-    assert first[1]["content"].endswith(")\nhi there")
+    assert first[1]["content"].endswith(")\nhow's things")
     assert second[1:3] == [first[1], {"role": "assistant", "content": "Mm."}]
     assert second[-1]["content"].startswith("(Current time is 08:32:")
     # Device questions: the persona, then HA's device overview, the same both times.
@@ -343,7 +343,7 @@ async def test_server_token_count_is_logged(
     usage = {"choices": [], "usage": {"prompt_tokens": 90, "prompt_tokens_details": {}}}
     cloud.reply(raw=[f"data: {json.dumps(chunk)}\n\n", f"data: {json.dumps(usage)}\n\n"])
     with caplog.at_level(logging.DEBUG, logger="custom_components.milo"):
-        assert speech(await ask(hass, "hello")) == "Hi."
+        assert speech(await ask(hass, "how's life")) == "Hi."
     assert any(
         r.getMessage().startswith("The server counted 90 prompt tokens (estimated ")
         and r.getMessage().endswith("0 of them cached")
@@ -358,7 +358,7 @@ async def test_context_size_from_the_server(
     cloud.context_length = 600
     await setup_entry(subentries=[agent_subentry(max_tokens=500)])
     cloud.reply("ok")
-    await ask(hass, "hello")
+    await ask(hass, "how's life")
     # Half the server's context at most goes to the answer.
     assert cloud.chat_requests()[-1]["max_tokens"] == 300
 
@@ -368,7 +368,7 @@ async def test_context_size_override(hass: HomeAssistant, setup_entry, cloud: Fa
     cloud.context_length = 600
     await setup_entry(subentries=[agent_subentry(max_tokens=500, context_size=8192)])
     cloud.reply("ok")
-    await ask(hass, "hello")
+    await ask(hass, "how's life")
     assert cloud.chat_requests()[-1]["max_tokens"] == 500
 
 
@@ -450,7 +450,7 @@ async def test_rejected_key_starts_reauth(
     """If the server starts rejecting the key, Milo answers and HA asks for a new key."""
     await setup_entry()
     cloud.api_key = "changed"
-    result = await ask(hass, "hello")
+    result = await ask(hass, "how's life")
     assert speech(result).endswith(persona.OFFLINE_SENTENCE)
     flows = hass.config_entries.flow.async_progress_by_handler("milo")
     assert [f["context"]["source"] for f in flows] == ["reauth"]
@@ -487,7 +487,7 @@ async def test_fast_path_surf_says_the_facts_then_a_remark(
     [
         # A tiny model echoing its bracketed note, or adding stage directions, says neither.
         (
-            "hello milo",
+            "how's it going milo",
             "(You're talking to Eileen.) Hello there, Eileen. (smiles)",
             "Hello there, Eileen.",
         ),
@@ -695,12 +695,12 @@ async def test_buddy_awareness(
 
     hass.states.async_set("sensor.milo_person_in_view", "stranger")
     cloud.reply("Who are you?")
-    await ask(hass, "hello")
+    await ask(hass, "how's life")
     assert "don't recognise" in cloud.chat_requests()[1]["messages"][-1]["content"]
 
     hass.states.async_set("sensor.milo_person_in_view", "")
     cloud.reply("Hi.")
-    await ask(hass, "hello")
+    await ask(hass, "how's life")
     assert "camera" not in cloud.chat_requests()[2]["messages"][-1]["content"]
 
 
@@ -790,7 +790,7 @@ async def test_broken_instructions_template(
 ) -> None:
     """A broken template in the extra instructions is reported, not raised."""
     await setup_entry(subentries=[agent_subentry(prompt="{{ broken")])
-    result = await ask(hass, "hello")
+    result = await ask(hass, "how's life")
     assert result.response.response_type is intent.IntentResponseType.ERROR
     assert cloud.chat_requests() == []
 

@@ -65,6 +65,12 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("Give me your best pun.", FastIntent("joke")),
         ("roast me a little", FastIntent("joke")),
         ("What about a joke?", FastIntent("joke")),
+        # A plain hello or goodbye.
+        ("Hi Milo!", FastIntent("greeting")),
+        ("good morning", FastIntent("greeting")),
+        ("Goodnight, Milo.", FastIntent("goodbye")),
+        ("Thanks, bye!", FastIntent("goodbye")),
+        ("see you later milo", FastIntent("goodbye")),
         # Insults aimed at Milo get a comeback.
         ("You're useless.", FastIntent("comeback")),
         ("Your jokes are terrible.", FastIntent("comeback")),
@@ -91,6 +97,10 @@ def test_recognised(text: str, expected: FastIntent) -> None:
         "is the east bedroom light working",
         "which ways can I go",
         "what time is it",
+        # More than a hello or a goodbye is small talk.
+        "Hi Milo, how are you today?",
+        "hey it's me",
+        "Thanks for your help today.",
         # Small talk about jokes, or the user's own, and kind words: the model's.
         "I know a joke about surfers",
         "did you hear the one about the seagull",
@@ -364,9 +374,9 @@ async def test_weather_facts_come_first(hass: HomeAssistant, setup_entry, cloud:
         {"temperature": 21, "temperature_unit": "°C", "wind_speed_unit": "km/h"},
     )
     await setup_entry(subentries=[agent_subentry(weather_entity="weather.home")])
-    cloud.reply("Enjoy it while it lasts. It is 25 degrees.")
+    cloud.reply("Enjoy the sunshine while it lasts. It is 25 degrees.")
     result = await ask(hass, "what's the weather like")
-    assert speech(result) == "Sunny and 21°C now. Enjoy it while it lasts."
+    assert speech(result) == "Sunny and 21°C now. Enjoy the sunshine while it lasts."
 
 
 async def test_facts_line_streams_before_the_model_is_asked(

@@ -72,6 +72,27 @@ def _conversational() -> set[str]:
     return {line for topic in (*CONVERSATIONAL, "fallback") for line in persona.lines(topic)}
 
 
+@pytest.mark.parametrize(
+    ("said", "topic", "expected"),
+    [
+        ("Hi Milo!", "greeting", r"\b(hello|hi|hiya|hey)\b"),
+        ("Good morning!", "greeting", r"(?i)\bmorning|hello|hi|hiya|hey\b"),
+        ("Goodnight, Milo.", "goodbye", r"(?i)night|bye"),
+        ("Thanks, bye!", "goodbye", r"(?i)bye|see you|night"),
+    ],
+)
+async def test_hello_and_goodbye_come_from_the_bank(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, *, said: str, topic: str, expected: str
+) -> None:
+    """A plain hello or goodbye is answered with one of the bank's: the tiny model met
+    "Good morning!" with "YAY!" and "Goodnight" with the plot of a film."""
+    await setup_entry()
+    answer = speech(await ask(hass, said))
+    assert answer in persona.lines(topic)
+    assert re.search(expected, answer, re.IGNORECASE), answer
+    assert cloud.chat_requests() == []
+
+
 async def test_jokes_come_from_the_bank_and_never_repeat(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
@@ -126,14 +147,15 @@ async def test_danger_zones_get_plain_advice(
 async def test_after_a_danger_zone_small_talk_goes_back_to_the_model(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud
 ) -> None:
-    """Its follow-up gets plain advice too; "Thanks, bye!" is small talk again."""
+    """Its follow-up gets plain advice too; "Thanks, I feel better now." is small talk
+    again."""
     await setup_entry()
     cloud.reply("Cheerio, buddy.")
     smoke = await ask(hass, "I can smell smoke.")
     kitchen = await ask(hass, "I think it's coming from the kitchen.", smoke.conversation_id)
     assert "kitchen" in speech(kitchen)
     assert cloud.chat_requests() == []
-    bye = await ask(hass, "Thanks, bye!", smoke.conversation_id)
+    bye = await ask(hass, "Thanks, I feel better now.", smoke.conversation_id)
     assert speech(bye) == "Cheerio, buddy."
 
 
