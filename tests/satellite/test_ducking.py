@@ -18,7 +18,7 @@ from milo_satellite.app import SatelliteApp
 from milo_satellite.config import load_config
 from milo_satellite.settings import ConfigError
 from milo_satellite.voice.audio import PIPE_BYTES, CommandSink, PcmFormat
-from milo_satellite.voice.ducking import DOWN_S, UP_S, Ducker
+from milo_satellite.voice.ducking import DOWN_S, UP_S, Ducker, mixes
 from milo_satellite.voice.satellite import Phase
 
 RATE = 22050
@@ -102,6 +102,23 @@ def test_a_bad_level_is_refused(tmp_path: Path, level: float) -> None:
         load_config(["--config", str(path)])
 
 
+@pytest.mark.parametrize(
+    ("command", "mixing"),
+    [
+        ("aplay -q -D plughw:1,0 -r 22050 -c 1 -f S16_LE -t raw", False),
+        ("aplay -q -Dhw:CARD=Device,DEV=0 -t raw", False),
+        ("aplay --device=plughw:CARD=Device -t raw", False),
+        ("aplay -q -D default:CARD=Device -r 22050 -c 1 -f S16_LE -t raw", True),
+        ("aplay -q -r 22050 -c 1 -f S16_LE -t raw", True),  # the default device
+        ("pacat --device=milo_aec_sink --rate=22050 --channels=1 --format=s16le --raw", True),
+    ],
+)
+def test_which_sound_commands_mix(command: str, mixing: bool) -> None:
+    """A raw ALSA device takes one stream: the satellite warns when music would be ducked
+    on one (Milo's voice would fail while music plays)."""
+    assert mixes(command) is mixing
+
+
 async def test_the_speaker_command_is_not_seconds_behind() -> None:
     """What is written to the player command (aplay) is soon heard: the pipe and asyncio
     take 0.19 s of audio before a write waits, not the 3 s they held by default, which
@@ -115,6 +132,7 @@ async def test_the_speaker_command_is_not_seconds_behind() -> None:
                 await stream.write(bytes(4096))
                 accepted += 4096
     stream.abort()
+    await stream.close()  # reaps the killed command
     assert 0 < accepted <= PIPE_BYTES + 4096
 
 

@@ -16,6 +16,7 @@ down, so overlapping runs, announcements and timers cannot leave the music ducke
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 
 import numpy as np
 
@@ -23,6 +24,13 @@ from .audio import PcmFormat
 
 DOWN_S = 0.25  # from full volume to silence: quick, the user is about to speak
 UP_S = 1.0  # back up: gentle
+_RAW_ALSA = re.compile(r"(?<![a-z])(plug)?hw:")  # -D hw:1,0, -Dplughw:CARD=x,DEV=0
+
+
+def mixes(snd_command: str) -> bool:
+    """False when the sound command plays on a raw ALSA device (`hw:`, `plughw:`), which
+    takes one stream at a time: Milo's voice would fail while ducked music plays."""
+    return _RAW_ALSA.search(snd_command) is None
 
 
 class Ducker:
