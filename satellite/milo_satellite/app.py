@@ -16,7 +16,7 @@ from .device import MiloDevice
 from .preferences import Preferences
 from .status_light import StatusLight
 from .voice.audio import CommandMicrophone, CommandSink, FolderSink, PcmFormat, WavMicrophone
-from .voice.ducking import Ducker
+from .voice.ducking import Ducker, mixes
 from .voice.fillers import Fillers
 from .voice.player import AudioPlayer, Sink
 from .voice.satellite import FEATURES, Microphone, Phase, VoiceSatellite, VoiceSettings
@@ -85,6 +85,13 @@ class SatelliteApp:
         if config.audio.duck_volume is not None:
             self.ducker = Ducker(config.audio.duck_volume, fmt)
             self.music = AudioPlayer(sink, gain=self.ducker.apply, **player_options)
+            if not config.simulated_speaker and not mixes(config.audio.snd_command):
+                _LOGGER.warning(
+                    "audio.duck_volume needs a sound command that mixes two streams, and %r "
+                    "plays on a raw ALSA device (hw:/plughw:): Milo cannot speak while music "
+                    "plays. Use default:CARD=... (docs/satellite.md, Music ducking)",
+                    config.audio.snd_command,
+                )
         self.voice = VoiceSatellite(
             self.server,
             microphone=microphone,
