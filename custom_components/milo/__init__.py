@@ -27,7 +27,9 @@ from .coordinator import SurfCoordinator
 from .data import MiloConfigEntry, MiloData
 from .greeting import BuddyGreeter
 from .services import async_setup_services
+from .speculation import Speculations
 from .stt_names import SttNameSync
+from .stt_speculation import SttSpeculation
 
 PLATFORMS = (
     Platform.AI_TASK,
@@ -83,9 +85,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: MiloConfigEntry) -> bool
         surf=surf,
         stt_names=stt_names,
         greeter=greeter,
+        speculations=Speculations(),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(stt_names.async_start())
+    entry.async_on_unload(SttSpeculation(hass, entry).async_start())
     greeter.async_start()
     return True
 

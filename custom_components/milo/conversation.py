@@ -4,11 +4,13 @@ device commands, then the model."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, override
 
 from homeassistant.components import conversation
+from homeassistant.components.conversation.default_agent import DefaultAgent
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_PROMPT, MATCH_ALL
 from homeassistant.core import HomeAssistant
@@ -57,14 +59,16 @@ from .const import (
     SUBENTRY_CONVERSATION,
 )
 from .data import MiloConfigEntry
+from .device_matcher import match
 from .entity import subentry_device
-from .exposed_names import async_home_names
+from .exposed_names import async_home_names, async_place_names
 from .fast_path import FastIntent, asks_notes, recognise
 from .guards import DANGER_TURNS, REPEAT_TURNS, AnswerGuard, is_identity_question
 from .line_bank import LineBankError
 from .notes import SentNotes, split_moment, with_note
 from .origin import async_origin
 from .sentences import heard
+from .speculation import ModelRequest
 from .speech_stream import spaced_sentences
 from .spoken import SpokenFilter
 from .tools import MiloAPI, ToolContext, format_tool
@@ -144,6 +148,76 @@ class MiloConversationEntity(conversation.ConversationEntity):
         chat_log: conversation.ChatLog,
     ) -> conversation.ConversationResult:
         """Answer one message."""
+        try:
+            context, budget, hass_apis = await self._async_prepare(user_input, chat_log)
+        except conversation.ConverseError as err:
+            return err.as_conversation_result()
+
+        # HA's own agent first, so Milo never does worse than HA alone (but it has no notes:
+        # its fuzzy matching takes "what's in my notes about the lamp" for the lamp's state),
+        # after a question about one device, read from its state: HA's fuzzy matching started
+        # a vacuum asked "is it docked?". Then Milo's word rules, which stand back for
+        # anything about the home; then commands in words HA's agent missed; then the model.
+        # (async_speculative_request guesses this routing before the turn ends.)
+        own_device_id = context.satellite.device_id if context.satellite else None
+        if not (
+            llm.LLM_API_ASSIST in hass_apis
+            and not asks_notes(user_input.text)
+            and (
+                await self._async_device_command(
+                    user_input, chat_log, own_device_id, questions_only=True
+                )
+                or await self._async_local_intent(user_input, chat_log)
+            )
+        ):
+            fast = self._fast_intent(user_input, chat_log, context, own_device_id)
+            if fast is not None:
+                await self._async_fast_path(user_input, chat_log, context, fast, budget)
+            elif not (
+                llm.LLM_API_ASSIST in hass_apis
+                and await self._async_device_command(user_input, chat_log, own_device_id)
+            ):
+                await self._async_run_model(chat_log, context, budget)
+        self.entry.runtime_data.speculations.turn_ended(
+            self, user_input.device_id, chat_log.conversation_id
+        )
+        return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+    async def async_speculative_request(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> ModelRequest | None:
+        """The first model request this message would make, worked out on `chat_log`, a
+        copy with the message asked, before the turn ends (speculation.py); None when Milo
+        would, or might, answer without the model."""
+        try:
+            context, budget, hass_apis = await self._async_prepare(user_input, chat_log)
+        except conversation.ConverseError:
+            return None
+        own_device_id = context.satellite.device_id if context.satellite else None
+        if llm.LLM_API_ASSIST in hass_apis and (
+            await _home_assistant_recognises(self.hass, user_input)
+            or _names_device(self.hass, user_input.text, own_device_id)
+        ):
+            return None
+        if self._fast_intent(user_input, chat_log, context, own_device_id) is not None:
+            return None
+        # As _async_run_model: the line bank answers who Milo is, and safety.
+        asked = _latest_questions(chat_log, DANGER_TURNS)
+        if not asked or is_identity_question(asked[-1]) or persona.is_about_safety(asked):
+            return None
+        voice = persona.voice_note(asked, self._persona_name, self._sarcasm, _said_lately(chat_log))
+        notes = copy.deepcopy(self._notes)  # the speculation's, not the agent's
+        messages, tools = self._messages(
+            chat_log, context, _offered_tools(chat_log), budget, voice, notes=notes
+        )
+        return self._model_request(messages, tools, budget)
+
+    async def _async_prepare(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> tuple[ToolContext, Budget, list[str]]:
+        """Where the message came from, the token budget and the chat log's instructions
+        and tools (HA's `async_provide_llm_data`, which raises ConverseError), and the
+        agent's HA APIs."""
         # The Milo that heard it moves its head and says who is talking; its room goes
         # in the note too (HA's intents already prefer that room's devices).
         origin = async_origin(
@@ -174,50 +248,31 @@ class MiloConversationEntity(conversation.ConversationEntity):
             + DATE_TIME_TOKENS
             + message_tokens({"content": user_input.text})
         )
-        try:
-            await chat_log.async_provide_llm_data(
-                user_input.as_llm_context(DOMAIN),
-                MiloAPI(self.hass, hass_apis, context, user_input.text, budget.prompt - fixed),
-                system,
-                user_input.extra_system_prompt,
-            )
-        except conversation.ConverseError as err:
-            return err.as_conversation_result()
+        await chat_log.async_provide_llm_data(
+            user_input.as_llm_context(DOMAIN),
+            MiloAPI(self.hass, hass_apis, context, user_input.text, budget.prompt - fixed),
+            system,
+            user_input.extra_system_prompt,
+        )
+        return context, budget, hass_apis
 
-        # HA's own agent first, so Milo never does worse than HA alone (but it has no notes:
-        # its fuzzy matching takes "what's in my notes about the lamp" for the lamp's state),
-        # after a question about one device, read from its state: HA's fuzzy matching started
-        # a vacuum asked "is it docked?". Then Milo's word rules, which stand back for
-        # anything about the home; then commands in words HA's agent missed; then the model.
-        own_device_id = satellite.device_id if satellite else None
-        if not (
-            llm.LLM_API_ASSIST in hass_apis
-            and not asks_notes(user_input.text)
-            and (
-                await self._async_device_command(
-                    user_input, chat_log, own_device_id, questions_only=True
-                )
-                or await self._async_local_intent(user_input, chat_log)
-            )
-        ):
-            home = async_home_names(
-                self.hass, persona_name=self._persona_name, own_device_id=own_device_id
-            )
-            fast = recognise(
-                user_input.text,
-                [s.name for s in self._spots(context)],
-                home,
-                previous=_previous_forecast(chat_log)
-                or _previous_joke(chat_log, self._persona_name),
-            )
-            if fast is not None:
-                await self._async_fast_path(user_input, chat_log, context, fast, budget)
-            elif not (
-                llm.LLM_API_ASSIST in hass_apis
-                and await self._async_device_command(user_input, chat_log, own_device_id)
-            ):
-                await self._async_run_model(chat_log, context, budget)
-        return conversation.async_get_result_from_chat_log(user_input, chat_log)
+    def _fast_intent(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+        context: ToolContext,
+        own_device_id: str | None,
+    ) -> FastIntent | None:
+        """What Milo's word rules answer without the model, if anything."""
+        home = async_home_names(
+            self.hass, persona_name=self._persona_name, own_device_id=own_device_id
+        )
+        return recognise(
+            user_input.text,
+            [s.name for s in self._spots(context)],
+            home,
+            previous=_previous_forecast(chat_log) or _previous_joke(chat_log, self._persona_name),
+        )
 
     async def _async_budget(self) -> Budget:
         """The agent's context size if set, else what the server reports, else the default."""
@@ -461,10 +516,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             prompt=f"{_system_prompt(chat_log)}\n{context.situation}",
             question=question,
         )
-        api = chat_log.llm_api
-        offered: list[dict[str, Any]] = []
-        if api:
-            offered = [format_tool(tool, api.custom_serializer) for tool in api.tools]
+        offered = _offered_tools(chat_log)
         deadline = AnswerDeadline(float(self.options.get(CONF_TIME_BUDGET, DEFAULT_TIME_BUDGET)))
         try:
             for _round in range(MAX_TOOL_ROUNDS):
@@ -507,13 +559,9 @@ class MiloConversationEntity(conversation.ConversationEntity):
             len(messages),
             [tool["function"]["name"] for tool in tools],
         )
-        events = runtime.client.async_stream_chat(
-            runtime.model,
-            messages,
-            tools=tools or None,
-            temperature=float(self.options.get(CONF_TEMPERATURE, DEFAULT_TEMPERATURE)),
-            max_tokens=budget.reply,
-        )
+        request = self._model_request(messages, tools, budget)
+        # Started before the turn ended on the same words, if it is this very request.
+        events = runtime.speculations.take(request) or request.send(runtime.client)
         return _to_deltas(events, estimate, allow_tools=bool(tools), guard=guard)
 
     async def _async_add(
@@ -524,6 +572,17 @@ class MiloConversationEntity(conversation.ConversationEntity):
         async for _content in chat_log.async_add_delta_content_stream(self.entity_id, spaced):
             pass
 
+    def _model_request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], budget: Budget
+    ) -> ModelRequest:
+        return ModelRequest(
+            self.entry.runtime_data.model,
+            messages,
+            tools,
+            float(self.options.get(CONF_TEMPERATURE, DEFAULT_TEMPERATURE)),
+            budget.reply,
+        )
+
     def _messages(
         self,
         chat_log: conversation.ChatLog,
@@ -531,6 +590,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
         tools: list[dict[str, Any]],
         budget: Budget,
         voice: str = "",
+        *,
+        notes: SentNotes | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The chat log as OpenAI messages and the tools, trimmed to max history and budget.
 
@@ -545,7 +606,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         fresh = " ".join(p for p in (moment, context.situation, voice) if p)
         for index in users:
             question = rest[index]["content"]
-            note = self._notes.note(
+            note = (notes or self._notes).note(
                 chat_log.conversation_id, index, question, fresh if index == users[-1] else ""
             )
             rest[index] = {**rest[index], "content": with_note(question, note)}
@@ -629,6 +690,35 @@ def _previous_joke(chat_log: conversation.ChatLog, persona_name: str) -> FastInt
     if answers and persona.is_line("joke", answers[-1], persona_name):
         return FastIntent("joke")
     return None
+
+
+async def _home_assistant_recognises(
+    hass: HomeAssistant, user_input: conversation.ConversationInput
+) -> bool:
+    """Whether HA's own agent may answer it: an intent it recognises, all names matched,
+    but those Milo answers itself (recognition only; nothing is run)."""
+    agent = conversation.async_get_agent(hass, conversation.HOME_ASSISTANT_AGENT)
+    if not isinstance(agent, DefaultAgent):
+        return False
+    result = await agent.async_recognize_intent(user_input)
+    # A sentence with names that match nothing is answered "no such device": declined.
+    return (
+        result is not None
+        and not result.unmatched_entities
+        and result.intent.name not in LOCAL_INTENTS_SKIPPED
+    )
+
+
+def _names_device(hass: HomeAssistant, text: str, own_device_id: str | None) -> bool:
+    """Whether Milo's device commands take it (local_commands), recognition only."""
+    devices = local_commands.async_devices(hass, own_device_id)
+    return match(text, devices, async_place_names(hass)) is not None
+
+
+def _offered_tools(chat_log: conversation.ChatLog) -> list[dict[str, Any]]:
+    """The chat log's tools in the server's format."""
+    api = chat_log.llm_api
+    return [format_tool(tool, api.custom_serializer) for tool in api.tools] if api else []
 
 
 def _system_prompt(chat_log: conversation.ChatLog) -> str:

@@ -1,0 +1,214 @@
+"""Listen to milo-stt's speculative transcripts and start the model on them (speculation.py).
+
+Every milo-stt that HA's Wyoming integration has set up (as for the names, stt_names.py)
+gets a connection that sends `milo-subscribe`, then receives `milo-speculative` (the words,
+0.22 s into a pause) and `milo-speculative-dropped` (the speaker went on). A connection that
+fails is tried again every `RETRY_SECONDS` while the Wyoming entry is loaded.
+
+Which conversation the words will arrive in, when milo-stt cannot say which satellite is
+speaking: exactly one assist satellite must be listening, and the agent of this entry that
+answered it last, in the conversation it answered in (HA's satellite keeps its conversation
+for 5 minutes). Anything else, or a satellite that has never been answered: no guess. A
+guess that turns out wrong costs a model call the server stops at once (speculation.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+
+from homeassistant.components import conversation
+from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
+from homeassistant.config_entries import SIGNAL_CONFIG_ENTRY_CHANGED, ConfigEntry, ConfigEntryChange
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+
+from .const import LOGGER
+from .data import MiloConfigEntry
+from .stt_names import WYOMING, async_milo_stt_addresses
+
+SUBSCRIBE_EVENT = "milo-subscribe"
+SUBSCRIBED_EVENT = "milo-subscribed"
+SPECULATIVE_EVENT = "milo-speculative"
+DROPPED_EVENT = "milo-speculative-dropped"
+RETRY_SECONDS = 10.0
+# milo-stt closes connections that send nothing for its idle timeout (60 s by default).
+PING_SECONDS = 20.0
+ANSWER_TIMEOUT = 10.0
+# Longer than any request Milo answers with the model; milo-stt's are far shorter.
+MAX_TEXT_CHARS = 1000
+SATELLITE_DOMAIN = "assist_satellite"
+LISTENING = "listening"
+
+
+def parse_event(data: dict[str, object] | None, *, with_text: bool) -> tuple[str, str]:
+    """The session and text of a speculative event (text "" without one); ValueError with
+    what is wrong when it is malformed."""
+    data = data or {}
+    session = data.get("stt_session")
+    if not isinstance(session, str) or not session:
+        raise ValueError(f"stt_session must be a non-empty string, got {session!r}")
+    if not with_text:
+        return session, ""
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"text must be 1 to {MAX_TEXT_CHARS} characters, got {text!r:.60}")
+    return session, text
+
+
+class SttSpeculation:
+    """Follows every milo-stt's speculative transcripts for one Milo entry."""
+
+    def __init__(self, hass: HomeAssistant, entry: MiloConfigEntry) -> None:
+        self.hass = hass
+        self.entry = entry
+        self._following: dict[tuple[str, int], asyncio.Task[None]] = {}
+
+    @callback
+    def async_start(self) -> CALLBACK_TYPE:
+        """Follow the milo-stt set up now and later; returns the stop callback."""
+        unsubscribe = async_dispatcher_connect(
+            self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._async_entry_changed
+        )
+        self._async_follow_all()
+
+        @callback
+        def stop() -> None:
+            unsubscribe()
+            for task in self._following.values():
+                task.cancel()
+            self._following.clear()
+            self.entry.runtime_data.speculations.cancel()
+
+        return stop
+
+    @callback
+    def _async_entry_changed(self, _change: ConfigEntryChange, entry: ConfigEntry) -> None:
+        if entry.domain == WYOMING:
+            self._async_follow_all()
+
+    @callback
+    def _async_follow_all(self) -> None:
+        for address in async_milo_stt_addresses(self.hass):
+            task = self._following.get(address)
+            if task is None or task.done():
+                self._following[address] = self.entry.async_create_background_task(
+                    self.hass, self._async_follow(*address), f"milo follows milo-stt {address}"
+                )
+
+    async def _async_follow(self, host: str, port: int) -> None:
+        """Stay subscribed while milo-stt is set up in HA."""
+        while (host, port) in async_milo_stt_addresses(self.hass):
+            try:
+                await self._async_subscribed(host, port)
+            except (OSError, TimeoutError, ValueError) as err:
+                LOGGER.debug("Not following milo-stt at %s:%s: %s", host, port, err)
+            await asyncio.sleep(RETRY_SECONDS)
+
+    async def _async_subscribed(self, host: str, port: int) -> None:
+        # Imported here, as in stt_names: the wyoming package comes with HA's Wyoming
+        # integration, which is set up whenever there is a milo-stt to follow.
+        from wyoming.client import AsyncTcpClient  # noqa: PLC0415
+        from wyoming.error import Error  # noqa: PLC0415
+        from wyoming.event import Event as WyomingEvent  # noqa: PLC0415
+
+        async with AsyncTcpClient(host, port) as client:
+            await client.write_event(WyomingEvent(SUBSCRIBE_EVENT))
+            async with asyncio.timeout(ANSWER_TIMEOUT):
+                answer = await client.read_event()
+            if answer is None:
+                raise ConnectionError("milo-stt closed the connection without an answer")
+            if answer.type != SUBSCRIBED_EVENT:
+                refusal = Error.from_event(answer).text if Error.is_type(answer.type) else ""
+                raise ValueError(refusal or f"milo-stt answered {answer.type!r}")
+            LOGGER.debug("Following milo-stt's speculative transcripts at %s:%s", host, port)
+            pinging = asyncio.create_task(self._async_ping(client))
+            try:
+                while (event := await client.read_event()) is not None:
+                    if Error.is_type(event.type):
+                        raise ValueError(Error.from_event(event).text)
+                    self._async_on_event(event.type, event.data)
+            finally:
+                pinging.cancel()
+            raise ConnectionError("milo-stt closed the connection")
+
+    @staticmethod
+    async def _async_ping(client: object) -> None:
+        from wyoming.event import Event as WyomingEvent  # noqa: PLC0415
+
+        with contextlib.suppress(OSError):
+            while True:
+                await asyncio.sleep(PING_SECONDS)
+                await client.write_event(WyomingEvent("ping"))  # type: ignore[attr-defined]
+
+    @callback
+    def _async_on_event(self, event_type: str, data: dict[str, object] | None) -> None:
+        if event_type not in (SPECULATIVE_EVENT, DROPPED_EVENT):
+            return  # pong, and whatever a newer milo-stt adds
+        try:
+            session, text = parse_event(data, with_text=event_type == SPECULATIVE_EVENT)
+        except ValueError as err:
+            LOGGER.warning("milo-stt sent a malformed %s event: %s", event_type, err)
+            return
+        if event_type == DROPPED_EVENT:
+            self.entry.runtime_data.speculations.drop(session)
+            return
+        self.entry.async_create_background_task(
+            self.hass, self._async_speculate(session, text), "milo speculates"
+        )
+
+    async def _async_speculate(self, session: str, text: str) -> None:
+        """Start the model on `text` for the one listening satellite, if Milo answers it."""
+        satellite = _listening_satellite(self.hass)
+        speculations = self.entry.runtime_data.speculations
+        device_id = _device_of(self.hass, satellite) if satellite else None
+        last = speculations.last_turn(device_id) if device_id else None
+        if satellite is None or device_id is None or last is None:
+            LOGGER.debug("Not speculating on %r: no one listening satellite Milo answered", text)
+            return
+        agent, conversation_id = last
+        user_input = conversation.ConversationInput(
+            text=text,
+            context=Context(),
+            conversation_id=conversation_id,
+            device_id=device_id,
+            satellite_id=satellite,
+            language=self.hass.config.language,
+            agent_id=agent.entity_id,
+        )
+        request = await agent.async_speculative_request(
+            user_input, _trial_chat_log(self.hass, conversation_id, text)
+        )
+        if request is None or _listening_satellite(self.hass) != satellite:
+            return  # not the model's to answer, or the turn ended meanwhile
+        speculations.start(session, device_id, request, self.entry.runtime_data.client)
+
+
+def _listening_satellite(hass: HomeAssistant) -> str | None:
+    """The one assist satellite listening to a request now, if exactly one is."""
+    listening = [
+        state.entity_id
+        for state in hass.states.async_all(SATELLITE_DOMAIN)
+        if state.state == LISTENING
+    ]
+    return listening[0] if len(listening) == 1 else None
+
+
+def _device_of(hass: HomeAssistant, entity_id: str) -> str | None:
+    entry = er.async_get(hass).async_get(entity_id)
+    return entry.device_id if entry else None
+
+
+def _trial_chat_log(hass: HomeAssistant, conversation_id: str, text: str) -> conversation.ChatLog:
+    """A copy of the conversation's chat log (a new one if HA has none) with `text` asked:
+    the speculation works on it, never on the log HA keeps."""
+    kept = hass.data.get(DATA_CHAT_LOGS, {}).get(conversation_id)
+    trial = (
+        dataclasses.replace(kept, content=kept.content.copy(), delta_listener=None)
+        if kept is not None
+        else conversation.ChatLog(hass, conversation_id)
+    )
+    trial.content.append(conversation.UserContent(content=text))
+    return trial

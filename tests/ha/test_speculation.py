@@ -1,0 +1,267 @@
+"""Small talk starts before the turn ends: the model on milo-stt's speculative transcript.
+
+A real HA with Milo's agent and the scripted chat server (it counts the requests it gets);
+the end-to-end test adds the real milo-stt behind HA's Wyoming integration. The satellite
+is simulated by its entity's state only: "listening" while a request is being heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+import logging
+import time
+from typing import Any
+
+from homeassistant.components import conversation, stt
+from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.milo.client import StreamEvent
+from custom_components.milo.speculation import KeptStream, ModelRequest
+from custom_components.milo.stt_speculation import parse_event
+
+from .conftest import FakeCloud
+from .test_conversation import ask, kitchen_light, speech  # noqa: F401 - a fixture
+from .test_stt_names import add_wyoming, espeak, milo_stt  # noqa: F401 - a fixture
+
+SATELLITE = "assist_satellite.sat"
+REAL_TIME_LIMIT = 60.0
+POLL_SECONDS = 0.05
+
+
+@pytest.fixture
+def satellite(hass: HomeAssistant) -> str:
+    """A voice satellite's device and its assist satellite entity; returns the device id."""
+    owner = MockConfigEntry(domain="esphome")
+    owner.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("esphome", "sat")}, name="Sat"
+    )
+    er.async_get(hass).async_get_or_create(
+        "assist_satellite", "esphome", "sat", suggested_object_id="sat", device_id=device.id
+    )
+    hass.states.async_set(SATELLITE, "idle")
+    return device.id
+
+
+async def first_turn(hass: HomeAssistant, cloud: FakeCloud, device_id: str) -> str:
+    """A turn from the satellite, so Milo knows its conversation; its id."""
+    cloud.reply("Hi. Try to keep up.")
+    result = await ask(hass, "How is your day going?", device_id=device_id)
+    assert result.conversation_id
+    return result.conversation_id
+
+
+async def speculate(hass: HomeAssistant, entry: MockConfigEntry, device_id: str, text: str) -> bool:
+    """What the feed does with a speculative transcript, while the satellite listens:
+    the agent's first model request for `text`, started; False when Milo guesses none."""
+    speculations = entry.runtime_data.speculations
+    last = speculations.last_turn(device_id)
+    assert last is not None
+    agent, conversation_id = last
+    chat_log = conversation.ChatLog(hass, conversation_id)
+    kept = hass.data[DATA_CHAT_LOGS][conversation_id]
+    chat_log.content = [*kept.content, conversation.UserContent(content=text)]
+    user_input = conversation.ConversationInput(
+        text=text,
+        context=Context(),
+        conversation_id=conversation_id,
+        device_id=device_id,
+        satellite_id=SATELLITE,
+        language="en",
+        agent_id=agent.entity_id,
+    )
+    request = await agent.async_speculative_request(user_input, chat_log)
+    if request is None:
+        return False
+    speculations.start("session-1", device_id, request, entry.runtime_data.client)
+    await wait_for(hass, lambda: False, seconds=0.2)  # let the server stream it
+    return True
+
+
+async def wait_for(hass: HomeAssistant, done: Callable[[], bool], seconds: float) -> bool:
+    """Real-time polling, in steps of sleep (the tests' clocks are frozen)."""
+    for _ in range(round(seconds / POLL_SECONDS)):
+        if done():
+            return True
+        await hass.async_add_executor_job(time.sleep, POLL_SECONDS)
+    return done()
+
+
+def history(hass: HomeAssistant, conversation_id: str) -> list[tuple[str, str]]:
+    return [
+        (content.role, (content.content or "").strip())
+        for content in hass.data[DATA_CHAT_LOGS][conversation_id].content[1:]
+    ]
+
+
+async def test_the_speculative_answer_is_used_when_the_words_match(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    entry = await setup_entry()
+    conversation_id = await first_turn(hass, cloud, satellite)
+    cloud.reply("Plotting, mostly. And you?")
+    hass.states.async_set(SATELLITE, "listening")
+    assert await speculate(hass, entry, satellite, "What are you up to today?")
+    assert len(cloud.chat_requests()) == 2  # started before the turn ended
+    hass.states.async_set(SATELLITE, "processing")
+    result = await ask(hass, "What are you up to today?", conversation_id, satellite)
+    assert speech(result) == "Plotting, mostly. And you?"
+    assert len(cloud.chat_requests()) == 2  # and the server was not asked again
+    assert history(hass, conversation_id) == [
+        ("user", "How is your day going?"),
+        ("assistant", "Hi. Try to keep up."),
+        ("user", "What are you up to today?"),
+        ("assistant", "Plotting, mostly. And you?"),
+    ]
+
+
+async def test_a_wrong_guess_is_discarded_and_leaves_no_trace(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    entry = await setup_entry()
+    conversation_id = await first_turn(hass, cloud, satellite)
+    before = history(hass, conversation_id)
+    cloud.reply("A guess nobody hears.")
+    cloud.reply("Cats are small tigers with day jobs.")
+    hass.states.async_set(SATELLITE, "listening")
+    assert await speculate(hass, entry, satellite, "What are you up to")
+    assert history(hass, conversation_id) == before  # the speculation is on a copy
+    hass.states.async_set(SATELLITE, "processing")
+    result = await ask(hass, "Tell me about cats.", conversation_id, satellite)
+    assert speech(result) == "Cats are small tigers with day jobs."
+    speculative, real = cloud.chat_requests()[1:]
+    assert speculative["messages"][-1]["content"].endswith("What are you up to")
+    assert real["messages"][-1]["content"].endswith("Tell me about cats.")
+    # The next turn's prompt holds the real turns only.
+    cloud.reply("Still here.")
+    await ask(hass, "Are you still there?", conversation_id, satellite)
+    sent = str(cloud.chat_requests()[-1]["messages"])
+    assert "What are you up to" not in sent
+    assert "A guess nobody hears" not in sent
+
+
+@pytest.mark.usefixtures("kitchen_light")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Turn on the kitchen light.",  # HA's own intent
+        "What's the surf like at East Strand?",  # the fast path
+        "What's your name?",  # the line bank
+        "How do I disarm the alarm?",  # safety: plain advice from the bank
+    ],
+)
+async def test_no_speculation_where_the_model_does_not_answer(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str, text: str
+) -> None:
+    entry = await setup_entry()
+    await first_turn(hass, cloud, satellite)
+    hass.states.async_set(SATELLITE, "listening")
+    assert not await speculate(hass, entry, satellite, text)
+    assert len(cloud.chat_requests()) == 1
+
+
+@pytest.mark.slow
+async def test_milo_stt_transcript_starts_the_answer_before_the_turn_ends(  # noqa: PLR0917
+    hass: HomeAssistant,
+    milo_stt: int,  # noqa: F811
+    setup_entry,
+    cloud: FakeCloud,
+    satellite: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The whole way: HA's Wyoming STT streams speech to the real milo-stt and waits in
+    the pause; milo-stt publishes the words; Milo starts the model; HA's turn then uses it."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.milo")
+    _wyoming, stt_entity = await add_wyoming(hass, milo_stt)
+    await setup_entry()
+    assert await wait_for(hass, lambda: "Following milo-stt" in caplog.text, REAL_TIME_LIMIT)
+    conversation_id = await first_turn(hass, cloud, satellite)
+    cloud.reply("Plotting, mostly.")
+    hass.states.async_set(SATELLITE, "listening")
+    pcm = await hass.async_add_executor_job(espeak, "What are you up to today?")
+
+    async def microphone() -> AsyncIterator[bytes]:
+        """The speech, then silence until Milo has started (HA waiting for the end)."""
+        silence = bytes(3200)
+        for start in range(0, len(pcm), 3200):
+            yield pcm[start : start + 3200]
+        for _ in range(10):
+            yield silence
+        assert await wait_for(hass, lambda: len(cloud.chat_requests()) == 2, REAL_TIME_LIMIT)
+
+    heard = await stt.async_get_speech_to_text_entity(hass, stt_entity).async_process_audio_stream(  # type: ignore[union-attr]
+        stt.SpeechMetadata(
+            language="en",
+            format=stt.AudioFormats.WAV,
+            codec=stt.AudioCodecs.PCM,
+            bit_rate=stt.AudioBitRates.BITRATE_16,
+            sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+            channel=stt.AudioChannels.CHANNEL_MONO,
+        ),
+        microphone(),
+    )
+    hass.states.async_set(SATELLITE, "processing")
+    assert heard.text
+    result = await ask(hass, heard.text, conversation_id, satellite)
+    assert speech(result) == "Plotting, mostly."
+    assert len(cloud.chat_requests()) == 2
+    assert "Using the speculative model call" in caplog.text
+
+
+def request(question: str, clock: str = "12:00:01") -> ModelRequest:
+    note = f"(Current time is {clock}. Today's date is 2026-06-01.)\n{question}"
+    messages = [{"role": "system", "content": "Be Milo."}, {"role": "user", "content": note}]
+    return ModelRequest("milo", messages, [], 0.7, 120)
+
+
+def test_requests_are_the_same_but_for_the_clock_seconds_earlier() -> None:
+    assert request("Hi?").same_as(request("Hi?", clock="12:00:03"))
+    assert not request("Hi?").same_as(request("Hi!"))
+    other_day = request("Hi?")
+    other_day.messages[-1]["content"] = other_day.messages[-1]["content"].replace("06-01", "06-02")
+    assert not request("Hi?").same_as(other_day)
+    assert not request("Hi?").same_as(ModelRequest("milo", request("Hi?").messages, [], 0.7, 60))
+
+
+async def test_a_kept_stream_replays_everything_and_its_error() -> None:
+    async def stream() -> AsyncIterator[StreamEvent]:
+        yield StreamEvent(content="Hi.")
+        await asyncio.sleep(0)
+        yield StreamEvent(content=" Bye.")
+        raise ConnectionError("gone")
+
+    kept = KeptStream(stream())
+    await asyncio.sleep(0.01)  # read ahead before anyone asks
+    seen: list[str] = []
+
+    async def read() -> None:
+        async for event in kept.replay():
+            seen.append(event.content or "")
+
+    with pytest.raises(ConnectionError, match="gone"):
+        await read()
+    assert seen == ["Hi.", " Bye."]
+
+
+@pytest.mark.parametrize(
+    ("data", "with_text", "error"),
+    [
+        ({"text": "Hi", "stt_session": ""}, True, "stt_session"),
+        ({"text": "Hi"}, True, "stt_session"),
+        ({"stt_session": "a"}, True, "text"),
+        ({"text": "  ", "stt_session": "a"}, True, "text"),
+        ({"text": "x" * 1001, "stt_session": "a"}, True, "text"),
+        ({"stt_session": 3}, False, "stt_session"),
+    ],
+)
+def test_malformed_events_are_refused_with_what_is_wrong(
+    data: dict[str, Any], with_text: bool, error: str
+) -> None:
+    with pytest.raises(ValueError, match=error):
+        parse_event(data, with_text=with_text)
+    assert parse_event({"text": "Hi", "stt_session": "a"}, with_text=True) == ("a", "Hi")
