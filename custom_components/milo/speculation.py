@@ -138,6 +138,8 @@ class Speculations:
 
     def __init__(self) -> None:
         self._current: _Speculation | None = None
+        # The agents (subentry ids) whose "Start answers early" switch is off.
+        self.agents_off: set[str] = set()
         self._last_turns: dict[str, tuple[MiloConversationEntity, str]] = {}
 
     def last_turn(self, device_id: str) -> tuple[MiloConversationEntity, str] | None:

@@ -169,6 +169,8 @@ class SttSpeculation:
             LOGGER.debug("Not speculating on %r: no one listening satellite Milo answered", text)
             return
         agent, conversation_id = last
+        if agent.subentry.subentry_id in speculations.agents_off:
+            return
         user_input = conversation.ConversationInput(
             text=text,
             context=Context(),

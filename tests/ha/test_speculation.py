@@ -13,16 +13,16 @@ import logging
 import time
 from typing import Any
 
-from homeassistant.components import conversation, stt
+from homeassistant.components import stt
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo.client import StreamEvent
 from custom_components.milo.speculation import KeptStream, ModelRequest
-from custom_components.milo.stt_speculation import parse_event
+from custom_components.milo.stt_speculation import SttSpeculation, parse_event
 
 from .conftest import FakeCloud
 from .test_conversation import ask, kitchen_light, speech  # noqa: F401 - a fixture
@@ -56,31 +56,14 @@ async def first_turn(hass: HomeAssistant, cloud: FakeCloud, device_id: str) -> s
     return result.conversation_id
 
 
-async def speculate(hass: HomeAssistant, entry: MockConfigEntry, device_id: str, text: str) -> bool:
-    """What the feed does with a speculative transcript, while the satellite listens:
-    the agent's first model request for `text`, started; False when Milo guesses none."""
-    speculations = entry.runtime_data.speculations
-    last = speculations.last_turn(device_id)
-    assert last is not None
-    agent, conversation_id = last
-    chat_log = conversation.ChatLog(hass, conversation_id)
-    kept = hass.data[DATA_CHAT_LOGS][conversation_id]
-    chat_log.content = [*kept.content, conversation.UserContent(content=text)]
-    user_input = conversation.ConversationInput(
-        text=text,
-        context=Context(),
-        conversation_id=conversation_id,
-        device_id=device_id,
-        satellite_id=SATELLITE,
-        language="en",
-        agent_id=agent.entity_id,
-    )
-    request = await agent.async_speculative_request(user_input, chat_log)
-    if request is None:
-        return False
-    speculations.start("session-1", device_id, request, entry.runtime_data.client)
-    await wait_for(hass, lambda: False, seconds=0.2)  # let the server stream it
-    return True
+async def speculate(
+    hass: HomeAssistant, entry: MockConfigEntry, cloud: FakeCloud, text: str
+) -> bool:
+    """What Milo does with a speculative transcript from milo-stt while the satellite
+    listens; whether that started a model call."""
+    asked = len(cloud.chat_requests())
+    await SttSpeculation(hass, entry)._async_speculate("session-1", text)
+    return await wait_for(hass, lambda: len(cloud.chat_requests()) > asked, 0.5)
 
 
 async def wait_for(hass: HomeAssistant, done: Callable[[], bool], seconds: float) -> bool:
@@ -106,7 +89,7 @@ async def test_the_speculative_answer_is_used_when_the_words_match(
     conversation_id = await first_turn(hass, cloud, satellite)
     cloud.reply("Plotting, mostly. And you?")
     hass.states.async_set(SATELLITE, "listening")
-    assert await speculate(hass, entry, satellite, "What are you up to today?")
+    assert await speculate(hass, entry, cloud, "What are you up to today?")
     assert len(cloud.chat_requests()) == 2  # started before the turn ended
     hass.states.async_set(SATELLITE, "processing")
     result = await ask(hass, "What are you up to today?", conversation_id, satellite)
@@ -129,7 +112,7 @@ async def test_a_wrong_guess_is_discarded_and_leaves_no_trace(
     cloud.reply("A guess nobody hears.")
     cloud.reply("Cats are small tigers with day jobs.")
     hass.states.async_set(SATELLITE, "listening")
-    assert await speculate(hass, entry, satellite, "What are you up to")
+    assert await speculate(hass, entry, cloud, "What are you up to")
     assert history(hass, conversation_id) == before  # the speculation is on a copy
     hass.states.async_set(SATELLITE, "processing")
     result = await ask(hass, "Tell me about cats.", conversation_id, satellite)
@@ -161,8 +144,41 @@ async def test_no_speculation_where_the_model_does_not_answer(
     entry = await setup_entry()
     await first_turn(hass, cloud, satellite)
     hass.states.async_set(SATELLITE, "listening")
-    assert not await speculate(hass, entry, satellite, text)
+    assert not await speculate(hass, entry, cloud, text)
     assert len(cloud.chat_requests()) == 1
+
+
+async def test_the_agents_switch_turns_it_off(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    entry = await setup_entry()
+    conversation_id = await first_turn(hass, cloud, satellite)
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.milo_start_answers_early"}, blocking=True
+    )
+    hass.states.async_set(SATELLITE, "listening")
+    assert not await speculate(hass, entry, cloud, "What are you up to today?")
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.milo_start_answers_early"}, blocking=True
+    )
+    cloud.reply("Plotting.")
+    assert await speculate(hass, entry, cloud, "What are you up to today?")
+    hass.states.async_set(SATELLITE, "processing")
+    assert speech(await ask(hass, "What are you up to today?", conversation_id, satellite)) == (
+        "Plotting."
+    )
+    assert len(cloud.chat_requests()) == 2
+
+
+async def test_no_guess_without_one_listening_satellite_milo_answered(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    entry = await setup_entry()
+    hass.states.async_set(SATELLITE, "listening")
+    assert not await speculate(hass, entry, cloud, "What are you up to today?")  # unanswered
+    await first_turn(hass, cloud, satellite)
+    hass.states.async_set("assist_satellite.other", "listening")
+    assert not await speculate(hass, entry, cloud, "What are you up to today?")  # two
 
 
 @pytest.mark.slow
