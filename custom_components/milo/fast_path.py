@@ -33,6 +33,7 @@ _WEATHER = re.compile(
     r"\b(weather|forecast|rain(s|ing|y|fall)?|sunny|sunshine|temperature|umbrella|"
     r"how (hot|cold|warm|windy)|is it (hot|cold|warm|windy|wet)|snow(s|ing|y|fall)?|jacket|coat|"
     r"brolly)\b"
+    r"|\b(good|nice|bad|decent) day for\b.*\b(walk|run|outside|out|picnic|barbecue|bbq|washing)\b"
 )
 _MILK = re.compile(r"\bmilk(s|y|shakes?)?\b")
 # "What did I write about fins?", "search my notes for Portugal": the user's notes

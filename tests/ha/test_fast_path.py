@@ -52,6 +52,8 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("do I need an umbrella", FastIntent("weather", "today")),
         ("how cold is it outside", FastIntent("weather", "today")),
         ("Will I need a coat?", FastIntent("weather", "today")),
+        ("Is it a good day for a walk outside?", FastIntent("weather", "today")),
+        ("nice day for a picnic tomorrow?", FastIntent("weather", "tomorrow")),
         ("uh so u like milk milo?", FastIntent("milk")),
         ("MILKSHAKE time", FastIntent("milk")),
         ("what do you think of troggs", FastIntent("troggs")),
