@@ -108,6 +108,18 @@ CLAIMS: Mapping[Topic, tuple[frozenset[str], frozenset[str]]] = {
     ),
 }
 RATINGS = _set("gnarly mid trash")
+# What a remark about the sea or the sky talks about, besides the claims above: a sentence
+# of a few words with none of these ("Talks in the dark.", "Hey, I did not know that!",
+# both said after a surf report) is not a remark on the forecast at all.
+SEA_AND_SKY = _set(
+    "surf surfs surfing surfer surfers surfboard wave waves board boards sea seas ocean swell "
+    "swells paddle paddling wetsuit wetsuits beach beaches strand spot spots session sessions "
+    "water tide tides barrel barrels wax wipeout wipeouts sets set break peak lineup shore "
+    "weather sky skies out outside outdoors forecast coat jacket hood layers wet soaked soggy "
+    "drenched walk day days today tomorrow morning afternoon evening tonight"
+)
+# A sentence this short may be a plain reaction ("Shocking.", "Send it!").
+REACTION_WORDS = 2
 NEGATIONS = _set("no not never without nothing zero hardly none nor cannot nae")
 # A negation this close before a word negates it ("no rain", "isn't really sunny").
 NEGATION_REACH = 2
@@ -261,6 +273,18 @@ class RemarkCheck:
             if claim is not None and claim not in allowed:
                 return f"{'' if claim else 'no '}{topic}, against the facts"
         return None
+
+    def about_the_forecast(self, sentence: str) -> bool:
+        """Whether the sentence is a reaction of a word or two, or talks about the sea or
+        the sky: a tiny model's non sequitur is not a remark on the facts."""
+        found = _words(sentence)
+        if len(found) <= REACTION_WORDS:
+            return True
+        return any(
+            word in SEA_AND_SKY or word in RATINGS or any(word in side for side in sides)
+            for word in found
+            for sides in CLAIMS.values()
+        )
 
     def _stray_name(self, sentence: str) -> str | None:
         """A capitalised word inside the sentence (not its first) that the facts lack."""

@@ -197,6 +197,8 @@ async def keep_remark(
             # The guard is done when another speaker's line starts: a script, not a remark.
             unfit = not said or guard.done
             fault = "what no answer may say (guards.py)" if unfit else check.fault(said)
+            if fault is None and not check.about_the_forecast(said):
+                fault = "nothing about the sea or the sky"
             room -= len(words(said))
             if fault is None and room < 0:
                 fault = "more than the answer has room for"

@@ -93,6 +93,33 @@ def test_agreeing_remarks_pass(truths: Truths, remark: str) -> None:
     assert _fault(truths, remark) is None
 
 
+@pytest.mark.parametrize(
+    ("remark", "about"),
+    [
+        # Said after surf and weather facts by the embedded model (bench/character).
+        ("Talks in the dark.", False),
+        ("Now, I know what you're thinking - this is a joke.", False),
+        ("Glass, this is a new one.", False),
+        ("Why doesn't that answer the user's question?", False),
+        ("Hi there, cool one.", False),
+        ("Aww, no need to apologize, just an excuse.", False),
+        ("Hey, I did not know that!", False),
+        ("Good surf in portrush today, but good enough.", True),
+        ("Aye, that's a great spot.", True),
+        ("Grey. Beautifully, reliably grey.", True),
+        ("Proper wet weather.", True),
+        ("Mid everywhere tomorrow.", True),
+        # A reaction of a word or two needs no subject.
+        ("Shocking.", True),
+        ("Send it!", True),
+    ],
+)
+def test_a_remark_is_about_the_sea_or_the_sky(remark: str, about: bool) -> None:
+    """A sentence of a remark must talk about the forecast, or be a short reaction."""
+    check = RemarkCheck(GNARLY, FACTS, PROMPT, "", names=["Milo"])
+    assert check.about_the_forecast(remark) is about
+
+
 def test_a_parroted_question_is_refused() -> None:
     """Saying the question back is not a remark."""
     assert _fault(GNARLY, "How is the surf?", question="how is the surf") is not None
