@@ -9,7 +9,10 @@ Every request is played through three configurations:
   speech" select, --end-of-speech, default balanced);
 - "Milo, HA end": the Milo pipeline, HA's own end-of-speech detection (select on
   "home assistant": how every satellite works today);
-- "Peers": the peer pipeline with HA's end-of-speech detection.
+- "Peers": the peer pipeline with HA's end-of-speech detection;
+- with --late-start, also "Milo, late start": "Milo" with the agent's "Start answers
+  early" switch off, so the model starts only when the turn has ended (without it, every
+  Milo configuration starts small talk on milo-stt's speculative transcript).
 
 The satellite keeps one HA conversation while requests come within 5 minutes, so every
 answer follows the ones before it (Milo's agent keeps up to 6 turns of history). The three
@@ -27,7 +30,7 @@ and p90 per kind and the split: end of speech heard by HA (stt-vad-end; none whe
 satellite ended the audio), STT, STT wait, intent/LLM, TTS first audio.
 
     .venv-ha/bin/python bench/pipeline/run.py [--rounds 1] [--end-of-speech balanced]
-        [--kinds device small_talk] [--out bench/results/pipeline.json]
+        [--kinds device small_talk] [--late-start] [--out bench/results/pipeline.json]
 
 Needs .venv-peers (bench/setup-peers). With two configurations one round took 12.4 min on
 the 2-core VM, start-up included; three take about 16 min: run it with nohup and follow
@@ -59,6 +62,7 @@ from milo_demo.speech import synthesize_requests  # noqa: E402
 from milo_demo.stack import DemoStack, StackOptions  # noqa: E402
 
 MILO, MILO_HA_END, PEERS = "Milo", "Milo, HA end", "Peers"
+MILO_LATE = "Milo, late start"
 HA_DECIDES = "home assistant"  # the satellite's End of speech option that leaves it to HA
 KINDS = ("device", "weather", "surf", "small_talk")
 # "speech" = STT + TTS first audio: the part the peer swap changes (the agent is shared).
@@ -92,25 +96,39 @@ def _p90(values: list[float | None]) -> float | None:
     return present[min(len(present) - 1, round(0.9 * (len(present) - 1)))] if present else None
 
 
-async def _use(stack: DemoStack, config: str, configs: dict[str, tuple[str, str]]) -> None:
-    """Switch the satellite to one configuration: its pipeline and who ends the speech."""
-    pipeline, end_of_speech = configs[config]
+async def _use(stack: DemoStack, config: str, configs: dict[str, tuple[str, str, bool]]) -> None:
+    """Switch the satellite to one configuration: its pipeline, who ends the speech, and
+    whether Milo's agent starts answers early."""
+    pipeline, end_of_speech, early = configs[config]
     await stack.use_pipeline(pipeline)
     selects = await stack.hass.entities_of(stack.configured.entries["esphome"], "select")
     entity_id = next(e["entity_id"] for e in selects if e["entity_id"].endswith("end_of_speech"))
     await stack.hass.call_service(
         "select", "select_option", entity_id=entity_id, option=end_of_speech
     )
+    switches = await stack.hass.entities_of(stack.configured.entries["milo"], "switch")
+    entity_id = next(
+        e["entity_id"] for e in switches if e["entity_id"].endswith("start_answers_early")
+    )
+    await stack.hass.call_service("switch", "turn_on" if early else "turn_off", entity_id=entity_id)
 
 
 async def _bench(
-    rounds: int, run_dir: Path, finished_speaking: str, end_of_speech: str, kinds: set[str]
+    rounds: int,
+    run_dir: Path,
+    finished_speaking: str,
+    end_of_speech: str,
+    kinds: set[str],
+    *,
+    late_start: bool,
 ) -> dict[str, object]:
     configs = {
-        MILO: (PIPELINE_NAME, end_of_speech),
-        MILO_HA_END: (PIPELINE_NAME, HA_DECIDES),
-        PEERS: (PEER_PIPELINE, HA_DECIDES),
+        MILO: (PIPELINE_NAME, end_of_speech, True),
+        MILO_HA_END: (PIPELINE_NAME, HA_DECIDES, True),
+        PEERS: (PEER_PIPELINE, HA_DECIDES, True),
     }
+    if late_start:
+        configs[MILO_LATE] = (PIPELINE_NAME, end_of_speech, False)
     stack = DemoStack(StackOptions(repo=REPO, run_dir=run_dir, peers=True, default_ports=False))
     requests = [r for r in BENCH_REQUESTS if r.kind in kinds] * rounds
     samples: list[dict[str, object]] = []
@@ -165,7 +183,11 @@ async def _bench(
         leftovers = await stack.stop()
     if leftovers:
         print("WARNING: processes left running:", leftovers)
-    return {"configurations": configs, "samples": samples, "summary": _summarise(samples)}
+    return {
+        "configurations": configs,
+        "samples": samples,
+        "summary": _summarise(samples, list(configs)),
+    }
 
 
 def _schedule(requests: list[Request], names: list[str]) -> list[list[tuple[str, Request]]]:
@@ -182,9 +204,9 @@ def _schedule(requests: list[Request], names: list[str]) -> list[list[tuple[str,
     return slots
 
 
-def _summarise(samples: list[dict[str, object]]) -> dict[str, object]:
+def _summarise(samples: list[dict[str, object]], names: list[str]) -> dict[str, object]:
     summary: dict[str, object] = {}
-    for name in (MILO, MILO_HA_END, PEERS):
+    for name in names:
         mine = [s for s in samples if s["configuration"] == name]
         per_kind = {}
         for kind in (*KINDS, "all"):
@@ -212,8 +234,8 @@ def _table(summary: dict[str, dict[str, dict[str, float | None]]]) -> str:
     ]
     for kind in (*KINDS, "all"):
         peer = summary[PEERS][kind]
-        for name in (MILO, MILO_HA_END, PEERS):
-            row = summary[name][kind]
+        for name, rows in summary.items():
+            row = rows[kind]
             lines.append(
                 f"| {kind} | {row['n']} | {name} | {cell(row['vad_end'])} | {cell(row['stt'])} "
                 f"| {cell(row['stt_wait'])} | {cell(row['intent'])} "
@@ -250,6 +272,12 @@ def main() -> None:
         default=list(KINDS),
         help="only these kinds of request (a shorter run while iterating)",
     )
+    parser.add_argument(
+        "--late-start",
+        action="store_true",
+        help='also play every request as "Milo, late start": the agent\'s "Start answers '
+        'early" switch off',
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
     started = time.time()
@@ -261,6 +289,7 @@ def main() -> None:
             args.finished_speaking,
             args.end_of_speech,
             set(args.kinds),
+            late_start=args.late_start,
         )
     )
     report["finished_speaking"] = args.finished_speaking
