@@ -59,7 +59,7 @@ async def test_mute_button_shows_on_the_dashboard(
     milo_entry: MockConfigEntry,  # noqa: F811 - the imported fixture
     satellite: Satellite,
 ) -> None:
-    assert _state(hass, "switch.milo_mute") == "off"
+    await _until(lambda: _state(hass, "switch.milo_mute") == "off")  # its state is in
     satellite.press("mute")
     await _until(lambda: _state(hass, "switch.milo_mute") == "on")
     await _until(lambda: _effect(hass) == "Muted")
