@@ -170,6 +170,7 @@ class SttSpeculation:
             return
         agent, conversation_id = last
         if agent.subentry.subentry_id in speculations.agents_off:
+            LOGGER.debug("Not speculating on %r: %s starts answers late", text, agent.entity_id)
             return
         user_input = conversation.ConversationInput(
             text=text,
@@ -183,8 +184,12 @@ class SttSpeculation:
         request = await agent.async_speculative_request(
             user_input, _trial_chat_log(self.hass, conversation_id, text)
         )
-        if request is None or _listening_satellite(self.hass) != satellite:
-            return  # not the model's to answer, or the turn ended meanwhile
+        if request is None:
+            LOGGER.debug("Not speculating on %r: Milo answers it without the model", text)
+            return
+        if _listening_satellite(self.hass) != satellite:
+            LOGGER.debug("Not speculating on %r: the turn ended meanwhile", text)
+            return
         speculations.start(session, device_id, request, self.entry.runtime_data.client)
 
 

@@ -196,6 +196,7 @@ class _Speculation:
         if text := task.result():
             self.published = True
             self.feed.publish(speculative(text, self.session))
+            _LOGGER.debug("Published the speculative transcript of %s: %s", self.session, text)
 
     def cancel(self) -> None:
         """Stop its work; subscribers that had its words learn they are not the request's."""
