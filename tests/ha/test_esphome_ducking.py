@@ -131,6 +131,8 @@ async def test_music_ducks_under_a_conversation(
     satellite.speak()
     await _until(lambda: satellite.played("tts"), within=180)
     await _until(lambda: _state(hass, entity_id) == "idle", within=60)
+    log = satellite.sound_dir.parent / "satellite.log"
+    await _until(lambda: "-tts.wav (" in log.read_text())  # Milo has finished speaking
     run_to = _played_s(satellite)
     await _until(lambda: _played_s(satellite) > run_to + 2.5)  # back up, for a while
     await hass.services.async_call("media_player", "media_stop", speaker, blocking=True)
