@@ -91,6 +91,9 @@ _BROKEN_END = {
     "i'll", "i'm", "i'd", "if",
 }  # fmt: skip
 _ENDED = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
+# An earlier sentence this long said inside a new one ("That's all they've ever done, I
+# guess." after "That's all they've ever done.") is said again.
+CONTAINED_WORDS = 5
 # A sentence made of this many words of the question in a row parrots it.
 PARROTED_WORDS = 3
 # Sarcastic but never mean: no swearing, and no calling the user names.
@@ -139,6 +142,7 @@ class AnswerGuard:
         self._heard_runs = set().union(
             *(word_runs(sentence, REPEATED_WORDS) for sentence in self._heard)
         )
+        self._heard_sizes = {len(sentence) for sentence in self._heard}
 
     def allow(self, facts: str) -> None:
         """Let the answer say the figures in `facts` (what its tools found)."""
@@ -216,8 +220,10 @@ class AnswerGuard:
 
     def _fault(self, sentence: str, sentence_words: list[str]) -> str:
         """Why a sentence is not said ("" when it is fine)."""
-        if tuple(sentence_words) in self._heard or (
-            word_runs(sentence_words, REPEATED_WORDS) & self._heard_runs
+        if (
+            tuple(sentence_words) in self._heard
+            or word_runs(sentence_words, REPEATED_WORDS) & self._heard_runs
+            or self._contains_said(sentence_words)
         ):
             return "repeated"
         # An answer that opens with the question said back; later, asking it back is fine.
@@ -237,6 +243,14 @@ class AnswerGuard:
         ):
             return "not Milo"
         return ""
+
+    def _contains_said(self, sentence_words: list[str]) -> bool:
+        """Whether an earlier sentence of CONTAINED_WORDS or more is inside this one."""
+        return any(
+            size in self._heard_sizes and run in self._heard
+            for size in range(CONTAINED_WORDS, REPEATED_WORDS)
+            for run in word_runs(sentence_words, size)
+        )
 
 
 def _cut(sentence: str, max_words: int) -> str:

@@ -99,6 +99,14 @@ def test_sentences_said_in_earlier_turns_are_dropped() -> None:
     assert run(g, "just a joke eh! Robots are great.") == "Robots are great."
 
 
+def test_an_earlier_sentence_inside_a_new_one_is_dropped() -> None:
+    """Said again with a word or two added is said again (bench/character: "That's all
+    they've ever done, I guess." after "That's all they've ever done.")."""
+    earlier = heard("That's all they've ever done. I am here.")
+    g = guard(said_before=earlier)
+    assert run(g, "That's all they've ever done, I guess. Fine by me.") == "Fine by me."
+
+
 def test_answers_are_capped_at_a_sentence_end() -> None:
     """About forty words: the sentence that would go over is not said, and the guard is done."""
     g = guard(max_words=12)
