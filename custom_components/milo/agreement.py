@@ -120,6 +120,12 @@ SEA_AND_SKY = _set(
 )
 # A sentence this short may be a plain reaction ("Shocking.", "Send it!").
 REACTION_WORDS = 2
+# Talk about the talk, not the sea or the sky: "You just forgot to tell me the weather
+# forecast.", "Now you've made a joke about rain!", "You have just told me the facts."
+ABOUT_THE_TALK = _set(
+    "told tell telling forgot forgotten facts fact information question questions joke jokes "
+    "confusion sorry apologize apologise user based"
+)
 NEGATIONS = _set("no not never without nothing zero hardly none nor cannot nae")
 # A negation this close before a word negates it ("no rain", "isn't really sunny").
 NEGATION_REACH = 2
@@ -276,8 +282,11 @@ class RemarkCheck:
 
     def about_the_forecast(self, sentence: str) -> bool:
         """Whether the sentence is a reaction of a word or two, or talks about the sea or
-        the sky: a tiny model's non sequitur is not a remark on the facts."""
+        the sky and not about the talk: a tiny model's non sequitur is not a remark on the
+        facts."""
         found = _words(sentence)
+        if ABOUT_THE_TALK & set(found):
+            return False
         if len(found) <= REACTION_WORDS:
             return True
         return any(
