@@ -128,6 +128,23 @@ async def test_a_wrong_guess_is_discarded_and_leaves_no_trace(
     assert "A guess nobody hears" not in sent
 
 
+async def test_words_milo_stt_dropped_are_not_used(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    """The speaker went on: even the same words later are asked afresh."""
+    entry = await setup_entry()
+    conversation_id = await first_turn(hass, cloud, satellite)
+    cloud.reply("Too early.")
+    cloud.reply("On time.")
+    hass.states.async_set(SATELLITE, "listening")
+    assert await speculate(hass, entry, cloud, "What are you up to today?")
+    entry.runtime_data.speculations.drop("session-1")
+    hass.states.async_set(SATELLITE, "processing")
+    result = await ask(hass, "What are you up to today?", conversation_id, satellite)
+    assert speech(result) == "On time."
+    assert len(cloud.chat_requests()) == 3
+
+
 @pytest.mark.usefixtures("kitchen_light")
 @pytest.mark.parametrize(
     "text",
