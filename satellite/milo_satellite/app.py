@@ -124,6 +124,7 @@ class SatelliteApp:
             status_light=StatusLight(config.status_light.red_pin, config.status_light.green_pin),
             preferences=Preferences(config.preferences_path),
             music=self.music,
+            ducker=self.ducker,
         )
         if self.ducker is not None:
             voice, music = self.voice, self.music

@@ -44,6 +44,7 @@ from .api import (
     BinarySensorEntity,
     ButtonEntity,
     CameraEntity,
+    Entity,
     EventEntity,
     NumberEntity,
     SelectEntity,
@@ -57,6 +58,7 @@ from .api.messages import pb
 from .preferences import Preferences
 from .status_light import StatusLight
 from .tricks import Tricks
+from .voice.ducking import Ducker
 from .voice.media import MediaController
 from .voice.player import AudioPlayer
 from .voice.satellite import Phase, VoiceSatellite
@@ -111,11 +113,14 @@ class MiloDevice:
         status_light: StatusLight | None = None,
         preferences: Preferences | None = None,
         music: AudioPlayer | None = None,
+        ducker: Ducker | None = None,
     ) -> None:
-        """`music`: media's own player when music is ducked (else Milo's player)."""
+        """`music`: media's own player when music is ducked (else Milo's player), with
+        `ducker` setting its level under Milo."""
         self.server = server
         self.voice = voice
         self.head = head
+        self.ducker = ducker
         self.status_light = status_light or StatusLight()
         self.preferences = preferences or Preferences(None)
         self._restore()
@@ -151,14 +156,17 @@ class MiloDevice:
             icon="mdi:account-voice-off",
             category=pb.ENTITY_CATEGORY_CONFIG,
         )
-        for entity in (
+        entities: list[Entity] = [
             self.media.entity,
             self.mute,
             self.clean_audio,
             self.wake_word,
             self.end_of_speech,
             self.status_light.entity,
-        ):
+        ]
+        if ducker is not None:
+            entities.append(ducker.entity)
+        for entity in entities:
             server.add_entity(entity)
             entity.attach(self._remember)
         server.add_action(
@@ -196,9 +204,15 @@ class MiloDevice:
         voice.player.muted = bool(prefs.get("speaker_muted", voice.player.muted))
         light = self.status_light.entity
         light.value = LightState(on=bool(prefs.get("status_light_on", True)))
+        if self.ducker is not None:
+            try:
+                self.ducker.set_level(float(prefs.get("duck_volume", self.ducker.level)))
+            except (TypeError, ValueError) as err:
+                _LOGGER.warning("Not restoring the ducked music volume: %s", err)
 
     def _remember(self, _msg: object) -> None:
         light = self.status_light.entity.value
+        ducking = {"duck_volume": self.ducker.level} if self.ducker is not None else {}
         self.preferences.update(
             wake_word=self.voice.wake_word,
             end_of_speech=str(self.voice.end_of_speech),
@@ -207,6 +221,7 @@ class MiloDevice:
             volume=round(self.voice.player.volume, 3),
             speaker_muted=self.voice.player.muted,
             status_light_on=light.on if light is not None else True,
+            **ducking,
         )
 
     def _voice_changed(self) -> None:

@@ -105,6 +105,8 @@ async def test_music_ducks_under_a_conversation(
     song_url: str,
 ) -> None:
     milo_pipeline.default = Reply(text="Only when it is quieter than me.")
+    level = "number.milo_ducked_music_volume"  # on the dashboard, as configured
+    await _until(lambda: _state(hass, level) == str(DUCK * 100))
     speaker = {"entity_id": "media_player.milo_speaker"}
     await hass.services.async_call(
         "media_player",

@@ -150,6 +150,7 @@ async def app(tmp_path: Path, speech: Speech) -> AsyncIterator[SatelliteApp]:
     path = tmp_path / "satellite.yaml"
     path.write_text(
         "head: false\nzeroconf: false\nhost: 127.0.0.1\n"
+        f"state_file: {tmp_path / 'state.json'}\n"
         f"audio: {{duck_volume: {LEVEL}, media_dirs: ['{media}']}}\n"
     )
     config = load_config(
@@ -230,3 +231,27 @@ async def test_music_ducks_under_an_announcement(app: SatelliteApp, tmp_path: Pa
     level = gains(wav_samples(played(app, "media")[0]))
     assert level[int((started + 1.0) / 0.05)] == pytest.approx(LEVEL, abs=0.02)
     assert level[int((ended + UP_S + 0.3) / 0.05)] == pytest.approx(1.0, abs=0.02)
+
+
+async def test_ha_sets_the_level_and_it_is_kept(app: SatelliteApp) -> None:
+    """number.milo_ducked_music_volume: HA sees the configured 20 %, sets 50 %, and a
+    restarted satellite comes back with 50 %."""
+    client = APIClient("127.0.0.1", app.server.port, None, client_info="pytest")
+    await client.connect(login=True)
+    try:
+        entities, _ = await client.list_entities_services()
+        (number,) = (e for e in entities if e.object_id == "duck_volume")
+        assert (number.min_value, number.max_value, number.unit_of_measurement) == (0, 100, "%")
+        states: dict[int, float] = {}
+        client.subscribe_states(lambda s: states.__setitem__(s.key, getattr(s, "state", None)))
+        await eventually(lambda: states.get(number.key) == LEVEL * 100)
+        client.number_command(number.key, 50.0)
+        await eventually(lambda: states.get(number.key) == 50.0)
+    finally:
+        await client.disconnect()
+    assert app.ducker is not None
+    assert app.ducker.level == 0.5
+    restarted = SatelliteApp(app.config)  # not started: restoring is enough
+    assert restarted.ducker is not None
+    assert restarted.ducker.level == 0.5
+    assert restarted.ducker.entity.value == 50.0

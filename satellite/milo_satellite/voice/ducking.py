@@ -10,7 +10,9 @@ The gain moves in a ramp, never a jump (a step clicks, and music that leaps back
 startling). It multiplies the user's volume rather than replacing it: a volume change
 while ducked takes effect at once and nothing has to be restored afterwards. Whether to
 duck is worked out afresh from what Milo is doing at each change, not counted up and
-down, so overlapping runs, announcements and timers cannot leave the music ducked.
+down, so overlapping runs, announcements and timers cannot leave the music ducked. HA
+changes the level with `number.<name>_ducked_music_volume` (the entity exists only when
+ducking is on).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import re
 
 import numpy as np
 
+from ..api import NumberEntity
+from ..api.messages import pb
 from .audio import PcmFormat
 
 DOWN_S = 0.25  # from full volume to silence: quick, the user is about to speak
@@ -37,12 +41,30 @@ class Ducker:
     """The music's gain, applied to its PCM on the way to the sink (AudioPlayer's `gain`)."""
 
     def __init__(self, level: float, fmt: PcmFormat) -> None:
-        if not 0.0 <= level <= 1.0:
-            raise ValueError(f"the duck level is a share of the volume, 0-1, not {level}")
+        _check(level)
         self.level = level
         self.gain = 1.0  # where the ramp is now
         self.ducked = False
         self._format = fmt
+        self.entity = NumberEntity(
+            "duck_volume",
+            "Ducked music volume",
+            lambda percent: self.set_level(percent / 100),
+            min_value=0.0,
+            max_value=100.0,
+            step=5.0,
+            unit="%",
+            state=round(level * 100, 1),
+            icon="mdi:music-note-minus",
+            category=pb.ENTITY_CATEGORY_CONFIG,
+        )
+
+    def set_level(self, level: float) -> None:
+        """A new share of the volume under Milo (HA's number, or kept from before a
+        restart); music ducked now ramps to it."""
+        _check(level)
+        self.level = level
+        self.entity.set(round(level * 100, 1))
 
     @property
     def target(self) -> float:
@@ -80,3 +102,8 @@ class Ducker:
             self.gain = float(ramp[-1])
         out = frames.astype(np.float32) * ramp[:, None].astype(np.float32)
         return np.clip(out, -32768, 32767).astype("<i2").tobytes()
+
+
+def _check(level: float) -> None:
+    if not 0.0 <= level <= 1.0:
+        raise ValueError(f"the duck level is a share of the volume, 0-1, not {level}")
