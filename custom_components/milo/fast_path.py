@@ -27,7 +27,7 @@ Kind = Literal[
 # "ways like": how whisper tiny.en often hears "what are the waves like".
 _SURF = re.compile(
     r"\b(surf(s|ing|in|er|ers|able|board|boards|y)?|serf(s|ing|in)?|waves|swells?|barrels?|"
-    r"shred(s|ding|din)?|paddl(e|ing) out|good session|ways like)\b"
+    r"shred(s|ding|din)?|paddl(e|ing) out|boards? out|good session|ways like)\b"
 )
 _WEATHER = re.compile(
     r"\b(weather|forecast|rain(s|ing|y|fall)?|sunny|sunshine|temperature|umbrella|"

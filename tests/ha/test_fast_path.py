@@ -43,6 +43,7 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("Surf report for east strand, please!", FastIntent("surf", "today", "East Strand")),
         ("Should I go surfing?", FastIntent("surf", "today", None)),
         ("Is it worth paddling out this morning?", FastIntent("surf", "today", None)),
+        ("Should I take my board out tomorrow?", FastIntent("surf", "tomorrow", None)),
         ("Is West Strand any good tomorrow?", FastIntent("surf", "tomorrow", "West Strand")),
         ("is whiterocks pumping", FastIntent("surf", "today", "Whiterocks")),
         # whisper tiny.en's usual mishearing of "waves".
