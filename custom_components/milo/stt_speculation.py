@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
 from homeassistant.config_entries import SIGNAL_CONFIG_ENTRY_CHANGED, ConfigEntry, ConfigEntryChange
-from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
@@ -65,24 +67,35 @@ class SttSpeculation:
         self.hass = hass
         self.entry = entry
         self._following: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._stopped = False
 
     @callback
     def async_start(self) -> CALLBACK_TYPE:
         """Follow the milo-stt set up now and later; returns the stop callback."""
-        unsubscribe = async_dispatcher_connect(
-            self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._async_entry_changed
-        )
+        unsubscribe = [
+            async_dispatcher_connect(
+                self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._async_entry_changed
+            ),
+            # HA does not unload entries when it stops: the connections end here.
+            self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_stop),
+        ]
         self._async_follow_all()
 
         @callback
         def stop() -> None:
-            unsubscribe()
-            for task in self._following.values():
-                task.cancel()
-            self._following.clear()
-            self.entry.runtime_data.speculations.cancel()
+            for undo in unsubscribe:
+                undo()
+            self._async_stop()
 
         return stop
+
+    @callback
+    def _async_stop(self, _event: Event[Any] | None = None) -> None:
+        self._stopped = True
+        for task in self._following.values():
+            task.cancel()
+        self._following.clear()
+        self.entry.runtime_data.speculations.cancel()
 
     @callback
     def _async_entry_changed(self, _change: ConfigEntryChange, entry: ConfigEntry) -> None:
@@ -91,11 +104,15 @@ class SttSpeculation:
 
     @callback
     def _async_follow_all(self) -> None:
+        if self._stopped:
+            return
         for address in async_milo_stt_addresses(self.hass):
             task = self._following.get(address)
             if task is None or task.done():
-                self._following[address] = self.entry.async_create_background_task(
-                    self.hass, self._async_follow(*address), f"milo follows milo-stt {address}"
+                # Not one of HA's background tasks: those are awaited by whoever waits for
+                # HA to be idle, and these run until milo-stt or Milo goes.
+                self._following[address] = self.hass.loop.create_task(
+                    self._async_follow(*address), name=f"milo follows milo-stt {address}"
                 )
 
     async def _async_follow(self, host: str, port: int) -> None:
