@@ -143,7 +143,7 @@ async def test_stop_word_cuts_an_announcement_over_its_echo(
     await announce  # HA hears that the announcement is over
     message, rate = _read(message_wav)
     full_s = len(message) / rate
-    assert full_s > 8.0
+    assert full_s > 7.0  # piper varies its length by a few per cent from run to run
     (clip,) = satellite.played("announcement")
     with wave.open(str(clip), "rb") as wav:
         played_s = wav.getnframes() / wav.getframerate()
