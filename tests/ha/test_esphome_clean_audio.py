@@ -10,9 +10,7 @@ is there as it is with the switch off, and much quieter with it on.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-import json
 from pathlib import Path
 import wave
 
@@ -29,12 +27,14 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     _piper_say,
     _record_states,
     _state,
+    _unmute_after_first_playing,
     _until,
     milo_entry,
     milo_pipeline,
     no_errors_in_the_log,
     photo,
     run_satellite,
+    start_muted,
     wyoming_ports,
 )
 
@@ -90,11 +90,8 @@ def satellite(
     mic_wav: Path,
     photo: Path,  # noqa: F811 - the imported fixture
 ) -> Iterator[Satellite]:
-    """Milo starts muted (kept from "before"), so the microphone's first playing, when HA
-    subscribes, starts no run; the test unmutes it."""
-    state = tmp_path / "state.json"
-    state.write_text(json.dumps({"muted": True}))
-    more = f"state_file: {state}\n"
+    """Milo starts muted (`start_muted`); the test unmutes it."""
+    more = start_muted(tmp_path)
     with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, more_config=more) as sat:
         yield sat
 
@@ -128,13 +125,7 @@ async def test_clean_audio_switched_on_from_home_assistant(
         await _until(lambda: "responding" in states, within=120)
         await _until(lambda: _state(hass, entity_id) == "idle", within=60)
 
-    log = tmp_path / "satellite.log"
-    await _until(lambda: "Microphone: playing" in log.read_text())  # HA subscribed
-    with wave.open(str(mic_wav), "rb") as wav:
-        await asyncio.sleep(wav.getnframes() / wav.getframerate() + 0.5)  # heard, muted
-    await hass.services.async_call(
-        "switch", "turn_off", {"entity_id": "switch.milo_mute"}, blocking=True
-    )
+    await _unmute_after_first_playing(hass, tmp_path, mic_wav)
     await _until(lambda: _state(hass, "switch.milo_clean_audio") == "off")
     await one_run(1)
     await hass.services.async_call(

@@ -270,6 +270,26 @@ def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
     raise AssertionError(f"port {port} never opened:\n{log.read_text()[-3000:]}")
 
 
+def start_muted(folder: Path) -> str:
+    """Config for a Milo that starts muted (kept from "before"), so the microphone's first
+    playing, when HA subscribes, starts no run; `_unmute_after_first_playing` unmutes it."""
+    state = folder / "state.json"
+    state.write_text(json.dumps({"muted": True}))
+    return f"state_file: {state}\n"
+
+
+async def _unmute_after_first_playing(hass: HomeAssistant, folder: Path, mic_wav: Path) -> None:
+    """Wait until HA has subscribed and the microphone's first playing is over (heard while
+    muted), then turn the mute off."""
+    log = folder / "satellite.log"
+    await _until(lambda: "Microphone: playing" in log.read_text())
+    with wave.open(str(mic_wav), "rb") as wav:
+        await asyncio.sleep(wav.getnframes() / wav.getframerate() + 0.5)
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.milo_mute"}, blocking=True
+    )
+
+
 async def _until(check: Callable[[], object], within: float = 20.0) -> None:
     """Wait until `check()` holds (a generous limit, not a speed assertion)."""
     loop = asyncio.get_running_loop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-import json
 from pathlib import Path
 import wave
 
@@ -26,12 +25,14 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     Satellite,
     _piper_say,
     _state,
+    _unmute_after_first_playing,
     _until,
     media_server,
     milo_entry,
     no_errors_in_the_log,
     photo,
     run_satellite,
+    start_muted,
 )
 
 MESSAGE = (
@@ -77,11 +78,8 @@ def satellite(
     mic_wav: Path,
     photo: Path,  # noqa: F811 - the imported fixture
 ) -> Iterator[Satellite]:
-    """Milo starts muted (kept from "before"), so the microphone's first playing, when HA
-    subscribes, is not heard as a wake word; the test unmutes it."""
-    state = tmp_path / "state.json"
-    state.write_text(json.dumps({"muted": True}))
-    more = f"state_file: {state}\n"
+    """Milo starts muted (`start_muted`); the test unmutes it."""
+    more = start_muted(tmp_path)
     with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, more_config=more) as sat:
         yield sat
 
@@ -113,13 +111,7 @@ async def test_stop_word_cuts_an_announcement_over_its_echo(
     tmp_path: Path,
     mic_wav: Path,
 ) -> None:
-    log = tmp_path / "satellite.log"
-    await _until(lambda: "Microphone: playing" in log.read_text())  # HA subscribed
-    with wave.open(str(mic_wav), "rb") as wav:
-        await asyncio.sleep(wav.getnframes() / wav.getframerate() + 0.5)  # heard, muted
-    await hass.services.async_call(
-        "switch", "turn_off", {"entity_id": "switch.milo_mute"}, blocking=True
-    )
+    await _unmute_after_first_playing(hass, tmp_path, mic_wav)
     await _until(lambda: _state(hass, "switch.milo_mute") == "off")
     announce = hass.async_create_task(
         hass.services.async_call(
@@ -148,4 +140,4 @@ async def test_stop_word_cuts_an_announcement_over_its_echo(
     with wave.open(str(clip), "rb") as wav:
         played_s = wav.getnframes() / wav.getframerate()
     assert played_s < full_s - 3.0  # cut short, not played to the end
-    assert "Stop word: stopping speech" in log.read_text()
+    assert "Stop word: stopping speech" in (tmp_path / "satellite.log").read_text()
