@@ -318,6 +318,14 @@ async def eventually(check: Callable[[], object], within: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def caught_up(client: APIClient) -> None:
+    """Return once the client has handled everything the satellite sent before now.
+
+    A request's answer comes back over the same TCP connection after all that was sent
+    earlier (audio, stop requests), so what HA received can be read without a race."""
+    await client.device_info()
+
+
 def wav_samples(path: Path) -> np.ndarray:
     with wave.open(str(path), "rb") as wav:
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")

@@ -16,7 +16,16 @@ import subprocess
 from aioesphomeapi import APIClient, VoiceAssistantEventType as Ev
 import numpy as np
 import pytest
-from satellite_helpers import FakeHA, Milo, eventually, piper_say, send, silence, subscribe
+from satellite_helpers import (
+    FakeHA,
+    Milo,
+    caught_up,
+    eventually,
+    piper_say,
+    send,
+    silence,
+    subscribe,
+)
 
 from milo_satellite.voice.audio import read_wav_as_mic_pcm
 from milo_satellite.voice.end_of_speech import RULES, EndOfSpeech, EndOfSpeechMode
@@ -114,6 +123,7 @@ async def test_ha_ending_first_is_still_fine(
     await eventually(lambda: request_speech.first in ha.audio, within=30)
     send(client, Ev.VOICE_ASSISTANT_STT_VAD_END)
     await eventually(lambda: milo.voice.phase is Phase.THINKING)
+    await caught_up(client)  # audio sent before the phase changed may still be on its way
     streamed = len(ha.audio)
     milo.mic.say(silence(2.0))
     await eventually(milo.mic.queue.empty)

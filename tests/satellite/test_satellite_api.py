@@ -190,7 +190,10 @@ async def test_buddy_event_reaches_ha_event_bus(milo: Milo, client: APIClient) -
     calls: list[object] = []
     client.subscribe_states(lambda s: events.append(s) if s.key == buddy_key else None)
     client.subscribe_service_calls(calls.append)
-    await asyncio.sleep(0.1)
+    # Both requests go over TCP: the event is sent only to clients subscribed by then.
+    await eventually(
+        lambda: any(c.wants_states and c.wants_ha_actions for c in milo.server.clients)
+    )
     milo.head.see("Jay")
     await eventually(lambda: events and calls)
     assert events[-1].event_type == "appeared"

@@ -8,7 +8,7 @@ import time
 
 from aioesphomeapi import api_pb2
 import pytest
-from satellite_helpers import Milo
+from satellite_helpers import Milo, eventually
 
 from milo_satellite.api.frames import (
     MAX_PAYLOAD,
@@ -124,7 +124,7 @@ async def test_connection_limit(milo: Milo) -> None:
     assert await asyncio.wait_for(reader.read(), 10) == b""  # the ninth is refused
     writer.close()
     clients[0][1].close()
-    await asyncio.sleep(0.2)
+    await eventually(lambda: len(milo.server.clients) < 8)  # the satellite saw it leave
     replies = await _exchange(milo.server.port, api_pb2.HelloRequest(client_info="late"), expect=1)
     assert isinstance(decode(*replies[0]), api_pb2.HelloResponse)
     for _, client_writer in clients[1:]:
@@ -145,7 +145,7 @@ async def test_a_wrong_clock_is_reported(milo: Milo, caplog: pytest.LogCaptureFi
     answer = api_pb2.GetTimeResponse(epoch_seconds=int(time.time()) + 3600, timezone="UTC0")
     writer.write(framer.encode(message_type(answer), answer.SerializeToString()))
     await writer.drain()
-    await asyncio.sleep(0.2)
+    await eventually(lambda: milo.server.clock is not None)
     writer.close()
     assert milo.server.clock is not None
     assert milo.server.clock.offset_s == pytest.approx(3600, abs=5)

@@ -27,6 +27,7 @@ from satellite_helpers import (
     FakeHA,
     Milo,
     Speech,
+    caught_up,
     eventually,
     make_milo,
     piper_say,
@@ -138,6 +139,7 @@ async def test_wake_word_question_answer(
     send(client, Ev.VOICE_ASSISTANT_STT_VAD_START)
     send(client, Ev.VOICE_ASSISTANT_STT_VAD_END)
     await eventually(lambda: milo.voice.phase is Phase.THINKING)
+    await caught_up(client)  # audio sent before the phase changed may still be on its way
     streamed = len(ha.audio)
     await asyncio.sleep(0.2)
     assert len(ha.audio) == streamed  # streaming stopped at the end of speech
