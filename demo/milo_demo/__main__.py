@@ -71,6 +71,7 @@ def _result_json(result: RequestResult) -> dict[str, object]:
         "processed_locally": result.processed_locally,
         "audio_file": str(result.audio_file) if result.audio_file else None,
         "audio_seconds": result.audio_seconds,
+        "audio_stalled_s": result.audio_stalled_s,
         "light": [result.light_before, result.light_after],
         "error": result.error,
         "pipeline_events": result.events,

@@ -67,6 +67,7 @@ class RequestResult:
     processed_locally: bool | None = None
     audio_file: Path | None = None
     audio_seconds: float = 0.0
+    audio_stalled_s: float = 0.0  # the speaker ran dry mid-answer (audio came too slowly)
     timings: Timings = field(default_factory=Timings)
     error: str = ""
     light_before: str = ""
@@ -165,6 +166,7 @@ async def _play(stack: DemoStack, spoken: SpokenRequest) -> RequestResult:
         # The wake chime plays before the transcript exists; the answer only after it.
         audio = await satellite.answer_audio(speech_end + result.timings.stt_done, RUN_S)
         result.audio_file, result.audio_seconds = audio.path, audio.seconds
+        result.audio_stalled_s = audio.stalled_s
         result.timings.first_audio = audio.first_audio_at - speech_end
     result.light_after = (await hass.state(LIGHT_ENTITY))["state"]
     return result

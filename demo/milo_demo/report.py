@@ -33,7 +33,10 @@ def request_block(result: RequestResult, surf: str = "") -> str:
     if result.processed_locally is not None:
         handler = "HA's local intents" if result.processed_locally else "Milo"
         lines.append(f"  handled by : {handler}")
-    audio = f"{result.audio_file} ({result.audio_seconds:.1f} s)" if result.audio_file else "-"
+    audio = "-"
+    if result.audio_file:
+        stalled = f", ran dry {result.audio_stalled_s:.1f} s" if result.audio_stalled_s else ""
+        audio = f"{result.audio_file} ({result.audio_seconds:.1f} s{stalled})"
     lines.append(f"  audio      : {audio}")
     if result.kind == "device":
         lines.append(f"  desk lamp  : {result.light_before} -> {result.light_after}")

@@ -41,11 +41,12 @@ FACE_BOX = (0, 0, 480, 480)  # left, top, right, bottom of the astronaut picture
 
 @dataclass(frozen=True)
 class AnswerAudio:
-    """An utterance the satellite's speaker played."""
+    """A clip the satellite's speaker played."""
 
     path: Path
     first_audio_at: float
     seconds: float
+    stalled_s: float  # how long the speaker ran dry mid-clip (a stutter)
 
 
 def write_face_image(repo: Path, out: Path) -> Path:
@@ -206,7 +207,10 @@ class SimulatedSatellite:
         except TimeoutError as err:
             raise StageError("answer audio", "the satellite played no answer", self.log) from err
         return AnswerAudio(
-            Path(clip["file"]), float(clip["first_audio_at"]), float(clip["seconds"])
+            Path(clip["file"]),
+            float(clip["first_audio_at"]),
+            float(clip["seconds"]),
+            float(clip["stalled_s"]),
         )
 
     async def head_report(self, hass: HassProcess, entry_id: str) -> dict[str, Any]:

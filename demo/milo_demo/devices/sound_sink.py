@@ -4,10 +4,13 @@ The satellite's sound command is `cat` into the FIFO, one per clip, as `aplay` w
 Pi; this recorder runs all along and already waits on the FIFO, so a clip's first byte is
 stamped when the satellite writes it. (Started per clip, a Python recorder would add its own
 start-up, 0.3-0.5 s on a 2-core VM, to every answer's time to first audio.) It reads at
-playback speed, so a clip takes as long to play as on a real speaker. Each burst of
-audio (separated by a pause in the data, or by the writer closing the FIFO) becomes
-answer-NNN.wav, and a JSON line in sounds.jsonl records when its first byte arrived: the
-moment a person would have started hearing Milo.
+playback speed, so a clip takes as long to play as on a real speaker. Each clip (from its
+writer opening the FIFO to closing it) becomes answer-NNN.wav, and a JSON line in
+sounds.jsonl records when its first byte arrived (the moment a person would have started
+hearing Milo) and how long the speaker ran dry in the middle of it (`stalled_s`: a stutter
+a person hears, when the audio came slower than it plays). A pause in the data is not the
+end of a clip: under load, milo-tts's second piece can come 0.5 s and more after its first
+0.28 s one has played, and that clip is still one answer.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-import select
 import signal
 import sys
 import time
@@ -39,12 +41,17 @@ class Recorder:
         self.path: Path | None = None
         self.first_at = 0.0
         self.frames = 0
+        self.played_until = 0.0  # when the speaker will have played all it was given
+        self.stalled_s = 0.0
 
     def feed(self, data: bytes) -> None:
-        """Append data, opening a new file at the start of an utterance; then wait while the
-        data is ahead of playback, as a real speaker's small buffer makes the player wait."""
+        """Append data, opening a new file at the start of a clip; then wait while the data
+        is ahead of playback, as a real speaker's small buffer makes the player wait. Data
+        that comes after the speaker ran dry plays from when it came, as on a sound card."""
+        now = time.time()
         if self.wav is None:
-            self.first_at = time.time()
+            self.first_at = self.played_until = now
+            self.stalled_s = 0.0
             self.index += 1
             self.path = self.out_dir / f"answer-{self.index:03d}.wav"
             self.wav = wave.open(str(self.path), "wb")  # noqa: SIM115 (spans many feeds)
@@ -53,8 +60,13 @@ class Recorder:
             self.wav.setframerate(self.rate)
             self.frames = 0
         self.wav.writeframes(data)
-        self.frames += len(data) // (WIDTH * self.channels)
-        ahead = self.frames / self.rate - (time.time() - self.first_at) - BUFFER_S
+        frames = len(data) // (WIDTH * self.channels)
+        self.frames += frames
+        if now > self.played_until:
+            self.stalled_s += now - self.played_until
+            self.played_until = now
+        self.played_until += frames / self.rate
+        ahead = self.played_until - time.time() - BUFFER_S
         if ahead > 0:
             time.sleep(ahead)
 
@@ -69,6 +81,7 @@ class Recorder:
             "first_audio_at": self.first_at,
             "closed_at": time.time(),
             "seconds": self.frames / self.rate,
+            "stalled_s": round(self.stalled_s, 3),
         }
         with (self.out_dir / "sounds.jsonl").open("a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
@@ -79,9 +92,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fifo", type=Path, required=True, help="the FIFO the clips come in")
     parser.add_argument("--dir", type=Path, required=True, help="where the WAV files go")
-    parser.add_argument(
-        "--gap", type=float, default=0.7, help="seconds without data that end an utterance"
-    )
     parser.add_argument("--rate", type=int, default=16000, help="sample rate of the raw input")
     parser.add_argument("--channels", type=int, default=1)
     args = parser.parse_args()
@@ -91,14 +101,7 @@ def main() -> None:
         while True:
             fd = os.open(args.fifo, os.O_RDONLY)  # waits for the next clip's writer
             try:
-                while True:
-                    ready, _, _ = select.select([fd], [], [], args.gap)
-                    if not ready:
-                        recorder.close()
-                        continue
-                    data = os.read(fd, 8192)
-                    if not data:
-                        break
+                while data := os.read(fd, 8192):  # empty: the writer closed, the clip ended
                     recorder.feed(data)
             finally:
                 os.close(fd)
