@@ -28,8 +28,9 @@ media_player   media_player         MediaController
 
 User-defined actions (HA services ``esphome.<name>_<action>``): ``enroll_buddy(name)``,
 ``forget_buddy(name)``, ``look_at(pan, tilt)``, ``gesture(name)``, ``dance(seconds)``
-(the head, Tricks.dance) and ``drop_beat(seconds)`` (Tricks.drop_beat). Plus the Assist
-satellite HA creates from the voice assistant feature flags.
+(the head, Tricks.dance), ``drop_beat(seconds)`` (Tricks.drop_beat) and ``end_of_turn(text)``
+(the integration judged the request's words so far, `text`, whole: VoiceSatellite.words_complete).
+Plus the Assist satellite HA creates from the voice assistant feature flags.
 """
 
 from __future__ import annotations
@@ -172,6 +173,11 @@ class MiloDevice:
         server.add_action(
             UserAction("drop_beat", (("seconds", ArgType.FLOAT),), self.tricks.drop_beat)
         )
+
+        async def end_of_turn(text: str) -> None:
+            voice.words_complete(text)
+
+        server.add_action(UserAction("end_of_turn", (("text", ArgType.STRING),), end_of_turn))
         voice.add_listener(self._voice_changed)
         self._voice_changed()
         if head is not None:

@@ -88,6 +88,7 @@ async def test_device_info_and_entities(milo: Milo, client: APIClient) -> None:
         "gesture": ["name"],
         "dance": ["seconds"],
         "drop_beat": ["seconds"],
+        "end_of_turn": ["text"],
     }
     by_id = {e.object_id: e for e in entities}
     assert (by_id["head_pan"].min_value, by_id["head_pan"].max_value) == (-80, 80)

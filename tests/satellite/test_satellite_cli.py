@@ -15,7 +15,7 @@ import sys
 from aioesphomeapi import APIClient, CameraState
 import cv2
 import pytest
-from satellite_helpers import Speech, eventually, wav_samples
+from satellite_helpers import Speech, caught_up, eventually, wav_samples
 import skimage.data
 
 from milo_satellite.config import ConfigError, load_config
@@ -100,7 +100,8 @@ async def test_simulated_satellite_with_real_head(running: int) -> None:
         ids = {e.object_id for e in entities}
         assert {"head_pan", "camera", "person_in_view", "wake_word", "media_player"} <= ids
         assert {a.name for a in actions} == {
-            "enroll_buddy", "forget_buddy", "look_at", "gesture", "dance", "drop_beat"
+            "enroll_buddy", "forget_buddy", "look_at", "gesture", "dance", "drop_beat",
+            "end_of_turn",
         }  # fmt: skip
 
         # The simulated head looks where it is told (servo limits and speed simulated).
@@ -186,6 +187,7 @@ async def test_simulate_with_audio_commands(speech: Speech, tmp_path: Path) -> N
         client.subscribe_voice_assistant(
             handle_start=handle_start, handle_stop=ignore, handle_audio=ignore
         )
+        await caught_up(client)  # the satellite has the subscription before anything is said
         await asyncio.sleep(0.5)
         # Nothing is said until the test speaks through the microphone command.
         assert starts == []

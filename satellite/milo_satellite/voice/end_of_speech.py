@@ -8,7 +8,10 @@ door slam or the fridge never ends (or starts) a turn. `balanced` ends the turn 
 second of silence, longer than people hesitate mid-phrase ("turn on the... desk lamp").
 `fast` also judges how the speech before a pause ended: a voice that fell in pitch (a
 finished statement) ends the turn after a short silence; one that stopped level or high
-waits the full second. Measured in bench/truncation (docs/satellite.md).
+waits the full second. The words count too: when the integration judges the transcript
+so far a whole request (custom_components/milo/turn_complete.py, from milo-stt's speculative
+transcript of the pause), it says so through the `end_of_turn` action and the turn ends
+after a shorter silence. Measured in bench/truncation (docs/satellite.md).
 
 The satellite then sends VoiceAssistantAudio(end=True); HA's own detector and timeout
 stay the fallback. So that HA does not end the turn first in a long hesitation, a pause
@@ -43,6 +46,9 @@ FALL_SEMITONES = 2.5  # ended this far below the speaker's median pitch: sounds 
 SHORTEST_REQUEST_S = 1.0  # less speech than this is rarely a whole request
 LIVE_PAUSE_S = 0.25  # of a pause, sent to HA as it comes
 RESUME_S = 0.08  # of a longer pause, sent before the speech that ends it
+# milo-stt transcribes 0.22 s into a pause: a verdict on the words is about a pause at least
+# this old; one that comes sooner is about speech before an earlier pause, and is ignored.
+TRANSCRIBED_AFTER_S = 0.2
 
 
 class EndOfSpeechMode(enum.StrEnum):
@@ -60,12 +66,17 @@ DEFAULT_MODE = EndOfSpeechMode.BALANCED
 class EndOfSpeechRule:
     finished_silence_s: float  # after speech that sounds finished
     unfinished_silence_s: float  # after speech that stops mid-phrase
+    complete_silence_s: float  # after words the integration judged a whole request
     max_s: float = 12.0  # a turn never lasts longer (HA's own timeout is 15 s)
 
 
 RULES = {
-    EndOfSpeechMode.FAST: EndOfSpeechRule(finished_silence_s=0.35, unfinished_silence_s=1.0),
-    EndOfSpeechMode.BALANCED: EndOfSpeechRule(finished_silence_s=1.0, unfinished_silence_s=1.0),
+    EndOfSpeechMode.FAST: EndOfSpeechRule(
+        finished_silence_s=0.35, unfinished_silence_s=1.0, complete_silence_s=0.6
+    ),
+    EndOfSpeechMode.BALANCED: EndOfSpeechRule(
+        finished_silence_s=1.0, unfinished_silence_s=1.0, complete_silence_s=0.6
+    ),
 }
 
 
@@ -95,6 +106,7 @@ class EndOfSpeech:
         self.finished = False
         self.finished_at: float | None = None  # seconds of audio fed when it ended
         self.sounded_finished: bool | None = None  # the judgement of the pause going on
+        self.words_complete = False  # the integration's judgement of the pause going on
         self._vad = MicroVad()
         self._heard_voice = False  # MicroVad said speech at least once
         self._pending = b""
@@ -107,12 +119,27 @@ class EndOfSpeech:
         self._last_speech: deque[float] = deque(maxlen=LAST_SPEECH_FRAMES)  # 0.0: unvoiced
         self._held: deque[bytes] = deque(maxlen=round(RESUME_S * 100))  # a long pause's end
         self._finished_frames = round(rule.finished_silence_s * 100)
+        self._complete_frames = round(rule.complete_silence_s * 100)
         self._unfinished_frames = round(rule.unfinished_silence_s * 100)
         self._judges = self._finished_frames < self._unfinished_frames  # else pitch is moot
 
     @property
     def seconds(self) -> float:
         return self._frames / 100
+
+    def judge_words_complete(self) -> bool:
+        """The integration judged the words before this pause a whole request: the turn
+        ends once the pause has lasted `complete_silence_s` (at once if it has). False,
+        and nothing changes, unless the user is in a pause after speech that milo-stt can
+        have transcribed: while speaking again the verdict is about words since added to."""
+        if self.finished or not self._heard_voice:
+            return False
+        if self._silent_frames < TRANSCRIBED_AFTER_S * 100:
+            return False
+        self.words_complete = True
+        if self._silent_frames >= self._complete_frames:
+            self._finish()
+        return True
 
     def feed(self, pcm: bytes) -> bytes:
         """The audio to send HA now (nothing once the user has finished)."""
@@ -138,13 +165,17 @@ class EndOfSpeech:
             self._speech_frames += 1
             self._silent_frames = 0
             self.sounded_finished = None
+            self.words_complete = False
             if self._judges:
                 self._follow_pitch()
         elif self._speech_frames >= MIN_SPEECH_S * 100:
             self._silent_frames += 1
         if self._frames >= self.rule.max_s * 100 or self._pause_ends_turn():
-            self.finished = True
-            self.finished_at = self.seconds
+            self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.finished_at = self.seconds
 
     def _follow_pitch(self) -> None:
         hz = pitch_hz(self._window)
@@ -161,7 +192,11 @@ class EndOfSpeech:
         return level > max(QUIETEST_SPEECH_DB, floor + ABOVE_NOISE_DB)
 
     def _pause_ends_turn(self) -> bool:
-        if not self._heard_voice or self._silent_frames < self._finished_frames:
+        if not self._heard_voice:
+            return False
+        if self.words_complete and self._silent_frames >= self._complete_frames:
+            return True
+        if self._silent_frames < self._finished_frames:
             return False
         if self.sounded_finished is None and self._judges:
             self.sounded_finished = self._sounds_finished()

@@ -118,6 +118,17 @@ class PipelineRun:
         if self.audio.finished:
             self._user_finished()  # all of it was said before HA was ready
 
+    def words_complete(self, text: str) -> None:
+        """The integration judged the words so far, `text`, a whole request (the
+        `end_of_turn` action): the turn ends after a shorter silence, now if the pause is
+        that long already."""
+        if not (self.current and self.audio.judge_words_complete()):
+            _LOGGER.debug("Not ending on %r: not in a pause of this request", text)
+            return
+        _LOGGER.info("A whole request: %r", text)
+        if self.audio.finished:
+            self._user_finished()
+
     def end_streaming(self, *, tell_ha: bool = False) -> None:
         if self.audio.close():
             self._cancel_deadline()
@@ -133,10 +144,11 @@ class PipelineRun:
         detector = self.audio.detector
         if detector is not None:
             _LOGGER.info(
-                "End of speech (%s) after %.2f s of audio%s",
+                "End of speech (%s) after %.2f s of audio%s%s",
                 self.audio.mode,
                 detector.seconds,
                 ", sounded finished" if detector.sounded_finished else "",
+                ", words complete" if detector.words_complete else "",
             )
         self.host.send(pb.VoiceAssistantAudio(end=True))
         self._stop_listening()

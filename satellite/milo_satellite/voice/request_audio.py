@@ -43,6 +43,11 @@ class RequestAudio:
         del self._buffer[:-MAX_BUFFER_BYTES]
         return b""
 
+    def judge_words_complete(self) -> bool:
+        """The integration judged the words so far a whole request (end_of_speech.py);
+        whether that counts: only while streaming through Milo's own end of speech."""
+        return self.streaming and self.detector is not None and self.detector.judge_words_complete()
+
     def start_streaming(self) -> list[bytes]:
         """HA is ready: what was kept, in chunks the size of the microphone's."""
         self.waiting, self.streaming = False, True

@@ -222,6 +222,13 @@ class VoiceSatellite:
         if self._run is not None:
             self._run.continue_conversation = False
 
+    def words_complete(self, text: str) -> None:
+        """The integration judged the request's words so far, `text`, whole (the
+        `end_of_turn` action); the run's end of speech decides what that changes (nothing
+        with "home assistant", while the user speaks, or when no request is listened to)."""
+        if self._run is not None:
+            self._run.words_complete(text)
+
     # -- microphone ---------------------------------------------------------------------
 
     async def _mic_loop(self) -> None:
