@@ -54,6 +54,7 @@ class TTSServer:
     base: str
     files: dict[str, Path] = field(default_factory=dict)
     slow: bool = False
+    pause_s: float = 0.05  # after each 4 KiB when slow: about twice as fast as it plays
     completed: list[str] = field(default_factory=list)  # responses sent to the end
 
 
@@ -86,7 +87,7 @@ async def tts(speech: Speech) -> AsyncIterator[TTSServer]:
             for i in range(0, len(data), 4096):  # streamed, like HA's TTS stream
                 await resp.write(data[i : i + 4096])
                 if server.slow:
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(server.pause_s)
             await resp.write_eof()
             server.completed.append(name)
         except ConnectionResetError:
@@ -347,7 +348,9 @@ async def test_stop_word_cuts_the_answer_short(
 ) -> None:
     ha = FakeHA()
     await wake_and_ask(milo, client, ha, speech)
-    tts.slow = True  # HA streams the answer while it is being produced
+    # HA streams the answer while it is being produced, slower than it plays: it is still
+    # coming when the stop word has been heard, however slowly a loaded machine hears it.
+    tts.slow, tts.pause_s = True, 0.3
     send(client, Ev.VOICE_ASSISTANT_STT_END, text="tell me a long story")
     send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
     await eventually(lambda: milo.voice.player.playing)
@@ -369,7 +372,7 @@ async def test_stop_word_heard_over_the_answers_echo(
     bench/clean_audio/stop_word.py measures it against louder echoes."""
     ha = FakeHA()
     await wake_and_ask(milo, client, ha, speech)
-    tts.slow = True
+    tts.slow, tts.pause_s = True, 0.3  # still coming when the stop word has been heard
     send(client, Ev.VOICE_ASSISTANT_STT_END, text="tell me a long story")
     send(client, Ev.VOICE_ASSISTANT_TTS_END, url=f"{tts.base}/answer.wav")
     await eventually(lambda: milo.voice.player.playing)
