@@ -271,7 +271,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             user_input.text,
             [s.name for s in self._spots(context)],
             home,
-            previous=_previous_forecast(chat_log) or _previous_joke(chat_log, self._persona_name),
+            previous=_previous_forecast(chat_log) or _previous_line(chat_log, self._persona_name),
         )
 
     async def _async_budget(self) -> Budget:
@@ -403,6 +403,27 @@ class MiloConversationEntity(conversation.ConversationEntity):
             return
         if fast.kind == "troggs":
             await self._async_say(chat_log, persona.troggs_line(self._sarcasm, self._persona_name))
+            return
+        if fast.kind == "see":
+            camera = context.satellite
+            line = persona.sight_answer(
+                camera.camera_on() if camera else None,
+                camera.person_in_view() if camera else "",
+                self._sarcasm,
+                self._persona_name,
+                _said_lately(chat_log, turns=None),
+            )
+            await self._async_say(chat_log, line)
+            return
+        if fast.kind in ("bored", "favourite", "favourite_why", "be_friends"):
+            line = persona.own_answer(
+                fast.kind,
+                fast.topic,
+                self._sarcasm,
+                self._persona_name,
+                _said_lately(chat_log, turns=None),
+            )
+            await self._async_say(chat_log, line)
             return
         if fast.kind in ("joke", "comeback", "greeting", "goodbye"):
             # No line twice in one conversation.
@@ -680,15 +701,20 @@ def _previous_forecast(chat_log: conversation.ChatLog) -> FastIntent | None:
     return None
 
 
-def _previous_joke(chat_log: conversation.ChatLog, persona_name: str) -> FastIntent | None:
-    """A joke, when Milo's previous answer was one of the bank's (for "Another one!")."""
+def _previous_line(chat_log: conversation.ChatLog, persona_name: str) -> FastIntent | None:
+    """A joke or a favourite, when Milo's previous answer was one of the bank's (for
+    "Another one!" or "Why them?")."""
     answers = [
         c.content
         for c in chat_log.content
         if isinstance(c, conversation.AssistantContent) and c.content
     ]
-    if answers and persona.is_line("joke", answers[-1], persona_name):
+    if not answers:
+        return None
+    if persona.is_line("joke", answers[-1], persona_name):
         return FastIntent("joke")
+    if subject := persona.favourite_said(answers[-1], persona_name):
+        return FastIntent("favourite", topic=subject)
     return None
 
 

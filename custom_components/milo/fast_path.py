@@ -2,8 +2,9 @@
 
 The embedded model is tiny and unreliable at calling tools, so surf, weather, the two
 easter eggs, the original robot's tricks (dance, drop a beat, disco biscuits), jokes asked
-for and insults aimed at Milo are spotted here with word rules, like the original robot
-did; their tools run directly, or the line bank answers.
+for, insults aimed at Milo, and questions about Milo itself (what its camera sees, its
+favourites and friends, something to do when bored) are spotted here with word rules, like
+the original robot did; their tools run directly, or the line bank answers.
 The rules stand back for requests about the home (a device, list or area is named, a
 device command, an indoor temperature): those are for Home Assistant's intents or the
 model with the Assist tools.
@@ -20,8 +21,9 @@ from .home_names import NO_NAMES, HomeNames
 
 Trick = Literal["dance", "beat", "disco"]
 Kind = Literal[
-    "surf", "weather", "milk", "troggs", "notes", "joke", "comeback", "greeting", "goodbye", Trick
-]
+    "surf", "weather", "milk", "troggs", "notes", "joke", "comeback", "greeting", "goodbye",
+    "see", "bored", "favourite", "favourite_why", "be_friends", Trick,
+]  # fmt: skip
 
 # Whole words only: "Surface lamp", "Shredder" and "Milk frother" are not surf or milk.
 # "ways like": how whisper tiny.en often hears "what are the waves like".
@@ -137,6 +139,76 @@ _GOODBYE = re.compile(
     r"see you( later| soon| tomorrow)?|see ya|later|cheerio|ciao|i'm off|i'm off to bed)"
     r"( now| then| milo| for now| for today)*$"
 )
+# "Can you see me?", "Who's there?", "Do you know who I am?": the whole sentence asks what
+# the camera of the Milo that heard it sees (the answer says who, or why it can't).
+_SEE = re.compile(
+    r"^((hey|ok|okay|so|oi|well|right|and|but|milo)\s+)*("
+    r"(can|could) (you|u) (see|spot) (me|us|anyone|anybody|someone|somebody|who'?s (here|there))"
+    r"|(do|did) (you|u) (see|recogni[sz]e|know|remember) "
+    r"(me|us|who i am|who this is|who'?s (here|there|talking))"
+    r"|(you|u) know who (i am|this is)|who am i"
+    r"|who('s| is) (there|here|that|this|talking|in the room)"
+    r"|(who|what) (do|can) (you|u) see"
+    r"|(is|are) (anyone|anybody|someone|somebody) (there|here|in the room)"
+    r"|are (you|u) (looking at|watching) me"
+    r")( (now|right now|at the moment|milo|then|today|properly))*$"
+)
+# "I'm bored. Any ideas?": something to do, from the bank. Only boredom said outright:
+# "What should I do?" alone may follow a danger-zone question, "I'm bored of this lamp"
+# is about the lamp.
+_BORED = re.compile(
+    r"^((oh|ugh|god|man|so|well|honestly|hey|right|ok|okay|milo)\s+)*("
+    r"((i'?m|i am|i feel|i'm feeling|feeling|getting) )?"
+    r"(so |soo+ |still |really |very |just |dead |totally |a bit |a wee bit |kind of |kinda |"
+    r"super |pretty |quite |bored )*bored( stiff| silly| to death| to tears| out of my (mind|skull|tree))?"
+    r"|i('ve| have|'ve got| have got| got) nothing to do|there's nothing to do|"
+    r"entertain me|amuse me|i need something to do|give me something to do)"
+    r"( (milo|now|again|today|then|here|any ideas|got any ideas|ideas|any suggestions|"
+    r"suggestions|please|help( me)?|what now|entertain me|amuse me|"
+    r"what (should|can|could|shall|do) i do( now| today| then)?))*$"
+)
+# "What's your favourite band?", "Which food do you like best?", "Who are your friends?":
+# the persona's own favourites, from the bank, by subject (line_bank.FAVOURITE_SUBJECTS).
+# A subject Milo has no lines for ("your favourite lamp") is left to the model.
+_FAVOURITE = re.compile(
+    r"^((so|and|ok|okay|hey|well|milo)\s+)*("
+    r"(what'?s|what is|what are|what're|who'?s|who is|who are|who're|which is|which'?s|"
+    r"name|tell me) (your|ur) (very )?(fav(ou?rite)?|fave|best|number one|top) (?P<what>.+?)"
+    r"|(do|have) (you|u) (have|got) (a|any) (fav(ou?rite)?|fave) (?P<had>.+?)"
+    r"|(what|which) (?P<liked>.+?) do (you|u) (like|love|prefer|rate)( (best|most|the most))?"
+    r"|(who are|who're|who'?s) (your|ur) (?P<friends>friends|mates|pals|buddies|best mates?)"
+    r"|(do|have) (you|u) (have|got) (any )?(?P<any>friends|mates|pals|buddies)"
+    r")( (then|milo|of all|ever|of all time|in the world|at all|please))*$"
+)
+_SUBJECTS = tuple(
+    (subject, re.compile(pattern))
+    for subject, pattern in (
+        ("shop", r"(surf )?(shop|store)s?"),
+        ("spot", r"(surf(ing)? )?(spot|break|beach|wave|strand)s?|place( to surf)?|places"),
+        ("band", r"(band|group|singer|artist|musician)s?"),
+        ("music", r"music|(kind|type|sort) of music|(song|tune|album|track|genre)s?"),
+        ("food", r"food|thing to eat|(meal|dinner|lunch|snack|biscuit|dish|treat|dessert)s?"),
+        ("drink", r"(drink|beverage)s?|thing to drink"),
+        ("colour", r"colou?rs?"),
+        ("film", r"(film|movie|tv show|show|programme)s?"),
+        ("animal", r"(animal|pet|creature|sea creature|bird)s?"),
+        ("friends", r"(friend|mate|buddy|pal|human|person)s?"),
+    )
+)
+# "Okay, sorry. Can we be friends?"
+_BE_FRIENDS = re.compile(
+    r"\b((can|could|shall|should) we be|(will|would) (you|u) be my|be my|are we( still)?|"
+    r"let'?s be|we('re| are)) (friends|mates|pals|buddies|friend|mate|pal|buddy)"
+    r"( (again|then|now|milo|please|yeah|right|okay|ok))*$"
+)
+# "Why them?" after a favourite: the reason for it.
+_WHY = re.compile(
+    r"^((and|so|but|ok|okay|oh|hmm|really) )*"
+    r"(why|how come|why's that|why is that|what for|"
+    r"why (them|that|those|it|that one|them ones|so|not)|"
+    r"what's so (good|great|special) about (them|it|that|those))"
+    r"( (then|though|milo|exactly))*$"
+)
 _TOMORROW = re.compile(r"\b(tomorrow|tommorow|tomorow|tmrw|tmr|the morrow)\b")
 _TODAY = re.compile(r"\b(today|now|later|tonight|this (morning|afternoon|evening))\b")
 # "And tomorrow?", "What about West Strand?": a follow-up names only a day or a spot, and
@@ -154,7 +226,7 @@ _STOP_WORDS = {"the", "beach", "bay", "point", "strand", "at", "of"}
 @dataclass(frozen=True, slots=True)
 class FastIntent:
     """What the text asks for: the kind, for surf/weather the day and spot, for notes the
-    topic."""
+    topic, for a favourite its subject (line_bank.FAVOURITE_SUBJECTS)."""
 
     kind: Kind
     day: Literal["today", "tomorrow"] = "today"
@@ -183,7 +255,7 @@ def recognise(
     for trick, pattern in _TRICKS.items():
         if pattern.search(lowered):
             return FastIntent(trick)
-    if banter := _banter(lowered, previous):
+    if banter := _banter(lowered, previous) or _about_milo(lowered, previous):
         return banter
     day: Literal["today", "tomorrow"] = "tomorrow" if _TOMORROW.search(lowered) else "today"
     spot = _find_spot(lowered, list(spot_names))
@@ -213,6 +285,30 @@ def _banter(lowered: str, previous: FastIntent | None) -> FastIntent | None:
     if previous is not None and previous.kind == "joke" and _ANOTHER.match(lowered):
         return FastIntent("joke")
     return None
+
+
+def _about_milo(lowered: str, previous: FastIntent | None) -> FastIntent | None:
+    """What Milo sees, something to do when bored, its favourites and friends, and the
+    reason for a favourite just named ("Why them?")."""
+    if _SEE.match(lowered):
+        return FastIntent("see")
+    if _BORED.match(lowered):
+        return FastIntent("bored")
+    if _BE_FRIENDS.search(lowered):
+        return FastIntent("be_friends")
+    if (
+        previous is not None
+        and previous.kind in ("favourite", "favourite_why")
+        and _WHY.match(lowered)
+    ):
+        return FastIntent("favourite_why", topic=previous.topic)
+    if (match := _FAVOURITE.match(lowered)) is None:
+        return None
+    if match["friends"] or match["any"]:
+        return FastIntent("favourite", topic="friends")
+    what = match["what"] or match["had"] or match["liked"]
+    subject = next((name for name, pattern in _SUBJECTS if pattern.fullmatch(what)), None)
+    return FastIntent("favourite", topic=subject) if subject else None
 
 
 def follow_up(lowered: str, spot: str | None, previous: FastIntent) -> FastIntent | None:

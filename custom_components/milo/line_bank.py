@@ -56,6 +56,13 @@ DANGER_HAZARDS = frozenset(
         "general",
     }
 )
+# What the camera of the Milo that heard "Can you see me?" makes of the room: a buddy it
+# knows, a stranger, nobody, its privacy switch off, or no Milo with a camera at all.
+SIGHTS = frozenset({"buddy", "stranger", "nobody", "camera_off", "no_camera"})
+# Milo's favourites and friends, as the persona has them (fast_path.FAVOURITES).
+FAVOURITE_SUBJECTS = frozenset(
+    {"band", "music", "food", "drink", "spot", "shop", "colour", "film", "animal", "friends"}
+)
 # Each topic and the tags its lines must carry (empty: no tag).
 TOPICS: Mapping[str, frozenset[str]] = {
     "identity": frozenset(),
@@ -81,6 +88,11 @@ TOPICS: Mapping[str, frozenset[str]] = {
     "no_dance": frozenset(),
     "command": frozenset(),
     "danger": DANGER_HAZARDS,
+    "sight": SIGHTS,
+    "bored": frozenset(),
+    "favourite": FAVOURITE_SUBJECTS,
+    "favourite_why": FAVOURITE_SUBJECTS,
+    "be_friends": frozenset(),
 }
 # Lines the model may be shown as examples of the voice, or say for a request it could not
 # answer. The rest belong to one moment (a command done, the server down, a buddy arriving,
@@ -100,7 +112,10 @@ CONVERSATIONAL = frozenset(
         "disco",
     }
 )
-PLACEHOLDERS: Mapping[str, frozenset[str]] = {"buddy_greeting": frozenset({"name", "person"})}
+PLACEHOLDERS: Mapping[str, frozenset[str]] = {
+    "buddy_greeting": frozenset({"name", "person"}),
+    "sight": frozenset({"name", "person"}),
+}
 DEFAULT_PLACEHOLDERS = frozenset({"name"})
 MAX_SARCASM = 3
 # A group without a sarcasm level is at the agent's default.

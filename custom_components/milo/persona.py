@@ -244,6 +244,57 @@ def bank_answer(
     )
 
 
+def sight_answer(
+    camera_on: bool | None,
+    person: str,
+    sarcasm: int,
+    persona_name: str,
+    avoid: Collection[tuple[str, ...]] = (),
+) -> str:
+    """ "Can you see me?" answered from what the camera says (`person`: a buddy's name,
+    "stranger" or "" for nobody), or that it is off, or (`camera_on` None: a text chat, a
+    satellite with no head) that there is no camera to see with. The tiny model answered
+    "I'll take your word for it." and talked about the other side of the world."""
+    if camera_on is None:
+        tag = "no_camera"
+    elif not camera_on:
+        tag = "camera_off"
+    elif not person:
+        tag = "nobody"
+    elif person == "stranger":
+        tag = "stranger"
+    else:
+        tag = "buddy"
+    return _bank.pick("sight", tag, sarcasm=sarcasm, avoid=avoid, name=persona_name, person=person)
+
+
+def own_answer(
+    topic: Literal["bored", "favourite", "favourite_why", "be_friends"],
+    subject: str | None,
+    sarcasm: int,
+    persona_name: str,
+    avoid: Collection[tuple[str, ...]] = (),
+) -> str:
+    """Something to do when the user is bored (the surf, a joke, a trick), a favourite of
+    the persona's by subject or the reason for it, or friendship: the bank's, so Milo's
+    band is the same every time and the tiny model's "I'm a cow that swoops around" is not
+    said."""
+    return _bank.pick(topic, subject, sarcasm=sarcasm, avoid=avoid, name=persona_name)
+
+
+def favourite_said(text: str, persona_name: str) -> str | None:
+    """The subject of the favourite (or its reason) that `text` is, for "Why them?"."""
+    return next(
+        (
+            line.tag
+            for line in _bank.lines
+            if line.topic in ("favourite", "favourite_why")
+            and line_bank.fill(line.text, name=persona_name) == text.strip()
+        ),
+        None,
+    )
+
+
 def is_about_safety(asked: Sequence[str]) -> bool:
     """Whether the newest question is in a danger zone: it names one, or it follows a
     question that did and is nearer to the bank's safety lines than to any other, or to

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import STATE_OFF, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -64,6 +64,15 @@ class Satellite:
         if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             return ""
         return state.state.strip()
+
+    def camera_on(self) -> bool | None:
+        """Whether the head's camera is on (its privacy switch); None when there is no
+        switch to ask (not a Milo, or it is gone), so nothing is known of what it sees."""
+        entity_id = self.entity_id("switch", "camera_on")
+        state = self.hass.states.get(entity_id) if entity_id else None
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return None
+        return state.state != STATE_OFF
 
     def _action(self, action: str) -> str | None:
         """Return the ESPHome service name of a user-defined action, if registered."""

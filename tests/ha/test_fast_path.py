@@ -83,6 +83,26 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("Are you broken or just stupid?", FastIntent("comeback")),
         ("Nobody likes you, Milo.", FastIntent("comeback")),
         ("Oh, shut up.", FastIntent("comeback")),
+        # What the camera sees.
+        ("Can you see me?", FastIntent("see")),
+        ("Who's there?", FastIntent("see")),
+        ("Do you know who I am?", FastIntent("see")),
+        ("milo who am i", FastIntent("see")),
+        ("is anyone there", FastIntent("see")),
+        # Boredom said outright.
+        ("I'm bored. Any ideas?", FastIntent("bored")),
+        ("ugh im so bored", FastIntent("bored")),
+        ("I've got nothing to do, entertain me!", FastIntent("bored")),
+        # Favourites and friends, by subject; "surf spot" is a favourite, not a forecast.
+        ("What's your favourite band?", FastIntent("favourite", topic="band")),
+        ("What's your favourite surf spot?", FastIntent("favourite", topic="spot")),
+        ("Which food do you like best?", FastIntent("favourite", topic="food")),
+        ("what's your fave drink", FastIntent("favourite", topic="drink")),
+        ("Do you have a favourite film?", FastIntent("favourite", topic="film")),
+        ("Who are your friends?", FastIntent("favourite", topic="friends")),
+        ("Who's your best friend?", FastIntent("favourite", topic="friends")),
+        ("Okay, sorry. Can we be friends?", FastIntent("be_friends")),
+        ("will you be my friend", FastIntent("be_friends")),
     ],
 )
 def test_recognised(text: str, expected: FastIntent) -> None:
@@ -127,6 +147,17 @@ def test_recognised(text: str, expected: FastIntent) -> None:
         "is it cold in here",
         "play something funny",
         "turn on the joke lamp",
+        # Not about Milo: a door (the danger zone's), who Milo is, what the user should do
+        # (perhaps after a danger-zone question), a lamp, a favourite Milo has no lines for.
+        "Who's at the door?",
+        "Who am I talking to?",
+        "What should I do?",
+        "I'm bored of this lamp",
+        "What's your favourite lamp?",
+        "Can we be friends with the neighbours?",
+        "Why them?",
+        "add biscuits to my favourites list",
+        "play my favourite song",
     ],
 )
 def test_left_to_the_model_or_intents(text: str) -> None:
@@ -147,12 +178,20 @@ def test_left_to_the_model_or_intents(text: str) -> None:
         ("tell me a joke about the garden", None),
         ("the surf rock speaker is useless, you're useless", None),
         ("tell me a joke about the sea", FastIntent("joke")),
+        # So do boredom, favourites and sight when the sentence names the home's.
+        ("is the boredom lamp on", None),
+        ("I'm bored", FastIntent("bored")),
+        ("what's your favourite colour of the colour lamp", None),
+        ("what's your favourite colour", FastIntent("favourite", topic="colour")),
+        ("who's there in the garden", None),
     ],
 )
 def test_the_homes_names_are_left_to_the_home(text: str, expected: FastIntent | None) -> None:
     """A sentence that names an exposed device or an area is not Milo's to answer; the
     same rule words outside the names are."""
-    home = HomeNames.of(["Surf rock speaker", "Weather station", "Garden"])
+    home = HomeNames.of(
+        ["Surf rock speaker", "Weather station", "Garden", "Boredom lamp", "Colour lamp"]
+    )
     assert recognise(text, SPOTS, home) == expected
 
 
@@ -189,6 +228,19 @@ WEATHER_TODAY = FastIntent("weather", "today")
         ("And tomorrow?", None, None),
         ("And tomorrow?", FastIntent("milk"), None),
         ("What about the kitchen light?", SURF_EAST, None),
+        # "Why them?" after a favourite asks the reason for it; "Why?" after anything
+        # else is small talk.
+        (
+            "Why them?",
+            FastIntent("favourite", topic="band"),
+            FastIntent("favourite_why", topic="band"),
+        ),
+        (
+            "so why",
+            FastIntent("favourite_why", topic="food"),
+            FastIntent("favourite_why", topic="food"),
+        ),
+        ("Why?", SURF_EAST, None),
     ],
 )
 def test_follow_ups_keep_the_topic(

@@ -103,6 +103,7 @@ async def trap_home(hass: HomeAssistant, tmp_path: Path) -> dict[str, list]:
     _add(hass, "switch.milk_frother", "Milk frother", "off", "Kitchen")
     _add(hass, "light.surf_shack_light", "Surf shack light", "off", "Surf shack")
     _add(hass, "light.disco_ball", "Disco ball", "off", "Living room")
+    _add(hass, "light.boredom_lamp", "Boredom lamp", "off", "Living room")
     _add(
         hass,
         "media_player.beat_box",
@@ -159,7 +160,7 @@ async def trap_home(hass: HomeAssistant, tmp_path: Path) -> dict[str, list]:
 async def _route(hass: HomeAssistant, cloud: FakeCloud, text: str) -> str:
     """Which part of Milo answered `text`: intents, model, surf, weather, milk, troggs,
     disco, trick (a dance or a beat, which this home has no satellite for), or the bank's
-    joke or comeback."""
+    joke, comeback, sight, bored, favourite or be_friends line."""
     asked = len(cloud.chat_requests())
     result = await ask(hass, text)
     with (
@@ -185,7 +186,7 @@ async def _route(hass: HomeAssistant, cloud: FakeCloud, text: str) -> str:
         return "disco"
     if said in persona.lines("no_dance"):
         return "trick"
-    for topic in ("joke", "comeback"):
+    for topic in ("joke", "comeback", "sight", "bored", "favourite", "be_friends"):
         if said in persona.lines(topic):
             return topic
     return f"unexpected answer {said!r}"
@@ -224,6 +225,10 @@ TRAPS = [
     ("put surf wax in my notes", "model"),
     ("tell me a joke about the surface lamp", "intents"),
     ("the snow globe is useless", "intents"),
+    ("turn on the boredom lamp", "intents"),
+    ("is the boredom lamp on", "intents"),
+    ("I'm bored, is the boredom lamp on?", "intents"),
+    ("add my favourite biscuits to the shopping list", "intents"),
 ]
 # Surf, weather and the easter eggs, in the same home.
 GENUINE = [
@@ -258,6 +263,10 @@ GENUINE = [
     ("what's in my notes about the snow globe", "notes"),
     ("Tell me a joke about surfing", "joke"),
     ("You're useless.", "comeback"),
+    ("Can you see me?", "sight"),
+    ("I'm bored. Any ideas?", "bored"),
+    ("What's your favourite surf spot?", "favourite"),
+    ("Can we be friends?", "be_friends"),
 ]
 
 
