@@ -12,6 +12,9 @@ order:
    aliases): see `custom_components/milo/stt_names.py` for why it pushes them;
 4. the request's `transcript_terms` (wyoming 1.10 gives names priority over terms).
 
+Whatever whisper still mishears of them is put back after transcription (see
+name_correction), from the whole list: names past the prompt's budget too.
+
 The push is a Wyoming event of its own, `milo-names` with `{"names": [...]}`, answered by
 `milo-names-saved` with how many names were kept and how many fit in the prompt. It
 replaces the previous list (the integration always sends the whole list) for every
@@ -25,6 +28,8 @@ import logging
 
 from wyoming.event import Event
 
+from .name_correction import NameCorrector
+
 _LOGGER = logging.getLogger(__name__)
 
 # Whisper truncates prompts past 223 tokens; stay clear of it.
@@ -35,6 +40,9 @@ NAMES_SAVED_EVENT = "milo-names-saved"
 # A home's names in a Wyoming event: far more than any prompt holds, small enough to keep.
 MAX_HOME_NAMES = 2000
 MAX_NAME_CHARS = 100
+
+
+NO_CORRECTION = NameCorrector()
 
 
 class NamesError(ValueError):
@@ -100,8 +108,9 @@ def names_from_event(event: Event) -> list[str]:
 class Vocabulary:
     """The hotwords and the home's names of one milo-stt, shared by its connections.
 
-    The prompt is built once per combination and kept until the names change: building
-    it tokenizes the list once per phrase, and Home Assistant asks the same every time.
+    The prompt and the name corrector are built once per combination and kept until the
+    names change: building them tokenizes and indexes the list, and Home Assistant asks the
+    same every time.
     """
 
     def __init__(
@@ -115,13 +124,14 @@ class Vocabulary:
         self.home_names: list[str] = []
         self._max_tokens = max_tokens
         self._cached: tuple[tuple[tuple[str, ...], tuple[str, ...]], list[str]] | None = None
+        self._corrector: tuple[tuple[tuple[str, ...], tuple[str, ...]], NameCorrector] | None = None
 
     def set_home_names(self, names: list[str]) -> Event:
         """Keep the home's names (in priority order); the `milo-names-saved` reply."""
         changed = names != self.home_names
         if changed:
             self.home_names = names
-            self._cached = None
+            self._cached = self._corrector = None
         chosen = {phrase.casefold() for phrase in self._phrases((), ())}
         in_prompt = sum(1 for name in names if name.casefold() in chosen)
         # Home Assistant resends the same list every few minutes: news only when it changed.
@@ -138,6 +148,22 @@ class Vocabulary:
     ) -> str | None:
         """The prompt for a request with these `transcript_names` and `transcript_terms`."""
         return as_prompt(self._phrases(tuple(request_names or ()), tuple(request_terms or ())))
+
+    def corrector(
+        self,
+        request_names: list[str] | None = None,
+        request_terms: list[str] | None = None,
+        language: str | None = None,
+    ) -> NameCorrector:
+        """What puts back the names of a request in `language` (English only: the sound
+        rules are English spelling's)."""
+        if language != "en":
+            return NO_CORRECTION
+        asked = tuple(request_names or ()), tuple(request_terms or ())
+        if self._corrector is None or self._corrector[0] != asked:
+            phrases = merge_phrases(self.hotwords, asked[0], self.home_names, asked[1])
+            self._corrector = (asked, NameCorrector(phrases))
+        return self._corrector[1]
 
     def _phrases(self, names: tuple[str, ...], terms: tuple[str, ...]) -> list[str]:
         if self._cached is None or self._cached[0] != (names, terms):

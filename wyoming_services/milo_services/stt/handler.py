@@ -41,6 +41,7 @@ from ..common.handler import EventError, ServiceHandler
 from ..common.memory import release_memory
 from ..common.protocol import EventLimits
 from .biasing import NAMES_EVENT, NamesError, Vocabulary, names_from_event
+from .name_correction import NameCorrector
 from .speculation_feed import (
     SUBSCRIBE_EVENT,
     SUBSCRIBED_EVENT,
@@ -171,10 +172,13 @@ class _Job:
     audio: np.ndarray
     language: str | None
     prompt: str | None
+    names: NameCorrector  # puts back the names whisper misheard
 
     def same_as(self, other: _Job) -> bool:
-        return (self.language, self.prompt) == (other.language, other.prompt) and np.array_equal(
-            self.audio, other.audio
+        return (
+            (self.language, self.prompt) == (other.language, other.prompt)
+            and self.names is other.names
+            and np.array_equal(self.audio, other.audio)
         )
 
 
@@ -359,15 +363,25 @@ class SttHandler(ServiceHandler):
         _CONVERTER.submit(release_memory)
 
     async def _job(self, audio: _Audio, request: Transcribe) -> _Job:
-        prompt = self._vocabulary.prompt(request.transcript_names, request.transcript_terms)
+        names, terms = request.transcript_names, request.transcript_terms
+        prompt = self._vocabulary.prompt(names, terms)
+        heard_in = request.language
+        if heard_in not in self._transcriber.languages:  # as the transcriber decides
+            heard_in = self._transcriber.options.language
+        corrector = self._vocabulary.corrector(names, terms, heard_in)
         samples = await asyncio.get_running_loop().run_in_executor(_CONVERTER, audio.to_model_input)
-        return _Job(samples, request.language, prompt)
+        return _Job(samples, request.language, prompt, corrector)
 
     async def _run(self, job: asyncio.Task[_Job]) -> str:
-        ready = await job
-        return await self._transcriber.transcribe(
-            ready.audio, ready.language, ready.prompt, owner=self
-        )
+        return await self._words(await job)
+
+    async def _words(self, job: _Job) -> str:
+        """The model's transcript, with the names it misheard put back."""
+        heard = await self._transcriber.transcribe(job.audio, job.language, job.prompt, owner=self)
+        text = job.names.correct(heard)
+        if text != heard:
+            _LOGGER.info("Names put back: %r heard as %r", text, heard)
+        return text
 
     async def _transcribe(
         self, utterance: _Utterance, request: Transcribe, speculation: _Speculation | None
@@ -391,9 +405,7 @@ class SttHandler(ServiceHandler):
             if speculation is not None:
                 speculation.cancel()  # out of the queue before this job goes in
             how = "after audio-stop"
-            text = await self._transcriber.transcribe(
-                job.audio, job.language, job.prompt, owner=self
-            )
+            text = await self._words(job)
         _LOGGER.info(
             "Transcribed %.1f s of audio (%.1f s used) %s; ready %.2f s after audio-stop: %s",
             utterance.seconds,
