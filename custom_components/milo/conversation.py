@@ -193,13 +193,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             context, budget, hass_apis = await self._async_prepare(user_input, chat_log)
         except conversation.ConverseError:
             return None
-        own_device_id = context.satellite.device_id if context.satellite else None
-        if llm.LLM_API_ASSIST in hass_apis and (
-            await _home_assistant_recognises(self.hass, user_input)
-            or _names_device(self.hass, user_input.text, own_device_id)
-        ):
-            return None
-        if self._fast_intent(user_input, chat_log, context, own_device_id) is not None:
+        if await self._async_handles_whole(user_input, chat_log, context, hass_apis):
             return None
         # As _async_run_model: the line bank answers who Milo is, and safety.
         asked = _latest_questions(chat_log, DANGER_TURNS)
@@ -211,6 +205,38 @@ class MiloConversationEntity(conversation.ConversationEntity):
             chat_log, context, _offered_tools(chat_log), budget, voice, notes=notes
         )
         return self._model_request(messages, tools, budget)
+
+    async def async_handles_whole(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> bool:
+        """Whether this message, asked on `chat_log` (a copy), is a request Milo answers
+        whole without the model (end_of_turn.py asks before the turn ends)."""
+        try:
+            context, _budget, hass_apis = await self._async_prepare(user_input, chat_log)
+        except conversation.ConverseError:
+            return False
+        return await self._async_handles_whole(
+            user_input, chat_log, context, hass_apis, whole_names=True
+        )
+
+    async def _async_handles_whole(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+        context: ToolContext,
+        hass_apis: list[str],
+        *,
+        whole_names: bool = False,
+    ) -> bool:
+        """HA's intents recognise it, Milo's device commands (`whole_names`: naming a
+        device in full) or word rules take it (recognition only; nothing is run)."""
+        own_device_id = context.satellite.device_id if context.satellite else None
+        if llm.LLM_API_ASSIST in hass_apis and (
+            await _home_assistant_recognises(self.hass, user_input)
+            or _names_device(self.hass, user_input.text, own_device_id, whole_names=whole_names)
+        ):
+            return True
+        return self._fast_intent(user_input, chat_log, context, own_device_id) is not None
 
     async def _async_prepare(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
@@ -735,10 +761,14 @@ async def _home_assistant_recognises(
     )
 
 
-def _names_device(hass: HomeAssistant, text: str, own_device_id: str | None) -> bool:
-    """Whether Milo's device commands take it (local_commands), recognition only."""
+def _names_device(
+    hass: HomeAssistant, text: str, own_device_id: str | None, *, whole_names: bool = False
+) -> bool:
+    """Whether Milo's device commands take it (local_commands), recognition only;
+    `whole_names`: naming a device in full (device_matcher.match)."""
     devices = local_commands.async_devices(hass, own_device_id)
-    return match(text, devices, async_place_names(hass)) is not None
+    places = async_place_names(hass)
+    return match(text, devices, places, whole_names=whole_names) is not None
 
 
 def _offered_tools(chat_log: conversation.ChatLog) -> list[dict[str, Any]]:

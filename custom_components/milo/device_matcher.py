@@ -133,9 +133,15 @@ class Command:
     value: int | None = None
 
 
-def match(text: str, devices: Iterable[Device], places: Iterable[str] = ()) -> Command | None:
+def match(
+    text: str, devices: Iterable[Device], places: Iterable[str] = (), *, whole_names: bool = False
+) -> Command | None:
     """The command `text` gives about one of `devices` (`places`: every area's and floor's
-    names), or None when it names no verb Milo knows or no device that verb fits."""
+    names), or None when it names no verb Milo knows or no device that verb fits.
+
+    `whole_names`: only a device whose whole name is said (not "turn on the kitchen" for
+    the kitchen light: the end of turn asks it, and the user may be about to say "light").
+    """
     said = list(words(text))
     action, value = _action(said)
     if action is None:
@@ -146,7 +152,7 @@ def match(text: str, devices: Iterable[Device], places: Iterable[str] = ()) -> C
     for device in devices:
         if domains is not None and device.domain not in domains:
             continue
-        fit = _fit(device, said, place_words, loose=action != "state")
+        fit = _fit(device, said, place_words, loose=action != "state" and not whole_names)
         if fit is not None:
             scored.append((fit, device))
     if not scored:

@@ -115,6 +115,16 @@ class Satellite:
             return True
         return False
 
+    def ends_turns(self) -> bool:
+        """Whether the satellite takes a verdict on a request's words (its `end_of_turn`
+        action: a Milo satellite that ends the turn itself)."""
+        return self._action("end_of_turn") is not None
+
+    async def async_end_of_turn(self, text: str) -> None:
+        """Tell the satellite that `text`, the request's words so far, is a whole request."""
+        if service := self._action("end_of_turn"):
+            await self._call(ESPHOME, service, {"text": text})
+
     async def async_look_around(self, on: bool) -> None:
         """Switch the idle look-around behaviour on or off."""
         entity_id = self._require("switch", "look_around")

@@ -5,6 +5,9 @@ gets a connection that sends `milo-subscribe`, then receives `milo-speculative` 
 0.22 s into a pause) and `milo-speculative-dropped` (the speaker went on). A connection that
 fails is tried again every `RETRY_SECONDS` while the Wyoming entry is loaded.
 
+The words also go to end_of_turn.py, which tells a Milo satellite when they are a whole
+request, so that it ends the turn sooner.
+
 Which conversation the words will arrive in, when milo-stt cannot say which satellite is
 speaking: exactly one assist satellite must be listening, and the agent of this entry that
 answered it last, in the conversation it answered in (HA's satellite keeps its conversation
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import conversation
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
@@ -27,9 +30,13 @@ from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, cal
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
+from . import end_of_turn
 from .const import LOGGER
 from .data import MiloConfigEntry
 from .stt_names import WYOMING, async_milo_stt_addresses
+
+if TYPE_CHECKING:
+    from .conversation import MiloConversationEntity
 
 SUBSCRIBE_EVENT = "milo-subscribe"
 SUBSCRIBED_EVENT = "milo-subscribed"
@@ -173,41 +180,84 @@ class SttSpeculation:
             self.entry.runtime_data.speculations.drop(session)
             return
         self.entry.async_create_background_task(
+            self.hass, self._async_end_turn(text), "milo judges the end of the turn"
+        )
+        self.entry.async_create_background_task(
             self.hass, self._async_speculate(session, text), "milo speculates"
         )
 
+    def _turn(self, text: str) -> _Turn | None:
+        """`text` as the one listening satellite's message to the agent of this entry that
+        answered it last; None when Milo cannot tell."""
+        satellite = _listening_satellite(self.hass)
+        device_id = _device_of(self.hass, satellite) if satellite else None
+        last = self.entry.runtime_data.speculations.last_turn(device_id) if device_id else None
+        if satellite is None or device_id is None or last is None:
+            LOGGER.debug("Nothing to do with %r: no one listening satellite Milo answered", text)
+            return None
+        agent, conversation_id = last
+        return _Turn(agent, satellite, device_id, conversation_id, text)
+
+    async def _async_end_turn(self, text: str) -> None:
+        """Tell the listening Milo satellite when `text` is a whole request (end_of_turn.py)."""
+        if (turn := self._turn(text)) is not None:
+            await end_of_turn.async_judge(
+                self.hass, turn.agent, turn.user_input(self.hass), turn.trial_chat_log(self.hass)
+            )
+
     async def _async_speculate(self, session: str, text: str) -> None:
         """Start the model on `text` for the one listening satellite, if Milo answers it."""
-        satellite = _listening_satellite(self.hass)
-        speculations = self.entry.runtime_data.speculations
-        device_id = _device_of(self.hass, satellite) if satellite else None
-        last = speculations.last_turn(device_id) if device_id else None
-        if satellite is None or device_id is None or last is None:
-            LOGGER.debug("Not speculating on %r: no one listening satellite Milo answered", text)
+        if (turn := self._turn(text)) is None:
             return
-        agent, conversation_id = last
+        agent = turn.agent
+        speculations = self.entry.runtime_data.speculations
         if agent.subentry.subentry_id in speculations.agents_off:
             LOGGER.debug("Not speculating on %r: %s starts answers late", text, agent.entity_id)
             return
-        user_input = conversation.ConversationInput(
-            text=text,
-            context=Context(),
-            conversation_id=conversation_id,
-            device_id=device_id,
-            satellite_id=satellite,
-            language=self.hass.config.language,
-            agent_id=agent.entity_id,
-        )
         request = await agent.async_speculative_request(
-            user_input, _trial_chat_log(self.hass, conversation_id, text)
+            turn.user_input(self.hass), turn.trial_chat_log(self.hass)
         )
         if request is None:
             LOGGER.debug("Not speculating on %r: Milo answers it without the model", text)
             return
-        if _listening_satellite(self.hass) != satellite:
+        if _listening_satellite(self.hass) != turn.satellite:
             LOGGER.debug("Not speculating on %r: the turn ended meanwhile", text)
             return
-        speculations.start(session, device_id, request, self.entry.runtime_data.client)
+        speculations.start(session, turn.device_id, request, self.entry.runtime_data.client)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Turn:
+    """Speculative words as the listening satellite's message to Milo's agent."""
+
+    agent: MiloConversationEntity
+    satellite: str  # its assist satellite entity
+    device_id: str
+    conversation_id: str
+    text: str
+
+    def user_input(self, hass: HomeAssistant) -> conversation.ConversationInput:
+        return conversation.ConversationInput(
+            text=self.text,
+            context=Context(),
+            conversation_id=self.conversation_id,
+            device_id=self.device_id,
+            satellite_id=self.satellite,
+            language=hass.config.language,
+            agent_id=self.agent.entity_id,
+        )
+
+    def trial_chat_log(self, hass: HomeAssistant) -> conversation.ChatLog:
+        """A copy of the conversation's chat log (a new one if HA has none) with the
+        words asked: the speculation works on it, never on the log HA keeps."""
+        kept = hass.data.get(DATA_CHAT_LOGS, {}).get(self.conversation_id)
+        trial = (
+            dataclasses.replace(kept, content=kept.content.copy(), delta_listener=None)
+            if kept is not None
+            else conversation.ChatLog(hass, self.conversation_id)
+        )
+        trial.content.append(conversation.UserContent(content=self.text))
+        return trial
 
 
 def _listening_satellite(hass: HomeAssistant) -> str | None:
@@ -223,16 +273,3 @@ def _listening_satellite(hass: HomeAssistant) -> str | None:
 def _device_of(hass: HomeAssistant, entity_id: str) -> str | None:
     entry = er.async_get(hass).async_get(entity_id)
     return entry.device_id if entry else None
-
-
-def _trial_chat_log(hass: HomeAssistant, conversation_id: str, text: str) -> conversation.ChatLog:
-    """A copy of the conversation's chat log (a new one if HA has none) with `text` asked:
-    the speculation works on it, never on the log HA keeps."""
-    kept = hass.data.get(DATA_CHAT_LOGS, {}).get(conversation_id)
-    trial = (
-        dataclasses.replace(kept, content=kept.content.copy(), delta_listener=None)
-        if kept is not None
-        else conversation.ChatLog(hass, conversation_id)
-    )
-    trial.content.append(conversation.UserContent(content=text))
-    return trial

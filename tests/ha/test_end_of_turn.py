@@ -1,0 +1,82 @@
+"""The integration tells a Milo satellite when milo-stt's speculative words are a whole
+request (end_of_turn.py), in a real HA with Milo's agent and HA's own intents.
+
+The satellite is its device, its assist satellite entity ("listening" while a request is
+heard) and its `end_of_turn` action, recorded as HA's ESPHome integration would register
+it (`esphome.<node>_end_of_turn`); the satellite's side is tested with the real ESPHome
+client in tests/satellite/test_end_of_turn.py.
+"""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant, ServiceCall
+import pytest
+from pytest_homeassistant_custom_component.common import async_mock_service
+
+from custom_components.milo.stt_speculation import SttSpeculation
+
+from .conftest import FakeCloud
+from .test_conversation import kitchen_light  # noqa: F401 - a fixture
+from .test_speculation import SATELLITE, first_turn, satellite  # noqa: F401 - a fixture
+
+
+@pytest.fixture
+def told(hass: HomeAssistant) -> list[ServiceCall]:
+    """The satellite's end_of_turn action (the device is named "Sat")."""
+    return async_mock_service(hass, "esphome", "sat_end_of_turn")
+
+
+async def judge(hass: HomeAssistant, entry, text: str) -> None:
+    await SttSpeculation(hass, entry)._async_end_turn(text)
+
+
+@pytest.mark.usefixtures("kitchen_light")
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        ("Turn on the kitchen light.", True),  # HA's own intent
+        ("What's the surf like at East Strand?", True),  # Milo's word rules
+        ("Tell me a joke.", True),
+        ("Turn on the", False),  # the pause after "the"
+        ("Turn on the kitchen", False),  # names nothing HA or Milo knows yet
+        ("What's the surf like at", False),  # a kind Milo knows, but "at" where?
+        ("What are you up to today?", False),  # the model's: only the silence decides
+    ],
+)
+async def test_the_satellite_is_told_only_of_whole_requests(  # noqa: PLR0917
+    hass: HomeAssistant,
+    setup_entry,
+    cloud: FakeCloud,
+    satellite: str,  # noqa: F811 - the imported fixture
+    told: list[ServiceCall],
+    text: str,
+    whole: bool,
+) -> None:
+    entry = await setup_entry()
+    await first_turn(hass, cloud, satellite)
+    hass.states.async_set(SATELLITE, "listening")
+    await judge(hass, entry, text)
+    assert [call.data for call in told] == ([{"text": text}] if whole else [])
+    assert len(cloud.chat_requests()) == 1  # judging asks no model
+
+
+@pytest.mark.usefixtures("kitchen_light")
+async def test_nothing_is_told_without_a_listening_milo_satellite(
+    hass: HomeAssistant,
+    setup_entry,
+    cloud: FakeCloud,
+    satellite: str,  # noqa: F811 - the imported fixture
+) -> None:
+    """No listening satellite, one Milo never answered, or one without the action."""
+    entry = await setup_entry()
+    hass.states.async_set(SATELLITE, "listening")
+    told = async_mock_service(hass, "esphome", "sat_end_of_turn")
+    await judge(hass, entry, "Turn on the kitchen light.")  # never answered: no guess
+    await first_turn(hass, cloud, satellite)
+    hass.states.async_set(SATELLITE, "idle")
+    await judge(hass, entry, "Turn on the kitchen light.")  # not listening
+    assert told == []
+    hass.services.async_remove("esphome", "sat_end_of_turn")
+    hass.states.async_set(SATELLITE, "listening")
+    await judge(hass, entry, "Turn on the kitchen light.")  # no such action: not a Milo
+    assert told == []
