@@ -172,7 +172,7 @@ async def test_dance_and_beat_on_the_real_satellite(
     await _until(lambda: _state(hass, speaker["entity_id"]) == "idle")
     beat = satellite.played("beat")[1]
     assert _seconds(beat) < 12  # cut short: a dance's beat lasts 16 s
-    await asyncio.wait_for(_still(hass, tilt), 10)  # back on the face, tracking
+    await asyncio.wait_for(_still(hass, tilt), 30)  # back on the face, tracking (generous)
 
     assert speech(await ask(hass, "Disco biscuits!")) in persona.lines("disco")
     await asyncio.sleep(1.0)
