@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .agreement import NUMBER_WORDS
 from .bm25 import BM25
 from .sentences import heard, words
 
@@ -406,7 +407,7 @@ def _text(value: Any, topic: str, where: str) -> str:
         )
     if len(words(text)) > MAX_LINE_WORDS:
         raise LineBankError(f"{where}: more than {MAX_LINE_WORDS} words: {text!r}")
-    if any(char.isdigit() for char in text):
+    if any(char.isdigit() for char in text) or NUMBER_WORDS & set(words(text)):
         raise LineBankError(f"{where}: no figures in a line (Milo never makes one up): {text!r}")
     if any(char in text for char in "()[]*"):
         raise LineBankError(f"{where}: no brackets or asterisks, they are not spoken: {text!r}")

@@ -72,6 +72,7 @@ def test_the_shipped_bank_loads_quickly() -> None:
         ("- topic: milk\n  lines: ['Hi {person}']", "unknown placeholder ['person']"),
         ("- topic: milk\n  lines: ['Hi {name']", "write a brace as"),
         ("- topic: milk\n  lines: ['I drink 3 litres']", "no figures in a line"),
+        ("- topic: milk\n  lines: ['Two out of three glasses']", "no figures in a line"),
         ("- topic: milk\n  lines: ['*slurps* milk']", "no brackets or asterisks"),
         ("- topic: milk\n  lines: ['Say \"milk\"']", "no double quotes"),
         ("- topic: milk\n  lines: [{text: Hi, sarcasm: -1}]", "line 1: sarcasm must be"),
