@@ -7,7 +7,9 @@ panels", "Ecobee"), aliases, and the Milo integration with its surf spots ("East
 "West Strand") and persona ("Milo"). Three speech-to-text servers hear the same corpus:
 
 - "milo-stt": added to HA's Wyoming integration, so the Milo integration sends it the
-  home's names (custom_components/milo/stt_names.py);
+  home's names (custom_components/milo/stt_names.py); it puts back the names whisper
+  misheard (milo_services/stt/name_correction.py) and logs what whisper heard, so the same
+  run also scores "milo-stt, names, not put back": its transcripts before that pass;
 - "milo-stt, no names": the same program and model, not known to HA;
 - "peer": wyoming-faster-whisper 3.8 with a long-lived token, fetching the exposed names
   from HA itself (its --hass-token mechanism; it cannot know Milo's spots or name).
@@ -28,6 +30,7 @@ shared 2-core VM, start-up included.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 from dataclasses import dataclass
 import io
@@ -66,6 +69,11 @@ CHUNK_BYTES = 2048  # 64 ms, as HA streams
 START_S = 240.0
 NAMES_SENT_S = 60.0
 MILO, PLAIN, PEER = "milo-stt", "milo-stt, no names", "peer"
+RAW = "milo-stt, names, not put back"
+# milo-stt's log line when it rewrites a transcript (milo_services/stt/handler.py).
+PUT_BACK = re.compile(
+    r"Names put back: .* heard as ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")$", re.M
+)
 VOICES = ("piper joe", "espeak-ng en-us 150", "espeak-ng en-gb+f3 175")
 ESPEAK = {"espeak-ng en-us 150": ("en-us+m3", 150), "espeak-ng en-gb+f3 175": ("en-gb+f3", 175)}
 
@@ -199,6 +207,15 @@ async def names_sent(log: Path) -> bool:
     return bool(kept) and kept[-1] >= len(AREAS) + len(DEVICES) + 3
 
 
+async def before_put_back(log: Path, offset: int, text: str) -> str:
+    """What whisper heard before milo-stt put names back: logged before it answers."""
+    with log.open("rb") as file:
+        file.seek(offset)
+        new = (await asyncio.to_thread(file.read)).decode(errors="replace")
+    found = PUT_BACK.findall(new)
+    return str(ast.literal_eval(found[-1])) if found else text
+
+
 # --- the run ----------------------------------------------------------------------------
 
 
@@ -266,13 +283,17 @@ async def run(out: Path) -> dict[str, Any]:
             await poll(lambda: names_sent(milo_log), 0.5)
         setup_s = time.monotonic() - started
         servers = {MILO: ports[MILO], PLAIN: ports[PLAIN], PEER: ports[PEER]}
-        heard: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        heard: dict[str, list[dict[str, Any]]] = {name: [] for name in [*servers, RAW]}
         order = list(servers)
         for number, (voice, line) in enumerate((v, li) for v in VOICES for li in CORPUS):
             shift = number % len(order)
             for name in order[shift:] + order[:shift]:  # who goes first rotates
+                logged = milo_log.stat().st_size
                 text = await transcribe(servers[name], speech[voice, line.text])
                 heard[name].append({"voice": voice, "reference": line.text, "heard": text})
+                if name == MILO:
+                    raw = await before_put_back(milo_log, logged, text)
+                    heard[RAW].append({"voice": voice, "reference": line.text, "heard": raw})
         return report(heard, setup_s)
     finally:
         await hass.close()
