@@ -91,6 +91,13 @@ def test_two_names_that_fit_equally_well_leave_the_words_alone() -> None:
     assert corrector.correct("Play it on the Sonos Arq") == "Play it on the Sonos Arq"
 
 
+def test_digits_and_accents_are_parts_of_names() -> None:
+    """ "Lamp 2" is two words ("lamp" alone is not it); "Küche" is one."""
+    corrector = NameCorrector(["Lamp 2", "Küche"])
+    assert corrector.correct("Turn on the lamp in the hall.") == "Turn on the lamp in the hall."
+    assert corrector.correct("Is it warm in the Kuche?") == "Is it warm in the Küche?"
+
+
 def test_no_names_no_change() -> None:
     assert NameCorrector().correct("Turn on the nice and fan.") == "Turn on the nice and fan."
 

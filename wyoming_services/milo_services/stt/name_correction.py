@@ -41,7 +41,7 @@ _DEVICE_WORDS = frozenset(
      "heating", "tv", "television", "speaker", "speakers", "radio", "thermostat", "vacuum",
      "camera", "sensor", "garage", "gate", "oven", "kettle"}
 )  # fmt: skip
-_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_WORD = re.compile(r"[^\W_](?:[^\W_]|')*")  # letters and digits, any script
 
 # Spellings of one sound, then letters that sound alike folded together (voiced and
 # voiceless pairs, c/k/q, every vowel as "a"); upper case marks the sounds of digraphs.
