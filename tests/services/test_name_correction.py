@@ -104,8 +104,9 @@ def test_no_names_no_change() -> None:
 
 def test_the_vocabulary_corrects_english_with_every_name(transcriber: Transcriber) -> None:
     """Names past the prompt's budget are put back too; other languages are left alone
-    (the sound rules are English spelling's); the corrector is kept until the names
-    change, so a speculative transcript's job matches the final one."""
+    (the sound rules are English spelling's); the corrector is built once per list, and
+    equal lists give equal correctors (a speculative transcript's job matches the final
+    one's even when another connection's request names came in between)."""
     vocabulary = Vocabulary(transcriber.count_tokens)
     lamps = [f"Lamp number {n}" for n in range(300)]
     saved = vocabulary.set_home_names([*lamps, "Dyson fan"])
@@ -115,8 +116,10 @@ def test_the_vocabulary_corrects_english_with_every_name(transcriber: Transcribe
     assert vocabulary.corrector(language="en") is english
     german = vocabulary.corrector(language="de")
     assert german.correct("Turn on the nice and fan.") == "Turn on the nice and fan."
+    assert vocabulary.corrector(["Kitchen"], language="en") != english
+    assert vocabulary.corrector(language="en") == english
     vocabulary.set_home_names(["Dyson fan"])
-    assert vocabulary.corrector(language="en") is not english
+    assert vocabulary.corrector(language="en") != english
 
 
 @pytest.fixture

@@ -175,10 +175,9 @@ class _Job:
     names: NameCorrector  # puts back the names whisper misheard
 
     def same_as(self, other: _Job) -> bool:
-        return (
-            (self.language, self.prompt) == (other.language, other.prompt)
-            and self.names is other.names
-            and np.array_equal(self.audio, other.audio)
+        asked = (self.language, self.prompt, self.names)
+        return asked == (other.language, other.prompt, other.names) and np.array_equal(
+            self.audio, other.audio
         )
 
 

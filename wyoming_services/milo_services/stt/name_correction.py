@@ -156,6 +156,13 @@ class NameCorrector:
                 for key in {name.keys[0], name.keys[-1]}:
                     self._by_end[key].append(name)
 
+    def __eq__(self, other: object) -> bool:
+        """Same names, same rewrites: a speculative transcript stands for the final one."""
+        return isinstance(other, NameCorrector) and other._names == self._names
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._names))
+
     def correct(self, text: str) -> str:
         """The transcript with misheard names rewritten; unchanged when in doubt."""
         if not self._places and not self._by_end:
