@@ -160,7 +160,8 @@ _BORED = re.compile(
     r"^((oh|ugh|god|man|so|well|honestly|hey|right|ok|okay|milo)\s+)*("
     r"((i'?m|i am|i feel|i'm feeling|feeling|getting) )?"
     r"(so |soo+ |still |really |very |just |dead |totally |a bit |a wee bit |kind of |kinda |"
-    r"super |pretty |quite |bored )*bored( stiff| silly| to death| to tears| out of my (mind|skull|tree))?"
+    r"super |pretty |quite |bored )*bored"
+    r"( stiff| silly| to death| to tears| out of my (mind|skull|tree))?"
     r"|i('ve| have|'ve got| have got| got) nothing to do|there's nothing to do|"
     r"entertain me|amuse me|i need something to do|give me something to do)"
     r"( (milo|now|again|today|then|here|any ideas|got any ideas|ideas|any suggestions|"
@@ -178,6 +179,8 @@ _FAVOURITE = re.compile(
     r"|(what|which) (?P<liked>.+?) do (you|u) (like|love|prefer|rate)( (best|most|the most))?"
     r"|(who are|who're|who'?s) (your|ur) (?P<friends>friends|mates|pals|buddies|best mates?)"
     r"|(do|have) (you|u) (have|got) (any )?(?P<any>friends|mates|pals|buddies)"
+    r"|(what are|what're|what'?s|what is) (your|ur) (?P<hobby>hobbies|hobby|pastimes?)"
+    r"|(do|have) (you|u) (have|got) (any |a )?(?P<hobbies>hobbies|hobby|pastimes?)"
     r")( (then|milo|of all|ever|of all time|in the world|at all|please))*$"
 )
 _SUBJECTS = tuple(
@@ -306,6 +309,8 @@ def _about_milo(lowered: str, previous: FastIntent | None) -> FastIntent | None:
         return None
     if match["friends"] or match["any"]:
         return FastIntent("favourite", topic="friends")
+    if match["hobby"] or match["hobbies"]:
+        return FastIntent("favourite", topic="hobby")
     what = match["what"] or match["had"] or match["liked"]
     subject = next((name for name, pattern in _SUBJECTS if pattern.fullmatch(what)), None)
     return FastIntent("favourite", topic=subject) if subject else None

@@ -62,7 +62,19 @@ DANGER_HAZARDS = frozenset(
 SIGHTS = frozenset({"buddy", "stranger", "nobody", "camera_off", "no_camera"})
 # Milo's favourites and friends, as the persona has them (fast_path.FAVOURITES).
 FAVOURITE_SUBJECTS = frozenset(
-    {"band", "music", "food", "drink", "spot", "shop", "colour", "film", "animal", "friends"}
+    {
+        "band",
+        "music",
+        "food",
+        "drink",
+        "spot",
+        "shop",
+        "colour",
+        "film",
+        "animal",
+        "friends",
+        "hobby",
+    }
 )
 # Each topic and the tags its lines must carry (empty: no tag).
 TOPICS: Mapping[str, frozenset[str]] = {

@@ -39,8 +39,9 @@ _ASKING = re.compile(
     r"\b(jokes?|funny|funnier|puns?|riddles?|laugh|humou?r|one-liners?|best)\b", re.IGNORECASE
 )
 # A hello is answered with a hello and a goodbye with a goodbye, whatever words they use
-# (the greeting lines also answer "how are you?").
-_SAYS_BACK = {"greeting": "hello hi hiya hey", "goodbye": "bye goodbye night see"}
+# (the greeting lines also answer "how are you?"); a goodnight only to a "goodnight" ("Thanks,
+# bye!" at noon got "Night! Sleep tight.").
+_SAYS_BACK = {"greeting": "hello hi hiya hey", "goodbye": "bye goodbye see"}
 # Home Assistant's weather conditions and the bank's tag for each.
 WEATHER_TAGS = {
     "rainy": "rain",

@@ -101,6 +101,8 @@ SPOTS = ["East Strand", "West Strand", "Whiterocks", "Castlerock Beach"]
         ("Do you have a favourite film?", FastIntent("favourite", topic="film")),
         ("Who are your friends?", FastIntent("favourite", topic="friends")),
         ("Who's your best friend?", FastIntent("favourite", topic="friends")),
+        ("Do you have any hobbies?", FastIntent("favourite", topic="hobby")),
+        ("whats your hobby", FastIntent("favourite", topic="hobby")),
         ("Okay, sorry. Can we be friends?", FastIntent("be_friends")),
         ("will you be my friend", FastIntent("be_friends")),
     ],
