@@ -79,6 +79,14 @@ def test_ordinary_speech_is_left_alone(corrector: NameCorrector, text: str) -> N
     assert corrector.correct(text) == text
 
 
+def test_a_name_inside_a_longer_one_is_kept_and_completed() -> None:
+    """The area "Kitchen" is said; the lamp's name around it is put back."""
+    corrector = NameCorrector(["Kitchen", "Kitchen lamp", "East Strand", "West Strand"])
+    assert corrector.correct("Turn on the kitchen lamb.") == "Turn on the Kitchen lamp."
+    assert corrector.correct("Turn on the kitchen light.") == "Turn on the kitchen light."
+    assert corrector.correct("Is East Strand good?") == "Is East Strand good?"
+
+
 def test_the_spelling_decides_between_names_that_sound_alike() -> None:
     """ "East" and "West" have the same consonants; "least" is one letter from "East"."""
     assert sound_key("East") == sound_key("West")

@@ -123,6 +123,11 @@ class _Fix:
     name: _Name
     distance: int  # by sound
     spelling: int  # by letters: "least" is nearer "East" than "West"
+    kept: frozenset[int] = frozenset()  # words already spelled as in the name
+
+    @property
+    def rewritten(self) -> set[int]:
+        return set(self.words) - self.kept
 
     @property
     def words(self) -> range:
@@ -170,7 +175,7 @@ class NameCorrector:
         words = [_Word.found(match) for match in _WORD.finditer(text)]
         said = self._said(words)
         fixes = sorted(
-            (fix for fix in self._candidates(words, text) if said.isdisjoint(fix.words)),
+            (fix for fix in self._candidates(words, text) if said.isdisjoint(fix.rewritten)),
             key=lambda fix: fix.rank,
         )
         chosen: list[_Fix] = []
@@ -188,7 +193,8 @@ class NameCorrector:
         return text
 
     def _said(self, words: list[_Word]) -> set[int]:
-        """The positions of the words that already say a name: left alone."""
+        """The positions of the words that already say a name: left alone, but for one kept
+        in a longer name ("kitchen" in "kitchen lamb" for "Kitchen lamp")."""
         folded = [word.folded for word in words]
         return {
             position
@@ -245,12 +251,16 @@ def _by_kept_word(start: int, span: list[_Word], name: _Name) -> Iterator[_Fix]:
     for kept in range(1, len(name.words)):
         if keys[:kept] == list(name.keys[:kept]):
             rest = "".join(keys[kept:]), "".join(name.keys[kept:])
+            pairs = zip(range(start, start + kept), span[:kept], name.words[:kept], strict=True)
         elif keys[-kept:] == list(name.keys[-kept:]):
             rest = "".join(keys[:-kept]), "".join(name.keys[:-kept])
+            end = start + len(span)
+            pairs = zip(range(end - kept, end), span[-kept:], name.words[-kept:], strict=True)
         else:
             continue
         if (distance := _rest_distance(*rest)) is not None:
-            yield _Fix(start, start + len(span), name, distance, _spelling(span, name))
+            spelled = frozenset(at for at, word, own in pairs if word.folded == own)
+            yield _Fix(start, start + len(span), name, distance, _spelling(span, name), spelled)
 
 
 def _rest_distance(heard: str, name: str) -> int | None:
