@@ -23,7 +23,7 @@ STOP_WORDS = frozenset(
         "more", "much", "one", "another", "again", "get", "got", "make", "go", "going", "say",
         "says", "said", "think", "okay", "ok", "well", "oh", "milo", "if", "they", "them",
         "their", "he", "she", "his", "her", "us", "our", "all", "no", "not", "don't",
-        "know", "something", "anything", "little", "bit", "give",
+        "know", "something", "anything", "little", "bit", "give", "ever",
     )
 )  # fmt: skip
 _TOKEN = re.compile(r"[a-z']+")

@@ -147,3 +147,15 @@ async def test_friends_after_a_row(hass: HomeAssistant, setup_entry, cloud: Fake
     friends = speech(await ask(hass, "Who are your friends?", row.conversation_id))
     assert friends in persona.lines("favourite", "friends")
     assert cloud.chat_requests() == []
+
+
+async def test_a_refused_answer_about_milo_gets_the_line_about_the_question(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud
+) -> None:
+    """The model's empty answer to "Do you ever sleep?" gets the bank's line about sleep,
+    not the milk line that shared "ever" with it (the character bench, twice in three)."""
+    await setup_entry()
+    cloud.reply("")
+    answer = speech(await ask(hass, "Do you ever sleep?"))
+    assert "sleep" in answer.casefold()
+    assert answer not in persona.lines("milk")
