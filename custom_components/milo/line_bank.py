@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from .agreement import NUMBER_WORDS
-from .bm25 import BM25
+from .bm25 import BM25, stem
 from .sentences import heard, words
 
 SHIPPED = Path(__file__).parent / "lines" / "milo_lines.yaml"
@@ -142,6 +142,7 @@ RECENT_PICKS = 8
 # A line scoring at least this share of the nearest line's score is as near (`choose`).
 NEAR_BEST = 0.9
 GROUP_KEYS = frozenset({"topic", "tag", "sarcasm", "about", "lines", "replace"})
+LINE_KEYS = frozenset({"text", "sarcasm", "only_for"})
 
 
 class LineBankError(ValueError):
@@ -157,6 +158,9 @@ class Line:
     tag: str | None
     sarcasm: int
     about: str = ""
+    # A line that echoes one ask ("A roast? ...", "Useless? ...") answers only a request
+    # saying one of these word runs (as stems; `fits`). Empty: any request of the topic.
+    only_for: tuple[tuple[str, ...], ...] = ()
 
 
 class LineBank:
@@ -166,6 +170,14 @@ class LineBank:
         """Index the lines for retrieval."""
         if not lines:
             raise LineBankError("The line bank has no lines")
+        if only_asked := {(ln.topic, ln.tag) for ln in lines} - {
+            (ln.topic, ln.tag) for ln in lines if not ln.only_for
+        }:
+            named = ", ".join(sorted(f"{topic} {tag or ''}".strip() for topic, tag in only_asked))
+            raise LineBankError(
+                f"Every line of {named} has only_for: a topic (and tag) needs a line for any "
+                "request too"
+            )
         self.lines = tuple(lines)
         # A group's `about` words say what its lines answer: they weigh as much as the text.
         self._index = BM25(
@@ -193,14 +205,20 @@ class LineBank:
         name: str = "Milo",
         person: str = "",
         max_words: int | None = None,
+        request: str = "",
     ) -> str:
         """A line of the topic at about this sarcasm, not one of the topic's latest picks.
 
         `avoid` holds sentences said lately (as `sentences.heard` gives them): a line
         containing one is not picked while another is left. With `max_words`, only a line
-        that short, or "" when there is none.
+        that short, or "" when there is none. A line with `only_for` only when `request`
+        says its ask.
         """
-        pool = _at_level([ln for ln in self.lines if ln.topic == topic and ln.tag == tag], sarcasm)
+        asked = stems(request)
+        pool = _at_level(
+            [ln for ln in self.lines if ln.topic == topic and ln.tag == tag and fits(ln, asked)],
+            sarcasm,
+        )
         if not pool:
             raise LineBankError(f"No lines for topic {topic!r}, tag {tag!r}")
         if max_words is not None:
@@ -226,20 +244,27 @@ class LineBank:
         before: str = "",
         avoid: Collection[tuple[str, ...]] = (),
         name: str = "Milo",
+        asked: str | None = None,
     ) -> str:
         """A line of the topic whose own words are near `request` (and less, `before`;
         "surfing jokes" are about surfing): at random among those scoring almost as well
         as the nearest, so "Tell me a joke." is not answered with the same joke every time;
         not a line containing a sentence of `avoid`, nor one of the topic's latest picks,
-        while another is left. Any line of the topic when none shares a word with it."""
+        while another is left. Any line of the topic when none shares a word with it.
+        `asked` is the request as said (default: `request`): a line with `only_for` only
+        when it says the line's ask ("A roast?" for "Roast me", not for "Tell me a joke")."""
         said = set(avoid)
+        asked = request if asked is None else asked
+        said_words = stems(asked)
         pool = [
             line
-            for line in _at_level((ln for ln in self.lines if ln.topic == topic), sarcasm)
+            for line in _at_level(
+                (ln for ln in self.lines if ln.topic == topic and fits(ln, said_words)), sarcasm
+            )
             if not _said(line, said, name, "")
         ]
         if not pool:
-            return self.pick(topic, sarcasm=sarcasm, avoid=avoid, name=name)
+            return self.pick(topic, sarcasm=sarcasm, avoid=avoid, name=name, request=asked)
         wanted = {id(line) for line in pool}
         scored = {
             index: now + BEFORE_WEIGHT * then
@@ -283,9 +308,11 @@ class LineBank:
         (none that share no word).
 
         `before` is the question before it, which counts for less: a follow-up ("Another
-        one, please.") is about what was asked before.
+        one, please.") is about what was asked before. A line with `only_for` only when
+        `request` says its ask: the model copies the examples it is shown.
         """
         said = set(avoid)
+        asked = stems(request)
         allowed = {id(line) for line in _at_level(self.lines, sarcasm)}
         scores = [
             now + BEFORE_WEIGHT * then
@@ -301,6 +328,7 @@ class LineBank:
                 and self.lines[index].topic in topics
                 and (tag is None or self.lines[index].tag == tag)
                 and id(self.lines[index]) in allowed
+                and fits(self.lines[index], asked)
                 and not _said(self.lines[index], said, name, "")
             ),
             key=lambda item: (-item[0], item[1]),
@@ -319,6 +347,21 @@ def _at_level(lines: Iterable[Line], sarcasm: int) -> list[Line]:
         return milder
     mildest = min((line.sarcasm for line in lines), default=0)
     return [line for line in lines if line.sarcasm == mildest]
+
+
+def stems(text: str) -> tuple[str, ...]:
+    """The stems of every word of a text, in order ("roasting me" and "roast me" alike)."""
+    return tuple(stem(word) for word in words(text))
+
+
+def fits(line: Line, asked: Sequence[str]) -> bool:
+    """Whether the line may answer a request of these stems (`stems`): any line without
+    `only_for`; one with it when the request says one of its word runs."""
+    return not line.only_for or any(
+        tuple(asked[i : i + len(ask)]) == ask
+        for ask in line.only_for
+        for i in range(len(asked) - len(ask) + 1)
+    )
 
 
 def _said(line: Line, said: set[tuple[str, ...]], name: str, person: str) -> bool:
@@ -385,17 +428,26 @@ def _group(entry: Any, where: str) -> tuple[bool, list[Line]]:
     lines = []
     for number, item in enumerate(raw, 1):
         at = f"{where}, line {number}"
+        only_for: tuple[tuple[str, ...], ...] = ()
         if isinstance(item, dict):
-            if unknown := set(item) - {"text", "sarcasm"}:
+            if unknown := set(item) - LINE_KEYS:
                 raise LineBankError(f"{at}: unknown keys {sorted(unknown)}")
             text, level = item.get("text"), _sarcasm(item.get("sarcasm", sarcasm), at)
+            only_for = _only_for(item.get("only_for", []), at)
         else:
             text, level = item, sarcasm
-        lines.append(Line(_text(text, topic, at), topic, tag, level, about))
+        lines.append(Line(_text(text, topic, at), topic, tag, level, about, only_for))
     replace = entry.get("replace", False)
     if not isinstance(replace, bool):
         raise LineBankError(f"{where}: replace must be true or false")
     return replace, lines
+
+
+def _only_for(value: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    """The asks a line answers (`Line.only_for`): a list of words or word runs."""
+    if not isinstance(value, list) or not all(isinstance(ask, str) and stems(ask) for ask in value):
+        raise LineBankError(f"{where}: only_for must be a list of words or phrases")
+    return tuple(stems(ask) for ask in value)
 
 
 def _sarcasm(value: Any, where: str) -> int:

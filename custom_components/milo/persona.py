@@ -242,6 +242,7 @@ def bank_answer(
         sarcasm=sarcasm,
         avoid=avoid,
         name=persona_name,
+        asked=asked[-1] if asked else "",
     )
 
 
@@ -378,7 +379,9 @@ def _nearest_or_any(
     )
     if nearest:
         return nearest[0]
-    return _bank.pick(topic, tag, sarcasm=sarcasm, avoid=avoid, name=name)
+    return _bank.pick(
+        topic, tag, sarcasm=sarcasm, avoid=avoid, name=name, request=asked[-1] if asked else ""
+    )
 
 
 def _near(asked: Sequence[str], **kwargs: Any) -> list[str]:

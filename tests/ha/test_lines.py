@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 import re
 import time
+from typing import Literal
 
 from homeassistant.core import HomeAssistant
 import pytest
@@ -147,7 +148,10 @@ def test_placeholders_are_filled() -> None:
         ("You're useless and stupid", "comeback"),
         ("Thank you, you're brilliant", "compliment"),
         ("Good night Milo, see you tomorrow", "goodbye"),
-        ("What's your favourite dance?", "chat"),
+        # The robot-dance joke; not "Music? Anything you can dance to.", which echoes
+        # another ask (`only_for`).
+        ("What's your favourite dance?", "joke"),
+        ("What are your plans today?", "chat"),
         ("Do you have legs?", "self"),
     ],
 )
@@ -217,6 +221,82 @@ def test_chosen_lines_vary_and_skip_what_was_said() -> None:
         assert "low" in SHIPPED.choose("You're slow.", "comeback", sarcasm=2, avoid=said)
     every = {s for text in SHIPPED.texts("comeback") for s in heard(text)}
     assert SHIPPED.choose("You're slow.", "comeback", sarcasm=2, avoid=every)
+
+
+def _line_said(text: str) -> Line:
+    """The shipped line that `text` is, as Milo says it."""
+    return next(line for line in SHIPPED.lines if line_bank.fill(line.text) == text)
+
+
+@pytest.mark.parametrize(
+    ("topic", "request_text", "must_say"),
+    [
+        # The pipeline bench's "A roast? ..." to this; only the plain jokes fit.
+        ("joke", "Tell me something funny about robots.", "robot"),
+        ("joke", "Tell me a joke.", ""),
+        ("joke", "Roast me.", "roast"),
+        ("joke", "Make me laugh.", ""),
+        ("joke", "Say something sarcastic.", "sarcas"),
+        ("joke", "What's the funniest thing about humans?", ""),
+        ("joke", "Give me your best pun.", ""),
+        ("comeback", "You're useless.", "useless"),
+        ("comeback", "You're pathetic.", ""),
+        ("comeback", "Shut up!", ""),
+        ("comeback", "My toaster is smarter than you.", ""),
+        ("greeting", "Hi Milo!", ""),
+        ("greeting", "How are you doing, Milo?", ""),
+        ("goodbye", "Thanks, bye!", ""),
+        ("goodbye", "Goodnight, Milo.", ""),
+    ],
+)
+def test_each_ask_gets_only_lines_that_answer_it(
+    topic: Literal["joke", "comeback", "greeting", "goodbye"], request_text: str, must_say: str
+) -> None:
+    """A line that echoes one ask ("A roast? ...", "Useless? ...", "Doing grand, thanks for
+    asking.") is said only to a request with that ask, over many picks; the bank's
+    examples and fallbacks keep to the same rule. `must_say`: every answer has it."""
+    asked = line_bank.stems(request_text)
+    for _ in range(60):
+        answer = persona.bank_answer(topic, [request_text], "Milo", 2)
+        assert line_bank.fits(_line_said(answer), asked), answer
+        assert must_say in answer.casefold(), answer
+    for text in SHIPPED.nearest(request_text, sarcasm=2, count=len(SHIPPED.lines)):
+        assert line_bank.fits(_line_said(text), asked), text
+
+
+def test_lines_for_one_ask_are_kept_from_every_other() -> None:
+    """The lines with `only_for` are said to their ask, and only to it."""
+    answers = {
+        request: {persona.bank_answer("joke", [request], "Milo", 3) for _ in range(60)}
+        for request in ("Tell me a joke.", "Roast me.")
+    }
+    echoes = {line_bank.fill(line.text) for line in SHIPPED.lines if line.only_for}
+    assert not answers["Tell me a joke."] & echoes
+    assert answers["Roast me."] <= echoes
+    for request, other, start in (
+        ("Tell me something funny.", "Tell me a joke.", "Funny?"),
+        ("Good night!", "Bye for now!", "Night"),
+        ("How are you?", "Hello there!", "How am I?"),
+    ):
+        lines = [line for line in SHIPPED.lines if line.only_for and start in line.text]
+        assert lines, start
+        assert all(line_bank.fits(line, line_bank.stems(request)) for line in lines), request
+        assert not any(line_bank.fits(line, line_bank.stems(other)) for line in lines), other
+
+
+def test_a_topic_needs_a_line_for_any_request(tmp_path: Path) -> None:
+    """Lines that answer one ask only cannot be a topic's every line; a bad `only_for` is
+    named."""
+    only = write(
+        tmp_path / "lines.yaml",
+        "- topic: troggs\n  replace: true\n"
+        "  lines: [{text: 'Troggs? Legends.', only_for: [troggs]}]\n",
+    )
+    with pytest.raises(LineBankError, match="Every line of troggs has only_for"):
+        load([line_bank.SHIPPED, only])
+    bad = write(tmp_path / "bad.yaml", "- topic: milk\n  lines: [{text: Hi, only_for: milk}]\n")
+    with pytest.raises(LineBankError, match="line 1: only_for must be a list"):
+        load([bad])
 
 
 def test_voice_note_is_short() -> None:
