@@ -579,6 +579,10 @@ ANSWERED = [
      "the story.", False),
     ("can-see", 1, "You say \"See you, my little barnacle.\" The door creaks open.", False),
     ("can-see", 1, "I can see you. The camera never lies, unfortunately.", True),
+    # The bank's line for "Roast me" (pipeline bench run 18): about a robot, answers another ask.
+    ("funny-robots", 1, "A roast? You asked a desk robot for a roast. I think you've roasted "
+     "yourself, buddy.", False),
+    ("funny-robots", 1, "Why don't robots get sunburnt? We just wear factory settings.", True),
 ]  # fmt: skip
 
 
