@@ -16,6 +16,8 @@ end of a clip: under load, milo-tts's second piece can come 0.5 s and more after
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -26,6 +28,9 @@ import wave
 
 WIDTH = 2
 BUFFER_S = 0.2  # how far ahead of playback a sound card's buffer lets the player write
+# The FIFO holds no more than a page: its default 64 KiB (1.5 s) would let the satellite's
+# player run that far ahead and hide its stalls, which a sound card's buffer would not.
+FIFO_BYTES = 4096
 
 
 class Recorder:
@@ -100,6 +105,8 @@ def main() -> None:
     try:
         while True:
             fd = os.open(args.fifo, os.O_RDONLY)  # waits for the next clip's writer
+            with contextlib.suppress(OSError):  # F_SETPIPE_SZ is Linux's
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, FIFO_BYTES)
             try:
                 while data := os.read(fd, 8192):  # empty: the writer closed, the clip ended
                     recorder.feed(data)
