@@ -78,6 +78,7 @@ class Utterance:
     pcm: bytes  # 16 kHz mono s16le: lead-in, phrases and pauses, trailing silence
     speech_end: float  # seconds: where the last phrase's sound ends
     pauses: tuple[float, ...]  # seconds of silence put between the phrases
+    phrase_ends: tuple[float, ...] = ()  # seconds: where each phrase's sound ends
 
 
 def phrases(text: str) -> list[str]:
@@ -116,15 +117,17 @@ def mix(voice: str, text: str, parts: list[np.ndarray], rng: np.random.Generator
     lead_in, tail = 0.3, 2.0
     pauses = tuple(float(round(rng.uniform(0.3, 0.9), 3)) for _ in parts[:-1])
     pieces = [np.zeros(int(lead_in * RATE))]
+    ends: list[float] = []
     for i, part in enumerate(parts):
         pieces.append(trim(part).astype(np.float64))
+        ends.append(sum(p.size for p in pieces) / RATE)
         if i < len(pauses):
             pieces.append(np.zeros(int(pauses[i] * RATE)))
     speech_end = sum(p.size for p in pieces) / RATE
     pieces.append(np.zeros(int(tail * RATE)))
     audio = np.concatenate(pieces) + rng.normal(0.0, NOISE_RMS, sum(p.size for p in pieces))
     pcm = np.clip(np.round(audio), -32768, 32767).astype("<i2").tobytes()
-    return Utterance(voice, text, pcm, speech_end, pauses)
+    return Utterance(voice, text, pcm, speech_end, pauses, tuple(ends))
 
 
 def build(folder: Path, services_python: Path, seed: int = 18) -> list[Utterance]:

@@ -5,7 +5,11 @@ HA's environment) has this script feed every request to milo_satellite's EndOfSp
 the satellite's microphone loop does, and gets back where each turn ended and what was
 sent to HA until then. It also measures the CPU time per second of audio on one core.
 
-Usage: milo_turns.py CORPUS.pickle OUT.pickle
+"+ words" settings also get the integration's verdicts ("the words so far are a whole
+request", the `end_of_turn` action) when run.py found they would reach the satellite:
+each is given to the detector at the first microphone chunk after it arrives.
+
+Usage: milo_turns.py CORPUS.pickle VERDICTS.pickle OUT.pickle
 """
 
 from __future__ import annotations
@@ -19,11 +23,16 @@ import time
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "satellite"))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from dataclasses import replace
+
 from corpus import RATE, Utterance
 
 from milo_satellite.voice.end_of_speech import RULES, EndOfSpeech, EndOfSpeechMode, EndOfSpeechRule
 
 MIC_CHUNK = 1024  # bytes per microphone read on the satellite (32 ms)
+WORDS = " + words"
+# The silence after a whole request's words, tried besides the rule's (run.py reports each).
+SWEEP_S = (0.6, 0.7, 0.8, 0.85)
 
 Stream = list[tuple[float, bytes]]  # (seconds into the request when sent, audio)
 
@@ -35,12 +44,35 @@ def microphone(pcm: bytes) -> Stream:
     ]
 
 
-def turn(utterance: Utterance, mode: EndOfSpeechMode) -> tuple[float, Stream]:
-    """When the turn ended (seconds into the request) and what HA was sent until then."""
-    detector = EndOfSpeech(RULES[mode])
+def settings() -> dict[str, tuple[EndOfSpeechRule, bool]]:
+    """Every setting benched: its rule, and whether the integration's verdicts reach it."""
+    found: dict[str, tuple[EndOfSpeechRule, bool]] = {}
+    for mode, rule in RULES.items():
+        found[str(mode)] = (rule, False)
+        found[f"{mode}{WORDS}"] = (rule, True)
+    balanced = RULES[EndOfSpeechMode.BALANCED]
+    for seconds in SWEEP_S:
+        swept = replace(balanced, complete_silence_s=seconds)
+        found[f"balanced{WORDS} {seconds:.2f} s"] = (swept, True)
+    return found
+
+
+def turn(
+    utterance: Utterance, rule: EndOfSpeechRule, verdicts: list[float]
+) -> tuple[float, Stream]:
+    """When the turn ended (seconds into the request) and what HA was sent until then;
+    `verdicts`: when "a whole request" reached the satellite."""
+    detector = EndOfSpeech(rule)
+    pending = sorted(verdicts)
     sent: Stream = []
     now = 0.0
     for now, chunk in microphone(utterance.pcm):
+        heard = now - len(chunk) / 2 / RATE  # the audio fed so far
+        while pending and pending[0] <= heard:
+            pending.pop(0)
+            detector.judge_words_complete()
+        if detector.finished:
+            return heard, sent
         if audio := detector.feed(chunk):
             sent.append((now, audio))
         if detector.finished:
@@ -55,7 +87,7 @@ def cpu_per_audio_second(corpus: list[Utterance]) -> float:
     audio = 0.0
     start = time.process_time()
     for utterance in corpus:
-        detector = EndOfSpeech(EndOfSpeechRule(1e8, 1e9, max_s=1e9))  # never finishes
+        detector = EndOfSpeech(EndOfSpeechRule(1e8, 1e9, 1e9, max_s=1e9))  # never finishes
         for _, chunk in microphone(utterance.pcm):
             detector.feed(chunk)
         audio += len(utterance.pcm) / 2 / RATE
@@ -63,9 +95,13 @@ def cpu_per_audio_second(corpus: list[Utterance]) -> float:
 
 
 def main() -> None:
-    corpus_path, out = map(Path, sys.argv[1:3])
+    corpus_path, verdicts_path, out = map(Path, sys.argv[1:4])
     corpus: list[Utterance] = pickle.loads(corpus_path.read_bytes())
-    turns = [{str(mode): turn(u, mode) for mode in RULES} for u in corpus]
+    verdicts: list[list[float]] = pickle.loads(verdicts_path.read_bytes())
+    turns = [
+        {name: turn(u, rule, v if words else []) for name, (rule, words) in settings().items()}
+        for u, v in zip(corpus, verdicts, strict=True)
+    ]
     out.write_bytes(pickle.dumps({"turns": turns, "cpu": cpu_per_audio_second(corpus)}))
 
 

@@ -9,7 +9,13 @@ satellite's microphone would, to:
   so the earlier of the two ends the turn;
 - Home Assistant's own detector, exactly as its pipeline runs it (MicroVad through
   assist_pipeline's audio enhancer, VoiceCommandSegmenter), for each "Finished speaking
-  detection" setting.
+  detection" setting;
+- Milo's end of speech with the integration's verdict on the words ("+ words"): at the end
+  of every phrase, milo-stt transcribes what was said 0.22 s into the pause (as it does
+  for its speculative transcript), the integration's judge (turn_complete.py, with Milo's
+  word rules and device matcher over a home with the corpus's devices; HA's own intents
+  are not in the bench) decides, and a "whole request" reaches the satellite when the
+  transcription took (measured) after that.
 
 An ending before the last phrase's sound has ended is transcribed by milo-stt (whisper
 tiny.en) and compared with the transcript of the whole request: the request counts as
@@ -38,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 from homeassistant.components.assist_pipeline.audio_enhancer import MicroVadSpeexEnhancer
 from homeassistant.components.assist_pipeline.vad import VadSensitivity, VoiceCommandSegmenter
@@ -51,10 +58,38 @@ sys.path.insert(0, str(Path(__file__).parent))
 from corpus import RATE, Utterance, build  # noqa: E402
 from milo_turns import Stream, microphone  # noqa: E402
 
+sys.path.insert(0, str(REPO))
+from custom_components.milo.const import DEFAULT_SPOTS  # noqa: E402
+from custom_components.milo.device_matcher import Device, match  # noqa: E402
+from custom_components.milo.fast_path import recognise  # noqa: E402
+from custom_components.milo.home_names import HomeNames  # noqa: E402
+from custom_components.milo.turn_complete import is_whole  # noqa: E402
+
 SERVICES_PYTHON = REPO / ".venv" / "bin" / "python"
 MILO_TURNS = Path(__file__).with_name("milo_turns.py")
 HA_CHUNK = 320  # HA's pipeline judges 10 ms chunks
 HA_DEFAULT = VadSensitivity.DEFAULT
+SPECULATE_AFTER_S = 0.22  # milo-stt transcribes this far into a pause
+# The home the corpus's requests are about: (entity id, name, area).
+HOME = (
+    ("light.desk_lamp", "Desk lamp", "Study"),
+    ("light.kitchen_lights", "Kitchen lights", "Kitchen"),
+    ("climate.living_room", "Living room thermostat", "Living room"),
+    ("switch.coffee_machine", "Coffee machine", "Kitchen"),
+    ("lock.front_door", "Front door", "Hall"),
+    ("light.bedroom_lights", "Bedroom lights", "Bedroom"),
+    ("sensor.office_temperature", "Office temperature", "Office"),
+    ("cover.garage_door", "Garage door", "Garage"),
+    ("climate.heating", "Heating", "Hall"),
+    ("media_player.kitchen_speaker", "Kitchen speaker", "Kitchen"),
+    ("cover.study_blinds", "Blinds", "Study"),
+    ("fan.bedroom_fan", "Fan", "Bedroom"),
+    ("lock.back_door", "Back door", "Kitchen"),
+    ("sensor.washing_machine", "Washing machine", "Utility room"),
+    ("sensor.bathroom_humidity", "Bathroom humidity", "Bathroom"),
+    ("vacuum.robot_vacuum", "Robot vacuum", "Hall"),
+)
+FLOORS = ("Downstairs", "Upstairs")
 
 
 @dataclass(frozen=True)
@@ -64,15 +99,16 @@ class Turn:
 
 
 def milo_turns(
-    corpus: list[Utterance], work: Path
+    corpus: list[Utterance], verdicts: list[list[float]], work: Path
 ) -> tuple[list[dict[str, tuple[Turn, Stream]]], float]:
-    """Milo's end of speech on every request (both settings), run in the satellite's own
-    environment, with the stream it sent HA; and its CPU time per second of audio."""
+    """Milo's end of speech on every request (every setting, `verdicts` for those that
+    take them), run in the satellite's own environment, with the stream it sent HA; and
+    its CPU time per second of audio."""
     (work / "corpus.pickle").write_bytes(pickle.dumps(corpus))
+    (work / "verdicts.pickle").write_bytes(pickle.dumps(verdicts))
+    files = [work / "corpus.pickle", work / "verdicts.pickle", work / "milo"]
     subprocess.run(
-        [str(SERVICES_PYTHON), str(MILO_TURNS), str(work / "corpus.pickle"), str(work / "milo")],
-        check=True,
-        timeout=3600,
+        [str(SERVICES_PYTHON), str(MILO_TURNS), *map(str, files)], check=True, timeout=3600
     )
     result = pickle.loads((work / "milo").read_bytes())
     turns = [
@@ -80,6 +116,39 @@ def milo_turns(
         for t in result["turns"]
     ]
     return turns, float(result["cpu"])
+
+
+def whole(text: str) -> bool:
+    """The integration's verdict (end_of_turn.py) in the bench's home: Milo's word rules
+    and device matcher stand for its agent (HA's own intents are not in the bench)."""
+    devices = [Device(entity, (name,), (area,)) for entity, name, area in HOME]
+    places = sorted({area for _, _, area in HOME} | set(FLOORS))
+    home = HomeNames.of([name for _, name, _ in HOME] + places)
+    spots = [str(spot["name"]) for spot in DEFAULT_SPOTS]
+    handled = recognise(text, spots, home) is not None or (
+        match(text, devices, places, whole_names=True) is not None
+    )
+    return is_whole(text, handled_whole=handled)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    phrase: int  # after which phrase (the last: the request's end)
+    text: str  # milo-stt's transcript 0.22 s into the pause
+    whole: bool
+    arrives: float  # seconds into the request: the pause's start + 0.22 s + transcription
+
+
+async def verdicts(utterance: Utterance, stt: Stt) -> list[Verdict]:
+    """The integration's verdict in every pause of `utterance` and at its end."""
+    found = []
+    for i, end in enumerate(utterance.phrase_ends):
+        at = end + SPECULATE_AFTER_S
+        start = time.perf_counter()
+        text = await stt.transcribe(utterance.pcm[: 2 * round(at * RATE)])
+        took = time.perf_counter() - start
+        found.append(Verdict(i, text, whole(text), at + took))
+    return found
 
 
 def ha_turn(stream: Stream, sensitivity: VadSensitivity) -> Turn | None:
@@ -182,7 +251,8 @@ async def bench(work: Path) -> dict[str, object]:
         await stt.ready()
         results: dict[str, object] = {}
         full = [await stt.transcribe(u.pcm) for u in corpus]
-        milo, cpu = milo_turns(corpus, work)
+        judged = [await verdicts(u, stt) for u in corpus]
+        milo, cpu = milo_turns(corpus, [[v.arrives for v in j if v.whole] for j in judged], work)
         all_turns = [turns(u, m) for u, m in zip(corpus, milo, strict=True)]
         for name in all_turns[0]:
             cut_early = truncated = 0
@@ -227,7 +297,34 @@ async def bench(work: Path) -> dict[str, object]:
         "voices": sorted({u.voice for u in corpus}),
         "pauses_inside": sum(len(u.pauses) for u in corpus),
         "settings": results,
+        "word_verdicts": verdict_summary(corpus, judged),
         "satellite_cpu_s_per_audio_s": round(cpu, 4),
+    }
+
+
+def verdict_summary(corpus: list[Utterance], judged: list[list[Verdict]]) -> dict[str, object]:
+    """How often the words were judged whole at the end and in the pauses, and how long
+    after the pause's start the verdict reached the satellite."""
+    ends = [j[-1] for j in judged]
+    inside = [v for j in judged for v in j[:-1]]
+    arrival = [
+        v.arrives - u.phrase_ends[v.phrase] for u, j in zip(corpus, judged, strict=True) for v in j
+    ]
+    return {
+        "whole_at_the_end": sum(v.whole for v in ends),
+        "requests": len(ends),
+        "whole_in_a_pause": sum(v.whole for v in inside),
+        "pauses": len(inside),
+        "arrives_after_pause_start_s": {
+            "median": round(statistics.median(arrival), 3),
+            "p90": _percentile(arrival, 0.9),
+        },
+        "not_whole_at_the_end": [
+            {"voice": u.voice, "heard": j[-1].text}
+            for u, j in zip(corpus, judged, strict=True)
+            if not j[-1].whole
+        ][:40],
+        "whole_in_a_pause_examples": [v.text for v in inside if v.whole][:40],
     }
 
 

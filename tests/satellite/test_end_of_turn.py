@@ -31,10 +31,16 @@ from milo_satellite.voice.end_of_speech import (
     TRANSCRIBED_AFTER_S,
     EndOfSpeech,
     EndOfSpeechMode,
+    EndOfSpeechRule,
 )
 from milo_satellite.voice.satellite import Phase
 
 BALANCED = RULES[EndOfSpeechMode.BALANCED]
+
+
+def between(rule: EndOfSpeechRule) -> float:
+    """A pause longer than the silence after a whole request, shorter than the full one."""
+    return (rule.complete_silence_s + rule.unfinished_silence_s) / 2
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,8 @@ async def test_a_whole_request_ends_after_the_shorter_silence(
     await caught_up(client)
     assert ha.stops == []  # not yet: 0.3 s is shorter than complete_silence_s
     assert milo.voice.phase is Phase.LISTENING
-    await _silence_then_idle(milo, client, rule.complete_silence_s - 0.3 + 0.1)
+    await _silence_then_idle(milo, client, between(rule) - 0.3)
     await eventually(lambda: ha.stops == [False])  # end=True, not an abort
-    assert rule.complete_silence_s + 0.1 < rule.unfinished_silence_s  # the verdict did it
     assert milo.voice.phase is Phase.THINKING
     send(client, Ev.VOICE_ASSISTANT_RUN_END)
     await eventually(lambda: milo.voice.phase is Phase.IDLE)
@@ -122,7 +127,7 @@ async def test_a_verdict_that_comes_late_ends_the_turn_at_once(
     milo: Milo, client: APIClient, phrases: Phrases
 ) -> None:
     """The pause is already longer than complete_silence_s when the verdict comes."""
-    ha = await _ask(milo, client, phrases, phrases.whole, pause_s=BALANCED.complete_silence_s + 0.1)
+    ha = await _ask(milo, client, phrases, phrases.whole, pause_s=between(BALANCED))
     assert ha.stops == []
     await _end_of_turn(client, "Turn on the desk lamp.")
     await eventually(lambda: ha.stops == [False])
@@ -136,7 +141,7 @@ async def test_ignored_while_the_user_speaks(
     ends after the full silence."""
     ha = await _ask(milo, client, phrases, phrases.whole, pause_s=0.0)
     await _end_of_turn(client, "Turn on the desk lamp.")
-    await _silence_then_idle(milo, client, BALANCED.complete_silence_s + 0.1)
+    await _silence_then_idle(milo, client, between(BALANCED))
     assert ha.stops == []
     assert milo.voice.phase is Phase.LISTENING
     await _silence_then_idle(milo, client, BALANCED.unfinished_silence_s)
@@ -174,7 +179,7 @@ async def test_a_late_verdict_changes_nothing_after_its_run(
     await _end_of_turn(client, "Turn on the desk lamp.")
     assert milo.voice.phase is Phase.IDLE
     # The next request, with a pause the verdict never came for, is not cut.
-    await _ask(milo, client, phrases, phrases.whole, BALANCED.complete_silence_s + 0.1, ha=ha)
+    await _ask(milo, client, phrases, phrases.whole, between(BALANCED), ha=ha)
     await caught_up(client)
     assert ha.stops == [False]
     assert len(ha.starts) == 2
@@ -194,8 +199,21 @@ def test_the_detector_takes_a_verdict_only_in_a_transcribed_pause(phrases: Phras
     assert not detector.finished
     detector.feed(phrases.part)  # the user went on
     assert not detector.words_complete
-    detector.feed(silence(BALANCED.complete_silence_s + 0.1))
+    detector.feed(silence(between(BALANCED)))
     assert not detector.finished  # the verdict was about the earlier pause
     assert detector.judge_words_complete()
     assert detector.finished  # the pause is long enough already
     assert detector.finished_at is not None
+
+
+def test_balanced_ends_a_whole_request_after_its_silence(phrases: Phrases) -> None:
+    """Measured in audio fed, not the clock: with the verdict the turn ends
+    `complete_silence_s` after the last word, not `unfinished_silence_s`."""
+    detector = EndOfSpeech(BALANCED)
+    spoken = silence(0.3) + phrases.whole
+    detector.feed(spoken + silence(0.3))
+    assert detector.judge_words_complete()
+    detector.feed(silence(2.0))
+    assert detector.finished_at is not None
+    waited = detector.finished_at - len(spoken) / 32000
+    assert BALANCED.complete_silence_s <= waited < BALANCED.complete_silence_s + 0.05
