@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import onnx
+import pytest
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.event import Event
 from wyoming.info import Describe, Info
@@ -26,7 +27,11 @@ from milo_services.tts.engine import (
     CONTEXT_FRAMES,
     FIRST_CHUNK_FRAMES,
     FLOW_CONTEXT_FRAMES,
+    HEADROOM,
     PiperEngine,
+    RenderSpeed,
+    chunk_bounds,
+    chunk_seconds,
 )
 from milo_services.tts.synthesizer import Synthesizer
 from milo_services.tts.voice import embedded_voice, find_voice
@@ -158,17 +163,65 @@ async def test_streams_and_requests_back_to_back_on_one_connection(tts_server: T
             assert audio_of(await read_until(client, "audio-stop")).seconds > 0.3
 
 
+FRAME_SECONDS = 256 / 22050  # a frame of joe's prior
+FAST_HOST = RenderSpeed(flow=1e-4, vocoder=5e-4)  # this project's 2-core CI VM, roughly
+SLOW_HOST = RenderSpeed(flow=4e-4, vocoder=2e-3)  # 4x slower: a small board or a busy server
+
+
+def test_a_fast_host_starts_with_a_short_first_chunk():
+    assert chunk_bounds(566, FAST_HOST, FRAME_SECONDS) == [
+        (0, FIRST_CHUNK_FRAMES),
+        (24, 120),
+        (120, 376),
+        (376, 566),
+    ]
+    assert chunk_bounds(FIRST_CHUNK_FRAMES, FAST_HOST, FRAME_SECONDS) == [(0, FIRST_CHUNK_FRAMES)]
+    assert chunk_bounds(0, FAST_HOST, FRAME_SECONDS) == []
+
+
+@pytest.mark.parametrize("frames", [60, 200, 566, 1000, 1500])
+@pytest.mark.parametrize("speed", [FAST_HOST, SLOW_HOST])
+def test_every_chunk_is_ready_before_the_audio_sent_ahead_of_it_has_played(
+    speed: RenderSpeed, frames: int
+):
+    bounds = chunk_bounds(frames, speed, FRAME_SECONDS)
+    assert [start for start, _ in bounds] == [0] + [end for _, end in bounds[:-1]]
+    assert bounds[-1][1] == frames
+    first_end = bounds[0][1]
+    buffered = first_end * FRAME_SECONDS  # playback starts when the first chunk is sent
+    for start, end in bounds[1:]:
+        work = chunk_seconds(frames, first_end, start, end, speed)
+        assert work * HEADROOM <= buffered, (start, end, work, buffered)
+        buffered += (end - start) * FRAME_SECONDS - work
+
+
+def test_a_slow_host_waits_a_little_longer_for_its_first_audio_than_a_fast_one():
+    fast, slow = (chunk_bounds(1000, speed, FRAME_SECONDS) for speed in (FAST_HOST, SLOW_HOST))
+    assert fast[0] == (0, FIRST_CHUNK_FRAMES)
+    assert FIRST_CHUNK_FRAMES < slow[0][1] <= 4 * FIRST_CHUNK_FRAMES
+    # Slower than real time, most of the sentence must be rendered before it starts.
+    too_slow = RenderSpeed(flow=1e-3, vocoder=2 * FRAME_SECONDS)
+    assert chunk_bounds(1000, too_slow, FRAME_SECONDS)[0][1] > 700
+    assert chunk_bounds(30, too_slow, FRAME_SECONDS) == [(0, 30)]
+    with pytest.raises(ValueError, match="positive"):
+        RenderSpeed(flow=0.0, vocoder=1e-3)
+
+
+@pytest.mark.parametrize("speed", [FAST_HOST, SLOW_HOST], ids=["fast host", "slow host"])
 async def test_long_sentence_is_rendered_in_chunks_identical_to_the_whole(
-    synthesizer: Synthesizer,
+    synthesizer: Synthesizer, speed: RenderSpeed
 ):
     engine = synthesizer.engine
     assert engine.streams_within_sentences
+    assert engine.frame_seconds == FRAME_SECONDS
     phonemes = engine.phonemize("Milo watches the waves roll into the long sandy beach at dawn.")
     feed = engine.inputs(phonemes[0], None, None)
     prior, mask = engine.prior(feed)
     assert prior.shape[2] > FIRST_CHUNK_FRAMES + CONTEXT_FRAMES + FLOW_CONTEXT_FRAMES
-    chunks = list(engine.chunks(prior, mask, feed))
+    bounds = chunk_bounds(prior.shape[2], speed, FRAME_SECONDS)
+    chunks = list(engine.chunks(prior, mask, feed, bounds))
     assert len(chunks) >= 3
+    assert [len(chunk) for chunk in chunks] == [256 * (end - start) for start, end in bounds]
     whole = engine.vocode(engine.flow(prior, mask, feed), feed).reshape(-1)
     assert np.concatenate(chunks).shape == whole.shape
     assert np.max(np.abs(np.concatenate(chunks) - whole)) < 1e-4

@@ -6,7 +6,9 @@ vocoder turns that into audio. The flow and the vocoder, most of the work, only 
 frames around each position, so the model is split into three at start-up and the prior is
 taken through flow and vocoder in growing chunks with overlapping context: the audio is
 identical to whole-sentence synthesis, but the first chunk is ready after a fraction of the
-time. Voices that can't be split (unusual exports) fall back to whole-sentence synthesis.
+time. The chunk sizes follow this host's measured speed, so that each chunk is ready before
+the audio sent ahead of it has played. Voices that can't be split (unusual exports) fall
+back to whole-sentence synthesis.
 
 Everything here blocks; `Synthesizer` runs it off the event loop.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 import logging
+import time
 
 import numpy as np
 import onnx
@@ -35,7 +38,14 @@ _LOGGER = logging.getLogger(__name__)
 CONTEXT_FRAMES = 12
 FLOW_CONTEXT_FRAMES = 32
 FIRST_CHUNK_FRAMES = 24  # ~0.28 s of audio at 22.05 kHz: quick to render, long to play
+FIRST_CHUNK_STEP = 8  # how much longer the first chunk gets at a time on a slow host
 MAX_CHUNK_FRAMES = 256
+# Each chunk must be ready after at most 1/HEADROOM of the audio sent before it has played:
+# the estimate is an average, and single runs on a busy host take up to ~2x as long.
+HEADROOM = 1.5
+# How much a timed run's weight shrinks with each later run: the estimate follows a host
+# that becomes busy within a sentence or two.
+SPEED_DECAY = 0.7
 # The text encoder attends over a whole sentence (memory grows with the square of its
 # length), so no sentence reaches it longer than this: numbers can spell out to many more
 # phonemes than the sentence splitter's character limit suggests.
@@ -96,13 +106,81 @@ def _split_model(model_path: str) -> _Split | None:
     )
 
 
-def _chunk_bounds(frames: int) -> Iterator[tuple[int, int]]:
-    """Growing (start, end) frame ranges covering a sentence: small first, for a quick start."""
-    start, size = 0, FIRST_CHUNK_FRAMES
-    while start < frames:
-        end = min(frames, start + size)
-        yield start, end
-        start, size = end, min(size * 4, MAX_CHUNK_FRAMES)
+@dataclass(frozen=True)
+class RenderSpeed:
+    """This host's seconds of work per frame of a window through the flow and the vocoder."""
+
+    flow: float
+    vocoder: float
+
+    def __post_init__(self) -> None:
+        if not (self.flow > 0 and self.vocoder > 0):
+            raise ValueError(f"render speeds must be positive seconds per frame: {self}")
+
+
+def chunk_seconds(frames: int, first_end: int, start: int, end: int, speed: RenderSpeed) -> float:
+    """Estimated work for chunk [start, end) of a sentence whose first chunk ends at
+    `first_end`, as `PiperEngine.chunks` does it: the vocoder over the chunk and its context;
+    the first chunk also flows its own frames, the second the rest of the sentence."""
+    vocoder = min(frames, end + CONTEXT_FRAMES) - max(0, start - CONTEXT_FRAMES)
+    head = min(frames, first_end + CONTEXT_FRAMES)
+    flow = 0
+    if start == 0:
+        flow = min(frames, head + FLOW_CONTEXT_FRAMES)
+    elif start == first_end and head < frames:
+        flow = frames - max(0, head - FLOW_CONTEXT_FRAMES)
+    return speed.flow * flow + speed.vocoder * vocoder
+
+
+def chunk_bounds(frames: int, speed: RenderSpeed, frame_seconds: float) -> list[tuple[int, int]]:
+    """(start, end) frame ranges covering a sentence, growing 4x up to `MAX_CHUNK_FRAMES`:
+    the first as short as it can be for a quick start (`FIRST_CHUNK_FRAMES` on a fast host),
+    yet long enough that at `speed` every later chunk is ready, with `HEADROOM`, before the
+    audio sent ahead of it has played (on a host slower than real time, most of the
+    sentence is in the first chunk)."""
+    for first in range(FIRST_CHUNK_FRAMES, frames, FIRST_CHUNK_STEP):
+        if bounds := _bounds_keeping_ahead(frames, first, speed, frame_seconds):
+            return bounds
+    return [(0, frames)] if frames > 0 else []
+
+
+def _bounds_keeping_ahead(
+    frames: int, first: int, speed: RenderSpeed, frame_seconds: float
+) -> list[tuple[int, int]] | None:
+    """Chunks after a first of `first` frames, each 4x its predecessor or as much less as
+    keeps it ahead of playback; None if one would have to shrink for that."""
+    bounds = [(0, first)]
+    sent = first * frame_seconds  # audio sent when the first chunk's playback starts
+    spent = 0.0  # work since then
+    size = first
+    while (start := bounds[-1][1]) < frames:
+        want = min(size * 4, MAX_CHUNK_FRAMES, frames - start)
+        budget = sent / HEADROOM - spent
+        fixed = chunk_seconds(frames, first, start, start, speed)  # flow and context alone
+        fits = int((budget - fixed) / speed.vocoder)
+        size = min(want, fits)
+        if size < min(bounds[-1][1] - bounds[-1][0], frames - start):
+            return None
+        bounds.append((start, start + size))
+        spent += chunk_seconds(frames, first, start, start + size, speed)
+        sent += size * frame_seconds
+    return bounds
+
+
+class _RunningRate:
+    """Seconds per frame over timed runs, recent runs weighing most (`SPEED_DECAY`)."""
+
+    def __init__(self) -> None:
+        self._seconds = 0.0
+        self._frames = 0.0
+
+    def add(self, seconds: float, frames: int) -> None:
+        self._seconds = self._seconds * SPEED_DECAY + seconds
+        self._frames = self._frames * SPEED_DECAY + frames
+
+    @property
+    def rate(self) -> float:
+        return max(self._seconds, 1e-9) / max(self._frames, 1.0)
 
 
 def _window(
@@ -166,7 +244,14 @@ class PiperEngine:
             self._vocoder = _session(self._split.vocoder)
         # Only phonemization is used from PiperVoice; inference goes through our sessions.
         self._voice = PiperVoice(session=self._front, config=self.config)
+        self._flow_rate, self._vocoder_rate = _RunningRate(), _RunningRate()
+        self.frame_seconds = 0.0  # audio per frame of the prior, measured by `_calibrate`
         self._gain = self._calibrate() if self._split is not None else 1.0
+
+    @property
+    def speed(self) -> RenderSpeed:
+        """How fast the flow and the vocoder have run lately on this host."""
+        return RenderSpeed(self._flow_rate.rate, self._vocoder_rate.rate)
 
     @property
     def streams_within_sentences(self) -> bool:
@@ -202,7 +287,7 @@ class PiperEngine:
             yield to_pcm16(audio / peak if peak > 1e-8 else audio)  # Piper's own normalisation
             return
         prior, mask = self.prior(feed)
-        for audio in self.chunks(prior, mask, feed):
+        for audio in self.chunks(prior, mask, feed, self.schedule(prior.shape[2])):
             yield to_pcm16(soft_limit(audio * self._gain))
 
     def prior(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -215,20 +300,35 @@ class PiperEngine:
         """The vocoder input for (a span of) a sentence's prior."""
         assert self._split is not None
         inputs = {**feed, self._split.prior: prior, self._split.mask: mask}
-        return np.asarray(self._flow.run(None, self._only(self._flow, inputs))[0])
+        started = time.perf_counter()
+        latent = np.asarray(self._flow.run(None, self._only(self._flow, inputs))[0])
+        self._flow_rate.add(time.perf_counter() - started, prior.shape[2])
+        return latent
 
     def vocode(self, latent: np.ndarray, feed: dict[str, np.ndarray]) -> np.ndarray:
         """Audio (1, 1, samples) for (a span of) a sentence's latent."""
         assert self._split is not None
         inputs = self._only(self._vocoder, {**feed, self._split.latent: latent})
-        return np.asarray(self._vocoder.run(None, inputs)[0]).reshape(1, 1, -1)
+        started = time.perf_counter()
+        audio = np.asarray(self._vocoder.run(None, inputs)[0]).reshape(1, 1, -1)
+        self._vocoder_rate.add(time.perf_counter() - started, latent.shape[2])
+        return audio
+
+    def schedule(self, frames: int) -> list[tuple[int, int]]:
+        """The chunks for a sentence of `frames` frames at this host's recent speed."""
+        return chunk_bounds(frames, self.speed, self.frame_seconds)
 
     def chunks(
-        self, prior: np.ndarray, mask: np.ndarray, feed: dict[str, np.ndarray]
+        self,
+        prior: np.ndarray,
+        mask: np.ndarray,
+        feed: dict[str, np.ndarray],
+        bounds: list[tuple[int, int]],
     ) -> Iterator[np.ndarray]:
-        """The same audio as `vocode(flow(prior))`, in growing chunks. The first chunk takes
-        only as much of the flow as it needs (a fraction of the sentence); the second takes
-        the rest of the flow in one go, which costs less than flowing chunk by chunk."""
+        """The same audio as `vocode(flow(prior))`, in the chunks `bounds` (from
+        `chunk_bounds`). The first chunk takes only as much of the flow as it needs (a
+        fraction of the sentence); the second takes the rest of the flow in one go, which
+        costs less than flowing chunk by chunk."""
         frames = prior.shape[2]
 
         def flow(low: int, high: int) -> np.ndarray:
@@ -237,9 +337,9 @@ class PiperEngine:
         def vocode(low: int, high: int) -> np.ndarray:
             return self.vocode(latent[:, :, low:high], feed)
 
-        head = min(frames, FIRST_CHUNK_FRAMES + CONTEXT_FRAMES)
+        head = min(frames, bounds[0][1] + CONTEXT_FRAMES) if bounds else 0
         latent = _window(flow, frames, 0, head, FLOW_CONTEXT_FRAMES)
-        for start, end in _chunk_bounds(frames):
+        for start, end in bounds:
             if latent.shape[2] < min(frames, end + CONTEXT_FRAMES):
                 rest = _window(flow, frames, head, frames, FLOW_CONTEXT_FRAMES)
                 latent = np.concatenate([latent, rest], axis=2)
@@ -275,16 +375,27 @@ class PiperEngine:
         return {name: value for name, value in feed.items() if name in names}
 
     def _calibrate(self) -> float:
-        """A fixed gain that brings a typical sentence close to full scale.
+        """A fixed gain that brings a typical sentence close to full scale, and a first
+        measure of this host's speed (real sentences keep it up to date).
 
         Piper normalises each finished sentence to its peak; a streamed sentence's peak
-        isn't known until its end, so one gain measured at start-up is used instead.
+        isn't known until its end, so one gain measured at start-up is used instead. The
+        text is rendered twice, whole then in chunks, so the speed is not only that of the
+        runs that warm the sessions up.
         """
         peak = 0.0
-        for phonemes in self.phonemize(_CALIBRATION_TEXT):
-            feed = self.inputs(phonemes, None, None)
-            audio = self.vocode(self.flow(*self.prior(feed), feed), feed)
+        sentences = [
+            self.inputs(phonemes, None, None) for phonemes in self.phonemize(_CALIBRATION_TEXT)
+        ]
+        for feed in sentences:
+            prior, mask = self.prior(feed)
+            audio = self.vocode(self.flow(prior, mask, feed), feed)
             peak = max(peak, float(np.max(np.abs(audio))))
+            self.frame_seconds = audio.shape[-1] / prior.shape[2] / self.sample_rate
+        for feed in sentences:
+            prior, mask = self.prior(feed)
+            for _ in self.chunks(prior, mask, feed, self.schedule(prior.shape[2])):
+                pass
         gain = min(_MAX_GAIN, _CALIBRATION_PEAK / peak) if peak > 1e-6 else 1.0
-        _LOGGER.debug("Voice %s: gain %.2f", self.files.name, gain)
+        _LOGGER.debug("Voice %s: gain %.2f, %s", self.files.name, gain, self.speed)
         return gain
