@@ -54,6 +54,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.milo.satellite_device import Satellite as MiloSatellite
+
 from .conftest import FakeCloud, Reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -486,8 +488,14 @@ async def test_one_device_with_voice_media_and_head(
     features = AssistSatelliteEntityFeature(satellite.attributes["supported_features"])
     assert AssistSatelliteEntityFeature.ANNOUNCE in features
     assert AssistSatelliteEntityFeature.START_CONVERSATION in features
-    for action in ("enroll_buddy", "forget_buddy", "look_at", "gesture"):
+    for action in ("enroll_buddy", "forget_buddy", "look_at", "gesture", "end_of_turn"):
         assert hass.services.has_service(ESPHOME, f"milo_{action}")
+    # Milo's integration finds the end_of_turn action and calls it through HA's ESPHome
+    # integration; the satellite, not listening to a request, ignores the verdict.
+    milo = MiloSatellite(hass, device.id)
+    assert milo.ends_turns()
+    await milo.async_end_of_turn("Turn on the desk lamp.")
+    assert _state(hass, "assist_satellite.milo_assist_satellite") == "idle"
 
 
 async def test_service_calls_reach_the_satellite(
