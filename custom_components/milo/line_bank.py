@@ -22,7 +22,7 @@ import yaml
 
 from .agreement import NUMBER_WORDS
 from .bm25 import BM25, stem
-from .sentences import heard, words
+from .sentences import REPEATED_WORDS, heard, word_runs, words
 
 SHIPPED = Path(__file__).parent / "lines" / "milo_lines.yaml"
 SURF_RATINGS = frozenset({"gnarly", "mid", "trash", "unknown"})
@@ -365,10 +365,17 @@ def fits(line: Line, asked: Sequence[str]) -> bool:
 
 
 def _said(line: Line, said: set[tuple[str, ...]], name: str, person: str) -> bool:
+    """Whether the line says again a sentence said lately, or a run of its words, as the
+    guard judges the model's repeats ("Same name as the best surf shop in Portrush." then
+    "Because they share a name with the best surf shop in Portrush.")."""
     if not said:
         return False
     text = fill(line.text, name=name, person=person)
-    return any(sentence in said for sentence in heard(text))
+    said_runs = set().union(*(word_runs(sentence, REPEATED_WORDS) for sentence in said))
+    return any(
+        sentence in said or word_runs(sentence, REPEATED_WORDS) & said_runs
+        for sentence in heard(text)
+    )
 
 
 def fill(text: str, *, name: str = "Milo", person: str = "") -> str:

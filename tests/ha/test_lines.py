@@ -122,6 +122,19 @@ def test_picks_avoid_what_was_said_lately() -> None:
     assert {bank.pick("milk", sarcasm=2, avoid=said) for _ in range(5)} == {"Line four."}
 
 
+def test_picks_avoid_six_words_said_lately() -> None:
+    """ "Why them?" after "Same name as the best surf shop in Portrush." does not get the
+    reason that says those six words again (the character bench's one repeat)."""
+    said = set(heard("The Troggs, obviously. Same name as the best surf shop in Portrush."))
+    reasons = [
+        "Because they share a name with the best surf shop in Portrush.",
+        "Because Wild Thing is the only song my head can keep time to.",
+    ]
+    bank = LineBank([Line(text, "why", "band", 2) for text in reasons])
+    picks = {bank.pick("why", "band", sarcasm=2, avoid=said) for _ in range(5)}
+    assert picks == {reasons[1]}
+
+
 @pytest.mark.parametrize(("sarcasm", "levels"), [(0, {0}), (1, {0, 1}), (2, {1, 2}), (3, {2, 3})])
 def test_picks_match_the_sarcasm_setting(sarcasm: int, levels: set[int]) -> None:
     """The agent's sarcasm, or one below; never more."""
