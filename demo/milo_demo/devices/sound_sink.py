@@ -9,8 +9,8 @@ writer opening the FIFO to closing it) becomes answer-NNN.wav, and a JSON line i
 sounds.jsonl records when its first byte arrived (the moment a person would have started
 hearing Milo) and how long the speaker ran dry in the middle of it (`stalled_s`: a stutter
 a person hears, when the audio came slower than it plays). A pause in the data is not the
-end of a clip: under load, milo-tts's second piece can come 0.5 s and more after its first
-0.28 s one has played, and that clip is still one answer.
+end of a clip: a stutter (milo-tts's next piece late on a busy host) is still one answer,
+and it shows in `stalled_s`.
 """
 
 from __future__ import annotations
