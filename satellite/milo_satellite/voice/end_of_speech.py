@@ -75,7 +75,7 @@ RULES = {
         finished_silence_s=0.35, unfinished_silence_s=1.0, complete_silence_s=0.6
     ),
     # Whole requests' words often end a phrase before a pause ("Will it rain | tomorrow
-    # morning?"): 0.85 s cut off 2 of the truncation bench's 128 requests, 0.9 s none.
+    # morning?"): 0.85 s cut off 1-2 of the truncation bench's 128 requests, 0.9 s none.
     EndOfSpeechMode.BALANCED: EndOfSpeechRule(
         finished_silence_s=1.0, unfinished_silence_s=1.0, complete_silence_s=0.9
     ),
