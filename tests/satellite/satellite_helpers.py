@@ -52,6 +52,19 @@ def piper_say(text: str, path: Path) -> Path:
     return path
 
 
+def spoken_part(wav: Path) -> bytes:
+    """A recording as mic PCM without the voice's own silence around it (the pauses are
+    the test's to set)."""
+    pcm = read_wav_as_mic_pcm(wav)
+    loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > 300)
+    return pcm[2 * loud[0] : 2 * loud[-1] + 2]
+
+
+def piper_phrase(text: str, path: Path) -> bytes:
+    """A phrase in piper's voice, as `spoken_part`."""
+    return spoken_part(piper_say(text, path))
+
+
 def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)

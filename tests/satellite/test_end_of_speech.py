@@ -14,20 +14,19 @@ from pathlib import Path
 import subprocess
 
 from aioesphomeapi import APIClient, VoiceAssistantEventType as Ev
-import numpy as np
 import pytest
 from satellite_helpers import (
     FakeHA,
     Milo,
     caught_up,
     eventually,
-    piper_say,
+    piper_phrase,
     send,
     silence,
+    spoken_part,
     subscribe,
 )
 
-from milo_satellite.voice.audio import read_wav_as_mic_pcm
 from milo_satellite.voice.end_of_speech import RULES, EndOfSpeech, EndOfSpeechMode
 from milo_satellite.voice.satellite import Phase
 
@@ -43,16 +42,10 @@ class Request:
 def request_speech(tmp_path_factory: pytest.TempPathFactory) -> Request:
     folder = tmp_path_factory.mktemp("request")
 
-    def say(text: str, name: str) -> bytes:
-        """The phrase without piper's own silence around it (the pause is ours to set)."""
-        pcm = read_wav_as_mic_pcm(piper_say(text, folder / name))
-        loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > 300)
-        return pcm[2 * loud[0] : 2 * loud[-1] + 2]
-
     return Request(
-        say("Okay Nabu.", "wake.wav"),
-        say("Turn on the,", "first.wav"),
-        say("desk lamp.", "rest.wav"),
+        piper_phrase("Okay Nabu.", folder / "wake.wav"),
+        piper_phrase("Turn on the,", folder / "first.wav"),
+        piper_phrase("desk lamp.", folder / "rest.wav"),
     )
 
 
@@ -157,9 +150,7 @@ def _espeak(text: str, folder: Path) -> bytes:
     subprocess.run(
         ["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True, timeout=60
     )
-    pcm = read_wav_as_mic_pcm(wav)
-    loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > 300)
-    return pcm[2 * loud[0] : 2 * loud[-1] + 2]
+    return spoken_part(wav)
 
 
 @pytest.mark.parametrize(

@@ -12,20 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aioesphomeapi import APIClient, VoiceAssistantEventType as Ev
-import numpy as np
 import pytest
 from satellite_helpers import (
     FakeHA,
     Milo,
     caught_up,
     eventually,
-    piper_say,
+    piper_phrase,
     send,
     silence,
     subscribe,
 )
 
-from milo_satellite.voice.audio import read_wav_as_mic_pcm
 from milo_satellite.voice.end_of_speech import (
     RULES,
     TRANSCRIBED_AFTER_S,
@@ -54,16 +52,10 @@ class Phrases:
 def phrases(tmp_path_factory: pytest.TempPathFactory) -> Phrases:
     folder = tmp_path_factory.mktemp("end-of-turn")
 
-    def say(text: str, name: str) -> bytes:
-        """The phrase without piper's own silence around it (the pause is ours to set)."""
-        pcm = read_wav_as_mic_pcm(piper_say(text, folder / name))
-        loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > 300)
-        return pcm[2 * loud[0] : 2 * loud[-1] + 2]
-
     return Phrases(
-        say("Okay Nabu.", "wake.wav"),
-        say("Turn on the desk lamp.", "whole.wav"),
-        say("Turn on the,", "part.wav"),
+        piper_phrase("Okay Nabu.", folder / "wake.wav"),
+        piper_phrase("Turn on the desk lamp.", folder / "whole.wav"),
+        piper_phrase("Turn on the,", folder / "part.wav"),
     )
 
 
