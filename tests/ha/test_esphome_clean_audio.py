@@ -10,7 +10,6 @@ is there as it is with the switch off, and much quieter with it on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 import wave
 
@@ -33,9 +32,9 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     milo_pipeline,
     no_errors_in_the_log,
     photo,
-    run_satellite,
-    start_muted,
+    satellite,
     wyoming_ports,
+    zeroconf_flag,
 )
 
 NOISE_RMS = 600.0  # a fan about 25 dB under piper's speech
@@ -53,6 +52,12 @@ def _samples(path: Path) -> tuple[np.ndarray, int]:
     with wave.open(str(path), "rb") as wav:
         pcm = wav.readframes(wav.getnframes())
         return np.frombuffer(pcm, dtype="<i2").astype(float), wav.getframerate()
+
+
+@pytest.fixture
+def starts_muted() -> bool:
+    """The test unmutes Milo after the microphone's first playing."""
+    return True
 
 
 @pytest.fixture
@@ -83,19 +88,6 @@ async def recordings(hass: HomeAssistant, tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def satellite(
-    socket_enabled: None,
-    tmp_path: Path,
-    mic_wav: Path,
-    photo: Path,  # noqa: F811 - the imported fixture
-) -> Iterator[Satellite]:
-    """Milo starts muted (`start_muted`); the test unmutes it."""
-    more = start_muted(tmp_path)
-    with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, more_config=more) as sat:
-        yield sat
-
-
 def _gap_rms(recording: Path) -> float:
     """RMS of what HA heard between the wake word and the question (its first 0.4 s)."""
     samples, rate = _samples(recording)
@@ -108,7 +100,7 @@ async def test_clean_audio_switched_on_from_home_assistant(
     recordings: Path,  # first: assist_pipeline set up before ESPHome
     milo_pipeline: FakeCloud,  # noqa: F811 - the imported fixture
     milo_entry: MockConfigEntry,  # noqa: F811 - the imported fixture
-    satellite: Satellite,
+    satellite: Satellite,  # noqa: F811 - the imported fixture
     mic_wav: Path,
     tmp_path: Path,
 ) -> None:

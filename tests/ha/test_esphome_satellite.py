@@ -195,11 +195,32 @@ def zeroconf_flag() -> str:
 
 
 @pytest.fixture
+def starts_muted() -> bool:
+    """Modules that unmute Milo themselves (`_unmute_after_first_playing`) override this to
+    True: Milo then starts muted (kept from "before"), so the microphone's first playing,
+    when HA subscribes, starts no run."""
+    return False
+
+
+@pytest.fixture
 def satellite(
-    socket_enabled: None, tmp_path: Path, mic_wav: Path, photo: Path, zeroconf_flag: str
+    *,
+    socket_enabled: None,
+    tmp_path: Path,
+    mic_wav: Path,
+    photo: Path,
+    zeroconf_flag: str,
+    starts_muted: bool,
 ) -> Iterator[Satellite]:
     """`milo-satellite --simulate` on a free port, hearing `mic_wav`."""
-    with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, zeroconf_flag=zeroconf_flag) as sat:
+    more = ""
+    if starts_muted:
+        state = tmp_path / "state.json"
+        state.write_text(json.dumps({"muted": True}))
+        more = f"state_file: {state}\n"
+    with run_satellite(
+        tmp_path, mic_wav=mic_wav, camera=photo, zeroconf_flag=zeroconf_flag, more_config=more
+    ) as sat:
         yield sat
 
 
@@ -270,14 +291,6 @@ def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
         else:
             return
     raise AssertionError(f"port {port} never opened:\n{log.read_text()[-3000:]}")
-
-
-def start_muted(folder: Path) -> str:
-    """Config for a Milo that starts muted (kept from "before"), so the microphone's first
-    playing, when HA subscribes, starts no run; `_unmute_after_first_playing` unmutes it."""
-    state = folder / "state.json"
-    state.write_text(json.dumps({"muted": True}))
-    return f"state_file: {state}\n"
 
 
 async def _unmute_after_first_playing(hass: HomeAssistant, folder: Path, mic_wav: Path) -> None:

@@ -9,7 +9,6 @@ noise and echo"). Milo stops talking, and HA's announce call returns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 import wave
 
@@ -31,8 +30,8 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     milo_entry,
     no_errors_in_the_log,
     photo,
-    run_satellite,
-    start_muted,
+    satellite,
+    zeroconf_flag,
 )
 
 MESSAGE = (
@@ -46,6 +45,12 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     with wave.open(str(path), "rb") as wav:
         samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
         return samples.astype(float), wav.getframerate()
+
+
+@pytest.fixture
+def starts_muted() -> bool:
+    """The test unmutes Milo after the microphone's first playing."""
+    return True
 
 
 @pytest.fixture
@@ -72,19 +77,6 @@ def mic_wav(tmp_path: Path, message_wav: Path) -> Path:
 
 
 @pytest.fixture
-def satellite(
-    socket_enabled: None,
-    tmp_path: Path,
-    mic_wav: Path,
-    photo: Path,  # noqa: F811 - the imported fixture
-) -> Iterator[Satellite]:
-    """Milo starts muted (`start_muted`); the test unmutes it."""
-    more = start_muted(tmp_path)
-    with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, more_config=more) as sat:
-        yield sat
-
-
-@pytest.fixture
 async def message_url(
     media_server: MediaServer,  # noqa: F811 - the imported fixture: HA's HTTP for its proxy
     aiohttp_client: ClientSessionGenerator,
@@ -105,7 +97,7 @@ async def test_stop_word_cuts_an_announcement_over_its_echo(
     hass: HomeAssistant,
     *,
     milo_entry: MockConfigEntry,  # noqa: F811 - the imported fixture
-    satellite: Satellite,
+    satellite: Satellite,  # noqa: F811 - the imported fixture
     message_url: str,
     message_wav: Path,
     tmp_path: Path,

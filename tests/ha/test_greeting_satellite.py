@@ -34,6 +34,7 @@ pytestmark = esphome.pytestmark
 no_errors_in_the_log = esphome.no_errors_in_the_log
 mic_wav = esphome.mic_wav
 zeroconf_flag = esphome.zeroconf_flag
+starts_muted = esphome.starts_muted
 satellite = esphome.satellite
 milo_entry = esphome.milo_entry
 media_server = esphome.media_server
