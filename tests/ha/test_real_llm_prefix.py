@@ -53,8 +53,10 @@ async def test_new_conversations_and_follow_ups_read_only_their_newest_turn(
                 request["usage"] = event.usage or request.get("usage")
 
     with patch.object(OpenAICompatibleClient, "async_stream_chat", record):
-        first = await ask(hass, "What's your favourite colour?", device_id=smart_home)
-        await ask(hass, "Tell me something about yourself.", device_id=smart_home)
+        # Questions the line bank leaves to the model (favourites and "Tell me about
+        # yourself" are the bank's now).
+        first = await ask(hass, "Do you ever sleep?", device_id=smart_home)
+        await ask(hass, "I had a really long day at work.", device_id=smart_home)
         await ask(hass, "Why is that?", first.conversation_id, smart_home)
 
     a1, b1, a2 = sent
