@@ -229,7 +229,10 @@ class LineBank:
         said = set(avoid)
         fresh = [ln for ln in pool if ln.text not in recent and not _said(ln, said, name, person)]
         unsaid = [ln for ln in pool if not _said(ln, said, name, person)]
-        choice = random.choice(fresh or unsaid or pool)
+        # Lines of one hazard share their phrases ("the gas emergency line"): when every
+        # line repeats some, one not said whole.
+        unrepeated = [ln for ln in pool if not _said(ln, said, name, person, runs=False)]
+        choice = random.choice(fresh or unsaid or unrepeated or pool)
         recent.append(choice.text)
         while len(recent) >= len(pool):  # keep a choice open for the next pick
             recent.popleft()
@@ -364,17 +367,21 @@ def fits(line: Line, asked: Sequence[str]) -> bool:
     )
 
 
-def _said(line: Line, said: set[tuple[str, ...]], name: str, person: str) -> bool:
-    """Whether the line says again a sentence said lately, or a run of its words, as the
-    guard judges the model's repeats ("Same name as the best surf shop in Portrush." then
-    "Because they share a name with the best surf shop in Portrush.")."""
+def _said(
+    line: Line, said: set[tuple[str, ...]], name: str, person: str, *, runs: bool = True
+) -> bool:
+    """Whether the line says again a sentence said lately, or (with `runs`) a run of its
+    words, as the guard judges the model's repeats ("Same name as the best surf shop in
+    Portrush." then "Because they share a name with the best surf shop in Portrush.")."""
     if not said:
         return False
-    text = fill(line.text, name=name, person=person)
+    sentences = heard(fill(line.text, name=name, person=person))
+    if not runs:
+        return any(sentence in said for sentence in sentences)
     said_runs = set().union(*(word_runs(sentence, REPEATED_WORDS) for sentence in said))
     return any(
         sentence in said or word_runs(sentence, REPEATED_WORDS) & said_runs
-        for sentence in heard(text)
+        for sentence in sentences
     )
 
 
