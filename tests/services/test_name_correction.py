@@ -4,19 +4,15 @@ names in its prompt (bench/stt_names)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import partial
-
 import pytest
 from wyoming.asr import Transcribe, Transcript
 from wyoming.event import Event
 
-from milo_services.stt.__main__ import build_info
 from milo_services.stt.biasing import NAMES_EVENT, NAMES_SAVED_EVENT, Vocabulary
-from milo_services.stt.handler import SttHandler
 from milo_services.stt.name_correction import NameCorrector, sound_key
 from milo_services.stt.transcriber import Transcriber
 from tests.services.helpers import ThreadedServer, audio_events, espeak, normalize, read_until
+from tests.services.test_stt_names import server  # noqa: F401 - a milo-stt of its own
 
 # The bench's home, as Milo's integration sends it: persona, spots, areas, entities, and
 # the words of Milo's topics in lower case.
@@ -130,20 +126,8 @@ def test_the_vocabulary_corrects_english_with_every_name(transcriber: Transcribe
     assert vocabulary.corrector(language="en") != english
 
 
-@pytest.fixture
-def server(transcriber: Transcriber) -> Iterator[ThreadedServer]:
-    factory = partial(
-        SttHandler,
-        info=build_info(transcriber),
-        transcriber=transcriber,
-        vocabulary=Vocabulary(transcriber.count_tokens),
-    )
-    with ThreadedServer(factory) as server:
-        yield server
-
-
 async def test_the_home_names_come_out_right_through_the_wyoming_client(
-    server: ThreadedServer,
+    server: ThreadedServer,  # noqa: F811 - the imported fixture
 ) -> None:
     """espeak-ng's voice, which tiny.en heard as "the nice and fan" and "the Nanoleaf panel
     in the sound" even with the names in its prompt (bench/stt_names, 2026-12-06)."""
