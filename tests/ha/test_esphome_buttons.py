@@ -9,7 +9,6 @@ shutdown command (here one that leaves a file behind).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from homeassistant.core import HomeAssistant
@@ -24,29 +23,23 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     milo_entry,
     no_errors_in_the_log,
     photo,
-    run_satellite,
+    satellite,
+    zeroconf_flag,
 )
 
 LONG_PRESS_S = 1.0  # the 3 s default would only slow the test
 
 
 @pytest.fixture
-def satellite(
-    socket_enabled: None,
-    tmp_path: Path,
-    mic_wav: Path,  # noqa: F811 - the imported fixture
-    photo: Path,  # noqa: F811 - the imported fixture
-) -> Iterator[Satellite]:
+def satellite_config(tmp_path: Path) -> str:
     """The satellite with a mute button on GPIO 17 and a power button on GPIO 27."""
-    buttons = (
+    return (
         "buttons:\n"
         "  mute_pin: 17\n"
         "  power_pin: 27\n"
         f"  long_press_s: {LONG_PRESS_S}\n"
         f"  shutdown_command: touch {tmp_path / 'powered-off'}\n"
     )
-    with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, more_config=buttons) as sat:
-        yield sat
 
 
 def _effect(hass: HomeAssistant) -> object:
@@ -57,7 +50,7 @@ def _effect(hass: HomeAssistant) -> object:
 async def test_mute_button_shows_on_the_dashboard(
     hass: HomeAssistant,
     milo_entry: MockConfigEntry,  # noqa: F811 - the imported fixture
-    satellite: Satellite,
+    satellite: Satellite,  # noqa: F811 - the imported fixture
 ) -> None:
     await _until(lambda: _state(hass, "switch.milo_mute") == "off")  # its state is in
     satellite.press("mute")
@@ -78,7 +71,7 @@ async def test_mute_button_shows_on_the_dashboard(
 async def test_power_button_sleeps_then_shuts_down(
     hass: HomeAssistant,
     milo_entry: MockConfigEntry,  # noqa: F811 - the imported fixture
-    satellite: Satellite,
+    satellite: Satellite,  # noqa: F811 - the imported fixture
     tmp_path: Path,
 ) -> None:
     satellite.press("power")  # short: asleep, listening off

@@ -30,6 +30,7 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     _until,
     milo_entry,
     milo_pipeline,
+    muted_config,
     no_errors_in_the_log,
     photo,
     satellite,
@@ -55,9 +56,9 @@ def _samples(path: Path) -> tuple[np.ndarray, int]:
 
 
 @pytest.fixture
-def starts_muted() -> bool:
+def satellite_config(tmp_path: Path) -> str:
     """The test unmutes Milo after the microphone's first playing."""
-    return True
+    return muted_config(tmp_path)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ and comes back afterwards. The levels are read from the simulated speaker's medi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import io
 from pathlib import Path
 import wave
@@ -34,8 +33,9 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     milo_pipeline,
     no_errors_in_the_log,
     photo,
-    run_satellite,
+    satellite,
     wyoming_ports,
+    zeroconf_flag,
 )
 
 DUCK = 0.2
@@ -45,15 +45,8 @@ WINDOW_S = 0.1
 
 
 @pytest.fixture
-def satellite(
-    socket_enabled: None,
-    tmp_path: Path,
-    mic_wav: Path,  # noqa: F811 - the imported fixture
-    photo: Path,  # noqa: F811 - the imported fixture
-) -> Iterator[Satellite]:
-    more = f"audio: {{duck_volume: {DUCK}}}\n"
-    with run_satellite(tmp_path, mic_wav=mic_wav, camera=photo, more_config=more) as sat:
-        yield sat
+def satellite_config() -> str:
+    return f"audio: {{duck_volume: {DUCK}}}\n"
 
 
 @pytest.fixture
@@ -81,9 +74,9 @@ async def song_url(
     return f"http://127.0.0.1:{server.server.port}/song.wav"
 
 
-def _played_s(satellite: Satellite) -> float:
+def _played_s(sat: Satellite) -> float:
     """Seconds of music the speaker has played so far (its clip grows as it plays)."""
-    media = satellite.played("media")
+    media = sat.played("media")
     return max(0, media[0].stat().st_size - 44) / (RATE * 2) if media else 0.0
 
 
@@ -101,7 +94,7 @@ async def test_music_ducks_under_a_conversation(
     hass: HomeAssistant,
     milo_pipeline: FakeCloud,  # noqa: F811 - the imported fixture
     milo_entry: MockConfigEntry,  # noqa: F811 - the imported fixture
-    satellite: Satellite,
+    satellite: Satellite,  # noqa: F811 - the imported fixture
     song_url: str,
 ) -> None:
     milo_pipeline.default = Reply(text="Only when it is quieter than me.")

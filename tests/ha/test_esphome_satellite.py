@@ -194,12 +194,18 @@ def zeroconf_flag() -> str:
     return "--no-zeroconf"
 
 
+def muted_config(folder: Path) -> str:
+    """Config for a Milo that starts muted (kept from "before"), so the microphone's first
+    playing, when HA subscribes, starts no run; `_unmute_after_first_playing` unmutes it."""
+    state = folder / "state.json"
+    state.write_text(json.dumps({"muted": True}))
+    return f"state_file: {state}\n"
+
+
 @pytest.fixture
-def starts_muted() -> bool:
-    """Modules that unmute Milo themselves (`_unmute_after_first_playing`) override this to
-    True: Milo then starts muted (kept from "before"), so the microphone's first playing,
-    when HA subscribes, starts no run."""
-    return False
+def satellite_config() -> str:
+    """What a module adds to the satellite's YAML file (buttons, ducking, `muted_config`)."""
+    return ""
 
 
 @pytest.fixture
@@ -210,16 +216,15 @@ def satellite(
     mic_wav: Path,
     photo: Path,
     zeroconf_flag: str,
-    starts_muted: bool,
+    satellite_config: str,
 ) -> Iterator[Satellite]:
     """`milo-satellite --simulate` on a free port, hearing `mic_wav`."""
-    more = ""
-    if starts_muted:
-        state = tmp_path / "state.json"
-        state.write_text(json.dumps({"muted": True}))
-        more = f"state_file: {state}\n"
     with run_satellite(
-        tmp_path, mic_wav=mic_wav, camera=photo, zeroconf_flag=zeroconf_flag, more_config=more
+        tmp_path,
+        mic_wav=mic_wav,
+        camera=photo,
+        zeroconf_flag=zeroconf_flag,
+        more_config=satellite_config,
     ) as sat:
         yield sat
 

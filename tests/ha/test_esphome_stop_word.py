@@ -28,6 +28,7 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     _until,
     media_server,
     milo_entry,
+    muted_config,
     no_errors_in_the_log,
     photo,
     satellite,
@@ -48,9 +49,9 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 
 
 @pytest.fixture
-def starts_muted() -> bool:
+def satellite_config(tmp_path: Path) -> str:
     """The test unmutes Milo after the microphone's first playing."""
-    return True
+    return muted_config(tmp_path)
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
     no_errors_in_the_log,
     photo,
     satellite,
-    starts_muted,
+    satellite_config,
     wyoming_ports,
     zeroconf_flag,
 )
