@@ -17,7 +17,7 @@ import logging
 import re
 import unicodedata
 
-from .sentences import REPEATED_WORDS, split_sentences, word_runs, words
+from .sentences import RECITED_WORDS, REPEATED_WORDS, split_sentences, word_runs, words
 
 _LOGGER = logging.getLogger(__package__)
 # About fifteen seconds of speech: longer is a lecture, not a chat.
@@ -132,6 +132,9 @@ class AnswerGuard:
     done: bool = False
     _buffer: str = ""
     _count: int = 0
+    # The last words said: a run of the prompt or of an earlier answer split across two
+    # sentences ("with a camera... and a moving head") is a recital or repeat all the same.
+    _tail: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Index the prompt once."""
@@ -181,6 +184,7 @@ class AnswerGuard:
             kept = _cut(kept, self.max_words)
         self._count += len(sentence_words)
         self._heard.add(tuple(sentence_words))
+        self._tail = (*self._tail, *sentence_words)[-(max(REPEATED_WORDS, RECITED_WORDS) - 1) :]
         prefix = " " if self.kept else ""
         self.kept.append(kept)
         return prefix + kept
@@ -220,15 +224,16 @@ class AnswerGuard:
 
     def _fault(self, sentence: str, sentence_words: list[str]) -> str:
         """Why a sentence is not said ("" when it is fine)."""
+        joined = [*self._tail, *sentence_words]
         if (
             tuple(sentence_words) in self._heard
-            or word_runs(sentence_words, REPEATED_WORDS) & self._heard_runs
+            or word_runs(joined, REPEATED_WORDS) & self._heard_runs
             or self._contains_said(sentence_words)
         ):
             return "repeated"
         # An answer that opens with the question said back; later, asking it back is fine.
         opening = not self.kept
-        if self._recited & word_runs(sentence_words) or _parrots(
+        if self._recited & word_runs(joined) or _parrots(
             sentence_words, self._asked, anywhere=opening
         ):
             return "recited"

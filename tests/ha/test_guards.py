@@ -40,6 +40,12 @@ def guard(**kwargs: object) -> AnswerGuard:
             "Sure. I am a small desk robot with a camera and a moving head. Ask away.",
             "Sure. Ask away.",
         ),
+        # ... also split across two sentences (the character bench: "just you with a
+        # camera... and a moving head !").
+        (
+            "I do sleep. It's just you with a camera... and a moving head ! Fine.",
+            "I do sleep. It's just you with a camera... Fine.",
+        ),
         # Parrots the question, or three words of it in a row.
         ("How are you? Grand, thanks.", "Grand, thanks."),
         # A fragment cut off mid-phrase at the end is not said; a plain unfinished end is.
@@ -105,6 +111,14 @@ def test_an_earlier_sentence_inside_a_new_one_is_dropped() -> None:
     earlier = heard("That's all they've ever done. I am here.")
     g = guard(said_before=earlier)
     assert run(g, "That's all they've ever done, I guess. Fine by me.") == "Fine by me."
+
+
+def test_an_earlier_answer_split_across_two_sentences_is_dropped() -> None:
+    """Six words in a row said lately are a repeat even when a stop falls inside them."""
+    earlier = heard("Surfing again at the weekend, my little barnacle.")
+    g = guard(said_before=earlier)
+    said = run(g, "Surfing again. At the weekend, my little barnacle. Fine.")
+    assert said == "Surfing again. Fine."
 
 
 def test_answers_are_capped_at_a_sentence_end() -> None:
