@@ -226,7 +226,7 @@ class LineBank:
             if not pool:
                 return ""
         recent = self._recent.setdefault((topic, tag), deque(maxlen=RECENT_PICKS))
-        said = set(avoid)
+        said = _Said.of(avoid)
         fresh = [ln for ln in pool if ln.text not in recent and not _said(ln, said, name, person)]
         unsaid = [ln for ln in pool if not _said(ln, said, name, person)]
         # Lines of one hazard share their phrases ("the gas emergency line"): when every
@@ -256,7 +256,7 @@ class LineBank:
         while another is left. Any line of the topic when none shares a word with it.
         `asked` is the request as said (default: `request`): a line with `only_for` only
         when it says the line's ask ("A roast?" for "Roast me", not for "Tell me a joke")."""
-        said = set(avoid)
+        said = _Said.of(avoid)
         asked = request if asked is None else asked
         said_words = stems(asked)
         pool = [
@@ -314,7 +314,7 @@ class LineBank:
         one, please.") is about what was asked before. A line with `only_for` only when
         `request` says its ask: the model copies the examples it is shown.
         """
-        said = set(avoid)
+        said = _Said.of(avoid)
         asked = stems(request)
         allowed = {id(line) for line in _at_level(self.lines, sarcasm)}
         scores = [
@@ -367,21 +367,29 @@ def fits(line: Line, asked: Sequence[str]) -> bool:
     )
 
 
-def _said(
-    line: Line, said: set[tuple[str, ...]], name: str, person: str, *, runs: bool = True
-) -> bool:
+@dataclass(frozen=True)
+class _Said:
+    """Sentences said lately and their runs of words, indexed once per pick."""
+
+    sentences: frozenset[tuple[str, ...]]
+    runs: frozenset[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, avoid: Collection[tuple[str, ...]]) -> _Said:
+        said = frozenset(avoid)
+        runs = frozenset().union(*(word_runs(sentence, REPEATED_WORDS) for sentence in said))
+        return cls(said, runs)
+
+
+def _said(line: Line, said: _Said, name: str, person: str, *, runs: bool = True) -> bool:
     """Whether the line says again a sentence said lately, or (with `runs`) a run of its
     words, as the guard judges the model's repeats ("Same name as the best surf shop in
     Portrush." then "Because they share a name with the best surf shop in Portrush.")."""
-    if not said:
+    if not said.sentences:
         return False
-    sentences = heard(fill(line.text, name=name, person=person))
-    if not runs:
-        return any(sentence in said for sentence in sentences)
-    said_runs = set().union(*(word_runs(sentence, REPEATED_WORDS) for sentence in said))
     return any(
-        sentence in said or word_runs(sentence, REPEATED_WORDS) & said_runs
-        for sentence in sentences
+        sentence in said.sentences or (runs and word_runs(sentence, REPEATED_WORDS) & said.runs)
+        for sentence in heard(fill(line.text, name=name, person=person))
     )
 
 
