@@ -126,6 +126,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
         # A prompt too big for the model is a setup problem: say so once, not every turn.
         self._warned_prompt_size = False
         self._notes = SentNotes()
+        # The latest model request worked out before a turn ended (speculation.py).
+        self._speculated: ModelRequest | None = None
 
     @property
     @override
@@ -204,7 +206,8 @@ class MiloConversationEntity(conversation.ConversationEntity):
         messages, tools = self._messages(
             chat_log, context, _offered_tools(chat_log), budget, voice, notes=notes
         )
-        return self._model_request(messages, tools, budget)
+        self._speculated = self._model_request(messages, tools, budget)
+        return self._speculated
 
     async def async_handles_whole(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
@@ -568,7 +571,9 @@ class MiloConversationEntity(conversation.ConversationEntity):
         try:
             for _round in range(MAX_TOOL_ROUNDS):
                 messages, tools = self._messages(chat_log, context, offered, budget, voice)
-                model = self._model_deltas(messages, tools, budget, guard)
+                model = self._model_deltas(
+                    messages, tools, budget, guard, conversation_id=chat_log.conversation_id
+                )
                 await self._async_add(chat_log, deadline.watch(model))
                 if deadline.passed:
                     if chat_log.unresponded_tool_results:
@@ -595,8 +600,11 @@ class MiloConversationEntity(conversation.ConversationEntity):
         tools: list[dict[str, Any]],
         budget: Budget,
         guard: AnswerGuard | None = None,
+        *,
+        conversation_id: str | None = None,
     ) -> AsyncGenerator[_Delta]:
-        """One model response as chat log deltas (HA runs the tool calls)."""
+        """One model response as chat log deltas (HA runs the tool calls); the answer
+        may be one started before the turn ended, in `conversation_id` (its notes)."""
         runtime = self.entry.runtime_data
         estimate = sum(map(message_tokens, messages)) + tools_tokens(tools)
         LOGGER.debug(
@@ -608,7 +616,11 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         request = self._model_request(messages, tools, budget)
         # Started before the turn ended on the same words, if it is this very request.
-        events = runtime.speculations.take(request) or request.send(runtime.client)
+        kept = runtime.speculations.take(request)
+        if kept is not None and conversation_id and self._speculated:
+            # What the model read: its clock said seconds earlier than this request's.
+            self._notes.sent_instead(conversation_id, self._speculated.messages[-1]["content"])
+        events = kept or request.send(runtime.client)
         return _to_deltas(events, estimate, allow_tools=bool(tools), guard=guard)
 
     async def _async_add(

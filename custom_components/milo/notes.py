@@ -67,3 +67,18 @@ class SentNotes:
         if sent is None or sent[0] != question:
             sent = notes[index] = (question, fresh)
         return sent[1]
+
+    def sent_instead(self, conversation_id: str, message: str) -> None:
+        """The newest question went out as `message` after all: a speculative request the
+        model answered, its note (HA's clock) written seconds earlier (speculation.py).
+        Later requests send the question so again, as the model read it, or the server
+        reads the conversation again from there."""
+        notes = self._notes.get(conversation_id)
+        if not notes:
+            return
+        index = max(notes)
+        question = notes[index][0]
+        if message == question:
+            notes[index] = (question, "")
+        elif message.startswith("(") and message.endswith(f")\n{question}"):
+            notes[index] = (question, message[1 : -len(question) - 2])
