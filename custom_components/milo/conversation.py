@@ -181,7 +181,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
             ):
                 await self._async_run_model(chat_log, context, budget)
         self.entry.runtime_data.speculations.turn_ended(
-            self, user_input.device_id, chat_log.conversation_id
+            user_input.device_id, chat_log.conversation_id
         )
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 

@@ -23,12 +23,9 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .client import OpenAICompatibleClient, StreamEvent
-
-if TYPE_CHECKING:
-    from .conversation import MiloConversationEntity
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -133,27 +130,25 @@ class _Speculation:
 
 
 class Speculations:
-    """A Milo entry's speculative model call (one at a time), and which of its agents and
-    conversations each satellite device was last answered in."""
+    """A Milo entry's speculative model call (one at a time), and which conversation each
+    satellite device was last answered in."""
 
     def __init__(self) -> None:
         self._current: _Speculation | None = None
         # The agents (subentry ids) whose "Start answers early" switch is off.
         self.agents_off: set[str] = set()
-        self._last_turns: dict[str, tuple[MiloConversationEntity, str]] = {}
+        self._last_conversations: dict[str, str] = {}
 
-    def last_turn(self, device_id: str) -> tuple[MiloConversationEntity, str] | None:
-        """The agent that last answered the device, and in which conversation."""
-        return self._last_turns.get(device_id)
+    def last_conversation(self, device_id: str) -> str | None:
+        """The conversation an agent of the entry last answered the device in."""
+        return self._last_conversations.get(device_id)
 
-    def turn_ended(
-        self, agent: MiloConversationEntity, device_id: str | None, conversation_id: str
-    ) -> None:
-        """The agent answered the device: the next turn there is likely the same
-        conversation's; a speculation for it that was not taken is spent."""
+    def turn_ended(self, device_id: str | None, conversation_id: str) -> None:
+        """An agent answered the device: its next turn goes on in the same conversation
+        while HA keeps it; a speculation for it that was not taken is spent."""
         if device_id is None:
             return
-        self._last_turns[device_id] = (agent, conversation_id)
+        self._last_conversations[device_id] = conversation_id
         if self._current is not None and self._current.device_id == device_id:
             self._cancel("its turn ended without it")
 
@@ -194,7 +189,7 @@ class Speculations:
     def cancel(self) -> None:
         """Stop everything (the entry unloads)."""
         self._cancel("Milo is unloading")
-        self._last_turns.clear()
+        self._last_conversations.clear()
 
     def _cancel(self, why: str) -> None:
         if self._current is None:

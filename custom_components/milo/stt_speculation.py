@@ -8,11 +8,14 @@ fails is tried again every `RETRY_SECONDS` while the Wyoming entry is loaded.
 The words also go to end_of_turn.py, which tells a Milo satellite when they are a whole
 request, so that it ends the turn sooner.
 
-Which conversation the words will arrive in, when milo-stt cannot say which satellite is
-speaking: exactly one assist satellite must be listening, and the agent of this entry that
-answered it last, in the conversation it answered in (HA's satellite keeps its conversation
-for 5 minutes). Anything else, or a satellite that has never been answered: no guess. A
-guess that turns out wrong costs a model call the server stops at once (speculation.py).
+Where the words will arrive, when milo-stt cannot say which satellite is speaking: exactly
+one assist satellite must be listening, and the agent of its pipeline (its pipeline select,
+or HA's preferred pipeline, as the satellite picks it) must be one of this entry's. The
+conversation is the one Milo last answered the satellite in, while HA keeps it (it drops one
+5 to 10 minutes after its last turn: helpers/chat_session.py); else a new one, as HA starts
+for a satellite's first request: HA makes its id when the run starts, but only the chat log,
+empty, goes into the model request. Anything else: no guess. A guess that turns out wrong
+costs a model call the server stops at once (speculation.py).
 """
 
 from __future__ import annotations
@@ -20,23 +23,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.components import conversation
+from homeassistant.components.assist_pipeline import OPTION_PREFERRED, PipelineNotFound
+from homeassistant.components.assist_pipeline.pipeline import (
+    async_get_pipeline,
+    async_get_pipelines,
+)
+from homeassistant.components.assist_satellite.const import DATA_COMPONENT as SATELLITES
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
 from homeassistant.config_entries import SIGNAL_CONFIG_ENTRY_CHANGED, ConfigEntry, ConfigEntryChange
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.util.ulid import ulid_now
 
 from . import end_of_turn
 from .const import LOGGER
+from .conversation import MiloConversationEntity
 from .data import MiloConfigEntry
 from .stt_names import WYOMING, async_milo_stt_addresses
-
-if TYPE_CHECKING:
-    from .conversation import MiloConversationEntity
 
 SUBSCRIBE_EVENT = "milo-subscribe"
 SUBSCRIBED_EVENT = "milo-subscribed"
@@ -187,16 +195,27 @@ class SttSpeculation:
         )
 
     def _turn(self, text: str) -> _Turn | None:
-        """`text` as the one listening satellite's message to the agent of this entry that
-        answered it last; None when Milo cannot tell."""
+        """`text` as the one listening satellite's message to this entry's agent of its
+        pipeline, in the conversation it will arrive in; None when Milo cannot tell."""
         satellite = _listening_satellite(self.hass)
         device_id = _device_of(self.hass, satellite) if satellite else None
-        last = self.entry.runtime_data.speculations.last_turn(device_id) if device_id else None
-        if satellite is None or device_id is None or last is None:
-            LOGGER.debug("Nothing to do with %r: no one listening satellite Milo answered", text)
+        agent = self._pipeline_agent(satellite) if satellite else None
+        if satellite is None or device_id is None or agent is None:
+            LOGGER.debug("Nothing to do with %r: no one listening satellite with Milo", text)
             return None
-        agent, conversation_id = last
+        # The satellite goes on in its last conversation; `trial_chat_log` starts a new
+        # log, as HA does, once HA has dropped it.
+        last = self.entry.runtime_data.speculations.last_conversation(device_id)
+        conversation_id = last or ulid_now()  # or the new one HA starts for a first request
         return _Turn(agent, satellite, device_id, conversation_id, text)
+
+    def _pipeline_agent(self, satellite: str) -> MiloConversationEntity | None:
+        """This entry's agent that the satellite's pipeline asks, if it asks one."""
+        engine = _pipeline_engine(self.hass, satellite)
+        agent = conversation.async_get_agent(self.hass, engine) if engine else None
+        if isinstance(agent, MiloConversationEntity) and agent.entry is self.entry:
+            return agent
+        return None
 
     async def _async_end_turn(self, text: str) -> None:
         """Tell the listening Milo satellite when `text` is a whole request (end_of_turn.py)."""
@@ -273,3 +292,25 @@ def _listening_satellite(hass: HomeAssistant) -> str | None:
 def _device_of(hass: HomeAssistant, entity_id: str) -> str | None:
     entry = er.async_get(hass).async_get(entity_id)
     return entry.device_id if entry else None
+
+
+def _pipeline_engine(hass: HomeAssistant, satellite: str) -> str | None:
+    """The conversation agent of the pipeline the satellite runs, found as the satellite
+    finds its pipeline (AssistSatelliteEntity._resolve_pipeline): the one its pipeline
+    select names, else HA's preferred pipeline."""
+    component = hass.data.get(SATELLITES)
+    entity = component.get_entity(satellite) if component else None
+    if entity is None:
+        return None
+    pipeline_id = None
+    if (select := entity.pipeline_entity_id) is not None:
+        if (chosen := hass.states.get(select)) is None:
+            return None  # HA refuses to run then
+        if chosen.state != OPTION_PREFERRED:
+            pipeline_id = next(
+                (p.id for p in async_get_pipelines(hass) if p.name == chosen.state), None
+            )
+    try:
+        return async_get_pipeline(hass, pipeline_id).conversation_engine
+    except PipelineNotFound:
+        return None

@@ -2,13 +2,18 @@
 request (end_of_turn.py), in a real HA with Milo's agent and HA's own intents.
 
 The satellite is its device, its assist satellite entity ("listening" while a request is
-heard) and its `end_of_turn` action, recorded as HA's ESPHome integration would register
-it (`esphome.<node>_end_of_turn`); the satellite's side is tested with the real ESPHome
-client in tests/satellite/test_end_of_turn.py.
+heard; its pipeline asks Milo's agent: test_speculation.py) and its `end_of_turn` action,
+recorded as HA's ESPHome integration would register it (`esphome.<node>_end_of_turn`); the
+satellite's side is tested with the real ESPHome client in tests/satellite/test_end_of_turn.py.
 """
 
 from __future__ import annotations
 
+from homeassistant.components.assist_pipeline.pipeline import (
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.components.conversation import HOME_ASSISTANT_AGENT
 from homeassistant.core import HomeAssistant, ServiceCall
 import pytest
 from pytest_homeassistant_custom_component.common import async_mock_service
@@ -16,7 +21,7 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 from custom_components.milo.stt_speculation import SttSpeculation
 
 from .conftest import FakeCloud
-from .test_conversation import kitchen_light  # noqa: F401 - a fixture
+from .test_conversation import AGENT, kitchen_light  # noqa: F401 - a fixture
 from .test_speculation import SATELLITE, first_turn, satellite  # noqa: F401 - a fixture
 
 
@@ -40,7 +45,8 @@ async def judge(hass: HomeAssistant, entry, text: str) -> None:
         ("Turn on the", False),  # the pause after "the"
         ("Turn on the kitchen", False),  # names nothing HA or Milo knows yet
         ("What's the surf like at", False),  # a kind Milo knows, but "at" where?
-        ("What are you up to today?", False),  # the model's: only the silence decides
+        ("What are you up to today?", True),  # the model's, a question heard to its end
+        ("I had a long day at work.", False),  # the model's statement: the silence decides
     ],
 )
 async def test_the_satellite_is_told_only_of_whole_requests(  # noqa: PLR0917
@@ -61,22 +67,40 @@ async def test_the_satellite_is_told_only_of_whole_requests(  # noqa: PLR0917
 
 
 @pytest.mark.usefixtures("kitchen_light")
+async def test_a_satellite_milo_never_answered_is_told_too(
+    hass: HomeAssistant,
+    setup_entry,
+    cloud: FakeCloud,
+    satellite: str,  # noqa: F811 - the imported fixture
+    told: list[ServiceCall],
+) -> None:
+    """Its first request after HA started: its pipeline says the words go to Milo."""
+    entry = await setup_entry()
+    hass.states.async_set(SATELLITE, "listening")
+    await judge(hass, entry, "Turn on the kitchen light.")
+    assert [call.data for call in told] == [{"text": "Turn on the kitchen light."}]
+    assert cloud.chat_requests() == []
+
+
+@pytest.mark.usefixtures("kitchen_light")
 async def test_nothing_is_told_without_a_listening_milo_satellite(
     hass: HomeAssistant,
     setup_entry,
     cloud: FakeCloud,
     satellite: str,  # noqa: F811 - the imported fixture
 ) -> None:
-    """No listening satellite, one Milo never answered, or one without the action."""
+    """No listening satellite, one whose pipeline asks another agent, or one without the
+    action."""
     entry = await setup_entry()
-    hass.states.async_set(SATELLITE, "listening")
     told = async_mock_service(hass, "esphome", "sat_end_of_turn")
-    await judge(hass, entry, "Turn on the kitchen light.")  # never answered: no guess
     await first_turn(hass, cloud, satellite)
-    hass.states.async_set(SATELLITE, "idle")
     await judge(hass, entry, "Turn on the kitchen light.")  # not listening
-    assert told == []
-    hass.services.async_remove("esphome", "sat_end_of_turn")
     hass.states.async_set(SATELLITE, "listening")
+    pipeline = async_get_pipeline(hass)
+    await async_update_pipeline(hass, pipeline, conversation_engine=HOME_ASSISTANT_AGENT)
+    await judge(hass, entry, "Turn on the kitchen light.")  # HA's agent gets the words
+    assert told == []
+    await async_update_pipeline(hass, async_get_pipeline(hass), conversation_engine=AGENT)
+    hass.services.async_remove("esphome", "sat_end_of_turn")
     await judge(hass, entry, "Turn on the kitchen light.")  # no such action: not a Milo
     assert told == []

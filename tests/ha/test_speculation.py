@@ -2,50 +2,112 @@
 
 A real HA with Milo's agent and the scripted chat server (it counts the requests it gets);
 the end-to-end test adds the real milo-stt behind HA's Wyoming integration. The satellite
-is simulated by its entity's state only: "listening" while a request is being heard.
+is HA's own assist satellite entity on a device, its pipeline select naming HA's preferred
+pipeline, which asks Milo's agent; its audio is not simulated: the tests set its state,
+"listening" while a request is being heard.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 import logging
 import time
 from typing import Any
 
 from homeassistant.components import stt
+from homeassistant.components.assist_pipeline import OPTION_PREFERRED, PipelineEvent
+from homeassistant.components.assist_pipeline.pipeline import (
+    KEY_ASSIST_PIPELINE,
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.components.assist_satellite import (
+    AssistSatelliteConfiguration,
+    AssistSatelliteEntity,
+)
+from homeassistant.components.conversation import HOME_ASSISTANT_AGENT
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
+from homeassistant.config_entries import ConfigEntry, ConfigFlow
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.chat_session import DATA_CHAT_SESSION
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    async_fire_time_changed,
+    mock_config_flow,
+    mock_integration,
+    mock_platform,
+    setup_test_component_platform,
+)
 
 from custom_components.milo.client import StreamEvent
 from custom_components.milo.speculation import KeptStream, ModelRequest
 from custom_components.milo.stt_speculation import SttSpeculation, parse_event
 
 from .conftest import FakeCloud
-from .test_conversation import ask, kitchen_light, speech  # noqa: F401 - a fixture
+from .test_conversation import AGENT, ask, kitchen_light, speech  # noqa: F401 - a fixture
 from .test_stt_names import add_wyoming, espeak, milo_stt  # noqa: F401 - a fixture
 
 SATELLITE = "assist_satellite.sat"
+PIPELINE_SELECT = "select.sat_assistant"
 REAL_TIME_LIMIT = 60.0
 POLL_SECONDS = 0.05
 
 
+class SimulatedSatellite(AssistSatelliteEntity):
+    """A voice satellite's assist satellite entity, as HA's ESPHome integration makes one
+    (device "Sat", a pipeline select), without audio: no pipeline runs here."""
+
+    _attr_name = "Sat"
+    _attr_unique_id = "sat"
+    _attr_pipeline_entity_id = PIPELINE_SELECT
+    _attr_device_info = DeviceInfo(identifiers={("test", "sat")}, name="Sat")
+
+    def on_pipeline_event(self, event: PipelineEvent) -> None:
+        """No runs: the tests set the state."""
+
+    def async_get_configuration(self) -> AssistSatelliteConfiguration:
+        return AssistSatelliteConfiguration(
+            available_wake_words=[], active_wake_words=[], max_active_wake_words=0
+        )
+
+    async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:
+        raise NotImplementedError  # nothing to configure
+
+
 @pytest.fixture
-def satellite(hass: HomeAssistant) -> str:
-    """A voice satellite's device and its assist satellite entity; returns the device id."""
-    owner = MockConfigEntry(domain="esphome")
-    owner.add_to_hass(hass)
-    device = dr.async_get(hass).async_get_or_create(
-        config_entry_id=owner.entry_id, identifiers={("esphome", "sat")}, name="Sat"
+async def satellite(hass: HomeAssistant) -> AsyncIterator[str]:
+    """A voice satellite's device and its assist satellite entity, whose pipeline asks
+    Milo's agent; yields the device id."""
+    assert await async_setup_component(hass, "homeassistant", {})
+
+    async def forward(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, ["assist_satellite"])
+        return True
+
+    mock_integration(hass, MockModule("test", async_setup_entry=forward))
+    mock_platform(hass, "test.config_flow")  # HA imports it for every entry
+    setup_test_component_platform(
+        hass, "assist_satellite", [SimulatedSatellite()], from_config_entry=True
     )
-    er.async_get(hass).async_get_or_create(
-        "assist_satellite", "esphome", "sat", suggested_object_id="sat", device_id=device.id
-    )
-    hass.states.async_set(SATELLITE, "idle")
-    return device.id
+    with mock_config_flow("test", ConfigFlow):  # HA sets up entries of known flows only
+        owner = MockConfigEntry(domain="test")
+        owner.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(owner.entry_id)
+        await hass.async_block_till_done()
+        hass.states.async_set(PIPELINE_SELECT, OPTION_PREFERRED)
+        await async_update_pipeline(hass, async_get_pipeline(hass), conversation_engine=AGENT)
+        entity = er.async_get(hass).async_get(SATELLITE)
+        assert entity is not None
+        assert entity.device_id is not None
+        yield entity.device_id
 
 
 async def first_turn(hass: HomeAssistant, cloud: FakeCloud, device_id: str) -> str:
@@ -187,15 +249,75 @@ async def test_the_agents_switch_turns_it_off(
     assert len(cloud.chat_requests()) == 2
 
 
-async def test_no_guess_without_one_listening_satellite_milo_answered(
+async def test_a_first_request_is_guessed_in_a_new_conversation(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    """A satellite Milo never answered (HA just started): the agent is its pipeline's, and
+    the real request, in the conversation HA starts for it, takes the speculation."""
+    entry = await setup_entry()
+    cloud.reply("Plotting, mostly. And you?")
+    hass.states.async_set(SATELLITE, "listening")
+    assert await speculate(hass, entry, cloud, "What are you up to today?")
+    hass.states.async_set(SATELLITE, "processing")
+    result = await ask(hass, "What are you up to today?", None, satellite)
+    assert speech(result) == "Plotting, mostly. And you?"
+    assert len(cloud.chat_requests()) == 1  # the speculative call, taken
+
+
+async def test_after_ha_drops_the_conversation_the_guess_is_a_new_one(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    """HA drops a conversation minutes after its last turn (helpers/chat_session.py): the
+    satellite's next request starts a new one, and so does the guess."""
+    entry = await setup_entry()
+    conversation_id = await first_turn(hass, cloud, satellite)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
+    await hass.async_block_till_done()
+    assert conversation_id not in hass.data[DATA_CHAT_SESSION]
+    cloud.reply("Plotting, mostly. And you?")
+    hass.states.async_set(SATELLITE, "listening")
+    assert await speculate(hass, entry, cloud, "What are you up to today?")
+    assert "Try to keep up" not in str(cloud.chat_requests()[-1]["messages"])
+    hass.states.async_set(SATELLITE, "processing")
+    result = await ask(hass, "What are you up to today?", conversation_id, satellite)
+    assert result.conversation_id != conversation_id  # HA started a new one
+    assert speech(result) == "Plotting, mostly. And you?"
+    assert len(cloud.chat_requests()) == 2  # the speculative call, taken
+
+
+async def test_the_agent_is_the_one_of_the_pipeline_the_select_names(
     hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
 ) -> None:
     entry = await setup_entry()
+    preferred = async_get_pipeline(hass)
+    await async_update_pipeline(hass, preferred, conversation_engine=HOME_ASSISTANT_AGENT)
+    milo = preferred.to_json()
+    del milo["id"]
+    await hass.data[KEY_ASSIST_PIPELINE].pipeline_store.async_create_item(
+        {**milo, "name": "Milo's", "conversation_engine": AGENT}
+    )
     hass.states.async_set(SATELLITE, "listening")
-    assert not await speculate(hass, entry, cloud, "What are you up to today?")  # unanswered
+    assert not await speculate(hass, entry, cloud, "What are you up to today?")  # HA's agent
+    hass.states.async_set(PIPELINE_SELECT, "Milo's")
+    cloud.reply("Plotting.")
+    assert await speculate(hass, entry, cloud, "What are you up to today?")
+
+
+async def test_no_guess_without_one_listening_satellite_asking_milo(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    entry = await setup_entry()
     await first_turn(hass, cloud, satellite)
+    hass.states.async_set(SATELLITE, "listening")
     hass.states.async_set("assist_satellite.other", "listening")
     assert not await speculate(hass, entry, cloud, "What are you up to today?")  # two
+    hass.states.async_remove("assist_satellite.other")
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), conversation_engine=HOME_ASSISTANT_AGENT
+    )
+    # Not Milo's any more: even the conversation Milo answered it in is no guess.
+    assert not await speculate(hass, entry, cloud, "What are you up to today?")
+    assert len(cloud.chat_requests()) == 1
 
 
 @pytest.mark.slow
