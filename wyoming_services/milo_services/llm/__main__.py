@@ -242,16 +242,25 @@ async def main(args: argparse.Namespace) -> None:
     _LOGGER.info("Loading %s (n_ctx=%d)", weights, args.n_ctx)
     started = time.monotonic()
     try:
-        model = ChatModel(model_path, weights=weights, n_ctx=args.n_ctx, threads=args.threads)
+        model = ChatModel(
+            model_path,
+            weights=weights,
+            n_ctx=args.n_ctx,
+            threads=args.threads,
+            prompt_store=args.model_cache / f"{model_path.stem}.system-prompts.json",
+        )
     except ValueError as err:  # llama-cpp-python's answer to a file it can't load
         raise SystemExit(f"milo-llm: cannot load {weights}: {err}") from None
     engine = ChatEngine(model)
     try:
         cached = await engine.call(partial(model.cache_system_prompt, system_prompt))
+        stored = await engine.call(model.read_stored_system_prompts)
         _LOGGER.info(
-            "Model %s loaded; persona prefix cached (%d tokens) in %.1f s",
+            "Model %s loaded; persona prefix cached (%d tokens) and %d system prompts of the "
+            "last run in %.1f s",
             model.model_id,
             cached,
+            stored,
             time.monotonic() - started,
         )
 

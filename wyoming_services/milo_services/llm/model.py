@@ -18,7 +18,7 @@ from typing import Any, cast
 from llama_cpp import Llama, LlamaGrammar, LlamaState
 
 from .kv_shift import Cut, apply_cut, can_cut, find_cut
-from .prefix_cache import PrefixStateCache
+from .prefix_cache import PrefixStateCache, SystemPromptStore
 from .prompt import ChatTemplate, Message, Tool, content_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ CONVERSATION_STATES = 12
 """Saved states of recent conversations, for their next message: enough for the one-turn
 requests that come between two messages of a voice conversation (the agent's remarks
 after surf and weather facts, a second satellite). ~7 MB for 300 tokens."""
+STORED_SYSTEM_PROMPTS = 2
+"""System prompts saved for the next start (`prompt_store`): each is read at start-up."""
 PROMPT_SLICE_TOKENS = 256
 """Prompt tokens evaluated between two checks for a client that went away."""
 TURN_MARKUP_TOKENS = 4
@@ -91,8 +93,10 @@ class ChatModel:
         n_ctx: int = 4096,
         threads: int | None = None,
         prefix_cache: bool = True,
+        prompt_store: Path | None = None,
     ) -> None:
-        """`weights`: the file to load when it is not `model_path` but a faster copy of it."""
+        """`weights`: the file to load when it is not `model_path` but a faster copy of it;
+        `prompt_store`: the file that keeps the latest system prompts for the next start."""
         self.model_path = model_path
         self.model_id = model_path.stem
         self.prefix_cache_enabled = prefix_cache
@@ -114,6 +118,11 @@ class ChatModel:
             eos_token=_token_text(self._llama, self._llama.token_eos()),
         )
         self._systems = PrefixStateCache(SYSTEM_STATES)
+        self._prompt_store: SystemPromptStore | None = None
+        if prompt_store is not None and prefix_cache:
+            # Tokens are the tokenizer's: another model's (or release's) are not reused.
+            key = f"{model_path.name}:{model_path.stat().st_size}"
+            self._prompt_store = SystemPromptStore(prompt_store, key, STORED_SYSTEM_PROMPTS)
         self._conversations = PrefixStateCache(CONVERSATION_STATES)
         self._grammars: dict[str, LlamaGrammar] = {}
         self.kv_shift_enabled = can_cut(self._llama)
@@ -135,6 +144,19 @@ class ChatModel:
         self._llama.eval(prefix)
         self._systems.put(tuple(prefix), self._llama.save_state(), pinned=True)
         return len(prefix)
+
+    def read_stored_system_prompts(self) -> int:
+        """Read the system prompts the previous run saw last and keep their states, as the
+        persona's; returns how many (none without a store)."""
+        if self._prompt_store is None:
+            return 0
+        prompts = self._prompt_store.load(self._llama.n_vocab())
+        for prefix in reversed(prompts):  # the most recent last: the last to be evicted
+            if len(prefix) < self.n_ctx:
+                self._llama.reset()
+                self._llama.eval(prefix)
+                self._systems.put(tuple(prefix), self._llama.save_state())
+        return len(prompts)
 
     def generate(
         self,
@@ -291,7 +313,10 @@ class ChatModel:
         if current >= prefix_len or prefix_len <= 0:
             return current
         if self._process(tokens, prefix_len, cancelled):
-            self._systems.put(tuple(tokens[:prefix_len]), llama.save_state())
+            prefix = tuple(tokens[:prefix_len])
+            self._systems.put(prefix, llama.save_state())
+            if self._prompt_store is not None:
+                self._prompt_store.remember(prefix, llama.n_vocab())
         return current
 
     def _cut_dropped_turns(self, tokens: list[int], prefix_len: int, reused: int) -> int:

@@ -10,8 +10,14 @@ milliseconds instead of re-processing hundreds of tokens.
 from __future__ import annotations
 
 from collections import OrderedDict
+import json
+import logging
+import os
+from pathlib import Path
 
 from llama_cpp import Llama, LlamaState
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class PrefixStateCache:
@@ -69,3 +75,50 @@ def _without_logit_history(state: LlamaState) -> LlamaState:
     if len(state.scores) > 1:
         state.scores = state.scores[-1:].copy()
     return state
+
+
+class SystemPromptStore:
+    """The system prompts (with their tools) milo-llm read last, as tokens in a JSON file,
+    so the next start reads them again before the first request instead of during it: the
+    first small talk after a restart then reads only its own turns (a Milo agent's prompt
+    is about 300 tokens, half a second or more on a Pi-class CPU)."""
+
+    def __init__(self, path: Path, model_key: str, limit: int) -> None:
+        self._path = path
+        self._model_key = model_key
+        self._limit = limit
+
+    def load(self, vocabulary: int) -> list[list[int]]:
+        """The saved prompts, the most recent first; none from another model, and none
+        when the file is missing or is not what `remember` writes (logged)."""
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as err:
+            _LOGGER.warning("Ignoring the saved system prompts in %s: %s", self._path, err)
+            return []
+        prompts = data.get("prompts") if isinstance(data, dict) else None
+        if not isinstance(prompts, list) or not all(
+            isinstance(tokens, list)
+            and all(isinstance(t, int) and 0 <= t < vocabulary for t in tokens)
+            for tokens in prompts
+        ):
+            _LOGGER.warning("Ignoring the saved system prompts in %s: not token lists", self._path)
+            return []
+        if data.get("model") != self._model_key:
+            return []
+        return [tokens for tokens in prompts[: self._limit] if tokens]
+
+    def remember(self, prefix: tuple[int, ...], vocabulary: int) -> None:
+        """Save `prefix` as the most recent, dropping the oldest beyond the limit."""
+        kept = [p for p in self.load(vocabulary) if tuple(p) != prefix]
+        prompts = [list(prefix), *kept][: self._limit]
+        data = {"model": self._model_key, "prompts": prompts}
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self._path.with_name(f"{self._path.name}.{os.getpid()}.partial")
+            partial.write_text(json.dumps(data), encoding="utf-8")
+            partial.replace(self._path)  # a reader never sees half a file
+        except OSError as err:
+            _LOGGER.warning("Cannot save the system prompts to %s: %s", self._path, err)
