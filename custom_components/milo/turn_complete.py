@@ -9,11 +9,6 @@ A wrong "whole" cuts the user off, so anything doubtful is not whole: an article
 preposition, a conjunction, a filler, a verb waiting for its object, a number waiting for
 its unit, or whisper's own sign of more to come (a trailing comma or dots).
 
-A question for the model ("How are you today?") counts too when whisper heard it end as a
-question (a question mark): small talk then waits the same shorter silence as a command,
-not the full second. A statement for the model ("I had a long day") stays the silence's
-to end: whisper ends many a fragment with a full stop ("Set the living room.").
-
 Knows no Home Assistant, so it is tested on its own (tests/ha/test_turn_complete.py).
 """
 
@@ -25,7 +20,6 @@ _WORD = re.compile(r"[a-z0-9']+")
 # Punctuation whisper writes when the voice did not finish (dots, a comma, a dash).
 _TRAILING_OFF = re.compile(r"(,|\.\.\.|\u2026|-|\u2013|\u2014|:|;)\s*$")
 _APOSTROPHE = "\u2019"
-_ASKED = re.compile(r"\?\s*$")
 
 
 def _words(text: str) -> list[str]:
@@ -70,6 +64,5 @@ def dangles(text: str) -> bool:
 
 def is_whole(text: str, *, handled_whole: bool) -> bool:
     """Whether the satellite may end the turn on `text`: a request handled whole (HA's
-    intents, Milo's device commands or word rules take it), or a question whisper heard
-    end, that leaves nothing hanging."""
-    return (handled_whole or _ASKED.search(text) is not None) and not dangles(text)
+    intents, Milo's device commands or word rules take it) that leaves nothing hanging."""
+    return handled_whole and not dangles(text)
