@@ -1,9 +1,8 @@
 """Tell the listening Milo satellite when the words so far are a whole request.
 
 stt_speculation.py hands over milo-stt's speculative transcript of a pause (0.22 s in);
-when Milo's agent would answer it whole without the model, or it is a question whisper heard
-end, and it leaves nothing hanging (turn_complete.py), the satellite's `end_of_turn` action
-is called, and a satellite whose
+when Milo's agent would answer it whole without the model and it leaves nothing hanging
+(turn_complete.py), the satellite's `end_of_turn` action is called, and a satellite whose
 "End of speech" is `balanced` or `fast` ends the turn after a shorter silence instead of
 a whole second. The satellite ignores a verdict that comes while the user speaks again.
 """
