@@ -92,6 +92,8 @@ class OpenAICompatibleClient:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # Context windows the server reported, by model id; None until a /models answer.
         self._context_lengths: dict[str, int | None] | None = None
+        # The models milo-llm serves (its cards say `owned_by: milo`), known likewise.
+        self._milo_models: set[str] = set()
 
     async def async_list_models(self) -> list[str]:
         """Return the model ids the server offers, noting the context windows they report."""
@@ -111,7 +113,13 @@ class OpenAICompatibleClient:
         except (KeyError, TypeError) as err:
             raise LLMResponseError("the /models response has no data list") from err
         self._context_lengths = {model: _context_length(card) for model, card in cards.items()}
+        self._milo_models = {m for m, card in cards.items() if card.get("owned_by") == "milo"}
         return list(cards)
+
+    def keeps_conversations(self, model: str) -> bool:
+        """Whether `model` is milo-llm's, which keeps each conversation's state for its next
+        request (False until a /models answer said so)."""
+        return model in self._milo_models
 
     async def async_context_length(self, model: str) -> int | None:
         """The context window the server reports for `model`, None if it reports none.

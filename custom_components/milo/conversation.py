@@ -183,7 +183,22 @@ class MiloConversationEntity(conversation.ConversationEntity):
         self.entry.runtime_data.speculations.turn_ended(
             user_input.device_id, chat_log.conversation_id
         )
+        self._read_ahead(chat_log, context, budget)
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+    def _read_ahead(
+        self, chat_log: conversation.ChatLog, context: ToolContext, budget: Budget
+    ) -> None:
+        """Have milo-llm read the conversation as this turn left it, so that its next model
+        call reads only its own turn (speculation.py): small talk after the weather read
+        100-440 tokens of turns the model never saw (pipeline benchmark, run 21). With no
+        tools (small talk's): the next request begins with these messages to the letter."""
+        runtime = self.entry.runtime_data
+        if not (self._answered(chat_log) and runtime.client.keeps_conversations(runtime.model)):
+            return
+        messages, _tools = self._messages(chat_log, context, [], budget, ahead=True)
+        request = dataclasses.replace(self._model_request(messages, [], budget), max_tokens=1)
+        runtime.speculations.read_ahead(request, runtime.client)
 
     async def async_speculative_request(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
@@ -651,18 +666,21 @@ class MiloConversationEntity(conversation.ConversationEntity):
         voice: str = "",
         *,
         notes: SentNotes | None = None,
+        ahead: bool = False,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The chat log as OpenAI messages and the tools, trimmed to max history and budget.
 
         Built so that a server caching prompt prefixes reads only the newest turn: what
         changes every message rides with the questions (see notes.py), and the tools go out
         in a fixed order. That includes `voice`, the bank's example lines for this question.
+        `ahead`: the conversation as the next question's request will begin, every turn
+        finished and no new note (what milo-llm reads ahead, `_read_ahead`).
         """
         messages = [_to_message(content) for content in chat_log.content]
         system, rest = messages[0], messages[1:]
         system["content"], moment = split_moment(system["content"])
         users = [i for i, message in enumerate(rest) if message["role"] == "user"]
-        fresh = " ".join(p for p in (moment, context.situation, voice) if p)
+        fresh = "" if ahead else " ".join(p for p in (moment, context.situation, voice) if p)
         for index in users:
             question = rest[index]["content"]
             note = (notes or self._notes).note(
@@ -670,7 +688,11 @@ class MiloConversationEntity(conversation.ConversationEntity):
             )
             rest[index] = {**rest[index], "content": with_note(question, note)}
         max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
-        turns = history.recent(history.rounds(rest), max_history)
+        rounds = history.rounds(rest)
+        if ahead:  # the next question's turn, still empty, is the newest
+            turns = history.recent([*rounds, []], max_history)[:-1]
+        else:
+            turns = history.recent(rounds, max_history)
         messages, kept = fit(system, tools, turns, budget)
         # Relevance picked them (fit drops the least relevant); a fixed order sends the
         # same set of tools as the same prompt text every time.

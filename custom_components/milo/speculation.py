@@ -14,6 +14,13 @@ usual. The server serves real requests first: any other model request cancels
 the speculation, and so does the end of its satellite's turn, or `MAX_AGE`.
 
 The stream's tool calls are only kept: HA runs them when the agent reads them, as always.
+
+The same slot reads conversations ahead (`read_ahead`): a turn answered without the model (a
+device command, the weather, the line bank) would otherwise be read by the server at the
+conversation's next model call, hundreds of tokens before its first word. Once the answer
+has gone to speech, milo-llm is asked to read the conversation as the turn left it (one
+token of answer, thrown away); it keeps that state, so the next call reads only its own
+turn. Nothing takes it: any speculation or model request replaces it.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # A turn ends within HA's speech-to-text timeout; a speculation nobody took by then won't be.
 MAX_AGE = 30.0
+# A read-ahead waits this long after the turn, so the answer's speech is synthesised first.
+READ_AHEAD_DELAY = 1.0
+READ_AHEAD = "read-ahead"  # its session: no transcript is ever it
 # HA's clock line (helpers/llm.py DATE_TIME_PROMPT), which Milo sends in the newest
 # question's note: the one part of a request that a speculation seconds earlier says otherwise.
 _CLOCK = re.compile(r"Current time is \d{1,2}:\d{2}:\d{2}\.")
@@ -138,6 +148,7 @@ class Speculations:
         # The agents (subentry ids) whose "Start answers early" switch is off.
         self.agents_off: set[str] = set()
         self._last_conversations: dict[str, str] = {}
+        self._read_ahead: asyncio.TimerHandle | None = None
 
     def last_conversation(self, device_id: str) -> str | None:
         """The conversation an agent of the entry last answered the device in."""
@@ -161,11 +172,33 @@ class Speculations:
     ) -> None:
         """Start `request` for the turn of `stt_session`, replacing any speculation."""
         self._cancel("a newer transcript came")
+        self._stop_reading_ahead()
         loop = asyncio.get_running_loop()
         kept = KeptStream(request.send(client))
         expiry = loop.call_later(MAX_AGE, self.drop, stt_session)
         self._current = _Speculation(stt_session, device_id, request, kept, expiry)
         _LOGGER.debug("Speculative model call started for %s", stt_session)
+
+    def read_ahead(self, request: ModelRequest, client: OpenAICompatibleClient) -> None:
+        """Have the server read `request`'s conversation, `READ_AHEAD_DELAY` from now,
+        unless a speculation or a model request comes first (see the module's doc)."""
+        self._stop_reading_ahead()
+        loop = asyncio.get_running_loop()
+        self._read_ahead = loop.call_later(
+            READ_AHEAD_DELAY, self._start_reading_ahead, request, client
+        )
+
+    def _start_reading_ahead(self, request: ModelRequest, client: OpenAICompatibleClient) -> None:
+        self._read_ahead = None
+        current = self._current
+        # Another satellite's speculation goes first; an earlier read-ahead is done with.
+        if current is None or current.stt_session == READ_AHEAD:
+            self.start(READ_AHEAD, "", request, client)
+
+    def _stop_reading_ahead(self) -> None:
+        if self._read_ahead is not None:
+            self._read_ahead.cancel()
+            self._read_ahead = None
 
     def drop(self, stt_session: str) -> None:
         """The speaker went on (or time ran out): that transcript's call is of no use."""
@@ -175,6 +208,7 @@ class Speculations:
     def take(self, request: ModelRequest) -> AsyncGenerator[StreamEvent] | None:
         """The kept stream when `request` is the speculation's, else None (and the
         speculation is cancelled: the server is needed for this request now)."""
+        self._stop_reading_ahead()
         current = self._current
         if current is None:
             return None
@@ -189,6 +223,7 @@ class Speculations:
     def cancel(self) -> None:
         """Stop everything (the entry unloads)."""
         self._cancel("Milo is unloading")
+        self._stop_reading_ahead()
         self._last_conversations.clear()
 
     def _cancel(self, why: str) -> None:

@@ -69,6 +69,8 @@ class FakeCloud:
     models: list[str] | None = field(default_factory=lambda: [MODEL])
     # Reported in each model card as `context_length`, like milo-llm; None reports none.
     context_length: int | None = None
+    # Reported as `owned_by` ("milo": the server says it is milo-llm); None reports none.
+    owned_by: str | None = None
     api_key: str | None = None
     script: list[Reply] = field(default_factory=list)
     default: Reply | None = None
@@ -161,7 +163,11 @@ def _app(cloud: FakeCloud) -> web.Application:
             return web.Response(status=cloud.models_status, text="nope")
         if cloud.models is None:
             return web.json_response({"object": "list"})
-        extra = {"context_length": cloud.context_length} if cloud.context_length else {}
+        extra: dict[str, Any] = (
+            {"context_length": cloud.context_length} if cloud.context_length else {}
+        )
+        if cloud.owned_by:
+            extra["owned_by"] = cloud.owned_by
         return web.json_response(
             {
                 "object": "list",
