@@ -39,7 +39,9 @@ ADDRESS_SPACE = 4 * 1024**3
 PEAK_RSS = 1.0e9  # the embedded model with a 2048-token context needs about a third of this
 N_CTX = 2048
 SERVED_WITHIN = 90.0  # a normal answer takes seconds; the regressions took minutes
-TRIMMED_WITHIN = 30.0
+# Reading a full 2048-token context takes 10-15 s here alone, 32 s once under CI's load
+# (every suite at once): the bound only has to catch the regressions, which took minutes.
+TRIMMED_WITHIN = SERVED_WITHIN
 """For the longest history allowed: reading the prompt that fits takes seconds; dropping one
 turn at a time and rendering the rest again, as before, took about two minutes."""
 READY = re.compile(r"HTTP API ready on http://[^:]+:(\d+)/v1")
