@@ -21,12 +21,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.milo.budget import message_tokens
-from custom_components.milo.client import OpenAICompatibleClient, StreamEvent
+from custom_components.milo.client import OpenAICompatibleClient
 from custom_components.milo.speculation import READ_AHEAD_DELAY, Speculations
 
 from .conftest import FakeCloud, agent_subentry, spot_subentries
 from .test_conversation import ask
-from .test_real_llm import milo_llm, set_up_on  # noqa: F401 - the fixture
+from .test_real_llm import milo_llm, recorder, set_up_on  # noqa: F401 - the fixture
 from .test_speculation import satellite  # noqa: F401 - a fixture
 from .test_time_budget import until
 
@@ -113,21 +113,6 @@ async def test_small_talk_after_a_bank_answer_reads_only_its_own_turn(
     await set_up_on(hass, entry, milo_llm)
     sent: list[dict[str, Any]] = []
     answered = asyncio.Event()  # milo-llm has answered a request to its end
-    stream_chat = OpenAICompatibleClient.async_stream_chat
-
-    async def record(client: OpenAICompatibleClient, model: str, messages: list, **kwargs: Any):
-        request: dict[str, Any] = {"messages": messages, **kwargs}
-        sent.append(request)
-        events = stream_chat(client, model, messages, **kwargs)
-        event: StreamEvent
-        try:
-            async for event in events:
-                request["usage"] = event.usage or request.get("usage")
-                yield event
-        finally:
-            async for event in events:
-                request["usage"] = event.usage or request.get("usage")
-            answered.set()
 
     async def read_ahead() -> None:
         """The answer is spoken; milo-llm reads the conversation (the real server takes
@@ -136,7 +121,7 @@ async def test_small_talk_after_a_bank_answer_reads_only_its_own_turn(
         the_answer_is_spoken(hass)
         await answered.wait()
 
-    with patch.object(OpenAICompatibleClient, "async_stream_chat", record):
+    with patch.object(OpenAICompatibleClient, "async_stream_chat", recorder(sent, answered)):
         first = await ask(hass, "Do you ever sleep?", device_id=smart_home)
         await read_ahead()
         for _ in range(2):  # two turns the line bank answers, each read ahead

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import logging
 from pathlib import Path
 import re
@@ -17,7 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.milo import persona
-from custom_components.milo.client import OpenAICompatibleClient
+from custom_components.milo.client import OpenAICompatibleClient, StreamEvent
 from custom_components.milo.guards import MAX_WORDS, REPEAT_TURNS
 from custom_components.milo.sentences import heard, words
 
@@ -29,6 +29,34 @@ READY = re.compile(r"HTTP API ready on (http://\S+/v1)")
 START_TIMEOUT = 300
 
 pytestmark = pytest.mark.slow
+
+
+def recorder(
+    sent: list[dict[str, Any]], answered: asyncio.Event | None = None
+) -> Callable[..., AsyncIterator[StreamEvent]]:
+    """The real client's `async_stream_chat` (to patch in), noting each request in `sent`:
+    its messages and options, and the server's usage once the stream has been read to its
+    end (the agent stops listening once it has enough sentences; the usage comes last, so
+    the rest is read here). `answered` is set each time a stream has ended."""
+    stream_chat = OpenAICompatibleClient.async_stream_chat
+
+    async def record(
+        client: OpenAICompatibleClient, model: str, messages: list, **kwargs: Any
+    ) -> AsyncIterator[StreamEvent]:
+        request: dict[str, Any] = {"messages": messages, **kwargs}
+        sent.append(request)
+        events = stream_chat(client, model, messages, **kwargs)
+        try:
+            async for event in events:
+                request["usage"] = event.usage or request.get("usage")
+                yield event
+        finally:
+            async for event in events:
+                request["usage"] = event.usage or request.get("usage")
+            if answered is not None:
+                answered.set()
+
+    return record
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.milo.budget import message_tokens
-from custom_components.milo.client import OpenAICompatibleClient, StreamEvent
+from custom_components.milo.client import OpenAICompatibleClient
 
 from .conftest import agent_subentry, spot_subentries
 from .test_conversation import ask
-from .test_real_llm import milo_llm, set_up_on  # noqa: F401  (the fixture)
+from .test_real_llm import milo_llm, recorder, set_up_on  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -32,27 +32,7 @@ async def test_new_conversations_and_follow_ups_read_only_their_newest_turn(
     await set_up_on(hass, entry, milo_llm)
 
     sent: list[dict[str, Any]] = []
-    stream_chat = OpenAICompatibleClient.async_stream_chat
-
-    async def record(client: OpenAICompatibleClient, model: str, messages: list, **kwargs: Any):
-        """The real client, with each request's prompt and the server's usage noted.
-
-        The agent stops listening once it has enough sentences; the usage comes last, so
-        the rest of the stream is read here then.
-        """
-        request: dict[str, Any] = {"messages": messages}
-        sent.append(request)
-        events = stream_chat(client, model, messages, **kwargs)
-        event: StreamEvent
-        try:
-            async for event in events:
-                request["usage"] = event.usage or request.get("usage")
-                yield event
-        finally:
-            async for event in events:
-                request["usage"] = event.usage or request.get("usage")
-
-    with patch.object(OpenAICompatibleClient, "async_stream_chat", record):
+    with patch.object(OpenAICompatibleClient, "async_stream_chat", recorder(sent)):
         # Questions the line bank leaves to the model (favourites and "Tell me about
         # yourself" are the bank's now).
         first = await ask(hass, "Do you ever sleep?", device_id=smart_home)
