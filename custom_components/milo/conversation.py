@@ -126,8 +126,6 @@ class MiloConversationEntity(conversation.ConversationEntity):
         # A prompt too big for the model is a setup problem: say so once, not every turn.
         self._warned_prompt_size = False
         self._notes = SentNotes()
-        # The latest model request worked out before a turn ended (speculation.py).
-        self._speculated: ModelRequest | None = None
 
     @property
     @override
@@ -221,8 +219,7 @@ class MiloConversationEntity(conversation.ConversationEntity):
         messages, tools = self._messages(
             chat_log, context, _offered_tools(chat_log), budget, voice, notes=notes
         )
-        self._speculated = self._model_request(messages, tools, budget)
-        return self._speculated
+        return self._model_request(messages, tools, budget)
 
     async def async_handles_whole(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
@@ -631,11 +628,14 @@ class MiloConversationEntity(conversation.ConversationEntity):
         )
         request = self._model_request(messages, tools, budget)
         # Started before the turn ended on the same words, if it is this very request.
-        kept = runtime.speculations.take(request)
-        if kept is not None and conversation_id and self._speculated:
-            # What the model read: its clock said seconds earlier than this request's.
-            self._notes.sent_instead(conversation_id, self._speculated.messages[-1]["content"])
-        events = kept or request.send(runtime.client)
+        taken = runtime.speculations.take(request)
+        if taken is None:
+            events = request.send(runtime.client)
+        else:
+            events, speculated = taken
+            if conversation_id:
+                # What the model read: its clock said seconds earlier than this request's.
+                self._notes.sent_instead(conversation_id, speculated.messages[-1]["content"])
         return _to_deltas(events, estimate, allow_tools=bool(tools), guard=guard)
 
     async def _async_add(

@@ -205,9 +205,12 @@ class Speculations:
         if self._current is not None and self._current.stt_session == stt_session:
             self._cancel("its transcript was dropped")
 
-    def take(self, request: ModelRequest) -> AsyncGenerator[StreamEvent] | None:
-        """The kept stream when `request` is the speculation's, else None (and the
-        speculation is cancelled: the server is needed for this request now)."""
+    def take(
+        self, request: ModelRequest
+    ) -> tuple[AsyncGenerator[StreamEvent], ModelRequest] | None:
+        """The kept stream, and the request it answers (its clock seconds earlier), when
+        `request` is the speculation's; else None (and the speculation is cancelled: the
+        server is needed for this request now)."""
         self._stop_reading_ahead()
         current = self._current
         if current is None:
@@ -218,7 +221,7 @@ class Speculations:
         self._current = None
         current.expiry.cancel()
         _LOGGER.debug("Using the speculative model call of %s", current.stt_session)
-        return current.kept.replay()
+        return current.kept.replay(), current.request
 
     def cancel(self) -> None:
         """Stop everything (the entry unloads)."""
