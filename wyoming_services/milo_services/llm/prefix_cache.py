@@ -80,8 +80,8 @@ def _without_logit_history(state: LlamaState) -> LlamaState:
 class SystemPromptStore:
     """The system prompts (with their tools) milo-llm read last, as tokens in a JSON file,
     so the next start reads them again before the first request instead of during it: the
-    first small talk after a restart then reads only its own turns (a Milo agent's prompt
-    is about 300 tokens, half a second or more on a Pi-class CPU)."""
+    first small talk after a restart then reads only its own turns (the demo agent's
+    prompt is 86 tokens; with HA's Assist API and tools it is several times that)."""
 
     def __init__(self, path: Path, model_key: str, limit: int) -> None:
         self._path = path
