@@ -11,11 +11,14 @@ request, so that it ends the turn sooner.
 Where the words will arrive, when milo-stt cannot say which satellite is speaking: exactly
 one assist satellite must be listening, and the agent of its pipeline (its pipeline select,
 or HA's preferred pipeline, as the satellite picks it) must be one of this entry's. The
-conversation is the one Milo last answered the satellite in, while HA keeps it (it drops one
-5 to 10 minutes after its last turn: helpers/chat_session.py); else a new one, as HA starts
-for a satellite's first request: HA makes its id when the run starts, but only the chat log,
-empty, goes into the model request. Anything else: no guess. A guess that turns out wrong
-costs a model call the server stops at once (speculation.py).
+conversation is the one the satellite's pipeline run started in (its run-start event, which
+HA keeps for its debug view); without that record, the one Milo last answered the satellite
+in, while HA keeps it (it drops one 5 to 10 minutes after its last turn:
+helpers/chat_session.py), else a new one, as HA starts for a satellite's first request. A
+conversation HA's `start_conversation` opened with the satellite's own words gets no model
+call: the prompt that comes with them reaches only the real request, so the guess could
+never be the same. Anything else: no guess. A guess that turns out wrong costs a model
+call the server stops at once (speculation.py).
 """
 
 from __future__ import annotations
@@ -26,8 +29,13 @@ import dataclasses
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.components.assist_pipeline import OPTION_PREFERRED, PipelineNotFound
+from homeassistant.components.assist_pipeline import (
+    OPTION_PREFERRED,
+    PipelineEventType,
+    PipelineNotFound,
+)
 from homeassistant.components.assist_pipeline.pipeline import (
+    KEY_ASSIST_PIPELINE,
     async_get_pipeline,
     async_get_pipelines,
 )
@@ -203,10 +211,13 @@ class SttSpeculation:
         if satellite is None or device_id is None or agent is None:
             LOGGER.debug("Nothing to do with %r: no one listening satellite with Milo", text)
             return None
-        # The satellite goes on in its last conversation; `trial_chat_log` starts a new
-        # log, as HA does, once HA has dropped it.
-        last = self.entry.runtime_data.speculations.last_conversation(device_id)
-        conversation_id = last or ulid_now()  # or the new one HA starts for a first request
+        # The run's own conversation, else the satellite goes on in its last one;
+        # `trial_chat_log` starts a new log, as HA does, once HA has dropped it.
+        conversation_id = (
+            _run_conversation(self.hass, satellite)
+            or self.entry.runtime_data.speculations.last_conversation(device_id)
+            or ulid_now()  # or the new one HA starts for a first request
+        )
         return _Turn(agent, satellite, device_id, conversation_id, text)
 
     def _pipeline_agent(self, satellite: str) -> MiloConversationEntity | None:
@@ -232,6 +243,9 @@ class SttSpeculation:
         speculations = self.entry.runtime_data.speculations
         if agent.subentry.subentry_id in speculations.agents_off:
             LOGGER.debug("Not speculating on %r: %s starts answers late", text, agent.entity_id)
+            return
+        if turn.started_by_satellite(self.hass):
+            LOGGER.debug("Not speculating on %r: a start_conversation's reply", text)
             return
         request = await agent.async_speculative_request(
             turn.user_input(self.hass), turn.trial_chat_log(self.hass)
@@ -266,6 +280,15 @@ class _Turn:
             agent_id=self.agent.entity_id,
         )
 
+    def started_by_satellite(self, hass: HomeAssistant) -> bool:
+        """Whether the conversation's newest words are the satellite's own, a message HA's
+        `start_conversation` said before listening (its prompt is the run's, unseen here)."""
+        kept = hass.data.get(DATA_CHAT_LOGS, {}).get(self.conversation_id)
+        newest = kept.content[-1] if kept is not None and kept.content else None
+        return isinstance(newest, conversation.AssistantContent) and (
+            newest.agent_id == self.satellite
+        )
+
     def trial_chat_log(self, hass: HomeAssistant) -> conversation.ChatLog:
         """A copy of the conversation's chat log (a new one if HA has none) with the
         words asked: the speculation works on it, never on the log HA keeps."""
@@ -287,6 +310,28 @@ def _listening_satellite(hass: HomeAssistant) -> str | None:
         if state.state == LISTENING
     ]
     return listening[0] if len(listening) == 1 else None
+
+
+def _run_conversation(hass: HomeAssistant, satellite: str) -> str | None:
+    """The conversation of the satellite's pipeline run now, from the run-start event HA
+    keeps for its debug view (assist_pipeline's `pipeline_debug`); None without one."""
+    data = hass.data.get(KEY_ASSIST_PIPELINE)
+    newest: tuple[str, str] | None = None
+    for runs in getattr(data, "pipeline_debug", {}).values():
+        for run in runs.values():
+            events = run.events
+            if not events or events[0].type != PipelineEventType.RUN_START:
+                continue
+            started = events[0].data or {}
+            if started.get("satellite_id") != satellite or any(
+                event.type == PipelineEventType.RUN_END for event in events
+            ):
+                continue
+            if (conversation_id := started.get("conversation_id")) and (
+                newest is None or run.timestamp > newest[0]
+            ):
+                newest = (run.timestamp, conversation_id)
+    return newest[1] if newest else None
 
 
 def _device_of(hass: HomeAssistant, entity_id: str) -> str | None:

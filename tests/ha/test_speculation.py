@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import contextlib
 from datetime import timedelta
 import logging
 import time
 from typing import Any
 
-from homeassistant.components import stt
-from homeassistant.components.assist_pipeline import OPTION_PREFERRED, PipelineEvent
+from homeassistant.components import conversation, stt
+from homeassistant.components.assist_pipeline import (
+    OPTION_PREFERRED,
+    PipelineEvent,
+    PipelineRun,
+    PipelineStage,
+)
 from homeassistant.components.assist_pipeline.pipeline import (
     KEY_ASSIST_PIPELINE,
     async_get_pipeline,
@@ -30,8 +36,8 @@ from homeassistant.components.assist_satellite import (
 from homeassistant.components.conversation import HOME_ASSISTANT_AGENT
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
 from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import chat_session, entity_registry as er
 from homeassistant.helpers.chat_session import DATA_CHAT_SESSION
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.setup import async_setup_component
@@ -283,6 +289,62 @@ async def test_after_ha_drops_the_conversation_the_guess_is_a_new_one(
     assert result.conversation_id != conversation_id  # HA started a new one
     assert speech(result) == "Plotting, mostly. And you?"
     assert len(cloud.chat_requests()) == 2  # the speculative call, taken
+
+
+@contextlib.asynccontextmanager
+async def pipeline_run(hass: HomeAssistant, conversation_id: str) -> AsyncIterator[None]:
+    """The satellite's pipeline run, started in `conversation_id` (HA's own PipelineRun,
+    which records its run-start event for the debug view), then ended."""
+    run = PipelineRun(
+        hass,
+        context=Context(),
+        pipeline=async_get_pipeline(hass),
+        start_stage=PipelineStage.STT,
+        end_stage=PipelineStage.TTS,
+        event_callback=lambda _event: None,
+    )
+    run.start(conversation_id, None, SATELLITE)
+    try:
+        yield
+    finally:
+        await run.end()
+
+
+async def test_the_guess_goes_to_the_conversation_of_the_satellites_run(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    """HA's satellite entity picks the run's conversation; the guess follows the run's
+    record of it, not the conversation Milo last answered there."""
+    entry = await setup_entry()
+    await first_turn(hass, cloud, satellite)  # conversation A: "Try to keep up."
+    cloud.reply("Better than yours.")
+    other = (await ask(hass, "How is your evening?", None)).conversation_id  # no device
+    hass.states.async_set(SATELLITE, "listening")
+    cloud.reply("Plotting, mostly.")
+    async with pipeline_run(hass, other):
+        assert await speculate(hass, entry, cloud, "What are you up to today?")
+    guessed = str(cloud.chat_requests()[-1]["messages"])
+    assert "Better than yours." in guessed
+    assert "Try to keep up" not in guessed
+
+
+async def test_no_guess_for_the_reply_to_a_start_conversation(
+    hass: HomeAssistant, setup_entry, cloud: FakeCloud, satellite: str
+) -> None:
+    """assist_satellite.start_conversation opens a conversation with the satellite's own
+    words and sends its prompt with the run alone: a guess could never be the request."""
+    entry = await setup_entry()
+    with (
+        chat_session.async_get_chat_session(hass) as session,
+        conversation.async_get_chat_log(hass, session) as chat_log,
+    ):
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.AssistantContent(agent_id=SATELLITE, content="Need a laugh?")
+        )
+    hass.states.async_set(SATELLITE, "listening")
+    async with pipeline_run(hass, session.conversation_id):
+        assert not await speculate(hass, entry, cloud, "Do you like being a robot?")
+    assert cloud.chat_requests() == []
 
 
 async def test_the_agent_is_the_one_of_the_pipeline_the_select_names(
