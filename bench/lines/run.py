@@ -34,10 +34,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from custom_components.milo import persona  # noqa: E402
+from custom_components.milo.notes import fresh_note, say_moment  # noqa: E402
 
 MILO_LLM = REPO / ".venv" / "bin" / "milo-llm"
 READY = re.compile(r"HTTP API ready on (http://\S+/v1)")
-MOMENT = "Current time is 08:30:00. Today's date is 2026-06-01."
+MOMENT = say_moment("2026-06-01", "08:30")
 # Small talk from the character benchmark (bench/character/requests.toml): the questions
 # the model answers with examples.
 QUESTIONS = [
@@ -83,7 +84,7 @@ async def first_token(
 
 def messages(question: str, voice: str) -> list[dict[str, str]]:
     """The agent's small-talk request: the persona, then the note and the question."""
-    note = " ".join(part for part in (MOMENT, voice) if part)
+    note = fresh_note("", MOMENT, voice)
     return [
         {"role": "system", "content": persona.system_prompt("Milo", 2, "")},
         {"role": "user", "content": f"({note})\n{question}"},

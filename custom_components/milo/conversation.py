@@ -17,6 +17,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import intent, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.json import json_dumps
+from homeassistant.util import dt as dt_util
 
 from . import history, local_commands, persona
 from .answer_deadline import AnswerDeadline
@@ -65,7 +66,14 @@ from .exposed_names import async_home_names, async_place_names
 from .fast_path import FastIntent, asks_notes, recognise
 from .guards import DANGER_TURNS, REPEAT_TURNS, AnswerGuard, is_identity_question
 from .line_bank import LineBankError
-from .notes import SentNotes, split_moment, with_note
+from .notes import (
+    SentNotes,
+    ahead_of_question,
+    fresh_note,
+    moment_now,
+    split_moment,
+    with_note,
+)
 from .origin import async_origin
 from .sentences import heard
 from .speculation import ModelRequest
@@ -674,23 +682,29 @@ class MiloConversationEntity(conversation.ConversationEntity):
         changes every message rides with the questions (see notes.py), and the tools go out
         in a fixed order. That includes `voice`, the bank's example lines for this question.
         `ahead`: the conversation as the next question's request will begin, every turn
-        finished and no new note (what milo-llm reads ahead, `_read_ahead`).
+        finished, and the next question's message as far as its note can be foreseen
+        (what milo-llm reads ahead, `_read_ahead`).
         """
         messages = [_to_message(content) for content in chat_log.content]
         system, rest = messages[0], messages[1:]
         system["content"], moment = split_moment(system["content"])
         users = [i for i, message in enumerate(rest) if message["role"] == "user"]
-        fresh = "" if ahead else " ".join(p for p in (moment, context.situation, voice) if p)
+        fresh = fresh_note(context.situation, moment, voice)
         for index in users:
             question = rest[index]["content"]
             note = (notes or self._notes).note(
-                chat_log.conversation_id, index, question, fresh if index == users[-1] else ""
+                chat_log.conversation_id,
+                index,
+                question,
+                fresh if index == users[-1] and not ahead else "",
             )
             rest[index] = {**rest[index], "content": with_note(question, note)}
         max_history = int(self.options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY))
         rounds = history.rounds(rest)
-        if ahead:  # the next question's turn, still empty, is the newest
-            turns = history.recent([*rounds, []], max_history)[:-1]
+        if ahead:  # the next question's turn, its note begun, is the newest
+            opening = ahead_of_question(context.situation, moment and moment_now(dt_util.now()))
+            newest = [{"role": "user", "content": opening}] if opening else []
+            turns = [turn for turn in history.recent([*rounds, newest], max_history) if turn]
         else:
             turns = history.recent(rounds, max_history)
         messages, kept = fit(system, tools, turns, budget)

@@ -6,27 +6,67 @@ nothing that changes from message to message: HA's date and time line, the room 
 satellite that heard it and the camera's view go in a note in front of the newest question
 instead. Each earlier question is sent again with the note it had then, so a follow-up
 repeats the previous request exactly up to its newest turn, and the server reads only that
-turn.
+turn. The note opens with what the next question's note will most likely say too (the room,
+who is seen, the date, the time to the minute), so milo-llm can read that much ahead of the
+question (conversation.py's read-ahead) and leave only the bank's lines and the question.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime
 import re
 
 MAX_CONVERSATIONS = 32
 """Conversations whose notes are kept; HA forgets a chat log after 5 idle minutes anyway."""
 
 # The line HA adds to the system prompt (llm.DATE_TIME_PROMPT) when no tool tells the time.
-_DATE_TIME_LINE = re.compile(r"^Current time is [^\n]*\. Today's date is [^\n]*\.\n?", re.MULTILINE)
+_DATE_TIME_LINE = re.compile(
+    r"^Current time is (?P<time>[^\n]*?)\. Today's date is (?P<date>[^\n]*?)\.\n?", re.MULTILINE
+)
+_SECONDS = re.compile(r"^(\d{1,2}:\d{2}):\d{2}$")
+_TIME = re.compile(r"Current time is \d{1,2}:\d{2}(?::\d{2})?\.")
 
 
 def split_moment(system: str) -> tuple[str, str]:
-    """The system prompt without HA's date and time line, and that line."""
+    """The system prompt without HA's date and time line, and that moment as the note
+    says it (`say_moment`)."""
     if match := _DATE_TIME_LINE.search(system):
         rest = system[: match.start()] + system[match.end() :]
-        return rest.rstrip("\n"), match.group().strip()
+        return rest.rstrip("\n"), say_moment(match["date"], match["time"])
     return system, ""
+
+
+def say_moment(date: str, time: str) -> str:
+    """The date, then the time to the minute: what milo-llm reads ahead of the next question
+    (`ahead_of_question`) stays true for a minute, and only the time's end changes then.
+    HA's line says the time first, to the second."""
+    time = _SECONDS.sub(r"\1", time)
+    return f"Today's date is {date}. Current time is {time}."
+
+
+def without_time(text: str) -> str:
+    """`text` with the note's time of day blanked: the same request, asked a little later."""
+    return _TIME.sub("Current time is now.", text)
+
+
+def moment_now(now: datetime) -> str:
+    """`say_moment` for `now`, as HA's line would give it (its template's formats)."""
+    return say_moment(now.strftime("%Y-%m-%d"), now.strftime("%H:%M"))
+
+
+def ahead_of_question(situation: str, moment: str) -> str:
+    """How the next question's message will begin, before anyone has asked it: its note's
+    opening (`fresh_note` without the voice), for milo-llm to read ahead; "" if none."""
+    opening = fresh_note(situation, moment, "")
+    return f"({opening}" if opening else ""
+
+
+def fresh_note(situation: str, moment: str, voice: str) -> str:
+    """The note of a question sent for the first time: what stays the same between
+    questions first (the room, who is seen, the date, the time to the minute), and the
+    bank's lines for this question, which nothing can foresee, last."""
+    return " ".join(part for part in (situation, moment, voice) if part)
 
 
 # The line HA's Assist API adds for a satellite with an area (intent/llm.py); the note says

@@ -7,7 +7,7 @@ answered the satellite then works out the first model request it would make for 
 on a copy of the conversation's chat log, and starts it here, keeping what streams back.
 When the request arrives, the agent builds its model request as always and takes the kept
 stream only if the request is the same: model, messages (history, notes, the date), tools,
-temperature and token limit; only HA's clock line, to the second, says the time the words
+temperature and token limit; only the note's time of day may say the minute the words
 were heard instead, seconds earlier. So the answer is the one a request made now would get;
 anything else (other words, a new conversation, another day) and the server is asked as
 usual. The server serves real requests first: any other model request cancels
@@ -29,10 +29,10 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 import logging
-import re
 from typing import Any
 
 from .client import OpenAICompatibleClient, StreamEvent
+from .notes import without_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,9 +41,6 @@ MAX_AGE = 30.0
 # A read-ahead waits this long after the turn, so the answer's speech is synthesised first.
 READ_AHEAD_DELAY = 1.0
 READ_AHEAD = "read-ahead"  # its session: no transcript is ever it
-# HA's clock line (helpers/llm.py DATE_TIME_PROMPT), which Milo sends in the newest
-# question's note: the one part of a request that a speculation seconds earlier says otherwise.
-_CLOCK = re.compile(r"Current time is \d{1,2}:\d{2}:\d{2}\.")
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,8 @@ class ModelRequest:
     max_tokens: int
 
     def same_as(self, other: ModelRequest) -> bool:
-        """Whether the two ask the same, but for the clock line's time."""
+        """Whether the two ask the same, but for the note's time of day (notes.py): the one
+        part of a request that a speculation seconds earlier may say otherwise."""
         return (self.model, self.tools, self.temperature, self.max_tokens) == (
             other.model,
             other.tools,
@@ -77,7 +75,7 @@ class ModelRequest:
 
 def _without_clock(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {**message, "content": _CLOCK.sub("Current time is now.", message["content"])}
+        {**message, "content": without_time(message["content"])}
         if isinstance(message.get("content"), str)
         else message
         for message in messages

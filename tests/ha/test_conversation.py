@@ -129,7 +129,7 @@ async def test_streams_a_plain_answer(hass: HomeAssistant, setup_entry, cloud: F
     question = request["messages"][-1]
     assert question["role"] == "user"
     assert question["content"].startswith(
-        "(Current time is 08:30:00. Today's date is 2026-06-01. Milo talks like this: \""
+        "(Today's date is 2026-06-01. Current time is 08:30. Milo talks like this: \""
     )
     assert question["content"].endswith('")\nwhat are you up to')
     assert "Current time" not in system
@@ -298,11 +298,10 @@ async def test_only_the_newest_turn_changes(
 
     assert first[0] == second[0]  # small talk: the persona, no clock
     assert first[0]["content"].startswith("You are Milo")
-    assert first[1]["content"].startswith("(Current time is 08:31:")
-    assert " Today's date is 2026-06-01." in first[1]["content"]
+    assert first[1]["content"].startswith("(Today's date is 2026-06-01. Current time is 08:31.")
     assert first[1]["content"].endswith(")\nhow's things")
     assert second[1:3] == [first[1], {"role": "assistant", "content": "Mm."}]
-    assert second[-1]["content"].startswith("(Current time is 08:32:")
+    assert second[-1]["content"].startswith("(Today's date is 2026-06-01. Current time is 08:32.")
     # Device questions: the persona, then HA's device overview, the same both times.
     assert third[0] == fourth[0]
     assert third[0]["content"].startswith(first[0]["content"])

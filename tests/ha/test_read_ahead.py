@@ -57,13 +57,22 @@ async def test_a_turn_without_the_model_is_read_ahead(
     [ahead] = cloud.chat_requests()
     assert ahead["max_tokens"] == 1
     assert "tools" not in ahead
-    assert ahead["messages"][-1]["role"] == "assistant"
-    assert ahead["messages"][-2]["content"].endswith("Tell me a joke.")
+    *turns, opening = ahead["messages"]
+    assert turns[-1]["role"] == "assistant"
+    assert turns[-2]["content"].endswith("Tell me a joke.")
+    # The next question's note, begun: the date and time, not the bank's lines.
+    assert opening == {
+        "role": "user",
+        "content": "(Today's date is 2026-06-01. Current time is 08:30.",
+    }
 
     cloud.reply("Plotting, mostly.")
     await ask(hass, "What are you up to today?", joke.conversation_id, satellite)
     small_talk = cloud.chat_requests()[1]
-    assert small_talk["messages"][: len(ahead["messages"])] == ahead["messages"]
+    assert small_talk["messages"][: len(turns)] == turns
+    newest = small_talk["messages"][len(turns)]["content"]
+    assert newest.startswith(opening["content"] + " Milo talks like this: ")
+    assert newest.endswith(")\nWhat are you up to today?")
 
 
 @pytest.mark.usefixtures("portrush")
@@ -135,9 +144,12 @@ async def test_small_talk_after_a_bank_answer_reads_only_its_own_turn(
     assert len(small_talk) == 2
     assert all(request.get("usage") for request in sent)
     last_ahead, last = ahead[-1], small_talk[-1]
-    assert last["messages"][: len(last_ahead["messages"])] == last_ahead["messages"]
-    # All that was read ahead came from milo-llm's saved state, not only the system prompt.
-    assert last["usage"].cached_tokens >= last_ahead["usage"].prompt_tokens - 5
+    *turns, opening = last_ahead["messages"]
+    assert last["messages"][: len(turns)] == turns
+    assert last["messages"][len(turns)]["content"].startswith(opening["content"])
+    # All that was read ahead, the note's opening included, came from milo-llm's saved
+    # state (all but the chat template's end of the message and the answer's start).
+    assert last["usage"].cached_tokens >= last_ahead["usage"].prompt_tokens - 6
     # Only the newest turn was read (the estimate is never below the real count).
     newest = message_tokens(last["messages"][-1])
     assert last["usage"].cached_tokens >= last["usage"].prompt_tokens - newest
