@@ -5,6 +5,8 @@ when Milo's agent would answer it whole without the model and it leaves nothing 
 (turn_complete.py), the satellite's `end_of_turn` action is called, and a satellite whose
 "End of speech" is `balanced` or `fast` ends the turn after a shorter silence instead of
 a whole second. The satellite ignores a verdict that comes while the user speaks again.
+A question for the model is whole too when the satellite's "End of speech" is `balanced`
+(turn_complete.py says why not with `fast`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
 from .const import LOGGER
-from .satellite_device import Satellite
+from .satellite_device import BALANCED, Satellite
 from .turn_complete import dangles, is_whole
 
 if TYPE_CHECKING:
@@ -37,7 +39,8 @@ async def async_judge(
     if not satellite.ends_turns():
         return False
     handled = await agent.async_handles_whole(user_input, chat_log)
-    if not is_whole(user_input.text, handled_whole=handled):
+    questions = satellite.end_of_speech() == BALANCED
+    if not is_whole(user_input.text, handled_whole=handled, questions=questions):
         LOGGER.debug("Not a whole request yet: %r", user_input.text)
         return False
     try:

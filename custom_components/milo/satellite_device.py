@@ -29,6 +29,7 @@ GESTURE_STEPS = {
     "shake": (("head_pan", -20.0), ("head_pan", 20.0), ("head_pan", 0.0)),
 }
 GESTURE_STEP_SECONDS = 0.3
+BALANCED = "balanced"  # the satellite's default "End of speech" (its end_of_speech select)
 
 
 class Satellite:
@@ -59,20 +60,13 @@ class Satellite:
 
     def person_in_view(self) -> str:
         """Return "" (nobody), "stranger" or the name of the buddy the camera sees."""
-        entity_id = self.entity_id("sensor", "person_in_view")
-        state = self.hass.states.get(entity_id) if entity_id else None
-        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-            return ""
-        return state.state.strip()
+        return (self._state("sensor", "person_in_view") or "").strip()
 
     def camera_on(self) -> bool | None:
         """Whether the head's camera is on (its privacy switch); None when there is no
         switch to ask (not a Milo, or it is gone), so nothing is known of what it sees."""
-        entity_id = self.entity_id("switch", "camera_on")
-        state = self.hass.states.get(entity_id) if entity_id else None
-        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-            return None
-        return state.state != STATE_OFF
+        state = self._state("switch", "camera_on")
+        return None if state is None else state != STATE_OFF
 
     def _action(self, action: str) -> str | None:
         """Return the ESPHome service name of a user-defined action, if registered."""
@@ -114,6 +108,18 @@ class Satellite:
             await self._call(ESPHOME, service, {"seconds": seconds})
             return True
         return False
+
+    def end_of_speech(self) -> str:
+        """Its "End of speech" select: `fast`, `balanced` or `home assistant` ("" unknown)."""
+        return self._state("select", "end_of_speech") or ""
+
+    def _state(self, domain: str, object_id: str) -> str | None:
+        """The state of this device's entity, None when it is missing or unknown."""
+        entity_id = self.entity_id(domain, object_id)
+        state = self.hass.states.get(entity_id) if entity_id else None
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return None
+        return state.state
 
     def ends_turns(self) -> bool:
         """Whether the satellite takes a verdict on a request's words (its `end_of_turn`

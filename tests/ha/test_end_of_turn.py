@@ -15,6 +15,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
 )
 from homeassistant.components.conversation import HOME_ASSISTANT_AGENT
 from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import async_mock_service
 
@@ -45,7 +46,7 @@ async def judge(hass: HomeAssistant, entry, text: str) -> None:
         ("Turn on the", False),  # the pause after "the"
         ("Turn on the kitchen", False),  # names nothing HA or Milo knows yet
         ("What's the surf like at", False),  # a kind Milo knows, but "at" where?
-        ("What are you up to today?", False),  # the model's: only the silence decides
+        ("What are you up to today?", False),  # the model's, and no select says balanced
     ],
 )
 async def test_the_satellite_is_told_only_of_whole_requests(  # noqa: PLR0917
@@ -103,3 +104,32 @@ async def test_nothing_is_told_without_a_listening_milo_satellite(
     hass.services.async_remove("esphome", "sat_end_of_turn")
     await judge(hass, entry, "Turn on the kitchen light.")  # no such action: not a Milo
     assert told == []
+
+
+@pytest.mark.parametrize(
+    ("end_of_speech", "told_of_questions"),
+    [("balanced", True), ("fast", False), ("home assistant", False)],
+)
+async def test_a_question_for_the_model_is_whole_only_on_balanced(  # noqa: PLR0917
+    hass: HomeAssistant,
+    setup_entry,
+    cloud: FakeCloud,
+    satellite: str,  # noqa: F811 - the imported fixture
+    told: list[ServiceCall],
+    end_of_speech: str,
+    told_of_questions: bool,
+) -> None:
+    """`balanced` waits 0.9 s after a verdict; `fast`'s 0.6 s would cut off hesitant
+    questions ("Can you tell me? | what the forecast is"), so it gets none for them."""
+    select = er.async_get(hass).async_get_or_create(
+        "select", "esphome", "11:22:33:44:55:66-end_of_speech", device_id=satellite
+    )
+    hass.states.async_set(select.entity_id, end_of_speech)
+    entry = await setup_entry()
+    await first_turn(hass, cloud, satellite)
+    hass.states.async_set(SATELLITE, "listening")
+    for text in ("What are you up to today?", "I had a long day.", "Do you ever think about?"):
+        await judge(hass, entry, text)
+    questions = [{"text": "What are you up to today?"}] if told_of_questions else []
+    assert [call.data for call in told] == questions
+    assert len(cloud.chat_requests()) == 1  # judging asks no model

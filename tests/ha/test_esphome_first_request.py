@@ -16,8 +16,10 @@ from homeassistant.components.assist_pipeline.pipeline import (
 )
 from homeassistant.components.conversation import HOME_ASSISTANT_AGENT
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.milo.satellite_device import Satellite
 from custom_components.milo.stt_speculation import SttSpeculation
 
 from .test_conversation import AGENT
@@ -35,6 +37,7 @@ from .test_esphome_satellite import (  # noqa: F401 - fixtures
 
 SATELLITE = "assist_satellite.milo_assist_satellite"
 PIPELINE_SELECT = "select.milo_assistant"
+END_OF_SPEECH = "select.milo_end_of_speech"
 
 
 async def test_the_words_go_to_the_agent_of_the_satellites_pipeline(
@@ -62,4 +65,11 @@ async def test_the_words_go_to_the_agent_of_the_satellites_pipeline(
         )
         await _until(lambda option=option: _state(hass, PIPELINE_SELECT) == option)
         assert (speculation._pipeline_agent(SATELLITE) is agent) is milos, option
+    # Whether a question for the model gets a verdict (end_of_turn.py) follows its select.
+    device_id = er.async_get(hass).async_get(SATELLITE).device_id
+    assert Satellite(hass, device_id).end_of_speech() == "balanced"  # the default
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": END_OF_SPEECH, "option": "fast"}
+    )
+    await _until(lambda: Satellite(hass, device_id).end_of_speech() == "fast")
     await hass.config_entries.async_unload(milo.entry_id)

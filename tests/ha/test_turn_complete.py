@@ -60,3 +60,18 @@ def test_whole_requests(text: str) -> None:
 def test_requests_that_leave_something_hanging(text: str) -> None:
     assert dangles(text)
     assert not is_whole(text, handled_whole=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        ("How are you today?", True),  # whisper heard a question end
+        ("What do you think of the surf?", True),
+        ("Do you ever think about?", False),  # a question mark, but "about" what?
+        ("I had a long day.", False),  # a statement: only the silence decides
+        ("Can you tell me?", True),  # why `fast` never gets these: its 0.6 s cut it off
+    ],
+)
+def test_questions_for_the_model(text: str, whole: bool) -> None:
+    assert is_whole(text, handled_whole=False, questions=True) is whole
+    assert not is_whole(text, handled_whole=False)  # not asked to judge questions
