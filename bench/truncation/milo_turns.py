@@ -6,8 +6,9 @@ the satellite's microphone loop does, and gets back where each turn ended and wh
 sent to HA until then. It also measures the CPU time per second of audio on one core.
 
 "+ words" settings also get the integration's verdicts ("the words so far are a whole
-request", the `end_of_turn` action) when run.py found they would reach the satellite:
-each is given to the detector at the first microphone chunk after it arrives.
+request", the `end_of_turn` action) when run.py found they would reach the satellite, those
+for the setting's mode (`balanced` also gets the model's questions): each is given to the
+detector at the first microphone chunk after it arrives.
 
 Usage: milo_turns.py CORPUS.pickle VERDICTS.pickle OUT.pickle
 """
@@ -44,16 +45,16 @@ def microphone(pcm: bytes) -> Stream:
     ]
 
 
-def settings() -> dict[str, tuple[EndOfSpeechRule, bool]]:
-    """Every setting benched: its rule, and whether the integration's verdicts reach it."""
-    found: dict[str, tuple[EndOfSpeechRule, bool]] = {}
+def settings() -> dict[str, tuple[EndOfSpeechRule, str | None]]:
+    """Every setting benched: its rule, and the mode whose verdicts reach it (None: none)."""
+    found: dict[str, tuple[EndOfSpeechRule, str | None]] = {}
     for mode, rule in RULES.items():
-        found[str(mode)] = (rule, False)
-        found[f"{mode}{WORDS}"] = (rule, True)
+        found[str(mode)] = (rule, None)
+        found[f"{mode}{WORDS}"] = (rule, str(mode))
     balanced = RULES[EndOfSpeechMode.BALANCED]
     for seconds in SWEEP_S:
         swept = replace(balanced, complete_silence_s=seconds)
-        found[f"balanced{WORDS} {seconds:.2f} s"] = (swept, True)
+        found[f"balanced{WORDS} {seconds:.2f} s"] = (swept, str(EndOfSpeechMode.BALANCED))
     return found
 
 
@@ -97,10 +98,13 @@ def cpu_per_audio_second(corpus: list[Utterance]) -> float:
 def main() -> None:
     corpus_path, verdicts_path, out = map(Path, sys.argv[1:4])
     corpus: list[Utterance] = pickle.loads(corpus_path.read_bytes())
-    verdicts: list[list[float]] = pickle.loads(verdicts_path.read_bytes())
+    verdicts: dict[str, list[list[float]]] = pickle.loads(verdicts_path.read_bytes())
     turns = [
-        {name: turn(u, rule, v if words else []) for name, (rule, words) in settings().items()}
-        for u, v in zip(corpus, verdicts, strict=True)
+        {
+            name: turn(u, rule, verdicts[mode][index] if mode else [])
+            for name, (rule, mode) in settings().items()
+        }
+        for index, u in enumerate(corpus)
     ]
     out.write_bytes(pickle.dumps({"turns": turns, "cpu": cpu_per_audio_second(corpus)}))
 

@@ -15,7 +15,9 @@ satellite's microphone would, to:
   for its speculative transcript), the integration's judge (turn_complete.py, with Milo's
   word rules and device matcher over a home with the corpus's devices; HA's own intents
   are not in the bench) decides, and a "whole request" reaches the satellite when the
-  transcription took (measured) after that.
+  transcription took (measured) after that. A question for the model whisper heard end is
+  whole only for `balanced` (end_of_turn.py asks the satellite's select), so `balanced`
+  and `fast` get different verdicts.
 
 An ending before the last phrase's sound has ended is transcribed by milo-stt (whisper
 tiny.en) and compared with the transcript of the whole request: the request counts as
@@ -99,11 +101,11 @@ class Turn:
 
 
 def milo_turns(
-    corpus: list[Utterance], verdicts: list[list[float]], work: Path
+    corpus: list[Utterance], verdicts: dict[str, list[list[float]]], work: Path
 ) -> tuple[list[dict[str, tuple[Turn, Stream]]], float]:
-    """Milo's end of speech on every request (every setting, `verdicts` for those that
-    take them), run in the satellite's own environment, with the stream it sent HA; and
-    its CPU time per second of audio."""
+    """Milo's end of speech on every request (every setting, `verdicts` by mode for those
+    that take them), run in the satellite's own environment, with the stream it sent HA;
+    and its CPU time per second of audio."""
     (work / "corpus.pickle").write_bytes(pickle.dumps(corpus))
     (work / "verdicts.pickle").write_bytes(pickle.dumps(verdicts))
     files = [work / "corpus.pickle", work / "verdicts.pickle", work / "milo"]
@@ -118,9 +120,10 @@ def milo_turns(
     return turns, float(result["cpu"])
 
 
-def whole(text: str) -> bool:
+def whole(text: str, *, questions: bool) -> bool:
     """The integration's verdict (end_of_turn.py) in the bench's home: Milo's word rules
-    and device matcher stand for its agent (HA's own intents are not in the bench)."""
+    and device matcher stand for its agent (HA's own intents are not in the bench);
+    `questions`: for a satellite on `balanced`."""
     devices = [Device(entity, (name,), (area,)) for entity, name, area in HOME]
     places = sorted({area for _, _, area in HOME} | set(FLOORS))
     home = HomeNames.of([name for _, name, _ in HOME] + places)
@@ -128,14 +131,15 @@ def whole(text: str) -> bool:
     handled = recognise(text, spots, home) is not None or (
         match(text, devices, places, whole_names=True) is not None
     )
-    return is_whole(text, handled_whole=handled)
+    return is_whole(text, handled_whole=handled, questions=questions)
 
 
 @dataclass(frozen=True)
 class Verdict:
     phrase: int  # after which phrase (the last: the request's end)
     text: str  # milo-stt's transcript 0.22 s into the pause
-    whole: bool
+    whole: bool  # for `fast`
+    whole_on_balanced: bool  # questions for the model too
     arrives: float  # seconds into the request: the pause's start + 0.22 s + transcription
 
 
@@ -147,7 +151,9 @@ async def verdicts(utterance: Utterance, stt: Stt) -> list[Verdict]:
         start = time.perf_counter()
         text = await stt.transcribe(utterance.pcm[: 2 * round(at * RATE)])
         took = time.perf_counter() - start
-        found.append(Verdict(i, text, whole(text), at + took))
+        found.append(
+            Verdict(i, text, whole(text, questions=False), whole(text, questions=True), at + took)
+        )
     return found
 
 
@@ -252,7 +258,11 @@ async def bench(work: Path) -> dict[str, object]:
         results: dict[str, object] = {}
         full = [await stt.transcribe(u.pcm) for u in corpus]
         judged = [await verdicts(u, stt) for u in corpus]
-        milo, cpu = milo_turns(corpus, [[v.arrives for v in j if v.whole] for j in judged], work)
+        arrivals = {
+            "fast": [[v.arrives for v in j if v.whole] for j in judged],
+            "balanced": [[v.arrives for v in j if v.whole_on_balanced] for j in judged],
+        }
+        milo, cpu = milo_turns(corpus, arrivals, work)
         all_turns = [turns(u, m) for u, m in zip(corpus, milo, strict=True)]
         for name in all_turns[0]:
             cut_early = truncated = 0
@@ -312,8 +322,10 @@ def verdict_summary(corpus: list[Utterance], judged: list[list[Verdict]]) -> dic
     ]
     return {
         "whole_at_the_end": sum(v.whole for v in ends),
+        "whole_at_the_end_on_balanced": sum(v.whole_on_balanced for v in ends),
         "requests": len(ends),
         "whole_in_a_pause": sum(v.whole for v in inside),
+        "whole_in_a_pause_on_balanced": sum(v.whole_on_balanced for v in inside),
         "pauses": len(inside),
         "arrives_after_pause_start_s": {
             "median": round(statistics.median(arrival), 3),
