@@ -280,10 +280,14 @@ class _Turn:
             agent_id=self.agent.entity_id,
         )
 
+    def _kept_chat_log(self, hass: HomeAssistant) -> conversation.ChatLog | None:
+        """The conversation's chat log as HA keeps it, None once HA has dropped it."""
+        return hass.data.get(DATA_CHAT_LOGS, {}).get(self.conversation_id)
+
     def started_by_satellite(self, hass: HomeAssistant) -> bool:
         """Whether the conversation's newest words are the satellite's own, a message HA's
         `start_conversation` said before listening (its prompt is the run's, unseen here)."""
-        kept = hass.data.get(DATA_CHAT_LOGS, {}).get(self.conversation_id)
+        kept = self._kept_chat_log(hass)
         newest = kept.content[-1] if kept is not None and kept.content else None
         return isinstance(newest, conversation.AssistantContent) and (
             newest.agent_id == self.satellite
@@ -292,7 +296,7 @@ class _Turn:
     def trial_chat_log(self, hass: HomeAssistant) -> conversation.ChatLog:
         """A copy of the conversation's chat log (a new one if HA has none) with the
         words asked: the speculation works on it, never on the log HA keeps."""
-        kept = hass.data.get(DATA_CHAT_LOGS, {}).get(self.conversation_id)
+        kept = self._kept_chat_log(hass)
         trial = (
             dataclasses.replace(kept, content=kept.content.copy(), delta_listener=None)
             if kept is not None
